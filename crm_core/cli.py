@@ -1,0 +1,196 @@
+"""The command line: ``python -m crm_core COMMAND``.
+
+A thin layer over the library: each command parses its arguments, calls one crm_core function and prints the
+result. Every command has help text (``python -m crm_core COMMAND --help``); ``tests/test_cli.py`` checks that every
+command is documented in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from crm_core import db
+from crm_core.config import resolve_database_url
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _engine(args: argparse.Namespace):
+    setting = resolve_database_url(getattr(args, "db", None))
+    return db.create_engine(setting.url), setting
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL (default: $CRM_DATABASE_URL, then .streamlit/secrets.toml, then data/crm.duckdb)",
+    )
+
+
+def _print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    """A plain aligned text table."""
+    cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.rjust(w) if n and _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def _numeric(text: str) -> bool:
+    return text.replace(",", "").replace(".", "").replace("-", "").isdigit()
+
+
+# --- commands ---------------------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crm_core import demo
+
+    engine, _ = _engine(args)
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    summary = demo.load_demo(
+        engine, customers=args.customers, seed=args.seed, replace=args.replace, progress=progress
+    )
+    print(summary.describe())
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    engine, setting = _engine(args)
+    db.ensure_schema(engine)
+    info = db.describe(engine, setting)
+    print(f"database:     {info.url}  ({info.engine}, from {info.source})")
+    print(f"data version: {info.data_version}")
+    print(f"demo data:    {'yes' if info.is_demo else 'no'}")
+    print()
+    _print_table(sorted(db.table_counts(engine).items()), ["table", "rows"])
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from crm_core import importers
+
+    engine, _ = _engine(args)
+    try:
+        mapping = importers.parse_mapping(args.map or [])
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = importers.import_file(
+            engine,
+            args.kind,
+            args.file,
+            mapping=mapping,
+            on_error=args.on_error,
+            report_path=args.report,
+        )
+    except importers.ImportFailed as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    print(result.describe())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from crm_core import bench
+
+    setting = resolve_database_url(args.db) if args.db else None
+    rows = bench.run_bench(
+        url=setting.url if setting else None,
+        customers=args.customers,
+        seed=args.seed,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    if args.json:
+        print(json.dumps([row.as_dict() for row in rows], indent=2))
+    else:
+        _print_table([row.as_tuple() for row in rows], bench.BenchRow.headers())
+        print(f"\npeak memory (max RSS of this process): {bench.peak_memory_mb():,.0f} MB")
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m crm_core",
+        description="CRM analytics: load demo data, import your own, inspect the database, benchmark.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="create the schema and load a seeded demo dataset", description=(
+        "Generate a believable retailer's customers, orders, interactions, feedback and campaigns (seeded, "
+        "reproducible) and bulk-load them. Refuses to touch a database that already holds customers unless "
+        "--replace is given."
+    ))
+    p.add_argument("--customers", type=int, default=20_000, help="number of customers (default 20000)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--replace", action="store_true", help="drop every table first")
+    _add_db(p)
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("info", help="the database in use, its tables and data version", description=(
+        "Show the database in use (the URL without its password), the engine, the row count of every table "
+        "and the data version."
+    ))
+    _add_db(p)
+    p.set_defaults(handler=cmd_info)
+
+    p = sub.add_parser("import", help="import a CSV or Excel file", description=(
+        "Import customers, orders (one row per order or per order line), interactions or feedback. The whole "
+        "file is validated first; by default it is imported in one transaction, all rows or none. Importing "
+        "the same file twice changes nothing."
+    ))
+    p.add_argument("kind", choices=["customers", "orders", "interactions", "feedback"], help="what the file holds")
+    p.add_argument("file", help="a .csv (UTF-8, any common delimiter) or .xlsx file")
+    p.add_argument(
+        "--map", action="append", metavar="SOURCE=FIELD",
+        help="use the file's column SOURCE as the import field FIELD (repeatable)",
+    )
+    p.add_argument(
+        "--on-error", choices=["abort", "skip"], default="abort",
+        help="abort: import nothing if any row is bad (default); skip: import the valid rows",
+    )
+    p.add_argument("--report", metavar="FILE", help="where to write rejected rows with --on-error skip")
+    _add_db(p)
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("bench", help="time every main operation", description=(
+        "Generate a dataset of the given size in a scratch DuckDB file (or use --db), then time generation, "
+        "import and every overview query, and print operation, seconds and rows, with peak memory."
+    ))
+    p.add_argument("--customers", type=int, default=20_000, help="dataset size (default 20000)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_db(p)
+    p.set_defaults(handler=cmd_bench)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except db.DatabaseBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3

@@ -1,0 +1,245 @@
+"""Engines, the schema's creation, the data version and write transactions.
+
+One engine per process (the app keeps it in ``st.cache_resource``; tests in a fixture). For an embedded DuckDB file
+the engine opens the file per connection and closes it afterwards (``NullPool``): DuckDB lets only one process open
+a file for writing, and the dashboard must not keep the command line from importing. A connection that finds the
+file busy waits and retries for a while, then raises :class:`DatabaseBusyError` with a plain message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import NullPool
+
+from crm_core import schema
+from crm_core.config import DatabaseSetting
+from crm_core.dialect import engine_label
+
+#: How long a connection waits for a DuckDB file that another process is writing.
+BUSY_TIMEOUT_S = 30.0
+#: Statement timeout on the server engines; long enough for the large tier, short enough to stop a runaway query.
+STATEMENT_TIMEOUT_S = 120
+
+DATA_VERSION_KEY = "data_version"
+DEMO_KEY = "demo_seed"
+
+
+class DatabaseBusyError(RuntimeError):
+    """Another process holds the database file and did not let go in time."""
+
+
+def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: bool = False) -> Engine:
+    """Create the engine for a database URL, with the settings each engine needs.
+
+    Parameters
+    ----------
+    url
+        A SQLAlchemy URL: ``duckdb:///path``, ``postgresql+psycopg://...``, ``mysql+pymysql://...`` or
+        ``mariadb+pymysql://...``, ``sqlite:///path``.
+    busy_timeout_s
+        How long to wait for a file that another process holds (DuckDB, SQLite).
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    kwargs: dict = {"echo": echo}
+    connect_args: dict = {}
+    if backend == "duckdb":
+        database = parsed.database or ":memory:"
+        if database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["poolclass"] = NullPool
+    elif backend == "sqlite":
+        connect_args["timeout"] = busy_timeout_s
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    elif backend == "postgresql":
+        kwargs["pool_pre_ping"] = True
+        if parsed.get_driver_name() in ("psycopg", "psycopg2"):
+            connect_args["options"] = f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000}"
+    elif backend in ("mysql", "mariadb"):
+        kwargs["pool_pre_ping"] = True
+        kwargs["pool_recycle"] = 3600
+        connect_args.setdefault("charset", "utf8mb4")
+    if connect_args:
+        kwargs["connect_args"] = connect_args
+    engine = sa.create_engine(parsed, **kwargs)
+    if backend == "duckdb":
+        _retry_when_busy(engine, busy_timeout_s)
+    if backend in ("mysql", "mariadb"):
+        _set_mysql_session(engine)
+    return engine
+
+
+def _retry_when_busy(engine: Engine, timeout_s: float) -> None:
+    """DuckDB refuses to open a file that another process has open for writing; wait for it instead."""
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(dialect, conn_rec, cargs, cparams):
+        deadline = time.monotonic() + timeout_s
+        delay = 0.05
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except Exception as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusyError(
+                        f"The database file {engine.url.database} is in use by another process "
+                        f"(waited {timeout_s:.0f} s). Close the other writer, or wait for it to finish, "
+                        "and try again."
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+
+def _set_mysql_session(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, connection_record):
+        with contextlib.closing(dbapi_connection.cursor()) as cur:
+            # Timestamps are naive UTC everywhere; the session time zone must not shift them.
+            cur.execute("SET time_zone = '+00:00'")
+            if "mariadb" in engine.dialect.name or getattr(engine.dialect, "is_mariadb", False):
+                cur.execute(f"SET SESSION max_statement_time = {STATEMENT_TIMEOUT_S}")
+
+
+def redact_url(url: str | sa.URL) -> str:
+    """The URL as it may be shown: never with its password."""
+    return make_url(str(url)).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """What the sidebar and ``info`` show about the database in use."""
+
+    url: str
+    engine: str
+    source: str
+    data_version: int
+    is_demo: bool
+
+
+def describe(engine: Engine, setting: DatabaseSetting | None = None) -> DatabaseInfo:
+    """The database in use, its data version and whether it holds demo data."""
+    facts = read_meta(engine)
+    return DatabaseInfo(
+        url=redact_url(engine.url),
+        engine=engine_label(engine.dialect.name),
+        source=setting.source if setting else "",
+        data_version=int(facts.get(DATA_VERSION_KEY, 0)),
+        is_demo=DEMO_KEY in facts,
+    )
+
+
+# --- schema ----------------------------------------------------------------------------------------------------
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create every missing table and index; a no-op on a database that has them."""
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn, checkfirst=True)
+        has_version = conn.execute(
+            sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)
+        ).first()
+        if has_version is None:
+            conn.execute(schema.meta.insert().values(key=DATA_VERSION_KEY, value="0"))
+
+
+def drop_schema(engine: Engine) -> None:
+    """Drop every table of the data model (``demo --replace``, tests)."""
+    with engine.begin() as conn:
+        schema.metadata.drop_all(conn, checkfirst=True)
+
+
+def is_empty(engine: Engine) -> bool:
+    """True when the database has no customers table or no customers in it."""
+    if not sa.inspect(engine).has_table(schema.customers.name):
+        return True
+    with engine.connect() as conn:
+        return conn.execute(sa.select(schema.customers.c.id).limit(1)).first() is None
+
+
+# --- data version and meta facts ---------------------------------------------------------------------------------
+
+
+def read_meta(engine_or_conn: Engine | Connection) -> dict[str, str]:
+    """All key/value facts of the ``meta`` table (empty when the schema does not exist yet)."""
+    with _connection(engine_or_conn) as conn:
+        if not sa.inspect(conn).has_table(schema.meta.name):
+            return {}
+        rows = conn.execute(sa.select(schema.meta.c.key, schema.meta.c.value)).all()
+    return {key: value for key, value in rows}
+
+
+def data_version(engine: Engine) -> int:
+    """A number that changes on every write; the cache key that keeps pages from showing stale numbers."""
+    with engine.connect() as conn:
+        try:
+            value = conn.execute(
+                sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)
+            ).scalar()
+        except sa.exc.DBAPIError:
+            return 0
+    return int(value or 0)
+
+
+def set_meta(conn: Connection, key: str, value: str) -> None:
+    """Insert or replace one fact in ``meta`` (inside the caller's transaction)."""
+    conn.execute(schema.meta.delete().where(schema.meta.c.key == key))
+    conn.execute(schema.meta.insert().values(key=key, value=value))
+
+
+def bump_data_version(conn: Connection) -> int:
+    """Increase the data version inside the caller's transaction and return the new value."""
+    current = conn.execute(
+        sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)
+    ).scalar()
+    new = int(current or 0) + 1
+    set_meta(conn, DATA_VERSION_KEY, str(new))
+    return new
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One all-or-nothing write: commits with a new data version, or rolls everything back."""
+    with engine.begin() as conn:
+        yield conn
+        bump_data_version(conn)
+
+
+def allocate_ids(conn: Connection, table: sa.Table, count: int) -> int:
+    """Reserve ``count`` consecutive ids for new rows of ``table``; returns the first.
+
+    crm_core is the only writer of its surrogate keys and writes in one transaction at a time, so the next id is the
+    largest one plus one. That keeps bulk loads free of engine-specific sequences.
+    """
+    current = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()
+    return int(current or 0) + 1
+
+
+@contextlib.contextmanager
+def _connection(engine_or_conn: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(engine_or_conn, Connection):
+        yield engine_or_conn
+    else:
+        with engine_or_conn.connect() as conn:
+            yield conn
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table of the data model (``info``)."""
+    present = set(sa.inspect(engine).get_table_names())
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for table in schema.metadata.sorted_tables:
+            if table.name in present:
+                counts[table.name] = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+    return counts

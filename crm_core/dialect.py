@@ -1,0 +1,336 @@
+"""Everything that differs between database engines, in one place.
+
+The rest of crm_core writes dialect-neutral SQLAlchemy Core and uses the constructs below where the engines
+disagree: truncating a timestamp to its day, week or month; whole days between two timestamps; adding a number
+of days; the larger or smaller of two values; and loading a DataFrame in bulk. Each construct compiles to the
+native SQL of DuckDB, PostgreSQL, MySQL/MariaDB and SQLite (see the ``@compiles`` functions).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+_MYSQL = ("mysql", "mariadb")
+
+
+def engine_label(dialect_name: str) -> str:
+    """The engine's name as people say it."""
+    return {
+        "duckdb": "DuckDB",
+        "postgresql": "PostgreSQL",
+        "mysql": "MySQL/MariaDB",
+        "mariadb": "MariaDB",
+        "sqlite": "SQLite",
+    }.get(dialect_name, dialect_name)
+
+
+# --- day, week and month of a timestamp -------------------------------------------------------------------------
+
+
+class day_of(FunctionElement):  # noqa: N801 - reads like the SQL function it is
+    """The calendar date of a timestamp."""
+
+    type = sa.Date()
+    name = "day_of"
+    inherit_cache = True
+
+
+@compiles(day_of)
+def _day_of_default(element, compiler, **kw):
+    return "CAST(%s AS DATE)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(day_of, "sqlite")
+def _day_of_sqlite(element, compiler, **kw):
+    return "date(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(day_of, "mysql")
+@compiles(day_of, "mariadb")
+def _day_of_mysql(element, compiler, **kw):
+    return "DATE(%s)" % compiler.process(element.clauses, **kw)
+
+
+class month_start(FunctionElement):  # noqa: N801
+    """The first day of the timestamp's month, as a date."""
+
+    type = sa.Date()
+    name = "month_start"
+    inherit_cache = True
+
+
+@compiles(month_start)
+def _month_start_default(element, compiler, **kw):
+    return "CAST(date_trunc('month', %s) AS DATE)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element, compiler, **kw):
+    return "date(%s, 'start of month')" % compiler.process(element.clauses, **kw)
+
+
+@compiles(month_start, "mysql")
+@compiles(month_start, "mariadb")
+def _month_start_mysql(element, compiler, **kw):
+    arg = compiler.process(element.clauses, **kw)
+    return f"CAST(DATE_FORMAT({arg}, '%%Y-%%m-01') AS DATE)"
+
+
+class week_start(FunctionElement):  # noqa: N801
+    """The Monday of the timestamp's ISO week, as a date."""
+
+    type = sa.Date()
+    name = "week_start"
+    inherit_cache = True
+
+
+@compiles(week_start)
+def _week_start_default(element, compiler, **kw):
+    return "CAST(date_trunc('week', %s) AS DATE)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(week_start, "sqlite")
+def _week_start_sqlite(element, compiler, **kw):
+    # SQLite's 'weekday 1' moves forward to the next Monday (or stays), so step back six days first.
+    return "date(%s, '-6 days', 'weekday 1')" % compiler.process(element.clauses, **kw)
+
+
+@compiles(week_start, "mysql")
+@compiles(week_start, "mariadb")
+def _week_start_mysql(element, compiler, **kw):
+    arg = compiler.process(element.clauses, **kw)
+    return f"DATE_SUB(DATE({arg}), INTERVAL WEEKDAY({arg}) DAY)"
+
+
+# --- differences and offsets -------------------------------------------------------------------------------------
+
+
+class days_between(FunctionElement):  # noqa: N801
+    """Whole calendar days from the first argument's date to the second's (positive when the second is later)."""
+
+    type = sa.Integer()
+    name = "days_between"
+    inherit_cache = True
+
+
+def _two_args(element, compiler, **kw) -> tuple[str, str]:
+    start, end = list(element.clauses)
+    return compiler.process(start, **kw), compiler.process(end, **kw)
+
+
+@compiles(days_between)
+def _days_between_default(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return f"(CAST({end} AS DATE) - CAST({start} AS DATE))"
+
+
+@compiles(days_between, "duckdb")
+def _days_between_duckdb(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return f"date_diff('day', CAST({start} AS DATE), CAST({end} AS DATE))"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return f"CAST(julianday(date({end})) - julianday(date({start})) AS INTEGER)"
+
+
+@compiles(days_between, "mysql")
+@compiles(days_between, "mariadb")
+def _days_between_mysql(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return f"DATEDIFF({end}, {start})"
+
+
+class seconds_between(FunctionElement):  # noqa: N801
+    """Seconds from the first timestamp to the second, as a float (for time units finer than a day)."""
+
+    type = sa.Float()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_between_default(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return f"EXTRACT(EPOCH FROM (CAST({end} AS TIMESTAMP) - CAST({start} AS TIMESTAMP)))"
+
+
+@compiles(seconds_between, "duckdb")
+def _seconds_between_duckdb(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return f"(epoch(CAST({end} AS TIMESTAMP)) - epoch(CAST({start} AS TIMESTAMP)))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(seconds_between, "mysql")
+@compiles(seconds_between, "mariadb")
+def _seconds_between_mysql(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return f"TIMESTAMPDIFF(SECOND, {start}, {end})"
+
+
+class add_days(FunctionElement):  # noqa: N801
+    """A timestamp plus a number of days (a column or a bound value)."""
+
+    type = sa.DateTime()
+    name = "add_days"
+    inherit_cache = True
+
+
+@compiles(add_days)
+def _add_days_default(element, compiler, **kw):
+    ts, days = _two_args(element, compiler, **kw)
+    return f"(CAST({ts} AS TIMESTAMP) + make_interval(days => CAST({days} AS INTEGER)))"
+
+
+@compiles(add_days, "duckdb")
+def _add_days_duckdb(element, compiler, **kw):
+    ts, days = _two_args(element, compiler, **kw)
+    return f"(CAST({ts} AS TIMESTAMP) + to_days(CAST({days} AS INTEGER)))"
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element, compiler, **kw):
+    ts, days = _two_args(element, compiler, **kw)
+    return f"datetime({ts}, CAST({days} AS INTEGER) || ' days')"
+
+
+@compiles(add_days, "mysql")
+@compiles(add_days, "mariadb")
+def _add_days_mysql(element, compiler, **kw):
+    ts, days = _two_args(element, compiler, **kw)
+    return f"DATE_ADD({ts}, INTERVAL {days} DAY)"
+
+
+class greatest(FunctionElement):  # noqa: N801
+    """The largest of the arguments (SQLite spells it ``max``)."""
+
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(greatest)
+def _greatest_default(element, compiler, **kw):
+    return "GREATEST(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element, compiler, **kw):
+    return "MAX(%s)" % compiler.process(element.clauses, **kw)
+
+
+class least(FunctionElement):  # noqa: N801
+    """The smallest of the arguments (SQLite spells it ``min``)."""
+
+    name = "least"
+    inherit_cache = True
+
+
+@compiles(least)
+def _least_default(element, compiler, **kw):
+    return "LEAST(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element, compiler, **kw):
+    return "MIN(%s)" % compiler.process(element.clauses, **kw)
+
+
+def months_between(start: ColumnElement[Any], end: ColumnElement[Any]) -> ColumnElement[int]:
+    """Calendar months from ``start``'s month to ``end``'s month (0 for the same month)."""
+    return (sa.extract("year", end) - sa.extract("year", start)) * 12 + (
+        sa.extract("month", end) - sa.extract("month", start)
+    )
+
+
+def as_float(expr: ColumnElement[Any]) -> ColumnElement[float]:
+    """Cast to a double so that averages and ratios never divide as integers (or as MySQL decimals)."""
+    return sa.cast(expr, sa.Float)
+
+
+# --- bulk loading -------------------------------------------------------------------------------------------------
+
+_CHUNK_ROWS = 50_000
+
+
+def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Append a DataFrame to a table as fast as the engine allows, inside the caller's transaction.
+
+    DuckDB reads the frame directly (zero-copy through Arrow); PostgreSQL receives it by ``COPY``; MySQL/MariaDB and
+    SQLite by ``executemany`` in chunks. The frame's columns must be a subset of the table's, named alike; missing
+    nullable columns stay NULL. Returns the number of rows written.
+    """
+    if frame.empty:
+        return 0
+    unknown = set(frame.columns) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {sorted(unknown)}")
+    columns = list(frame.columns)
+    name = conn.dialect.name
+    if name == "duckdb":
+        _bulk_duckdb(conn, table, frame, columns)
+    elif name == "postgresql":
+        _bulk_postgres(conn, table, frame, columns)
+    else:
+        for chunk in _chunks(frame, _CHUNK_ROWS):
+            conn.execute(table.insert(), _records(chunk))
+    return len(frame)
+
+
+def _bulk_duckdb(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    raw = conn.connection.driver_connection
+    view = f"_bulk_{table.name}"
+    raw.register(view, frame)  # type: ignore[union-attr]
+    try:
+        quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) SELECT {quoted} FROM {view}")
+    finally:
+        raw.unregister(view)  # type: ignore[union-attr]
+
+
+def _bulk_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    raw = conn.connection.driver_connection
+    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    with raw.cursor() as cur, cur.copy(  # type: ignore[union-attr]
+        f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    ) as copy:
+        for chunk in _chunks(frame, _CHUNK_ROWS):
+            buffer = io.StringIO()
+            chunk.to_csv(buffer, header=False, index=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
+            copy.write(buffer.getvalue())
+
+
+def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values (drivers other than DuckDB's know nothing of numpy or NaN)."""
+    out = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    for row in out:
+        for key, value in row.items():
+            if isinstance(value, np.generic):
+                row[key] = value.item()
+            elif isinstance(value, pd.Timestamp):
+                row[key] = value.to_pydatetime()
+            elif isinstance(value, float) and math.isnan(value):
+                row[key] = None
+    return out

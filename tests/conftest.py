@@ -1,0 +1,143 @@
+"""Fixtures shared by the whole suite.
+
+Engines
+-------
+Every crm_core test that touches a database runs once per engine through the parametrized ``engine`` fixture.
+DuckDB and SQLite are embedded and always run. PostgreSQL and MySQL/MariaDB come from environment variables:
+
+- ``CRM_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``)
+- ``CRM_TEST_MYSQL_URL`` (default ``mysql+pymysql://root@127.0.0.1:3306/test``)
+
+Set a variable to ``skip`` to leave that engine out. On a developer machine an unreachable server is skipped with
+the reason; in CI (``CI`` set) it fails the run. Each test session works in its own freshly created database on
+the server (``crm_test_<random>``), dropped at the end, so that parallel runs never meet.
+
+Fixture databases
+-----------------
+- ``engine``: an empty schema per engine, emptied before each test that asks for it (``clean_engine``).
+- ``demo_engine``: one seeded demo dataset per engine, built once per session; read-only for tests.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from crm_core import db, schema
+
+SERVER_ENGINES = {
+    "postgresql": ("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    "mysql": ("CRM_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
+}
+ENGINES = ["duckdb", "postgresql", "sqlite", "mysql"]
+IN_CI = bool(os.environ.get("CI"))
+
+#: Customers in the session's demo fixture: big enough for every segment and campaign to be populated.
+DEMO_CUSTOMERS = 1500
+DEMO_SEED = 7
+
+
+def _server_database(name: str, purpose: str) -> Iterator[str]:
+    """Create a throw-away database on a server engine and yield its URL; drop it afterwards."""
+    env_var, default = SERVER_ENGINES[name]
+    base = os.environ.get(env_var, default)
+    if base.strip().lower() in {"", "skip"}:
+        pytest.skip(f"{name}: {env_var} is set to skip")
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        admin.dispose()
+        message = f"{name} at {db.redact_url(base)} is unreachable ({type(exc).__name__}); set {env_var}"
+        if IN_CI:
+            pytest.fail(f"CI must exercise every engine: {message}")
+        pytest.skip(message)
+    database = f"crm_test_{purpose}_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {database}"))
+    try:
+        yield make_url(base).set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if name == "postgresql":
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database}"))
+        admin.dispose()
+
+
+def _database_url(name: str, purpose: str, tmp_dir: Path) -> Iterator[str]:
+    if name == "duckdb":
+        yield f"duckdb:///{tmp_dir / f'{purpose}.duckdb'}"
+    elif name == "sqlite":
+        yield f"sqlite:///{tmp_dir / f'{purpose}.sqlite'}"
+    else:
+        yield from _server_database(name, purpose)
+
+
+@pytest.fixture(scope="session")
+def session_tmp() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="crm-tests-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine_url(request, session_tmp) -> Iterator[str]:
+    """The URL of an empty database on each engine (one per session)."""
+    yield from _database_url(request.param, "scratch", session_tmp)
+
+
+@pytest.fixture(scope="session")
+def _scratch_engine(engine_url) -> Iterator[Engine]:
+    engine = db.create_engine(engine_url)
+    db.ensure_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def empty_all_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in schema.DATA_TABLES:
+            conn.execute(table.delete())
+        conn.execute(schema.meta.delete().where(schema.meta.c.key != db.DATA_VERSION_KEY))
+
+
+@pytest.fixture
+def engine(_scratch_engine) -> Engine:
+    """An empty CRM database on each engine; every test gets it emptied."""
+    empty_all_tables(_scratch_engine)
+    return _scratch_engine
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def demo_engine(request, session_tmp) -> Iterator[Engine]:
+    """A seeded demo dataset on each engine, built once per session. Do not write to it."""
+    from crm_core import demo
+
+    for url in _database_url(request.param, "demo", session_tmp):
+        engine = db.create_engine(url)
+        demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def duckdb_demo_url(session_tmp) -> str:
+    """A DuckDB file with the seeded demo dataset (for AppTest and the browser test)."""
+    from crm_core import demo
+
+    path = session_tmp / "app-demo.duckdb"
+    url = f"duckdb:///{path}"
+    if not path.exists():
+        engine = db.create_engine(url)
+        demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+        engine.dispose()
+    return url

@@ -1,0 +1,108 @@
+"""The engine-specific constructs give the same answers on every engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from crm_core import dialect, schema
+
+
+def _scalar(engine, expr):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(expr)).scalar()
+
+
+def _ts(value: str):
+    return sa.literal(dt.datetime.fromisoformat(value), sa.DateTime)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2024-03-17 23:59:59", dt.date(2024, 3, 17)), ("2024-02-29 00:00:00", dt.date(2024, 2, 29))],
+    ids=["late-evening", "leap-day"],
+)
+def test_day_of(engine, value, expected):
+    assert pd.Timestamp(_scalar(engine, dialect.day_of(_ts(value)))).date() == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "month", "week"),
+    [
+        ("2024-03-17 13:45:00", dt.date(2024, 3, 1), dt.date(2024, 3, 11)),  # a Sunday
+        ("2024-03-18 00:00:00", dt.date(2024, 3, 1), dt.date(2024, 3, 18)),  # a Monday
+        ("2024-01-02 08:00:00", dt.date(2024, 1, 1), dt.date(2024, 1, 1)),
+    ],
+    ids=["sunday", "monday", "new-year"],
+)
+def test_month_and_week_start(engine, value, month, week):
+    assert pd.Timestamp(_scalar(engine, dialect.month_start(_ts(value)))).date() == month
+    assert pd.Timestamp(_scalar(engine, dialect.week_start(_ts(value)))).date() == week
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "days"),
+    [
+        ("2024-01-01 23:00:00", "2024-01-02 01:00:00", 1),
+        ("2024-02-28 00:00:00", "2024-03-01 00:00:00", 2),
+        ("2024-03-01 00:00:00", "2024-02-28 12:00:00", -2),
+    ],
+    ids=["over-midnight", "leap-february", "backwards"],
+)
+def test_days_between(engine, start, end, days):
+    assert int(_scalar(engine, dialect.days_between(_ts(start), _ts(end)))) == days
+
+
+def test_seconds_between(engine):
+    value = _scalar(engine, dialect.seconds_between(_ts("2024-01-01 00:00:00"), _ts("2024-01-02 06:00:00")))
+    assert float(value) == pytest.approx(30 * 3600)
+
+
+def test_add_days_with_bound_and_column_values(engine):
+    value = _scalar(engine, dialect.add_days(_ts("2024-02-27 10:30:00"), sa.literal(3)))
+    assert pd.Timestamp(value) == pd.Timestamp("2024-03-01 10:30:00")
+
+
+def test_greatest_least_months_between(engine):
+    assert int(_scalar(engine, dialect.greatest(sa.literal(3), sa.literal(7), sa.literal(5)))) == 7
+    assert int(_scalar(engine, dialect.least(sa.literal(3), sa.literal(7)))) == 3
+    months = _scalar(engine, dialect.months_between(_ts("2023-11-30 00:00:00"), _ts("2024-02-01 00:00:00")))
+    assert int(months) == 3
+
+
+def test_bulk_insert_round_trip(engine):
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "external_id": ["0001", "0002", "x,\"quoted\""],
+            "first_name": ["Ann", None, "Zoë"],
+            "created_at": pd.to_datetime(["2024-01-01 10:00:00", "2024-01-02 11:30:15", None]),
+            "acquisition_cost": [12.5, float("nan"), -3.25],
+        }
+    )
+    with engine.begin() as conn:
+        assert dialect.bulk_insert(conn, schema.customers, frame) == 3
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                schema.customers.c.external_id,
+                schema.customers.c.first_name,
+                schema.customers.c.created_at,
+                schema.customers.c.acquisition_cost,
+            ).order_by(schema.customers.c.id)
+        ).all()
+    assert [r[0] for r in rows] == ["0001", "0002", "x,\"quoted\""]
+    assert [r[1] for r in rows] == ["Ann", None, "Zoë"]
+    assert pd.Timestamp(rows[1][2]) == pd.Timestamp("2024-01-02 11:30:15")
+    assert rows[2][2] is None
+    assert rows[0][3] == pytest.approx(12.5)
+    assert rows[1][3] is None
+    assert rows[2][3] == pytest.approx(-3.25)
+
+
+def test_bulk_insert_rejects_unknown_columns(engine):
+    with engine.begin() as conn, pytest.raises(ValueError, match="no column"):
+        dialect.bulk_insert(conn, schema.customers, pd.DataFrame({"id": [1], "nope": [2]}))
