@@ -37,7 +37,11 @@ def _print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
     cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print("  ".join(c.rjust(w) if n and _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        print(
+            "  ".join(
+                c.rjust(w) if n and _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)
+            )
+        )
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -112,13 +116,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from crm_core import bench
 
-    setting = resolve_database_url(args.db) if args.db else None
-    rows = bench.run_bench(
-        url=setting.url if setting else None,
-        customers=args.customers,
-        seed=args.seed,
-        progress=lambda message: print(message, file=sys.stderr, flush=True),
-    )
+    try:
+        rows = bench.run_bench(
+            url=resolve_database_url(args.db).url,
+            customers=args.customers,
+            seed=args.seed,
+            progress=lambda message: print(message, file=sys.stderr, flush=True),
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps([row.as_dict() for row in rows], indent=2))
     else:
@@ -137,49 +144,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="create the schema and load a seeded demo dataset", description=(
-        "Generate a believable retailer's customers, orders, interactions, feedback and campaigns (seeded, "
-        "reproducible) and bulk-load them. Refuses to touch a database that already holds customers unless "
-        "--replace is given."
-    ))
+    p = sub.add_parser(
+        "demo",
+        help="create the schema and load a seeded demo dataset",
+        description=(
+            "Generate a believable retailer's customers, orders, interactions, feedback and campaigns (seeded, "
+            "reproducible) and bulk-load them. Refuses to touch a database that already holds customers unless "
+            "--replace is given."
+        ),
+    )
     p.add_argument("--customers", type=int, default=20_000, help="number of customers (default 20000)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--replace", action="store_true", help="drop every table first")
     _add_db(p)
     p.set_defaults(handler=cmd_demo)
 
-    p = sub.add_parser("info", help="the database in use, its tables and data version", description=(
-        "Show the database in use (the URL without its password), the engine, the row count of every table "
-        "and the data version."
-    ))
+    p = sub.add_parser(
+        "info",
+        help="the database in use, its tables and data version",
+        description=(
+            "Show the database in use (the URL without its password), the engine, the row count of every table "
+            "and the data version."
+        ),
+    )
     _add_db(p)
     p.set_defaults(handler=cmd_info)
 
-    p = sub.add_parser("import", help="import a CSV or Excel file", description=(
-        "Import customers, orders (one row per order or per order line), interactions or feedback. The whole "
-        "file is validated first; by default it is imported in one transaction, all rows or none. Importing "
-        "the same file twice changes nothing."
-    ))
-    p.add_argument("kind", choices=["customers", "orders", "interactions", "feedback"], help="what the file holds")
+    p = sub.add_parser(
+        "import",
+        help="import a CSV or Excel file",
+        description=(
+            "Import customers, orders (one row per order or per order line), interactions or feedback. The whole "
+            "file is validated first; by default it is imported in one transaction, all rows or none. Importing "
+            "the same file twice changes nothing."
+        ),
+    )
+    p.add_argument(
+        "kind", choices=["customers", "orders", "interactions", "feedback"], help="what the file holds"
+    )
     p.add_argument("file", help="a .csv (UTF-8, any common delimiter) or .xlsx file")
     p.add_argument(
-        "--map", action="append", metavar="SOURCE=FIELD",
+        "--map",
+        action="append",
+        metavar="SOURCE=FIELD",
         help="use the file's column SOURCE as the import field FIELD (repeatable)",
     )
     p.add_argument(
-        "--on-error", choices=["abort", "skip"], default="abort",
+        "--on-error",
+        choices=["abort", "skip"],
+        default="abort",
         help="abort: import nothing if any row is bad (default); skip: import the valid rows",
     )
     p.add_argument("--report", metavar="FILE", help="where to write rejected rows with --on-error skip")
     _add_db(p)
     p.set_defaults(handler=cmd_import)
 
-    p = sub.add_parser("bench", help="time every main operation", description=(
-        "Generate a dataset of the given size in a scratch DuckDB file (or use --db), then time generation, "
-        "import and every overview query, and print operation, seconds and rows, with peak memory."
-    ))
-    p.add_argument("--customers", type=int, default=20_000, help="dataset size (default 20000)")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p = sub.add_parser(
+        "bench",
+        help="time every main operation",
+        description=(
+            "Time every main operation on the database in use (or, with --customers N, on N freshly generated "
+            "demo customers in a scratch DuckDB file, timing the generation too), plus importing CSV files into a "
+            "scratch file; print operation, seconds, rows and the target, with peak memory."
+        ),
+    )
+    p.add_argument(
+        "--customers",
+        type=int,
+        metavar="N",
+        help="generate N demo customers into a scratch DuckDB file and time that too "
+        "(default: time the queries on the database in use)",
+    )
+    p.add_argument("--seed", type=int, default=42, help="random seed for --customers (default 42)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_db(p)
     p.set_defaults(handler=cmd_bench)

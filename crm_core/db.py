@@ -241,5 +241,7 @@ def table_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         for table in schema.metadata.sorted_tables:
             if table.name in present:
-                counts[table.name] = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+                counts[table.name] = int(
+                    conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0
+                )
     return counts

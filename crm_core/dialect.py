@@ -308,9 +308,12 @@ def _bulk_duckdb(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns
 def _bulk_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
     raw = conn.connection.driver_connection
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
-    with raw.cursor() as cur, cur.copy(  # type: ignore[union-attr]
-        f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-    ) as copy:
+    with (
+        raw.cursor() as cur,
+        cur.copy(  # type: ignore[union-attr]
+            f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as copy,
+    ):
         for chunk in _chunks(frame, _CHUNK_ROWS):
             buffer = io.StringIO()
             chunk.to_csv(buffer, header=False, index=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")

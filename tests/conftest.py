@@ -141,3 +141,39 @@ def duckdb_demo_url(session_tmp) -> str:
         demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
         engine.dispose()
     return url
+
+
+# --- a per-engine tally at the end of the run, so the CI log shows that every engine was exercised ---------------
+
+_ENGINE_OF: dict[str, str] = {}
+_TALLY: dict[str, dict[str, int]] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for key in ("engine_url", "demo_engine"):
+            if key in params:
+                _ENGINE_OF[item.nodeid] = params[key]
+
+
+def pytest_runtest_logreport(report):
+    name = _ENGINE_OF.get(report.nodeid)
+    if name is None or (
+        report.when != "call" and not (report.when == "setup" and report.outcome != "passed")
+    ):
+        return
+    outcome = "skipped" if report.skipped else report.outcome
+    tally = _TALLY.setdefault(name, {"passed": 0, "failed": 0, "skipped": 0})
+    tally[outcome] = tally.get(outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _TALLY:
+        return
+    terminalreporter.section("tests per database engine")
+    for name in ENGINES:
+        tally = _TALLY.get(name, {"passed": 0, "failed": 0, "skipped": 0})
+        terminalreporter.write_line(
+            f"{name:<11} {tally['passed']:>5} passed {tally['failed']:>4} failed {tally['skipped']:>4} skipped"
+        )

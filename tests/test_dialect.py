@@ -77,7 +77,7 @@ def test_bulk_insert_round_trip(engine):
     frame = pd.DataFrame(
         {
             "id": [1, 2, 3],
-            "external_id": ["0001", "0002", "x,\"quoted\""],
+            "external_id": ["0001", "0002", 'x,"quoted"'],
             "first_name": ["Ann", None, "Zoë"],
             "created_at": pd.to_datetime(["2024-01-01 10:00:00", "2024-01-02 11:30:15", None]),
             "acquisition_cost": [12.5, float("nan"), -3.25],
@@ -94,7 +94,7 @@ def test_bulk_insert_round_trip(engine):
                 schema.customers.c.acquisition_cost,
             ).order_by(schema.customers.c.id)
         ).all()
-    assert [r[0] for r in rows] == ["0001", "0002", "x,\"quoted\""]
+    assert [r[0] for r in rows] == ["0001", "0002", 'x,"quoted"']
     assert [r[1] for r in rows] == ["Ann", None, "Zoë"]
     assert pd.Timestamp(rows[1][2]) == pd.Timestamp("2024-01-02 11:30:15")
     assert rows[2][2] is None
