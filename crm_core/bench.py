@@ -149,9 +149,7 @@ def run_bench(
                 90.0 if customers >= 1_000_000 else None,
             )
             row.rows = sum(summary.rows.values())
-            row.note = ", ".join(
-                f"{k} {v:,}" for k, v in summary.rows.items() if k in ("orders", "interactions")
-            )
+            row.note = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items() if k in ("orders", "interactions"))
             rows.append(row)
         else:
             if url is None:
@@ -188,9 +186,7 @@ def _bench_import(engine: Engine, scratch: Path, customers: int | None, seed: in
     db.ensure_schema(target)
     out = []
     for kind in ("customers", "orders"):
-        row, result = _timed(
-            f"import {kind} CSV", lambda kind=kind: importers.import_file(target, kind, files[kind])
-        )
+        row, result = _timed(f"import {kind} CSV", lambda kind=kind: importers.import_file(target, kind, files[kind]))
         row.rows = result.total
         row.note = f"{files[kind].stat().st_size / 1e6:,.0f} MB file"
         out.append(row)

@@ -37,11 +37,7 @@ def _print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
     cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        print(
-            "  ".join(
-                c.rjust(w) if n and _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)
-            )
-        )
+        print("  ".join(c.rjust(w) if n and _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)))
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -69,9 +65,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def progress(fraction: float, message: str) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
-    summary = demo.load_demo(
-        engine, customers=args.customers, seed=args.seed, replace=args.replace, progress=progress
-    )
+    summary = demo.load_demo(engine, customers=args.customers, seed=args.seed, replace=args.replace, progress=progress)
     print(summary.describe())
     return 0
 
@@ -179,9 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
             "the same file twice changes nothing."
         ),
     )
-    p.add_argument(
-        "kind", choices=["customers", "orders", "interactions", "feedback"], help="what the file holds"
-    )
+    p.add_argument("kind", choices=["customers", "orders", "interactions", "feedback"], help="what the file holds")
     p.add_argument("file", help="a .csv (UTF-8, any common delimiter) or .xlsx file")
     p.add_argument(
         "--map",

@@ -146,9 +146,7 @@ def ensure_schema(engine: Engine) -> None:
     """Create every missing table and index; a no-op on a database that has them."""
     with engine.begin() as conn:
         schema.metadata.create_all(conn, checkfirst=True)
-        has_version = conn.execute(
-            sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)
-        ).first()
+        has_version = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)).first()
         if has_version is None:
             conn.execute(schema.meta.insert().values(key=DATA_VERSION_KEY, value="0"))
 
@@ -176,16 +174,14 @@ def read_meta(engine_or_conn: Engine | Connection) -> dict[str, str]:
         if not sa.inspect(conn).has_table(schema.meta.name):
             return {}
         rows = conn.execute(sa.select(schema.meta.c.key, schema.meta.c.value)).all()
-    return {key: value for key, value in rows}
+    return dict(rows)
 
 
 def data_version(engine: Engine) -> int:
     """A number that changes on every write; the cache key that keeps pages from showing stale numbers."""
     with engine.connect() as conn:
         try:
-            value = conn.execute(
-                sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)
-            ).scalar()
+            value = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)).scalar()
         except sa.exc.DBAPIError:
             return 0
     return int(value or 0)
@@ -199,9 +195,7 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
 
 def bump_data_version(conn: Connection) -> int:
     """Increase the data version inside the caller's transaction and return the new value."""
-    current = conn.execute(
-        sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)
-    ).scalar()
+    current = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)).scalar()
     new = int(current or 0) + 1
     set_meta(conn, DATA_VERSION_KEY, str(new))
     return new
@@ -241,7 +235,5 @@ def table_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         for table in schema.metadata.sorted_tables:
             if table.name in present:
-                counts[table.name] = int(
-                    conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0
-                )
+                counts[table.name] = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
     return counts

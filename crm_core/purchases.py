@@ -24,9 +24,9 @@ is_purchase: ColumnElement[bool] = orders.c.status == "completed"
 
 def purchases() -> sa.Select:
     """The purchases as a selectable: customer_id, order id, ordered_at, amount."""
-    return sa.select(
-        orders.c.customer_id, orders.c.id.label("order_id"), orders.c.ordered_at, orders.c.amount
-    ).where(is_purchase)
+    return sa.select(orders.c.customer_id, orders.c.id.label("order_id"), orders.c.ordered_at, orders.c.amount).where(
+        is_purchase
+    )
 
 
 def default_as_of(engine_or_conn: Engine | Connection) -> dt.date:

@@ -159,9 +159,7 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_runtest_logreport(report):
     name = _ENGINE_OF.get(report.nodeid)
-    if name is None or (
-        report.when != "call" and not (report.when == "setup" and report.outcome != "passed")
-    ):
+    if name is None or (report.when != "call" and not (report.when == "setup" and report.outcome != "passed")):
         return
     outcome = "skipped" if report.skipped else report.outcome
     tally = _TALLY.setdefault(name, {"passed": 0, "failed": 0, "skipped": 0})

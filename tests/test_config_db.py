@@ -25,9 +25,7 @@ def secrets_file(tmp_path):
     ],
     ids=["cli-wins", "env-over-secrets", "secrets-over-default", "default"],
 )
-def test_database_url_precedence(
-    tmp_path, secrets_file, cli, env, use_secrets, expected_url, expected_source
-):
+def test_database_url_precedence(tmp_path, secrets_file, cli, env, use_secrets, expected_url, expected_source):
     environ = {config.ENV_VAR: env} if env else {}
     path = secrets_file if use_secrets else tmp_path / "missing.toml"
     setting = config.resolve_database_url(cli, environ=environ, secrets_path=path)
@@ -81,9 +79,7 @@ def test_data_version_changes_on_every_write_and_not_on_rollback(engine):
 def test_allocate_ids_continues_after_the_largest(engine):
     with db.write_transaction(engine) as conn:
         assert db.allocate_ids(conn, schema.customers, 2) == 1
-        conn.execute(
-            schema.customers.insert(), [{"id": 1, "external_id": "a"}, {"id": 7, "external_id": "b"}]
-        )
+        conn.execute(schema.customers.insert(), [{"id": 1, "external_id": "a"}, {"id": 7, "external_id": "b"}])
         assert db.allocate_ids(conn, schema.customers, 5) == 8
 
 
