@@ -39,6 +39,7 @@ DEFINITIONS: dict[str, str] = {
     "revenue": "Sum of the net amounts of purchases in the period. Cancelled and returned orders are excluded.",
     "orders": "Number of purchases (completed orders) in the period.",
     "average_order_value": "Revenue ÷ orders.",
+    "revenue_per_customer": "Revenue ÷ active customers.",
     "repeat_purchase_rate": "Share of the period's active customers who made two or more purchases within "
     "the period. It grows with the period's length: compare periods of equal length.",
     "previous_period": "The deltas compare with the period of equal length that ends the day before the "
@@ -142,11 +143,14 @@ class PeriodKpis:
     revenue: float
     orders: int
     average_order_value: float
+    revenue_per_customer: float
     repeat_customers: int
     repeat_purchase_rate: float
 
 
 KPI_NAMES = tuple(f.name for f in fields(PeriodKpis) if f.name not in ("start", "end"))
+#: KPIs that are rates: compare them by their difference (in points), not by a relative change.
+RATE_KPIS = frozenset({"repeat_purchase_rate"})
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,8 @@ def overview_kpis(engine: Engine, start: dt.date, end: dt.date) -> OverviewKpis:
     -------
     OverviewKpis
         ``current`` and ``previous`` :class:`PeriodKpis` with customers, new_customers, active_customers,
-        revenue, orders, average_order_value, repeat_customers and repeat_purchase_rate (defined in
+        revenue, orders, average_order_value, revenue_per_customer, repeat_customers and repeat_purchase_rate
+        (defined in
         :data:`DEFINITIONS`).
     """
     prev_start, prev_end = previous_period(start, end)
@@ -276,6 +281,7 @@ def _period_kpis(row: Any, suffix: str, start: dt.date, end: dt.date) -> PeriodK
         revenue=revenue,
         orders=orders_count,
         average_order_value=revenue / orders_count if orders_count else 0.0,
+        revenue_per_customer=revenue / active if active else 0.0,
         repeat_customers=repeaters,
         repeat_purchase_rate=repeaters / active if active else 0.0,
     )
@@ -292,8 +298,8 @@ def revenue_by_month(engine: Engine, start: dt.date, end: dt.date) -> pd.DataFra
     pandas.DataFrame
         One row per month from ``start``'s month to ``end``'s month, months without purchases included with
         zeros: ``month`` (Timestamp of the month's first day), ``revenue`` (float), ``orders`` (int),
-        ``customers`` (distinct customers with a purchase in the month, int). The first and the last month count
-        only the days inside the range.
+        ``customers`` (distinct customers with a purchase in the month, int), ``partial`` (bool: the range
+        covers only part of the month, so it counts only the days inside the range).
     """
     _check_range(start, end)
     in_range = (
@@ -327,7 +333,8 @@ def new_vs_returning(engine: Engine, start: dt.date, end: dt.date) -> pd.DataFra
     pandas.DataFrame
         One row per month from ``start``'s month to ``end``'s month (zeros where nobody bought): ``month``
         (Timestamp of the month's first day), ``new_customers``, ``returning_customers`` (int),
-        ``new_revenue``, ``returning_revenue`` (float).
+        ``new_revenue``, ``returning_revenue`` (float), ``partial`` (bool: the range covers only part of the
+        month).
     """
     _check_range(start, end)
     # Stage 1: each customer's first purchase ever.
@@ -390,7 +397,9 @@ def _every_month(frame: pd.DataFrame, start: dt.date, end: dt.date, columns: dic
     out = frame.set_index("month").reindex(months).rename_axis("month").reset_index()
     for column, kind in columns.items():
         out[column] = out[column].astype(float).fillna(0).astype(kind)
-    return out[["month", *columns]]
+    month_end = out["month"] + pd.offsets.MonthEnd(0)
+    out["partial"] = (out["month"] < pd.Timestamp(start)) | (month_end > pd.Timestamp(end))
+    return out[["month", *columns, "partial"]]
 
 
 # --- channels and campaigns -------------------------------------------------------------------------------------

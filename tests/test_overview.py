@@ -34,7 +34,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from crm_core import dialect, overview, schema
+from crm_core import charts, dialect, overview, schema
 
 D = dt.date
 FEB_1, MAR_31 = D(2024, 2, 1), D(2024, 3, 31)
@@ -146,6 +146,7 @@ def test_kpis_of_february_and_march(shop):
     assert now.average_order_value == pytest.approx(160.50 / 6)  # 26.75
     # Buyers c1 (o4, o8), c3, c4, c2, c6; only c1 bought twice.
     assert now.active_customers == 5
+    assert now.revenue_per_customer == pytest.approx(160.50 / 5)
     assert now.repeat_customers == 1
     assert now.repeat_purchase_rate == pytest.approx(1 / 5)
     # On the books before Apr 1: c1, c2, c3, c5 (23:59:59), c6 (no date); c4 was erased, c7 is created Apr 1.
@@ -163,6 +164,7 @@ def test_kpis_of_the_previous_period(shop):
     assert prev.revenue == pytest.approx(190.0)
     assert prev.average_order_value == pytest.approx(190.0 / 3)
     assert prev.active_customers == 2
+    assert prev.revenue_per_customer == pytest.approx(95.0)
     assert prev.repeat_customers == 1
     assert prev.repeat_purchase_rate == pytest.approx(0.5)
     # Before Feb 1 00:00: c1, c2 and c6 (no date); c3 is created at Feb 1 00:00.
@@ -200,7 +202,8 @@ def test_an_empty_range_gives_zeros(shop):
     kpis = overview.overview_kpis(shop, D(2030, 1, 1), D(2030, 1, 31))
     now = kpis.current
     assert (now.orders, now.revenue, now.active_customers, now.repeat_customers) == (0, 0.0, 0, 0)
-    assert (now.average_order_value, now.repeat_purchase_rate, now.new_customers) == (0.0, 0.0, 0)
+    assert (now.average_order_value, now.revenue_per_customer, now.repeat_purchase_rate) == (0.0, 0.0, 0.0)
+    assert now.new_customers == 0
     assert now.customers == 7 - 1  # everyone but the erased c4
     assert kpis.change("revenue") is None  # no previous revenue either: no relative change
 
@@ -223,13 +226,14 @@ def test_a_range_that_ends_before_it_starts_is_refused(shop):
 
 def test_revenue_by_month(shop):
     frame = overview.revenue_by_month(shop, D(2023, 11, 1), MAR_31)
-    assert list(frame.columns) == ["month", "revenue", "orders", "customers"]
+    assert list(frame.columns) == ["month", "revenue", "orders", "customers", "partial"]
     months = [D(2023, 11, 1), D(2023, 12, 1), D(2024, 1, 1), D(2024, 2, 1), D(2024, 3, 1)]
     assert frame["month"].dt.date.tolist() == months
     # Nov: nothing (a zero row). Dec: o1. Jan: o2 + o3. Feb: o4 + o6. Mar: o8 + o9 + o10 + o12.
     assert frame["revenue"].tolist() == pytest.approx([0.0, 50.0, 140.0, 85.5, 75.0])
     assert frame["orders"].tolist() == [0, 1, 2, 2, 4]
     assert frame["customers"].tolist() == [0, 1, 2, 2, 4]  # Mar: c1, c4, c2, c6
+    assert not frame["partial"].any()  # Nov 1 .. Mar 31 covers whole months
 
 
 def test_revenue_by_month_counts_only_the_days_inside_the_range(shop):
@@ -237,11 +241,19 @@ def test_revenue_by_month_counts_only_the_days_inside_the_range(shop):
     # Jan 6..31: o3 only (o2 is Jan 5). Mar 1: o8 only.
     assert frame["revenue"].tolist() == pytest.approx([40.0, 85.5, 30.0])
     assert frame["orders"].tolist() == [1, 2, 1]
+    assert frame["partial"].tolist() == [True, False, True]
 
 
 def test_new_vs_returning(shop):
     frame = overview.new_vs_returning(shop, FEB_1, MAR_31)
-    assert list(frame.columns) == ["month", "new_customers", "returning_customers", "new_revenue", "returning_revenue"]
+    assert list(frame.columns) == [
+        "month",
+        "new_customers",
+        "returning_customers",
+        "new_revenue",
+        "returning_revenue",
+        "partial",
+    ]
     assert frame["month"].dt.date.tolist() == [D(2024, 2, 1), D(2024, 3, 1)]
     # First purchases: c1 Dec 2023, c2 Jan 31, c3 Feb 20, c4 Mar 5, c6 Mar 15 (its cancelled o5 in Feb does not
     # count). Feb: c3 new (25.50), c1 returning (60). Mar: c4 (20) and c6 (15) new, c1 (30) and c2 (10) returning.
@@ -254,7 +266,7 @@ def test_new_vs_returning(shop):
 def test_new_vs_returning_in_an_empty_range(shop):
     frame = overview.new_vs_returning(shop, D(2030, 1, 1), D(2030, 1, 31))
     assert frame["month"].dt.date.tolist() == [D(2030, 1, 1)]
-    assert frame.drop(columns="month").iloc[0].tolist() == [0, 0, 0.0, 0.0]
+    assert frame.drop(columns="month").iloc[0].tolist() == [0, 0, 0.0, 0.0, False]
 
 
 # --- channels, campaigns, bounds --------------------------------------------------------------------------------
@@ -331,3 +343,58 @@ def test_default_range_without_data_ends_today():
 )
 def test_previous_period(start, end, expected):
     assert overview.previous_period(start, end) == expected
+
+
+# --- charts -----------------------------------------------------------------------------------------------------
+
+
+def _monthly_frame():
+    return pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2024-02-01", "2024-03-01"]),
+            "revenue": [85.5, 75.0],
+            "orders": [2, 4],
+            "customers": [2, 4],
+            "new_customers": [1, 2],
+            "returning_customers": [1, 2],
+            "new_revenue": [25.5, 35.0],
+            "returning_revenue": [60.0, 40.0],
+            "partial": [False, True],
+        }
+    )
+
+
+def test_revenue_trend_draws_each_month_and_fades_partial_ones():
+    figure = charts.revenue_trend(_monthly_frame(), title="Revenue by month")
+    (bars,) = figure.data
+    assert list(bars.y) == [85.5, 75.0]
+    assert list(bars.marker.opacity) == [1.0, charts.PARTIAL_OPACITY]
+    assert figure.layout.title.text == "Revenue by month"
+
+
+def test_new_vs_returning_stacks_returning_under_new():
+    figure = charts.new_vs_returning(_monthly_frame())
+    assert [trace.name for trace in figure.data] == ["Returning", "New"]
+    assert figure.layout.barmode == "stack"
+    assert list(figure.data[1].y) == [1, 2]
+
+
+def test_orders_by_channel_puts_the_largest_channel_on_top():
+    frame = pd.DataFrame(
+        {"channel": ["web", "app"], "orders": [2, 1], "revenue": [25.0, 60.0], "share": [2 / 3, 1 / 3]}
+    )
+    (bars,) = charts.orders_by_channel(frame).data
+    assert list(bars.y) == ["App", "Web"]  # plotly draws the first category at the bottom
+    assert list(bars.text) == ["33%", "67%"]
+
+
+@pytest.mark.parametrize(
+    "chart",
+    [charts.revenue_trend, charts.new_vs_returning, charts.orders_by_channel],
+    ids=["revenue-trend", "new-vs-returning", "orders-by-channel"],
+)
+def test_a_chart_of_nothing_says_so(chart):
+    empty = _monthly_frame().iloc[0:0].assign(channel=[], share=[])
+    figure = chart(empty)
+    assert not figure.data
+    assert figure.layout.annotations[0].text == "No purchases in this period"

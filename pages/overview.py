@@ -1,0 +1,78 @@
+"""Overview: the business at a glance for a period (DESIGN.md §4)."""
+
+import streamlit as st
+
+import ui
+from crm_core import charts, overview
+
+st.title("Overview")
+
+bounds = ui.cached(overview.date_bounds)
+if bounds.is_empty:
+    st.info("There are customers but no purchases yet. Import orders with `python -m crm_core import orders FILE`.")
+    st.stop()
+
+period = st.date_input(
+    "Period",
+    value=overview.default_range(bounds),
+    min_value=bounds.first,
+    max_value=bounds.last,
+    format="YYYY-MM-DD",
+    key="overview_period",
+    help="Inclusive on both days. Defaults to the last 12 months up to the last purchase.",
+)
+if len(period) != 2:
+    st.caption("Pick the period's last day.")
+    st.stop()
+start, end = period
+kpis = ui.cached(overview.overview_kpis, start=start, end=end)
+st.caption(f"Changes compare with the period of equal length before: {kpis.previous.start} – {kpis.previous.end}.")
+ui.kpi_rows(
+    kpis,
+    [
+        [
+            ("Customers", "customers", ui.number),
+            ("New customers", "new_customers", ui.number),
+            ("Active customers", "active_customers", ui.number),
+            ("Repeat-purchase rate", "repeat_purchase_rate", ui.percent),
+        ],
+        [
+            ("Revenue", "revenue", ui.compact_currency),
+            ("Orders", "orders", ui.number),
+            ("Avg order value", "average_order_value", ui.currency_cents),
+            ("Revenue per customer", "revenue_per_customer", ui.currency_cents),
+        ],
+    ],
+)
+
+left, right = st.columns([3, 2])
+with left:
+    monthly = ui.cached(overview.revenue_by_month, start=start, end=end)
+    st.plotly_chart(charts.revenue_trend(monthly, title="Revenue by month"), key="revenue_by_month")
+    split = ui.cached(overview.new_vs_returning, start=start, end=end)
+    st.plotly_chart(charts.new_vs_returning(split, title="New vs returning customers"), key="new_vs_returning")
+with right:
+    channels = ui.cached(overview.orders_by_channel, start=start, end=end)
+    st.plotly_chart(charts.orders_by_channel(channels, title="Orders by channel"), key="orders_by_channel")
+    st.markdown("**Latest campaigns**")
+    campaigns = ui.cached(overview.recent_campaigns, end=end)
+    if campaigns.empty:
+        st.caption("No campaign started on or before the period's end.")
+    else:
+        st.dataframe(
+            campaigns[["campaign", "start_date", "members", "treatment_conversion", "control_conversion"]],
+            hide_index=True,
+            column_config={
+                "campaign": "Campaign",
+                "start_date": st.column_config.DateColumn("Start"),
+                "members": st.column_config.NumberColumn("Members", format="localized"),
+                "treatment_conversion": st.column_config.NumberColumn("Conversion", format="percent"),
+                "control_conversion": st.column_config.NumberColumn("Control", format="percent"),
+            },
+        )
+        st.caption("Conversion of contacted members vs the control group, where outcomes are recorded.")
+
+with st.expander("How these numbers are defined"):
+    st.markdown(
+        "\n".join(f"- **{name.replace('_', ' ').capitalize()}**: {text}" for name, text in overview.DEFINITIONS.items())
+    )

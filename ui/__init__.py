@@ -1,0 +1,32 @@
+"""Streamlit-only glue between the pages and crm_core: the one place pages get the engine and cached results.
+
+- :func:`get_engine`, :func:`cached`: the engine as a cached resource; any crm_core metric called through the data
+  cache, keyed by the database URL, the data version and the arguments.
+- :func:`database_ready`, :func:`sidebar`, :func:`busy_database_notice`: the app shell (first start with demo
+  data, the empty state, the sidebar with the database in use).
+- :func:`kpi_rows` and the formatters of :mod:`ui.format`: how numbers look, the same on every page.
+
+crm_core never imports this package; pages import it and crm_core, nothing else of the project.
+"""
+
+from ui.data import cached, current_data_version, get_engine, get_setting
+from ui.format import compact_currency, currency, currency_cents, number, percent
+from ui.shell import busy_database_notice, database_ready, sidebar
+from ui.widgets import kpi_row, kpi_rows
+
+__all__ = [
+    "busy_database_notice",
+    "cached",
+    "compact_currency",
+    "currency",
+    "currency_cents",
+    "current_data_version",
+    "database_ready",
+    "get_engine",
+    "get_setting",
+    "kpi_row",
+    "kpi_rows",
+    "number",
+    "percent",
+    "sidebar",
+]

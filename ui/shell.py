@@ -1,0 +1,119 @@
+"""The app shell around every page: first start, the empty state, the sidebar, a busy database.
+
+A first start on the empty default database creates it with demo data, showing progress. A database the user
+configured is never filled with demo data: when it is empty the app says how to load data instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import streamlit as st
+
+from crm_core import db
+from crm_core.config import DatabaseSetting
+from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
+
+#: Customers of the demo dataset a first start creates (DESIGN.md §6, demo tier).
+FIRST_START_CUSTOMERS = 20_000
+
+_SOURCES = {"default": "the default setting"}
+
+
+def database_ready() -> bool:
+    """Start a rerun: read the data version once, and make sure there is data to show.
+
+    Returns True when the page can run. On an empty default database it loads the demo data with a progress bar
+    and reruns; on another empty database it draws the empty state and returns False.
+    """
+    setting = get_setting()
+    version = refresh_data_version()
+    if not _is_empty(setting.url, version):
+        return True
+    if setting.is_default:
+        _load_first_start_demo()
+        st.rerun()
+    _empty_state(setting)
+    return False
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _is_empty(url: str, data_version: int) -> bool:
+    return db.is_empty(_engine_for(url))
+
+
+@st.cache_resource(show_spinner=False)
+def _first_start_lock() -> threading.Lock:
+    # Two browser tabs opened on a fresh install must not both generate the demo data.
+    return threading.Lock()
+
+
+def _load_first_start_demo() -> None:
+    from crm_core import demo
+
+    engine = _engine_for(get_setting().url)
+    st.title("Welcome")
+    with _first_start_lock():
+        if not db.is_empty(engine):  # another session loaded it while this one waited
+            return
+        with st.status(f"First start: creating a demo database with {FIRST_START_CUSTOMERS:,} customers…") as status:
+            st.write(
+                "There is no data yet, so the app generates a believable retailer — customers, orders, "
+                "interactions, campaigns — to explore. Import your own data with `python -m crm_core import`."
+            )
+            bar = st.progress(0.0, text="Starting")
+
+            def progress(fraction: float, message: str) -> None:
+                bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+            demo.load_demo(engine, customers=FIRST_START_CUSTOMERS, progress=progress)
+            status.update(label="Demo database ready", state="complete")
+
+
+def _empty_state(setting: DatabaseSetting) -> None:
+    st.title("No customer data yet")
+    st.info(
+        f"The database `{db.redact_url(setting.url)}` (from {_SOURCES.get(setting.source, setting.source)}) has "
+        "no customers yet.",
+        icon=":material/database:",
+    )
+    st.markdown("Load data from the command line, which uses the same database setting, then reload this page:")
+    st.code(
+        "python -m crm_core import customers customers.csv\n"
+        "python -m crm_core import orders orders.csv\n"
+        "# or, to explore first, a generated demo dataset:\n"
+        "python -m crm_core demo",
+        language="bash",
+    )
+
+
+def sidebar() -> None:
+    """The database in use (never its password), whether it holds demo data, and its data version."""
+    setting = get_setting()
+    info = _describe(setting.url, setting.source, current_data_version())
+    with st.sidebar:
+        if info.is_demo:
+            st.info("**Demo data** — a generated retailer, not real customers.", icon=":material/science:")
+        st.caption(
+            f"**Database** · {info.engine}  \n`{info.url}`  \n"
+            f"from {_SOURCES.get(info.source, info.source)}  \ndata version {info.data_version}"
+        )
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _describe(url: str, source: str, data_version: int) -> db.DatabaseInfo:
+    return db.describe(_engine_for(url), DatabaseSetting(url, source))
+
+
+@contextlib.contextmanager
+def busy_database_notice() -> Iterator[None]:
+    """Show a busy database (an import holding the DuckDB file too long) as a notice, not a traceback."""
+    try:
+        yield
+    except db.DatabaseBusyError as exc:
+        st.warning(
+            f"{exc}\n\nAn import is probably running; rerun the page (R) when it has finished.",
+            icon=":material/hourglass:",
+        )
