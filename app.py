@@ -1,7 +1,8 @@
 """The dashboard: ``streamlit run app.py``.
 
-The shell only: page config, navigation, the database check and the sidebar. Each page lives in ``pages/``; to add
-one, add a line to ``PAGES`` (and its AppTest to ``tests/test_app.py``, which fails until it has one).
+Page config and navigation. Each page lives in ``pages/`` and starts with ``ui.page(title)``, which draws the
+shell (database check, first start, sidebar). To add a page, add a line to ``PAGES`` and its AppTest to
+``PAGE_CHECKS`` in ``tests/test_app.py`` (which fails until it has one).
 """
 
 import streamlit as st
@@ -16,6 +17,4 @@ PAGES = [
 
 page = st.navigation(PAGES)
 with ui.busy_database_notice():
-    if ui.database_ready():
-        ui.sidebar()
-        page.run()
+    page.run()

@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from crm_core import charts, overview
 
-st.title("Overview")
+ui.page("Overview")
 
 bounds = ui.cached(overview.date_bounds)
 if bounds.is_empty:

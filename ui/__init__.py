@@ -2,8 +2,8 @@
 
 - :func:`get_engine`, :func:`cached`: the engine as a cached resource; any crm_core metric called through the data
   cache, keyed by the database URL, the data version and the arguments.
-- :func:`database_ready`, :func:`sidebar`, :func:`busy_database_notice`: the app shell (first start with demo
-  data, the empty state, the sidebar with the database in use).
+- :func:`page`: the app shell every page starts with (the data version for this rerun, first start with demo
+  data, the empty state, the sidebar with the database in use, the title); :func:`busy_database_notice`.
 - :func:`kpi_rows` and the formatters of :mod:`ui.format`: how numbers look, the same on every page.
 
 crm_core never imports this package; pages import it and crm_core, nothing else of the project.
@@ -11,7 +11,7 @@ crm_core never imports this package; pages import it and crm_core, nothing else 
 
 from ui.data import cached, current_data_version, get_engine, get_setting
 from ui.format import compact_currency, currency, currency_cents, number, percent
-from ui.shell import busy_database_notice, database_ready, sidebar
+from ui.shell import busy_database_notice, database_ready, page, sidebar
 from ui.widgets import kpi_row, kpi_rows
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "kpi_row",
     "kpi_rows",
     "number",
+    "page",
     "percent",
     "sidebar",
 ]

@@ -1,4 +1,4 @@
-"""The app shell around every page: first start, the empty state, the sidebar, a busy database.
+"""The app shell around every page (:func:`page`): first start, the empty state, the sidebar, a busy database.
 
 A first start on the empty default database creates it with demo data, showing progress. A database the user
 configured is never filled with demo data: when it is empty the app says how to load data instead.
@@ -20,6 +20,27 @@ from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting,
 FIRST_START_CUSTOMERS = 20_000
 
 _SOURCES = {"default": "the default setting"}
+
+
+def page(title: str) -> None:
+    """Start a page: read the data version for this rerun, make sure there is data (first start, empty state),
+    draw the sidebar and the page's title. Every page calls it first.
+
+    It lives in the page rather than in ``app.py`` because Streamlit runs a page script without its entrypoint
+    when a ``pages/`` folder exists and the run was not started from the entrypoint (the first run of a server
+    process on a page's URL, and every rerun under ``AppTest``); a page must not depend on the entrypoint having
+    run.
+    """
+    st.set_page_config(layout="wide")
+    try:
+        ready = database_ready()
+    except db.DatabaseBusyError as exc:
+        _busy_warning(exc)
+        st.stop()
+    if not ready:
+        st.stop()
+    sidebar()
+    st.title(title)
 
 
 def database_ready() -> bool:
@@ -113,7 +134,11 @@ def busy_database_notice() -> Iterator[None]:
     try:
         yield
     except db.DatabaseBusyError as exc:
-        st.warning(
-            f"{exc}\n\nAn import is probably running; rerun the page (R) when it has finished.",
-            icon=":material/hourglass:",
-        )
+        _busy_warning(exc)
+
+
+def _busy_warning(exc: db.DatabaseBusyError) -> None:
+    st.warning(
+        f"{exc}\n\nAn import is probably running; rerun the page (R) when it has finished.",
+        icon=":material/hourglass:",
+    )
