@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.engine import Engine
 
 from crm_core import db, purchases
@@ -181,7 +182,7 @@ def _bench_import(engine: Engine, scratch: Path, customers: int | None, seed: in
     n = max(1, min(customers, IMPORT_CUSTOMERS_CAP))
     say(f"timing imports of {n:,} customers and their orders ...")
     data = demo.generate(customers=n, seed=seed + 1)
-    files = demo.write_import_files(data, scratch)
+    files = write_import_files(data, scratch)
     target = db.create_engine(f"duckdb:///{scratch / 'import.duckdb'}")
     db.ensure_schema(target)
     out = []
@@ -192,3 +193,67 @@ def _bench_import(engine: Engine, scratch: Path, customers: int | None, seed: in
         out.append(row)
     target.dispose()
     return out
+
+
+def write_import_files(data, folder: Path) -> dict[str, Path]:
+    """Write demo customers and their order lines as import-format CSV files (the fields of DESIGN.md §3).
+
+    Returns the path of each file by import kind: ``customers`` (with consent columns) and ``orders`` (one row per
+    order line, so that the import also assembles orders and products).
+    """
+    customers = data.customers
+    consent = data.consents.pivot(index="customer_id", columns="channel", values="status")
+    consent_columns = {
+        f"consent_{channel}": customers["id"].map(consent[channel]).map({"opt_in": "yes", "opt_out": "no"})
+        for channel in consent.columns
+    }
+    customer_file = customers.rename(columns={"external_id": "customer_id"})[
+        [
+            "customer_id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "city",
+            "country",
+            "birth_date",
+            "gender",
+            "created_at",
+            "acquisition_channel",
+            "acquisition_cost",
+        ]
+    ].assign(**consent_columns)
+    lines = data.order_items.merge(
+        data.orders[["id", "external_id", "customer_id", "ordered_at", "channel", "status"]],
+        left_on="order_id",
+        right_on="id",
+        suffixes=("", "_order"),
+    )
+    lines = lines.merge(
+        data.products[["id", "external_id", "name", "category", "brand"]].rename(
+            columns={"id": "product_key", "external_id": "product_id", "name": "product_name"}
+        ),
+        left_on="product_id",
+        right_on="product_key",
+        suffixes=("_item", ""),
+    )
+    lines["customer_external"] = lines["customer_id"].map(customers.set_index("id")["external_id"])
+    order_file = pd.DataFrame(
+        {
+            "order_id": lines["external_id"],
+            "customer_id": lines["customer_external"],
+            "ordered_at": lines["ordered_at"],
+            "channel": lines["channel"],
+            "status": lines["status"],
+            "product_id": lines["product_id"],
+            "product_name": lines["product_name"],
+            "category": lines["category"],
+            "brand": lines["brand"],
+            "quantity": lines["quantity"],
+            "unit_price": lines["unit_price"],
+        }
+    )
+    paths = {"customers": folder / "customers.csv", "orders": folder / "order_lines.csv"}
+    customer_file.to_csv(paths["customers"], index=False)
+    order_file.to_csv(paths["orders"], index=False)
+    return paths
