@@ -1,0 +1,195 @@
+"""The real-browser test: ``streamlit run app.py`` on a free port, driven by Debian's chromium through Playwright.
+
+It opens every page (``PAGES``; add a line when a page is added), waits until the page has drawn, and checks that
+there is no exception box and no uncaught JavaScript error; on the Overview it finds KPI values equal to what
+crm_core computes, formatted as the page formats them. The server always stops, whatever happens.
+
+Without ``/usr/bin/chromium`` the test is skipped, unless ``CI`` is set: then it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crm_core import config, db, overview
+
+pytestmark = pytest.mark.browser
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT_S = 60
+DRAW_TIMEOUT_MS = 60_000
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """A page as the browser reaches it: its URL path (``""`` for the default page), its title, and a selector
+    that is present once the page has drawn its content."""
+
+    url_path: str
+    title: str
+    ready: str
+
+
+PAGES = [
+    PageSpec("", "Overview", '[data-testid="stMetricValue"]'),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_health(process: subprocess.Popen, base_url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"streamlit did not answer {base_url}/_stcore/health within {START_TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium, or scripts/test-env.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: {message}")
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server(duckdb_demo_url, tmp_path_factory) -> Iterator[str]:
+    """``streamlit run app.py`` against the demo DuckDB test file; yields its base URL; always stopped."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = {**os.environ, config.ENV_VAR: duckdb_demo_url, "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "app.py",
+                "--server.port", str(port),
+                "--server.headless", "true",
+                "--server.fileWatcherType", "none",
+                "--browser.gatherUsageStats", "false",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            try:
+                _wait_for_health(process, base_url)
+            except (RuntimeError, TimeoutError) as exc:
+                pytest.fail(f"{exc}\n{log.read_text()[-3000:]}")
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def js_errors() -> list[str]:
+    """Uncaught JavaScript errors of the test's page."""
+    return []
+
+
+@pytest.fixture
+def page(browser, js_errors):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    tab = context.new_page()
+    tab.on("pageerror", lambda error: js_errors.append(str(error)))
+    yield tab
+    context.close()
+
+
+def _open(tab, server: str, spec: PageSpec) -> None:
+    tab.goto(f"{server}/{spec.url_path}", wait_until="domcontentloaded")
+    tab.wait_for_selector(spec.ready, timeout=DRAW_TIMEOUT_MS)
+    # Streamlit draws while the script runs; wait until the run has finished (the status widget goes away).
+    tab.wait_for_function(
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=DRAW_TIMEOUT_MS, polling=250
+    )
+
+
+def _metrics(tab) -> dict[str, str]:
+    return tab.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('[data-testid="stMetric"]')].map(m => [
+            m.querySelector('[data-testid="stMetricLabel"]').innerText.trim(),
+            m.querySelector('[data-testid="stMetricValue"]').innerText.trim(),
+        ]))"""
+    )
+
+
+@pytest.mark.parametrize("spec", PAGES, ids=lambda spec: spec.title.lower().replace(" ", "-"))
+def test_page_draws_without_an_exception(server, page, js_errors, spec):
+    _open(page, server, spec)
+    assert page.locator("h1").first.inner_text().strip() == spec.title
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert js_errors == []
+
+
+def test_overview_kpis_equal_what_crm_core_computes(server, page, duckdb_demo_url, monkeypatch):
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT))  # the page's formatters, as `streamlit run` imports them
+    import ui
+
+    engine = db.create_engine(duckdb_demo_url)
+    try:
+        start, end = overview.default_range(overview.date_bounds(engine))
+        now = overview.overview_kpis(engine, start, end).current
+    finally:
+        engine.dispose()
+    _open(page, server, PAGES[0])
+    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    shown = _metrics(page)
+    assert shown["Customers"] == ui.number(now.customers)
+    assert shown["Revenue"] == ui.compact_currency(now.revenue)
+    assert shown["Orders"] == ui.number(now.orders)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert db.redact_url(duckdb_demo_url) in sidebar
+    assert "Demo data" in sidebar
