@@ -296,6 +296,10 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
 
 def _bulk_duckdb(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
     raw = conn.connection.driver_connection
+    # DuckDB 2 refuses new work while an earlier result on the connection is unread (``.scalar()`` reads one row,
+    # as in ``db.allocate_ids``); run it to its end first.
+    if hasattr(raw, "complete"):
+        raw.complete()  # type: ignore[union-attr]
     view = f"_bulk_{table.name}"
     raw.register(view, frame)  # type: ignore[union-attr]
     try:
