@@ -160,7 +160,7 @@ def orders_by_channel(frame: pd.DataFrame, title: str | None = None) -> go.Figur
         customdata=ordered[["revenue"]].to_numpy(),
         hovertemplate=f"%{{y}}: %{{x:,}} orders, {CURRENCY}%{{customdata[0]:,.0f}}<extra></extra>",
     )
-    figure.update_layout(showlegend=False, hovermode="closest")
+    figure.update_layout(showlegend=False, hovermode="closest", height=max(200, 90 + 50 * len(frame)))
     figure.update_xaxes(showgrid=True, gridcolor=PALETTE["grid"], tickformat="~s")
     figure.update_yaxes(showgrid=False)
     return figure

@@ -45,23 +45,25 @@ ui.kpi_rows(
     ],
 )
 
-left, right = st.columns([3, 2])
-with left:
-    monthly = ui.cached(overview.revenue_by_month, start=start, end=end)
-    st.plotly_chart(charts.revenue_trend(monthly, title="Revenue by month"), key="revenue_by_month")
-    split = ui.cached(overview.new_vs_returning, start=start, end=end)
-    st.plotly_chart(charts.new_vs_returning(split, title="New vs returning customers"), key="new_vs_returning")
-with right:
-    channels = ui.cached(overview.orders_by_channel, start=start, end=end)
-    st.plotly_chart(charts.orders_by_channel(channels, title="Orders by channel"), key="orders_by_channel")
+monthly = ui.cached(overview.revenue_by_month, start=start, end=end)
+split = ui.cached(overview.new_vs_returning, start=start, end=end)
+trend, customers = st.columns(2)
+trend.plotly_chart(charts.revenue_trend(monthly, title="Revenue by month"), key="revenue_by_month")
+customers.plotly_chart(charts.new_vs_returning(split, title="New vs returning customers"), key="new_vs_returning")
+
+channels = ui.cached(overview.orders_by_channel, start=start, end=end)
+campaigns = ui.cached(overview.recent_campaigns, end=end)
+by_channel, latest = st.columns([2, 5])
+by_channel.plotly_chart(charts.orders_by_channel(channels, title="Orders by channel"), key="orders_by_channel")
+with latest:
     st.markdown("**Latest campaigns**")
-    campaigns = ui.cached(overview.recent_campaigns, end=end)
     if campaigns.empty:
         st.caption("No campaign started on or before the period's end.")
     else:
         st.dataframe(
             campaigns[["campaign", "start_date", "members", "treatment_conversion", "control_conversion"]],
             hide_index=True,
+            width="stretch",
             column_config={
                 "campaign": "Campaign",
                 "start_date": st.column_config.DateColumn("Start"),
@@ -70,9 +72,10 @@ with right:
                 "control_conversion": st.column_config.NumberColumn("Control", format="percent"),
             },
         )
-        st.caption("Conversion of contacted members vs the control group, where outcomes are recorded.")
+        st.caption(
+            "Conversion of contacted members and of the control group, where outcomes are recorded. "
+            "The Campaigns page measures the effect."
+        )
 
 with st.expander("How these numbers are defined"):
-    st.markdown(
-        "\n".join(f"- **{name.replace('_', ' ').capitalize()}**: {text}" for name, text in overview.DEFINITIONS.items())
-    )
+    ui.definitions(overview.DEFINITIONS)

@@ -12,7 +12,7 @@ crm_core never imports this package; pages import it and crm_core, nothing else 
 from ui.data import cached, current_data_version, get_engine, get_setting
 from ui.format import compact_currency, currency, currency_cents, number, percent
 from ui.shell import busy_database_notice, database_ready, page, sidebar
-from ui.widgets import kpi_row, kpi_rows
+from ui.widgets import definitions, kpi_row, kpi_rows
 
 __all__ = [
     "busy_database_notice",
@@ -22,6 +22,7 @@ __all__ = [
     "currency_cents",
     "current_data_version",
     "database_ready",
+    "definitions",
     "get_engine",
     "get_setting",
     "kpi_row",

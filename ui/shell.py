@@ -79,7 +79,8 @@ def _load_first_start_demo() -> None:
     with _first_start_lock():
         if not db.is_empty(engine):  # another session loaded it while this one waited
             return
-        with st.status(f"First start: creating a demo database with {FIRST_START_CUSTOMERS:,} customers…") as status:
+        label = f"First start: creating a demo database with {FIRST_START_CUSTOMERS:,} customers…"
+        with st.status(label, expanded=True) as status:
             st.write(
                 "There is no data yet, so the app generates a believable retailer — customers, orders, "
                 "interactions, campaigns — to explore. Import your own data with `python -m crm_core import`."

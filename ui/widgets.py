@@ -40,3 +40,8 @@ def kpi_rows(kpis: overview.OverviewKpis, rows: Sequence[Sequence[KpiItem]]) -> 
     """Several :func:`kpi_row` rows, one under the other."""
     for items in rows:
         kpi_row(kpis, items)
+
+
+def definitions(texts: dict[str, str]) -> None:
+    """A bulleted list of definitions, each headed by its name (``average_order_value`` -> Average order value)."""
+    st.markdown("\n".join(f"- **{name.replace('_', ' ').capitalize()}**: {text}" for name, text in texts.items()))
