@@ -196,6 +196,16 @@ def overview_kpis(engine: Engine, start: dt.date, end: dt.date) -> OverviewKpis:
         revenue, orders, average_order_value, revenue_per_customer, repeat_customers and repeat_purchase_rate
         (defined in
         :data:`DEFINITIONS`).
+
+    Notes
+    -----
+    - customers: created on or before ``end`` (or without a creation date) and not erased by then.
+    - active customers: distinct customers with at least one purchase in the period.
+    - repeat-purchase rate: the share of the period's active customers with two or more purchases within the
+      period. It depends on the period's length, which is why the comparison is always with a period of equal
+      length.
+    - average order value = revenue / orders; revenue per customer = revenue / active customers; both 0 when
+      there is nothing to divide.
     """
     prev_start, prev_end = previous_period(start, end)
     window_start, current_start, window_end = _midnight(prev_start), _midnight(start), _midnight(_day_after(end))

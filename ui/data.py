@@ -30,7 +30,12 @@ def get_setting() -> DatabaseSetting:
     return resolve_database_url()
 
 
-@st.cache_resource(show_spinner=False)
+def _dispose(engine: Engine) -> None:
+    engine.dispose()
+
+
+# Disposed when the cache is cleared, so that a server engine's pooled connections close with it.
+@st.cache_resource(show_spinner=False, on_release=_dispose)
 def _engine_for(url: str) -> Engine:
     return db.create_engine(url)
 

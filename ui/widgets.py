@@ -30,8 +30,7 @@ def kpi_row(kpis: overview.OverviewKpis, items: Sequence[KpiItem]) -> None:
             label,
             formatter(getattr(kpis.current, name)),
             kpi_delta(kpis, name),
-            help=f"{overview.DEFINITIONS[name]}\n\nPrevious period ({previous.start:%b %-d, %Y} – "
-            f"{previous.end:%b %-d, %Y}): {before}",
+            help=f"{overview.DEFINITIONS[name]}\n\nPrevious period ({previous.start} – {previous.end}): {before}",
             border=True,
         )
 
