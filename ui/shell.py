@@ -90,7 +90,11 @@ def _load_first_start_demo() -> None:
             def progress(fraction: float, message: str) -> None:
                 bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
 
-            demo.load_demo(engine, customers=FIRST_START_CUSTOMERS, progress=progress)
+            try:
+                demo.load_demo(engine, customers=FIRST_START_CUSTOMERS, progress=progress)
+            except ValueError:
+                # Another process (the command line) filled the database meanwhile; show its data instead.
+                return
             status.update(label="Demo database ready", state="complete")
 
 
