@@ -1,0 +1,709 @@
+"""RFM: recency, frequency and monetary value per customer, scored 1-5 and named by segment (DESIGN.md §5).
+
+Everything is computed in the database. :func:`rfm_query` builds the one SELECT, in named CTE stages, that every
+other RFM function (and other modules: segments, campaigns by segment, profiles) uses as a subquery:
+
+1. ``rfm_base`` - per customer, over purchases (:data:`crm_core.purchases.is_purchase`) made *before* the as-of
+   date: ``recency_days`` (whole days from the day of the last purchase to the as-of date, so at least 1),
+   ``frequency`` (number of purchases) and ``monetary`` (their total net amount). Cancelled and returned orders are
+   not purchases, so they count for nothing; customers without a purchase have no row.
+2. ``rfm_scores`` - ``r_score``, ``f_score``, ``m_score`` from 1 to 5, 5 being best (most recent, most frequent,
+   highest spend). By quintile (the default) or by cut points the user gives, per dimension (:class:`RfmCuts`).
+3. the final select - ``rfm_cell`` (e.g. ``"545"``) and ``segment``, a CASE built from :data:`SEGMENT_RULES`.
+
+:func:`rfm_table` returns the same columns for every customer, but takes only the scores from the database and
+labels them in pandas by table lookup (a million strings cost more to fetch than the whole query); the tests hold
+the two labellings together. :class:`RfmCuts` is a frozen dataclass, so it can be part of a cache key.
+
+Quintiles and ties
+------------------
+Quintile scores are ``NTILE(5)`` over the customers ordered from worst to best, ties broken by customer id
+(the smaller id first, that is into the lower score). Every engine then gives every customer the same score, even
+when many customers share a value - typically frequency 1. The price is that equal values can straddle two scores;
+thresholds (:meth:`RfmCuts.thresholds`) never split equal values. With ``n`` customers the first ``n mod 5``
+scores get one customer more than the others (the SQL standard's NTILE).
+
+Segment rules
+-------------
+:data:`SEGMENT_RULES` is the DESIGN.md §5 table as data. It names every one of the 25 (R, F) cells exactly once
+(checked by :func:`rule_coverage` in the tests). For a custom table the CASE keeps SQL's semantics: the first rule
+that matches wins, and a cell that no rule covers is named :data:`UNCLASSIFIED` rather than dropped, so that sizes
+still add up to all customers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.expression import ColumnElement
+
+from crm_core import dialect, schema
+from crm_core.purchases import default_as_of, is_purchase
+
+orders = schema.orders
+customers = schema.customers
+
+SCORES = (1, 2, 3, 4, 5)
+
+#: The segment of customers in an (R, F) cell that no rule names (never with the default rules).
+UNCLASSIFIED = "Unclassified"
+#: The "segment" at date A of a customer whose first purchase came between date A and date B (migration).
+NO_PURCHASE_YET = "No purchase yet"
+
+
+# --- segment rules ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentRule:
+    """One named segment: the inclusive ranges of R and F scores it covers, what it means and what to do."""
+
+    name: str
+    recency: tuple[int, int]
+    frequency: tuple[int, int]
+    meaning: str
+    action: str
+
+    def matches(self, r_score: int, f_score: int) -> bool:
+        return self.recency[0] <= r_score <= self.recency[1] and self.frequency[0] <= f_score <= self.frequency[1]
+
+
+#: DESIGN.md §5, in the order the segments are shown (best first).
+SEGMENT_RULES: tuple[SegmentRule, ...] = (
+    SegmentRule(
+        "Champions",
+        (5, 5),
+        (4, 5),
+        "Bought recently, buy often and spend the most.",
+        "Reward them: early access, referrals and reviews - they need no discount.",
+    ),
+    SegmentRule(
+        "Loyal",
+        (3, 4),
+        (4, 5),
+        "Buy often and answer promotions.",
+        "Upsell higher-value products and invite them into the loyalty programme.",
+    ),
+    SegmentRule(
+        "Potential loyalists",
+        (4, 5),
+        (2, 3),
+        "Recent customers with a few purchases.",
+        "Offer membership and recommend what goes with what they bought.",
+    ),
+    SegmentRule(
+        "New customers",
+        (5, 5),
+        (1, 1),
+        "Bought for the first time, recently.",
+        "Onboard them: a welcome series and a reason for a second purchase.",
+    ),
+    SegmentRule(
+        "Promising",
+        (4, 4),
+        (1, 1),
+        "Fairly recent, one purchase so far.",
+        "Build awareness: show other categories, a sample or a trial.",
+    ),
+    SegmentRule(
+        "Need attention",
+        (3, 3),
+        (3, 3),
+        "Average recency and frequency.",
+        "Send a limited-time offer based on their past purchases.",
+    ),
+    SegmentRule(
+        "About to sleep",
+        (3, 3),
+        (1, 2),
+        "Below-average recency, few purchases.",
+        "Reconnect now with popular products and a personal offer.",
+    ),
+    SegmentRule(
+        "At risk",
+        (1, 2),
+        (3, 4),
+        "Bought fairly often, but long ago.",
+        "Win them back with personalised messages and a renewal offer.",
+    ),
+    SegmentRule(
+        "Cannot lose them",
+        (1, 2),
+        (5, 5),
+        "Bought most often, but not for a long time.",
+        "Call them personally and win them back before a competitor does.",
+    ),
+    SegmentRule(
+        "Hibernating",
+        (1, 2),
+        (1, 2),
+        "Last bought long ago, few purchases.",
+        "Offer relevant products sparingly; do not spend much on reactivation.",
+    ),
+)
+
+UNCLASSIFIED_ACTION = "Review the segment rules: no rule names this (R, F) cell."
+
+
+def segment_for(r_score: int, f_score: int, rules: Sequence[SegmentRule] = SEGMENT_RULES) -> str:
+    """The segment of an (R, F) cell: the first rule that matches, else :data:`UNCLASSIFIED` (like the SQL CASE)."""
+    for rule in rules:
+        if rule.matches(r_score, f_score):
+            return rule.name
+    return UNCLASSIFIED
+
+
+def rule_coverage(rules: Sequence[SegmentRule] = SEGMENT_RULES) -> dict[tuple[int, int], list[str]]:
+    """Every (R, F) cell of the 5x5 grid with the names of all rules that cover it.
+
+    A well-formed table has exactly one name per cell; an empty list is a gap, two names an overlap.
+    """
+    return {(r, f): [rule.name for rule in rules if rule.matches(r, f)] for r in SCORES for f in SCORES}
+
+
+def segment_names(rules: Sequence[SegmentRule] = SEGMENT_RULES) -> list[str]:
+    """The segment names in display order, :data:`UNCLASSIFIED` last when the rules leave a cell uncovered."""
+    names = list(dict.fromkeys(rule.name for rule in rules))
+    if any(not covering for covering in rule_coverage(rules).values()):
+        names.append(UNCLASSIFIED)
+    return names
+
+
+def segment_actions(rules: Sequence[SegmentRule] = SEGMENT_RULES) -> dict[str, str]:
+    """Segment name -> its one-line suggested action."""
+    actions = {UNCLASSIFIED: UNCLASSIFIED_ACTION}
+    for rule in reversed(rules):  # the first rule of a name wins, as in the CASE
+        actions[rule.name] = rule.action
+    return actions
+
+
+# --- cut points ---------------------------------------------------------------------------------------------------
+
+CutPoints = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class RfmCuts:
+    """How scores 1-5 are cut, per dimension: by quintile (``None``, the default) or by four ascending cut points.
+
+    - ``recency``: days. Score 5 for at most ``recency[0]`` days, 4 for at most ``recency[1]``, 3 for at most
+      ``recency[2]``, 2 for at most ``recency[3]``, 1 beyond. E.g. ``(30, 90, 180, 365)``.
+    - ``frequency``: purchases. Score 2 from ``frequency[0]`` purchases on, 3 from ``frequency[1]``, 4 from
+      ``frequency[2]``, 5 from ``frequency[3]``; 1 below. E.g. ``(2, 3, 5, 10)``.
+    - ``monetary``: total net revenue, cut like frequency. E.g. ``(100, 250, 500, 1000)``.
+
+    So a cut point always belongs to the better side: "within 30 days", "at least 2 purchases".
+    """
+
+    recency: CutPoints | None = None
+    frequency: CutPoints | None = None
+    monetary: CutPoints | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("recency", "frequency", "monetary"):
+            points = getattr(self, name)
+            if points is None:
+                continue
+            points = tuple(float(p) for p in points)
+            if len(points) != 4:
+                raise ValueError(f"{name} needs 4 cut points for 5 scores, got {len(points)}")
+            if not all(math.isfinite(p) for p in points):
+                raise ValueError(f"{name} cut points must be finite numbers, got {points}")
+            if any(b <= a for a, b in zip(points, points[1:], strict=False)):
+                raise ValueError(f"{name} cut points must be strictly ascending, got {points}")
+            object.__setattr__(self, name, points)
+
+    @classmethod
+    def quintiles(cls) -> RfmCuts:
+        """Scores by quintile on every dimension (the default)."""
+        return cls()
+
+    @classmethod
+    def thresholds(
+        cls,
+        recency: Sequence[float] | None = None,
+        frequency: Sequence[float] | None = None,
+        monetary: Sequence[float] | None = None,
+    ) -> RfmCuts:
+        """Scores by the given cut points; a dimension left out is scored by quintile."""
+        return cls(
+            recency=_as_cut_points(recency), frequency=_as_cut_points(frequency), monetary=_as_cut_points(monetary)
+        )
+
+    @property
+    def method(self) -> Literal["quintile", "thresholds", "mixed"]:
+        given = [p is not None for p in (self.recency, self.frequency, self.monetary)]
+        if not any(given):
+            return "quintile"
+        return "thresholds" if all(given) else "mixed"
+
+
+def _as_cut_points(points: Sequence[float] | None) -> CutPoints | None:
+    if points is None:
+        return None
+    values = tuple(float(p) for p in points)
+    if len(values) != 4:
+        raise ValueError(f"4 cut points are needed for 5 scores, got {len(values)}")
+    return (values[0], values[1], values[2], values[3])
+
+
+def parse_cut_points(text: str) -> CutPoints:
+    """``"30,90,180,365"`` -> ``(30.0, 90.0, 180.0, 365.0)`` (the CLI's ``--recency-cuts`` and friends)."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"cut points must be 4 comma-separated numbers, got {text!r}") from None
+    points = _as_cut_points(values)
+    assert points is not None
+    return points
+
+
+# --- the query ----------------------------------------------------------------------------------------------------
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def _quintile(worst_to_best: Sequence[ColumnElement[Any]], customer_id: ColumnElement[Any]) -> ColumnElement[int]:
+    return sa.func.ntile(5).over(order_by=[*worst_to_best, customer_id])
+
+
+def _lower_is_better(value: ColumnElement[Any], points: CutPoints) -> ColumnElement[int]:
+    whens = [(value <= sa.literal(p, sa.Float), score) for p, score in zip(points, (5, 4, 3, 2), strict=True)]
+    return sa.case(*whens, else_=1)
+
+
+def _higher_is_better(value: ColumnElement[Any], points: CutPoints) -> ColumnElement[int]:
+    whens = [(value >= sa.literal(p, sa.Float), score) for p, score in zip(reversed(points), (5, 4, 3, 2), strict=True)]
+    return sa.case(*whens, else_=1)
+
+
+def _segment_case(
+    r_score: ColumnElement[Any], f_score: ColumnElement[Any], rules: Sequence[SegmentRule]
+) -> ColumnElement[str]:
+    whens = [
+        (
+            sa.and_(
+                r_score.between(rule.recency[0], rule.recency[1]),
+                f_score.between(rule.frequency[0], rule.frequency[1]),
+            ),
+            sa.literal(rule.name, sa.String),
+        )
+        for rule in rules
+    ]
+    return sa.case(*whens, else_=sa.literal(UNCLASSIFIED, sa.String))
+
+
+def rfm_query(
+    as_of: dt.date | str,
+    cuts: RfmCuts | None = None,
+    *,
+    rules: Sequence[SegmentRule] = SEGMENT_RULES,
+    name: str = "rfm",
+) -> sa.Select:
+    """The RFM select: one row per customer with at least one purchase before ``as_of``.
+
+    Parameters
+    ----------
+    as_of
+        The as-of date: purchases on or after it are ignored; recency counts days up to it.
+    cuts
+        How scores are cut (:class:`RfmCuts`); quintiles by default.
+    rules
+        The segment table; :data:`SEGMENT_RULES` by default.
+    name
+        Prefix of the CTE names, so that two RFM selects (e.g. at two dates) can live in one statement.
+
+    Returns
+    -------
+    sqlalchemy.Select
+        Columns ``customer_id``, ``recency_days``, ``frequency``, ``monetary``, ``r_score``, ``f_score``,
+        ``m_score``, ``rfm_cell`` (text such as ``"545"``) and ``segment``. Use it as a subquery
+        (``.subquery()`` / ``.cte()``); it has no ORDER BY.
+    """
+    as_of = _as_date(as_of)
+    cuts = cuts or RfmCuts()
+    cutoff = sa.literal(dt.datetime.combine(as_of, dt.time()), sa.DateTime)
+
+    base = (
+        sa.select(
+            orders.c.customer_id,
+            dialect.days_between(sa.func.max(orders.c.ordered_at), sa.literal(as_of, sa.Date)).label("recency_days"),
+            sa.func.count().label("frequency"),
+            sa.func.sum(orders.c.amount).label("monetary"),
+        )
+        .where(is_purchase, orders.c.ordered_at < cutoff)
+        .group_by(orders.c.customer_id)
+        .cte(f"{name}_base")
+    )
+
+    r = (
+        _lower_is_better(base.c.recency_days, cuts.recency)
+        if cuts.recency
+        else _quintile([base.c.recency_days.desc()], base.c.customer_id)
+    )
+    f = (
+        _higher_is_better(base.c.frequency, cuts.frequency)
+        if cuts.frequency
+        else _quintile([base.c.frequency], base.c.customer_id)
+    )
+    m = (
+        _higher_is_better(base.c.monetary, cuts.monetary)
+        if cuts.monetary
+        else _quintile([base.c.monetary], base.c.customer_id)
+    )
+    scores = sa.select(
+        base.c.customer_id,
+        base.c.recency_days,
+        base.c.frequency,
+        base.c.monetary,
+        r.label("r_score"),
+        f.label("f_score"),
+        m.label("m_score"),
+    ).cte(f"{name}_scores")
+
+    def as_text(score: ColumnElement[Any]) -> ColumnElement[str]:
+        return sa.cast(score, sa.String)
+
+    return sa.select(
+        scores.c.customer_id,
+        scores.c.recency_days,
+        scores.c.frequency,
+        scores.c.monetary,
+        scores.c.r_score,
+        scores.c.f_score,
+        scores.c.m_score,
+        (as_text(scores.c.r_score) + as_text(scores.c.f_score) + as_text(scores.c.m_score)).label("rfm_cell"),
+        _segment_case(scores.c.r_score, scores.c.f_score, rules).label("segment"),
+    )
+
+
+# --- results ------------------------------------------------------------------------------------------------------
+
+RFM_COLUMNS = [
+    "customer_id",
+    "external_id",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_cell",
+    "segment",
+]
+
+
+def _read(conn: Connection, query: sa.Select | sa.CompoundSelect) -> pd.DataFrame:
+    """Run a query and return its rows as a DataFrame.
+
+    On DuckDB the rows go to pandas column by column: fetching a million rows through SQLAlchemy's row objects
+    takes seconds, DuckDB's own ``df()`` a fraction of one. TODO(dialect owner): move this into
+    ``crm_core.dialect`` as ``read_frame`` so that every module that returns one row per customer can use it.
+    """
+    if conn.dialect.name == "duckdb":
+        compiled = query.compile(dialect=conn.dialect)
+        params = compiled.construct_params()
+        positional = [params[key] for key in compiled.positiontup or ()]
+        raw = conn.connection.driver_connection
+        # DuckDB draws a progress bar on stdout during long queries, which would corrupt `rfm --format csv > file`.
+        raw.execute("SET enable_progress_bar = false")  # type: ignore[union-attr]
+        return raw.execute(str(compiled), positional).df()  # type: ignore[union-attr]
+    result = conn.execute(query)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _resolve_as_of(conn: Connection, as_of: dt.date | str | None) -> dt.date:
+    return default_as_of(conn) if as_of is None else _as_date(as_of)
+
+
+def rfm_table(
+    engine: Engine,
+    as_of: dt.date | str | None = None,
+    cuts: RfmCuts | None = None,
+    *,
+    rules: Sequence[SegmentRule] = SEGMENT_RULES,
+) -> pd.DataFrame:
+    """RFM values, scores and segment of every customer with a purchase before the as-of date.
+
+    Parameters
+    ----------
+    engine
+        The CRM database.
+    as_of
+        The as-of date; by default the day after the last order (:func:`crm_core.purchases.default_as_of`).
+    cuts
+        Quintiles (default) or cut points, see :class:`RfmCuts`.
+    rules
+        The segment table; :data:`SEGMENT_RULES` by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer, ordered by ``customer_id``: ``customer_id``, ``external_id``, ``recency_days``,
+        ``frequency``, ``monetary``, ``r_score``, ``f_score``, ``m_score``, ``rfm_cell`` and ``segment``. The last
+        two are categoricals (``segment`` with the categories of :func:`segment_names`, in that order).
+    """
+    with engine.connect() as conn:
+        rfm = rfm_query(_resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
+        # The labels are not fetched as text (see the module docstring).
+        query = (
+            sa.select(
+                rfm.c.customer_id,
+                customers.c.external_id,
+                rfm.c.recency_days,
+                rfm.c.frequency,
+                dialect.as_float(rfm.c.monetary).label("monetary"),
+                rfm.c.r_score,
+                rfm.c.f_score,
+                rfm.c.m_score,
+            )
+            .join_from(rfm, customers, customers.c.id == rfm.c.customer_id)
+            .order_by(rfm.c.customer_id)
+        )
+        frame = _normalise_types(_read(conn, query))
+    return _with_labels(frame, rules)
+
+
+def _with_labels(frame: pd.DataFrame, rules: Sequence[SegmentRule]) -> pd.DataFrame:
+    """Add ``rfm_cell`` and ``segment`` as categoricals computed from the scores (by table lookup, not per row)."""
+    r, f, m = (frame[c].to_numpy() - 1 for c in ("r_score", "f_score", "m_score"))
+    cells = [f"{r_}{f_}{m_}" for r_ in SCORES for f_ in SCORES for m_ in SCORES]
+    frame["rfm_cell"] = pd.Categorical.from_codes(r * 25 + f * 5 + m, categories=pd.Index(cells))
+    names = segment_names(rules)
+    code_of_cell = np.array([names.index(segment_for(r_, f_, rules)) for r_ in SCORES for f_ in SCORES])
+    frame["segment"] = pd.Categorical.from_codes(code_of_cell[r * 5 + f], categories=pd.Index(names))
+    return frame
+
+
+def _normalise_types(frame: pd.DataFrame) -> pd.DataFrame:
+    # Engines disagree on the integer types of ids, NTILE and CASE (and MySQL's SUM of a count is a decimal).
+    for column in ("customer_id", "recency_days", "frequency", "r_score", "f_score", "m_score", "customers"):
+        if column in frame:
+            frame[column] = frame[column].astype("int64")
+    for column in ("monetary", "revenue"):
+        if column in frame:
+            frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def rfm_grid(
+    engine: Engine,
+    as_of: dt.date | str | None = None,
+    cuts: RfmCuts | None = None,
+    *,
+    rules: Sequence[SegmentRule] = SEGMENT_RULES,
+) -> pd.DataFrame:
+    """The 5x5 grid of R and F scores: customers and revenue per cell (the RFM map).
+
+    Returns
+    -------
+    pandas.DataFrame
+        25 rows, R from 5 down to 1 and F from 1 up to 5: ``r_score``, ``f_score``, ``customers``, ``revenue``
+        (sum of monetary), ``avg_monetary`` (NaN for an empty cell), ``segment`` (the cell's name by ``rules``).
+    """
+    with engine.connect() as conn:
+        rfm = rfm_query(_resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
+        query = sa.select(
+            rfm.c.r_score,
+            rfm.c.f_score,
+            sa.func.count().label("customers"),
+            sa.func.sum(rfm.c.monetary).label("revenue"),
+            dialect.as_float(sa.func.avg(rfm.c.monetary)).label("avg_monetary"),
+        ).group_by(rfm.c.r_score, rfm.c.f_score)
+        cells = _normalise_types(_read(conn, query))
+    grid = pd.DataFrame([(r, f) for r in reversed(SCORES) for f in SCORES], columns=["r_score", "f_score"])
+    grid = grid.merge(cells, on=["r_score", "f_score"], how="left")
+    grid["customers"] = grid["customers"].fillna(0).astype("int64")
+    grid["revenue"] = grid["revenue"].fillna(0.0).astype("float64")
+    grid["avg_monetary"] = grid["avg_monetary"].astype("float64")
+    grid["segment"] = [segment_for(r, f, rules) for r, f in zip(grid["r_score"], grid["f_score"], strict=True)]
+    return grid
+
+
+def segment_summary(
+    engine: Engine,
+    as_of: dt.date | str | None = None,
+    cuts: RfmCuts | None = None,
+    *,
+    rules: Sequence[SegmentRule] = SEGMENT_RULES,
+    clv: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The named segments with size, revenue and averages, and what to do with each.
+
+    Parameters
+    ----------
+    clv
+        Optional predicted value per customer (a Series indexed by ``customer_id``), from the customer-value
+        model. When given, ``avg_clv`` is added: the mean over the segment's customers that have a value. The
+        model's predictions live in Python, so this one path fetches (customer_id, segment) - one row per
+        customer - and averages in pandas.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment in :func:`segment_names` order, empty segments included with 0 customers:
+        ``segment``, ``customers``, ``share`` (of customers), ``revenue``, ``revenue_share``, ``avg_recency``
+        (days), ``avg_frequency``, ``avg_monetary``, ``action``; and ``avg_clv`` when ``clv`` is given.
+    """
+    with engine.connect() as conn:
+        rfm = rfm_query(_resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
+        query = sa.select(
+            rfm.c.segment,
+            sa.func.count().label("customers"),
+            sa.func.sum(rfm.c.monetary).label("revenue"),
+            dialect.as_float(sa.func.avg(rfm.c.recency_days)).label("avg_recency"),
+            dialect.as_float(sa.func.avg(rfm.c.frequency)).label("avg_frequency"),
+            dialect.as_float(sa.func.avg(rfm.c.monetary)).label("avg_monetary"),
+        ).group_by(rfm.c.segment)
+        groups = _normalise_types(_read(conn, query))
+        members = _read(conn, sa.select(rfm.c.customer_id, rfm.c.segment)) if clv is not None else None
+
+    names = segment_names(rules)
+    names += [s for s in groups["segment"] if s not in names]
+    summary = pd.DataFrame({"segment": names}).merge(groups, on="segment", how="left")
+    summary["customers"] = summary["customers"].fillna(0).astype("int64")
+    summary["revenue"] = summary["revenue"].fillna(0.0).astype("float64")
+    total_customers = summary["customers"].sum()
+    total_revenue = summary["revenue"].sum()
+    summary["share"] = summary["customers"] / total_customers if total_customers else 0.0
+    summary["revenue_share"] = summary["revenue"] / total_revenue if total_revenue else 0.0
+    actions = segment_actions(rules)
+    summary["action"] = summary["segment"].map(actions)
+    columns = ["segment", "customers", "share", "revenue", "revenue_share", "avg_recency", "avg_frequency"]
+    columns += ["avg_monetary", "action"]
+    summary = summary[columns]
+    if members is not None and clv is not None:
+        values = members.assign(clv=members["customer_id"].map(clv).astype("float64"))
+        summary["avg_clv"] = summary["segment"].map(values.groupby("segment")["clv"].mean())
+    return summary
+
+
+def segment_migration(
+    engine: Engine,
+    date_a: dt.date | str,
+    date_b: dt.date | str,
+    cuts: RfmCuts | None = None,
+    *,
+    rules: Sequence[SegmentRule] = SEGMENT_RULES,
+) -> pd.DataFrame:
+    """Flows between the RFM segments at as-of date A and at the later as-of date B.
+
+    Both dates are scored on their own (quintiles at A are the quintiles of the customers of A). Every customer
+    with a purchase before B is counted once; one whose first purchase came on or after A starts from
+    :data:`NO_PURCHASE_YET`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-empty flow: ``segment_a``, ``segment_b``, ``customers``; ordered by segment A then B in
+        :func:`segment_names` order.
+    """
+    a_date, b_date = _as_date(date_a), _as_date(date_b)
+    if a_date >= b_date:
+        raise ValueError(f"date A ({a_date}) must come before date B ({b_date})")
+    at_a = rfm_query(a_date, cuts, rules=rules, name="rfm_a").cte("rfm_a")
+    at_b = rfm_query(b_date, cuts, rules=rules, name="rfm_b").cte("rfm_b")
+    # The customers of B include everyone of A (purchases only accumulate), so a left join from B is complete.
+    pairs = (
+        sa.select(
+            sa.func.coalesce(at_a.c.segment, sa.literal(NO_PURCHASE_YET, sa.String)).label("segment_a"),
+            at_b.c.segment.label("segment_b"),
+        )
+        .join_from(at_b, at_a, at_a.c.customer_id == at_b.c.customer_id, isouter=True)
+        .cte("migration_pairs")
+    )
+    query = sa.select(pairs.c.segment_a, pairs.c.segment_b, sa.func.count().label("customers")).group_by(
+        pairs.c.segment_a, pairs.c.segment_b
+    )
+    with engine.connect() as conn:
+        flows = _normalise_types(_read(conn, query))
+    order = {name: n for n, name in enumerate([NO_PURCHASE_YET, *segment_names(rules)])}
+    if flows.empty:
+        return pd.DataFrame({"segment_a": [], "segment_b": [], "customers": []}).astype({"customers": "int64"})
+    flows = flows.sort_values(
+        ["segment_a", "segment_b"], key=lambda column: column.map(order).fillna(len(order))
+    ).reset_index(drop=True)
+    return flows
+
+
+def score_ranges(
+    engine: Engine,
+    as_of: dt.date | str | None = None,
+    cuts: RfmCuts | None = None,
+) -> pd.DataFrame:
+    """The values each score covers: what the quintiles came to, or what the cut points did.
+
+    The Segments page shows this next to the editable cut points, and can pre-fill thresholds from quintiles.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Up to 15 rows (empty scores are left out): ``dimension`` ("recency", "frequency", "monetary"),
+        ``score``, ``customers``, ``min_value``, ``max_value``.
+    """
+    with engine.connect() as conn:
+        rfm = rfm_query(_resolve_as_of(conn, as_of), cuts).cte("rfm")
+        parts = [
+            sa.select(
+                sa.literal(dimension, sa.String).label("dimension"),
+                rfm.c[score].label("score"),
+                sa.func.count().label("customers"),
+                dialect.as_float(sa.func.min(rfm.c[value])).label("min_value"),
+                dialect.as_float(sa.func.max(rfm.c[value])).label("max_value"),
+            ).group_by(rfm.c[score])
+            for dimension, score, value in (
+                ("recency", "r_score", "recency_days"),
+                ("frequency", "f_score", "frequency"),
+                ("monetary", "m_score", "monetary"),
+            )
+        ]
+        ranges = _read(conn, sa.union_all(*parts))
+    ranges = ranges.astype({"score": "int64", "customers": "int64"})
+    dimension_order = {"recency": 0, "frequency": 1, "monetary": 2}
+    ranges = ranges.sort_values(
+        ["dimension", "score"], key=lambda c: c.map(dimension_order) if c.name == "dimension" else c
+    )
+    return ranges.reset_index(drop=True)
+
+
+# --- benchmark ----------------------------------------------------------------------------------------------------
+
+
+def bench_rfm(engine: Engine) -> list[tuple[str, float, int]]:
+    """Time the RFM operations on a database: (operation, seconds, rows) for ``crm_core.bench``.
+
+    Migration compares the default as-of date with the date a year before it.
+    """
+    as_of = default_as_of(engine)
+    year_before = as_of - dt.timedelta(days=365)
+    timings: list[tuple[str, float, int]] = []
+    calls: list[tuple[str, Any]] = [
+        ("RFM table (all customers)", lambda: rfm_table(engine, as_of)),
+        ("RFM table, threshold cuts", lambda: rfm_table(engine, as_of, _BENCH_CUTS)),
+        ("RFM grid 5x5", lambda: rfm_grid(engine, as_of)),
+        ("RFM segment summary", lambda: segment_summary(engine, as_of)),
+        ("RFM segment migration (1 year)", lambda: segment_migration(engine, year_before, as_of)),
+    ]
+    for operation, call in calls:
+        start = time.perf_counter()
+        frame = call()
+        timings.append((operation, time.perf_counter() - start, len(frame)))
+    return timings
+
+
+_BENCH_CUTS = RfmCuts.thresholds(recency=(30, 90, 180, 365), frequency=(2, 3, 5, 10), monetary=(100, 250, 500, 1000))
