@@ -38,6 +38,7 @@ import hashlib
 import io
 import re
 import secrets
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -46,6 +47,7 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -427,20 +429,66 @@ class _FileProblem(Exception):
 Source = str | Path | bytes | bytearray | memoryview | IO[bytes]
 
 
+class _Cells:
+    """The cells of a file's rows, column by column, as Arrow strings.
+
+    Rows are collected in chunks and turned into columns as they come, so that a million rows never sit in memory
+    as a million Python lists at once.
+    """
+
+    _CHUNK = 65_536
+
+    def __init__(self, header: list[str]):
+        self.header = header
+        self.lines = array("q")  # the physical line of each row
+        self._rows: list[Sequence[str]] = []
+        self._chunks: list[list[pa.Array]] = [[] for _ in header]
+
+    def append(self, row: Sequence[str], line: int) -> None:
+        self._rows.append(row)
+        self.lines.append(line)
+        if len(self._rows) == self._CHUNK:
+            self._flush()
+
+    def extend(self, rows: list[Sequence[str]], lines: list[int]) -> None:
+        """Add a chunk of rows at once (the CSV reader's fast path)."""
+        self._rows += rows
+        self.lines.extend(lines)
+        if len(self._rows) >= self._CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        for chunks, cells in zip(self._chunks, zip(*self._rows, strict=True), strict=True):
+            chunks.append(pa.array(cells, type=pa.string()))
+        self._rows = []
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def column(self, position: int) -> pd.Series:
+        """One column's cells, stripped, with NaN for an empty cell."""
+        if self._rows:
+            self._flush()
+        cells = pd.Series(pa.chunked_array(self._chunks[position], type=pa.string()), dtype="str").str.strip()
+        return cells.where(cells != "")
+
+
 @dataclass
 class _RawFile:
     name: str
     sha256: str
-    header: list[str]
-    rows: list[list[str]]
-    lines: list[int]
+    cells: _Cells
     delimiter: str | None
     blank_rows: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
+    def header(self) -> list[str]:
+        return self.cells.header
+
+    @property
     def rows_total(self) -> int:
-        return len(self.rows) + len({p.line for p in self.problems})
+        return len(self.cells) + len({p.line for p in self.problems})
 
 
 def _load(source: Source, file_name: str | None) -> tuple[bytes, str, Path | None]:
@@ -459,17 +507,17 @@ def _load(source: Source, file_name: str | None) -> tuple[bytes, str, Path | Non
 def _read(data: bytes, name: str) -> _RawFile:
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"PK\x03\x04") or name.lower().endswith((".xlsx", ".xlsm")):
-        header, rows, lines, blank, problems = _parse_xlsx(data)
+        cells, blank, problems = _parse_xlsx(data)
         delimiter = None
     elif data.startswith(b"\xd0\xcf\x11\xe0"):
         raise _FileProblem(
             Problem(None, "", "this is an old binary Excel file (.xls); save it as .xlsx or as CSV UTF-8")
         )
     else:
-        header, rows, lines, blank, problems, delimiter = _parse_csv(data)
-    if not rows and not problems:
+        cells, blank, problems, delimiter = _parse_csv(data)
+    if not len(cells) and not problems:
         raise _FileProblem(Problem(None, "", "the file has a header but no data rows"))
-    return _RawFile(name, digest, header, rows, lines, delimiter, blank, problems)
+    return _RawFile(name, digest, cells, delimiter, blank, problems)
 
 
 _DELIMITERS = (",", ";", "\t", "|")
@@ -512,8 +560,8 @@ def _parse_csv(data: bytes):
     first = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = _detect_delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
+    cells: _Cells | None = None
+    rows: list[Sequence[str]] = []
     lines: list[int] = []
     problems: list[Problem] = []
     blank = 0
@@ -521,16 +569,19 @@ def _parse_csv(data: bytes):
     start = 1
     try:
         for row in reader:
-            if not any(row):
-                blank += header is not None
-            elif header is None:
-                header = [cell.strip() for cell in row]
-                width = len(header)
-            elif len(row) == width:
+            if len(row) == width and cells is not None and any(row):
                 rows.append(row)
                 lines.append(start)
+                if len(rows) == _Cells._CHUNK:
+                    cells.extend(rows, lines)
+                    rows, lines = [], []
+            elif not any(row):
+                blank += cells is not None
+            elif cells is None:
+                cells = _Cells([cell.strip() for cell in row])
+                width = len(row)
             else:
-                problems.append(_width_problem(start, len(row), header))
+                problems.append(_width_problem(start, len(row), cells.header))
             start = reader.line_num + 1
     except csv.Error as exc:
         message = str(exc)
@@ -539,8 +590,9 @@ def _parse_csv(data: bytes):
         else:
             reason = f"malformed quoting: {message}"
         raise _FileProblem(Problem(start, "", reason)) from None
-    assert header is not None  # the text is not blank, so some row has a non-empty cell
-    return header, rows, lines, blank, problems, delimiter
+    assert cells is not None  # the text is not blank, so some row has a non-empty cell
+    cells.extend(rows, lines)
+    return cells, blank, problems, delimiter
 
 
 def _width_problem(line: int, found: int, header: list[str]) -> Problem:
@@ -580,36 +632,33 @@ def _parse_xlsx(data: bytes):
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
         raise _FileProblem(Problem(None, "", f"not a readable .xlsx file ({type(exc).__name__}: {exc})")) from None
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
+    cells: _Cells | None = None
     problems: list[Problem] = []
     blank = 0
     try:
         sheet = workbook.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(v) for v in values]
-            if not any(c.strip() for c in cells):
-                blank += header is not None
+            row = [_cell_text(v) for v in values]
+            if not any(c.strip() for c in row):
+                blank += cells is not None
                 continue
-            if header is None:
-                while cells and not cells[-1].strip():
-                    cells.pop()
-                header = [c.strip() for c in cells]
+            if cells is None:
+                while row and not row[-1].strip():
+                    row.pop()
+                cells = _Cells([c.strip() for c in row])
                 continue
-            width = len(header)
-            extra = [i for i, c in enumerate(cells[width:], start=width) if c.strip()]
+            width = len(cells.header)
+            extra = [i for i, c in enumerate(row[width:], start=width) if c.strip()]
             if extra:
-                problems.append(_width_problem(number, extra[-1] + 1, header))
+                problems.append(_width_problem(number, extra[-1] + 1, cells.header))
                 continue
             # A spreadsheet has no short rows: an empty cell at the end of a row is an empty value.
-            rows.append((cells + [""] * width)[:width])
-            lines.append(number)
+            cells.append((row + [""] * width)[:width], number)
     finally:
         workbook.close()
-    if header is None:
+    if cells is None:
         raise _FileProblem(Problem(None, "", "the file is empty (its first sheet has no cells)"))
-    return header, rows, lines, blank, problems
+    return cells, blank, problems
 
 
 # --- columns ----------------------------------------------------------------------------------------------------
@@ -768,56 +817,68 @@ _MONEY_LIMIT = 10**10  # NUMERIC(12, 2)
 
 @dataclass
 class _Column:
-    """A parsed column: its values as they will be stored and a reason for each bad cell (else None)."""
+    """A parsed column: its values as they will be stored, and the reason each bad cell is bad (else None)."""
 
     values: pd.Series
-    errors: pd.Series
+    errors: np.ndarray
 
 
-def _reasons(mask: pd.Series | np.ndarray, reason: str, errors: pd.Series | None = None) -> pd.Series:
-    """Put ``reason`` into ``errors`` where ``mask`` holds and no earlier reason is set."""
+def _no_errors(n: int) -> np.ndarray:
+    return np.full(n, None, dtype=object)
+
+
+def _reasons(mask: pd.Series | np.ndarray, reason: str, errors: np.ndarray | None = None) -> np.ndarray:
+    """``errors`` with ``reason`` set where ``mask`` holds and no earlier reason is (a cell gets its first reason)."""
     mask = np.asarray(mask, dtype=bool)
-    if errors is None:
-        errors = pd.Series(np.full(len(mask), None, dtype=object))
-    free = errors.isna().to_numpy()
-    out = errors.copy()
-    out[mask & free] = reason
+    out = _no_errors(len(mask)) if errors is None else errors
+    if mask.any():
+        out = out.copy()
+        out[mask & pd.isna(out)] = reason
     return out
 
 
+def _map_unique(text: pd.Series, function: Callable[[str], Any]) -> pd.Series:
+    """``function`` applied to each distinct non-empty value once (None for empty cells), as an object Series."""
+    codes, uniques = pd.factorize(text)
+    mapped = np.array([*(function(u) for u in uniques), None], dtype=object)
+    return pd.Series(mapped[codes], index=text.index, dtype=object)
+
+
 def _parse_column(text: pd.Series, f: Field, decimal_comma: bool) -> _Column:
-    """Parse one column of stripped strings (None for an empty cell) as field ``f``."""
+    """Parse one column of stripped strings (NaN for an empty cell) as the field ``f``."""
     present = text.notna().to_numpy()
-    errors = _reasons(np.zeros(len(text), dtype=bool), "")
+    errors = _no_errors(len(text))
     if f.max_length:
-        errors = _reasons(text.str.len().fillna(0).to_numpy() > f.max_length, f"longer than {f.max_length} characters")
+        too_long = text.str.len().fillna(0).to_numpy() > f.max_length
+        errors = _reasons(too_long, f"longer than {f.max_length} characters", errors)
     kind = f.type
     if kind in ("id", "text"):
         return _Column(text, errors)
-    if kind == "email":
-        bad = present & ~text.str.fullmatch(_EMAIL, na=False).to_numpy()
-        return _Column(text, _reasons(bad, "not an email address", errors))
-    if kind == "phone":
-        bad = present & ~text.str.fullmatch(_PHONE, na=False).to_numpy()
-        return _Column(text, _reasons(bad, "not a phone number (digits, spaces and + ( ) - . / only)", errors))
+    if kind in ("email", "phone"):
+        pattern, reason = {
+            "email": (_EMAIL, "not an email address"),
+            "phone": (_PHONE, "not a phone number (digits, spaces and + ( ) - . / only)"),
+        }[kind]
+        bad = present & ~text.str.fullmatch(pattern, na=False).to_numpy()
+        return _Column(text, _reasons(bad, reason, errors))
     if kind in ("money", "integer", "score"):
         return _parse_numbers(text, f, decimal_comma, errors, present)
     if kind in ("date", "datetime"):
         return _parse_dates(text, kind == "date")
     if kind == "consent":
-        values = text.str.lower().map(CONSENT_VALUES)
+        values = _map_unique(text, lambda v: CONSENT_VALUES.get(v.lower()))
         bad = present & values.isna().to_numpy()
         return _Column(values, _reasons(bad, f"unknown consent value; accepted: {_CONSENT_HELP}", errors))
     if kind == "choice":
         assert f.choices is not None
         choices = f.choices
-        values = text.map(lambda v: None if v is None else choices.get(_norm_key(v)), na_action="ignore")
+        values = _map_unique(text, lambda v: choices.get(_norm_key(v)))
         bad = present & values.isna().to_numpy()
         return _Column(values, _reasons(bad, f"unknown {f.name}; accepted: {', '.join(f.accepted)}", errors))
     raise AssertionError(f"unknown field type {kind}")
 
 
-def _parse_numbers(text: pd.Series, f: Field, decimal_comma: bool, errors: pd.Series, present: np.ndarray) -> _Column:
+def _parse_numbers(text: pd.Series, f: Field, decimal_comma: bool, errors: np.ndarray, present: np.ndarray) -> _Column:
     if f.type == "money":
         pattern = _NUMBER_OR_COMMA if decimal_comma else _NUMBER
         help_ = "use ',' or '.' as the decimal point" if decimal_comma else "use '.' as the decimal point"
@@ -826,23 +887,23 @@ def _parse_numbers(text: pd.Series, f: Field, decimal_comma: bool, errors: pd.Se
         pattern, reason = _INTEGER, "not a whole number"
     bad = present & ~text.str.fullmatch(pattern, na=False).to_numpy()
     errors = _reasons(bad, reason, errors)
-    cleaned = text.where(~bad, None)
+    cleaned = text.where(~bad)
     if decimal_comma:
         cleaned = cleaned.str.replace(",", ".", regex=False)
-    numbers = pd.to_numeric(cleaned, errors="coerce")
-    if f.type == "money":
-        errors = _reasons(numbers.abs().to_numpy() >= _MONEY_LIMIT, "too large for an amount", errors)
-        if f.name == "acquisition_cost":
-            errors = _reasons(numbers.to_numpy() < 0, "must not be negative", errors)
-        values = numbers.round(2).astype("float64")
-    else:
-        if f.type == "score":
-            errors = _reasons(((numbers < 0) | (numbers > 10)).to_numpy(), "a score is a whole number 0-10", errors)
+    numbers = np.array(pd.to_numeric(cleaned, errors="coerce"), dtype="float64")
+    with np.errstate(invalid="ignore"):
+        if f.type == "money":
+            errors = _reasons(np.abs(numbers) >= _MONEY_LIMIT, "too large for an amount", errors)
+            if f.name == "acquisition_cost":
+                errors = _reasons(numbers < 0, "must not be negative", errors)
+        elif f.type == "score":
+            errors = _reasons((numbers < 0) | (numbers > 10), "a score is a whole number 0-10", errors)
         else:
-            errors = _reasons((numbers == 0).to_numpy(), "a quantity of 0 is no order line", errors)
-            errors = _reasons(numbers.abs().to_numpy() > 1_000_000, "quantity out of range", errors)
-        values = numbers.where(errors.isna()).astype("Int64")
-    return _Column(values.where(errors.isna().to_numpy()), errors)
+            errors = _reasons(numbers == 0, "a quantity of 0 is no order line", errors)
+            errors = _reasons(np.abs(numbers) > 1_000_000, "quantity out of range", errors)
+    numbers[~pd.isna(errors)] = np.nan
+    values = pd.Series(numbers, index=text.index)
+    return _Column(values.round(2) if f.type == "money" else values.astype("Int64"), errors)
 
 
 def _parse_dates(text: pd.Series, date_only: bool) -> _Column:
@@ -857,8 +918,7 @@ def _parse_dates(text: pd.Series, date_only: bool) -> _Column:
         except ValueError as exc:
             parsed.append(None)
             reasons.append(str(exc))
-    reason_array = np.array([*reasons, None], dtype=object)
-    errors = pd.Series(reason_array[codes], index=text.index)
+    errors = np.array([*reasons, None], dtype=object)[codes]
     if date_only:
         dates = np.array([*(v.date() if v else None for v in parsed), None], dtype=object)
         return _Column(pd.Series(dates[codes], index=text.index, dtype=object), errors)
@@ -877,7 +937,8 @@ class _Table:
     raw: _RawFile
     columns: _Columns
     frame: pd.DataFrame  # 'line', one column per mapped field, 'email_norm' for customers
-    attributes: pd.DataFrame  # customers: the unknown columns, None for empty cells
+    attributes: pd.DataFrame  # customers: the unknown columns, NaN for empty cells
+    texts: dict[str, pd.Series]  # the mapped fields' cells as written (stripped), for problem reports
     problems: list[Problem]
     duplicate: np.ndarray  # rows that repeat an earlier row (same key, same values)
 
@@ -885,51 +946,55 @@ class _Table:
     def line_mode(self) -> bool:
         return self.kind == "orders" and _is_line_file(self.columns.fields)
 
+    def report(self, column: str, errors: np.ndarray, text: pd.Series | None = None) -> None:
+        """Add a problem for every row with an error; ``column`` is the file's column (or a field's name)."""
+        bad = np.flatnonzero(~pd.isna(errors))
+        if not len(bad):
+            return
+        lines = self.frame["line"].to_numpy()[bad]
+        values = [""] * len(bad) if text is None else text.take(bad).tolist()
+        self.problems += [
+            Problem(int(line), column, str(reason), value if isinstance(value, str) else "")
+            for line, reason, value in zip(lines, errors[bad], values, strict=True)
+        ]
+
 
 def _validate(kind: str, raw: _RawFile, mapping: Mapping[str, str] | None) -> _Table:
     columns = _resolve_columns(kind, raw.header, mapping)
     fields = _fields_of(kind)
     position = {name: i for i, name in reversed(list(enumerate(raw.header)))}
-    by_column = list(zip(*raw.rows, strict=True)) if raw.rows else [()] * len(raw.header)
-
-    def stripped(name: str) -> pd.Series:
-        series = pd.Series(by_column[position[name]], dtype=object).str.strip()
-        return series.where(series != "", None)
-
-    lines = np.asarray(raw.lines, dtype=np.int64)
-    frame = pd.DataFrame({"line": lines})
-    texts: dict[str, pd.Series] = {}
-    problems = list(raw.problems)
+    frame = pd.DataFrame({"line": np.asarray(raw.cells.lines, dtype=np.int64)})
+    attributes = pd.DataFrame(
+        {name: raw.cells.column(position[name]) for name in columns.attributes}, index=frame.index
+    )
+    table = _Table(kind, raw, columns, frame, attributes, {}, list(raw.problems), np.zeros(len(frame), dtype=bool))
     decimal_comma = raw.delimiter == ";"
     for name, source in columns.fields.items():
-        text = stripped(source)
-        texts[name] = text
+        text = raw.cells.column(position[source])
+        table.texts[name] = text
         parsed = _parse_column(text, fields[name], decimal_comma)
-        frame[name] = parsed.values.reset_index(drop=True)
-        problems += _problems_from(lines, source, parsed.errors, text)
+        # Ids are keys of joins, lookups and groupings, which pandas runs fastest on Python strings.
+        frame[name] = parsed.values.astype(object) if fields[name].type == "id" else parsed.values
+        errors = parsed.errors
         if fields[name].required:
-            problems += _problems_from(lines, source, _reasons(text.isna(), "required value missing"), text)
-    attributes = pd.DataFrame({name: stripped(name) for name in columns.attributes}, index=frame.index)
+            errors = _reasons(text.isna().to_numpy(), "required value missing", errors)
+        table.report(source, errors, text)
     for name in columns.attributes:
-        too_long = _reasons(attributes[name].str.len().fillna(0).to_numpy() > 255, "longer than 255 characters")
-        problems += _problems_from(lines, name, too_long, attributes[name])
-    table = _Table(kind, raw, columns, frame, attributes, problems, np.zeros(len(frame), dtype=bool))
-    {"customers": _check_customers, "orders": _check_orders}.get(kind, _check_events)(table, texts)
+        too_long = attributes[name].str.len().fillna(0).to_numpy() > 255
+        table.report(name, _reasons(too_long, "longer than 255 characters"), attributes[name])
+    {"customers": _check_customers, "orders": _check_orders}.get(kind, _check_events)(table)
     table.problems.sort(key=lambda p: p.line or 0)
     return table
-
-
-def _problems_from(lines: np.ndarray, column: str, errors: pd.Series, text: pd.Series) -> list[Problem]:
-    bad = np.flatnonzero(errors.notna().to_numpy())
-    values = text.to_numpy()
-    reasons = errors.to_numpy()
-    return [Problem(int(lines[i]), column, str(reasons[i]), values[i] or "") for i in bad]
 
 
 def _bad_rows(table: _Table) -> np.ndarray:
     """Rows with a problem so far."""
     bad_lines = {p.line for p in table.problems}
     return table.frame["line"].isin(bad_lines).to_numpy()
+
+
+def _absent(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series(np.nan, index=frame.index, dtype="str")
 
 
 def _mark_duplicates(table: _Table, key: pd.Series, label: str, source: str, compare: Sequence[str]) -> None:
@@ -964,85 +1029,67 @@ def _same_row(a: pd.Series, b: pd.Series) -> bool:
     return all((pd.isna(x) and pd.isna(y)) or x == y for x, y in zip(a.tolist(), b.tolist(), strict=True))
 
 
-def _check_customers(table: _Table, texts: dict[str, pd.Series]) -> None:
+def _check_customers(table: _Table) -> None:
     frame = table.frame
+    fields = table.columns.fields
     if "email" in frame:
-        frame["email_norm"] = frame["email"].map(privacy.normalise_email, na_action="ignore")
-    ids = frame["customer_id"] if "customer_id" in frame else pd.Series(None, index=frame.index, dtype=object)
-    emails = frame["email_norm"] if "email_norm" in frame else pd.Series(None, index=frame.index, dtype=object)
-    lines = frame["line"].to_numpy()
-    source = table.columns.fields.get("customer_id") or table.columns.fields.get("email", "")
+        frame["email_norm"] = _map_unique(frame["email"], privacy.normalise_email)
+    ids = frame["customer_id"] if "customer_id" in frame else _absent(frame)
+    emails = frame["email_norm"] if "email_norm" in frame else _absent(frame)
+    source = fields.get("customer_id") or fields["email"]
     missing = ids.isna().to_numpy() & emails.isna().to_numpy()
-    table.problems += _problems_from(lines, source, _reasons(missing, "customer_id or email required"), ids)
+    table.report(source, _reasons(missing, "customer_id or email required"))
     # Without an id the normalised email is the customer's id; it must fit the column.
-    key = ids.where(ids.notna(), emails)
     too_long = ids.isna().to_numpy() & (emails.str.len().fillna(0).to_numpy() > 64)
-    email_source = table.columns.fields.get("email", "")
-    table.problems += _problems_from(
-        lines,
-        email_source,
-        _reasons(too_long, "an email used as the customer id may have at most 64 characters"),
-        emails,
-    )
+    if too_long.any():
+        reason = "an email used as the customer id may have at most 64 characters"
+        table.report(fields["email"], _reasons(too_long, reason), table.texts["email"])
+    key = ids.astype(object).where(ids.notna(), emails)
     frame["key"] = key
     compare = [c for c in frame.columns if c not in ("line", "key")]
     _mark_duplicates(table, key, "customer", source, compare)
 
 
-def _check_orders(table: _Table, texts: dict[str, pd.Series]) -> None:
+def _check_orders(table: _Table) -> None:
     frame = table.frame
-    lines = frame["line"].to_numpy()
+    fields = table.columns.fields
     if not table.line_mode:
         if "amount" not in frame:
             frame["amount"] = np.nan
         compare = [c for c in frame.columns if c != "line"]
-        _mark_duplicates(table, frame["order_id"], "order", table.columns.fields["order_id"], compare)
+        _mark_duplicates(table, frame["order_id"], "order", fields["order_id"], compare)
         _set_returns(frame, frame["amount"])
         return
-    fields = table.columns.fields
     for name in ("quantity", "unit_price"):
-        table.problems += _problems_from(
-            lines,
-            fields[name],
-            _reasons(frame[name].isna() & texts[name].isna(), "required value missing"),
-            texts[name],
-        )
-    product_key = frame["product_id"] if "product_id" in frame else pd.Series(None, index=frame.index, dtype=object)
+        missing = table.texts[name].isna().to_numpy()
+        table.report(fields[name], _reasons(missing, "required value missing"))
+    product_ids = frame["product_id"] if "product_id" in frame else _absent(frame)
+    product_key = product_ids.astype(object)
     if "product_name" in frame:
         names = frame["product_name"]
-        product_key = product_key.where(product_key.notna(), names)
+        product_key = product_key.where(product_ids.notna(), names)
         # A product known only by its name gets the name as its id, which must fit the column.
-        too_long = frame.get("product_id", pd.Series(None, index=frame.index)).isna() & (names.str.len() > 64)
-        table.problems += _problems_from(
-            lines,
-            fields["product_name"],
-            _reasons(
-                too_long.fillna(False).to_numpy(),
-                "a product name used as the product id may have at most 64 characters",
-            ),
-            names,
-        )
+        too_long = product_ids.isna().to_numpy() & (names.str.len().fillna(0).to_numpy() > 64)
+        reason = "a product name used as the product id may have at most 64 characters"
+        table.report(fields["product_name"], _reasons(too_long, reason), names)
     product_source = fields.get("product_id") or fields["product_name"]
-    table.problems += _problems_from(
-        lines, product_source, _reasons(product_key.isna(), "product_id or product_name required"), product_key
-    )
+    table.report(product_source, _reasons(product_key.isna().to_numpy(), "product_id or product_name required"))
     frame["product_key"] = product_key
-    _check_consistent(table, "order_id", [c for c in _ORDER_LEVEL if c in frame], "order", texts)
-    _check_consistent(table, "product_key", [c for c in _PRODUCT_LEVEL if c in frame], "product", texts)
+    _check_consistent(table, "order_id", [c for c in _ORDER_LEVEL if c in frame], "order")
+    _check_consistent(table, "product_key", [c for c in _PRODUCT_LEVEL if c in frame], "product")
     line_total = frame["quantity"].astype("float64") * frame["unit_price"]
     frame["amount"] = line_total.groupby(frame["order_id"], dropna=False).transform("sum").round(2)
     _set_returns(frame, frame["amount"])
 
 
 def _set_returns(frame: pd.DataFrame, amount: pd.Series) -> None:
+    """An order without a status is completed; one with a negative amount is a return, whatever it says."""
     status = frame["status"] if "status" in frame else pd.Series(None, index=frame.index, dtype=object)
     status = status.where(status.notna(), "completed")
     frame["status"] = status.where(~(amount < 0).to_numpy(), "returned").to_numpy()
 
 
-def _check_consistent(
-    table: _Table, key: str, columns: Sequence[str], label: str, texts: Mapping[str, pd.Series]
-) -> None:
+def _check_consistent(table: _Table, key: str, columns: Sequence[str], label: str) -> None:
     """Every row with the same ``key`` must agree on ``columns`` (an order's customer, a product's brand...)."""
     frame = table.frame
     valid = ~_bad_rows(table) & frame[key].notna().to_numpy()
@@ -1050,35 +1097,31 @@ def _check_consistent(
     if rows.empty or not columns:
         return
     first = rows.drop_duplicates(key).set_index(key)
-    reference = first.loc[rows[key], list(columns) + ["line"]].reset_index(drop=True)
+    reference = first.loc[rows[key], [*columns, "line"]].reset_index(drop=True)
     current = rows[list(columns)].reset_index(drop=True)
-    lines = rows["line"].to_numpy()
-    keys = rows[key].to_numpy()
     for column in columns:
         a, b = current[column], reference[column]
-        differs = ~((a == b).fillna(False).to_numpy() | (a.isna() & b.isna()).to_numpy())
-        source = table.columns.fields.get(column, column)
-        text = texts.get(column)
-        for i in np.flatnonzero(differs):
-            value = "" if text is None else (text.loc[rows.index[i]] or "")
+        same = (a == b).fillna(False).to_numpy() | (a.isna() & b.isna()).to_numpy()
+        for i in np.flatnonzero(~same):
+            text = table.texts.get(column)
+            value = text.loc[rows.index[i]] if text is not None else ""
             table.problems.append(
                 Problem(
-                    int(lines[i]),
-                    source,
-                    f"{label} {keys[i]} has a different {column} on line {reference['line'].iat[i]}",
-                    value,
+                    int(rows["line"].iat[i]),
+                    table.columns.fields.get(column, column),
+                    f"{label} {rows[key].iat[i]} has a different {column} on line {reference['line'].iat[i]}",
+                    value if isinstance(value, str) else "",
                 )
             )
 
 
-def _check_events(table: _Table, texts: dict[str, pd.Series]) -> None:
+def _check_events(table: _Table) -> None:
     frame = table.frame
     if table.kind == "feedback":
         # A row with a score is a survey answer unless it says otherwise; anything else a note.
         kind = frame["kind"] if "kind" in frame else pd.Series(None, index=frame.index, dtype=object)
-        has_score = frame["score"].notna() if "score" in frame else pd.Series(False, index=frame.index)
-        default = np.where(has_score.to_numpy(), "survey", "note")
-        frame["kind"] = kind.where(kind.notna(), pd.Series(default, index=frame.index)).to_numpy()
+        has_score = frame["score"].notna().to_numpy() if "score" in frame else np.zeros(len(frame), dtype=bool)
+        frame["kind"] = kind.where(kind.notna(), pd.Series(np.where(has_score, "survey", "note"), index=frame.index))
 
 
 def read_table(
@@ -1154,9 +1197,26 @@ def _fetch(
         return pd.DataFrame(columns=names, dtype=object)
     stage.create(conn)
     dialect.bulk_insert(conn, stage, frame)
-    rows = conn.execute(query).all()
+    found = _read_frame(conn, query, names)
     stage.drop(conn)
-    return pd.DataFrame(rows, columns=names, dtype=object)
+    return found
+
+
+def _read_frame(conn: Connection, query: sa.Select, names: list[str]) -> pd.DataFrame:
+    """The query's rows as a DataFrame (columns named ``names``).
+
+    DuckDB hands its result to pandas column by column; through SQLAlchemy's row objects a million rows take
+    seconds. (crm_core.rfm does the same; a shared ``dialect.read_frame`` would serve both.)
+    """
+    if conn.dialect.name == "duckdb":
+        compiled = query.compile(dialect=conn.dialect)
+        params = compiled.construct_params()
+        positional = [params[key] for key in compiled.positiontup or ()]
+        raw = conn.connection.driver_connection
+        found = raw.execute(str(compiled), positional).df()  # type: ignore[union-attr]
+        found.columns = names
+        return found
+    return pd.DataFrame([tuple(row) for row in conn.execute(query)], columns=names, dtype=object)
 
 
 def _exact(found: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
@@ -1167,23 +1227,22 @@ def _exact(found: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
 
 
 def _same_values(new: pd.Series, old: pd.Series, type_: str) -> np.ndarray:
-    """Element-wise: the stored value equals the file's (both as they are stored)."""
-    new = new.reset_index(drop=True)
-    old = old.reset_index(drop=True)
+    """Element-wise: the file's value equals the stored one (each engine hands back its own types)."""
     if type_ in ("money", "integer", "score"):
-        a = pd.to_numeric(new, errors="coerce").astype("float64").round(2)
-        b = pd.to_numeric(old.astype(object).map(_to_float), errors="coerce").astype("float64").round(2)
-        return ((a == b) | (a.isna() & b.isna())).to_numpy()
+        a, b = (pd.to_numeric(pd.Series(v.to_numpy()), errors="coerce").to_numpy(float).round(2) for v in (new, old))
+        return (a == b) | (np.isnan(a) & np.isnan(b))
     if type_ in ("date", "datetime"):
-        a = pd.to_datetime(new.astype(object)).astype("datetime64[us]")
-        b = pd.to_datetime(old.astype(object)).astype("datetime64[us]")
-        return ((a == b) | (a.isna() & b.isna())).to_numpy()
-    a, b = new.astype(object), old.astype(object)
-    return ((a == b).to_numpy() & a.notna().to_numpy()) | (a.isna().to_numpy() & b.isna().to_numpy())
+        a, b = _as_datetime64(new), _as_datetime64(old)
+        return (a == b) | (np.isnat(a) & np.isnat(b))
+    a, b = new.to_numpy(dtype=object), old.to_numpy(dtype=object)
+    a_missing, b_missing = pd.isna(a), pd.isna(b)
+    return ((a == b) & ~a_missing) | (a_missing & b_missing)
 
 
-def _to_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _as_datetime64(values: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.to_numpy().astype("datetime64[us]")
+    return pd.to_datetime(pd.Series(values.to_numpy(dtype=object)), errors="coerce").to_numpy().astype("datetime64[us]")
 
 
 def _changes(new: pd.DataFrame, old: pd.DataFrame, fields: Mapping[str, Field]) -> pd.DataFrame:
@@ -1266,7 +1325,8 @@ def _plan_customers(conn: Connection, table: _Table, keep: np.ndarray, result: I
         )
         # Several stored customers may share an email (duplicates of the source system): take the oldest.
         by_email = by_email.sort_values(["seq", "id"]).drop_duplicates("seq").drop(columns=["wanted"])
-        matched = pd.concat([matched, by_email], ignore_index=True)
+        if len(by_email):  # concatenating an empty frame would turn the timestamps into objects
+            matched = pd.concat([matched, by_email], ignore_index=True)
     matched = matched.astype({"seq": "int64", "id": "int64"}).sort_values("seq").reset_index(drop=True)
     problems = _same_target_problems(
         rows, matched, table.columns.fields.get("customer_id") or table.columns.fields["email"]
@@ -1281,9 +1341,9 @@ def _plan_customers(conn: Connection, table: _Table, keep: np.ndarray, result: I
     stated = old[columns].reset_index(drop=True)
     field_changed = _changes(stated, matched[columns], fields).any(axis=1).to_numpy() & ~erased
     # An empty cell states nothing: the stored value stays.
-    merged = stated.astype(object).combine_first(matched[columns].reset_index(drop=True).astype(object))[columns]
-    merged.insert(0, "_id", matched["id"].to_numpy())
-    field_updates = merged[field_changed]
+    before = matched[columns].reset_index(drop=True)[field_changed].astype(object)
+    field_updates = stated[field_changed].astype(object).combine_first(before)[columns]
+    field_updates.insert(0, "_id", matched["id"].to_numpy()[field_changed])
 
     ids = pd.Series(matched["id"].to_numpy(), index=matched["seq"].to_numpy())
     attribute_rows = _attribute_rows(table, rows)
@@ -1671,27 +1731,36 @@ def _items_differ(
     stored_items: pd.DataFrame,
     product_ids: Mapping[str, int],
 ) -> np.ndarray:
-    """For each existing order: do the file's lines differ from its stored items (as a multiset)?"""
+    """For each existing order: do the file's lines differ from its stored items (compared as multisets)?"""
+    mine = lines[lines["order_id"].isin(existing["order_id"])]
+    external = pd.Series(stored.index.to_numpy(dtype=object), index=stored["id"].astype("int64").to_numpy())
 
-    def signature(order_key: Any, product: Any, quantity: Any, price: Any) -> tuple:
-        return (order_key, product, int(quantity), round(float(price), 2))
+    def items(order: pd.Series, product: pd.Series, quantity: pd.Series, price: pd.Series, side: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "order": order.to_numpy(dtype=object),
+                "product": pd.to_numeric(product, errors="coerce").fillna(-1).astype("int64").to_numpy(),
+                "quantity": pd.to_numeric(quantity).astype("int64").to_numpy(),
+                "cents": (pd.to_numeric(price).astype("float64") * 100).round().astype("int64").to_numpy(),
+                "side": side,
+            }
+        )
 
-    file_sets: dict[Any, list] = {}
-    for row in lines[lines["order_id"].isin(existing["order_id"])].itertuples(index=False):
-        product = product_ids.get(row.product_key)
-        file_sets.setdefault(row.order_id, []).append(signature(row.order_id, product, row.quantity, row.unit_price))
-    stored_sets: dict[Any, list] = {}
-    external = {int(i): k for k, i in zip(stored.index, stored["id"], strict=True)}
-    for row in stored_items.itertuples(index=False):
-        key = external[int(row.order_id)]
-        stored_sets.setdefault(key, []).append(signature(key, int(row.product_id), row.quantity, row.unit_price))
-    return np.array(
+    both = pd.concat(
         [
-            sorted(file_sets.get(k, []), key=repr) != sorted(stored_sets.get(k, []), key=repr)
-            for k in existing["order_id"]
-        ],
-        dtype=bool,
+            items(mine["order_id"], mine["product_key"].map(product_ids), mine["quantity"], mine["unit_price"], 1),
+            items(
+                stored_items["order_id"].astype("int64").map(external),
+                stored_items["product_id"],
+                stored_items["quantity"],
+                stored_items["unit_price"],
+                -1,
+            ),
+        ]
     )
+    balance = both.groupby(["order", "product", "quantity", "cents"])["side"].sum()
+    differing = set(balance[balance != 0].index.get_level_values("order"))
+    return existing["order_id"].isin(differing).to_numpy()
 
 
 @dataclass
