@@ -330,11 +330,6 @@ def _grouped(records: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str
     return groups
 
 
-def _read(conn: Connection, query: sa.Select) -> pd.DataFrame:
-    result = conn.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-
-
 def _normalise_stats(frame: pd.DataFrame) -> pd.DataFrame:
     for column in STAT_COLUMNS:
         if column in ("revenue_sum", "revenue_sumsq"):
@@ -380,7 +375,7 @@ def _arm_statistics(conn: Connection, rows: sa.Subquery) -> pd.DataFrame:
         .group_by(rows.c.arm, rows.c.is_control)
         .order_by(rows.c.is_control, rows.c.arm)
     )
-    frame = _normalise_stats(_read(conn, query))
+    frame = _normalise_stats(dialect.read_frame(conn, query))
     return frame[["arm", "is_control", *STAT_COLUMNS]].reset_index(drop=True)
 
 
@@ -840,7 +835,7 @@ def _grouped_stats(conn: Connection, labelled: sa.Subquery) -> pd.DataFrame:
     query = sa.select(labelled.c.group, labelled.c.is_control, *_stat_columns(labelled)).group_by(
         labelled.c.group, labelled.c.is_control
     )
-    return _normalise_stats(_read(conn, query))
+    return _normalise_stats(dialect.read_frame(conn, query))
 
 
 def _arm_filter(rows: sa.Subquery, arm: str | None) -> ColumnElement[bool]:
@@ -1022,7 +1017,7 @@ def _decile_stats(conn: Connection, rows: sa.Subquery, values: Any, deciles: int
         sa.func.max(ranked.c.predicted_value).label("value_max"),
         *_stat_columns(ranked),
     ).group_by(ranked.c.group, ranked.c.is_control)
-    stats = _normalise_stats(_read(conn, query))
+    stats = _normalise_stats(dialect.read_frame(conn, query))
     return stats.astype({"value_min": float, "value_max": float})
 
 
@@ -1117,8 +1112,8 @@ def response_by_day(engine: Engine, campaign: int | str, days: int = 30) -> pd.D
             .where(first.c.day < days)
             .group_by(first.c.arm, first.c.is_control, first.c.day)
         )
-        counts = _read(conn, per_day)
-        sizes = _read(
+        counts = dialect.read_frame(conn, per_day)
+        sizes = dialect.read_frame(
             conn,
             sa.select(members.c.arm, members.c.is_control, sa.func.count().label("n"))
             .where(members.c.campaign_id == info.id)
@@ -1199,7 +1194,7 @@ def _campaign_stats(conn: Connection, where: ColumnElement[bool]) -> pd.DataFram
         .select_from(campaigns.outerjoin(stats, stats.c.campaign_id == campaigns.c.id))
         .where(where)
     )
-    frame = _read(conn, query)
+    frame = dialect.read_frame(conn, query)
     # A campaign without members comes back as one row with NULL statistics.
     has_members = frame["is_control"].notna().to_numpy()
     frame["is_control"] = frame["is_control"].where(has_members, False)
@@ -1442,7 +1437,7 @@ def member_list(
             .order_by(members.c.arm, members.c.customer_id)
             .limit(limit)
         )
-        frame = _read(conn, query)
+        frame = dialect.read_frame(conn, query)
     return MemberList(frame.reindex(columns=MEMBER_COLUMNS), total, limit)
 
 

@@ -73,6 +73,7 @@ def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: boo
     engine = sa.create_engine(parsed, **kwargs)
     if backend == "duckdb":
         _retry_when_busy(engine, busy_timeout_s)
+        _quiet_duckdb(engine)
     if backend in ("mysql", "mariadb"):
         _set_mysql_session(engine)
     return engine
@@ -99,6 +100,14 @@ def _retry_when_busy(engine: Engine, timeout_s: float) -> None:
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+
+
+def _quiet_duckdb(engine: Engine) -> None:
+    """DuckDB draws a progress bar on stdout during long queries, which would corrupt CSV written to stdout."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, connection_record):
+        dbapi_connection.execute("SET enable_progress_bar = false")
 
 
 def _set_mysql_session(engine: Engine) -> None:

@@ -408,25 +408,6 @@ RFM_COLUMNS = [
 ]
 
 
-def _read(conn: Connection, query: sa.Select | sa.CompoundSelect) -> pd.DataFrame:
-    """Run a query and return its rows as a DataFrame.
-
-    On DuckDB the rows go to pandas column by column: fetching a million rows through SQLAlchemy's row objects
-    takes seconds, DuckDB's own ``df()`` a fraction of one. TODO(dialect owner): move this into
-    ``crm_core.dialect`` as ``read_frame`` so that every module that returns one row per customer can use it.
-    """
-    if conn.dialect.name == "duckdb":
-        compiled = query.compile(dialect=conn.dialect)
-        params = compiled.construct_params()
-        positional = [params[key] for key in compiled.positiontup or ()]
-        raw = conn.connection.driver_connection
-        # DuckDB draws a progress bar on stdout during long queries, which would corrupt `rfm --format csv > file`.
-        raw.execute("SET enable_progress_bar = false")  # type: ignore[union-attr]
-        return raw.execute(str(compiled), positional).df()  # type: ignore[union-attr]
-    result = conn.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-
-
 def _resolve_as_of(conn: Connection, as_of: dt.date | str | None) -> dt.date:
     return default_as_of(conn) if as_of is None else _as_date(as_of)
 
@@ -475,7 +456,7 @@ def rfm_table(
             .join_from(rfm, customers, customers.c.id == rfm.c.customer_id)
             .order_by(rfm.c.customer_id)
         )
-        frame = _normalise_types(_read(conn, query))
+        frame = _normalise_types(dialect.read_frame(conn, query))
     return _with_labels(frame, rules)
 
 
@@ -525,7 +506,7 @@ def rfm_grid(
             sa.func.sum(rfm.c.monetary).label("revenue"),
             dialect.as_float(sa.func.avg(rfm.c.monetary)).label("avg_monetary"),
         ).group_by(rfm.c.r_score, rfm.c.f_score)
-        cells = _normalise_types(_read(conn, query))
+        cells = _normalise_types(dialect.read_frame(conn, query))
     grid = pd.DataFrame([(r, f) for r in reversed(SCORES) for f in SCORES], columns=["r_score", "f_score"])
     grid = grid.merge(cells, on=["r_score", "f_score"], how="left")
     grid["customers"] = grid["customers"].fillna(0).astype("int64")
@@ -570,8 +551,8 @@ def segment_summary(
             dialect.as_float(sa.func.avg(rfm.c.frequency)).label("avg_frequency"),
             dialect.as_float(sa.func.avg(rfm.c.monetary)).label("avg_monetary"),
         ).group_by(rfm.c.segment)
-        groups = _normalise_types(_read(conn, query))
-        members = _read(conn, sa.select(rfm.c.customer_id, rfm.c.segment)) if clv is not None else None
+        groups = _normalise_types(dialect.read_frame(conn, query))
+        members = dialect.read_frame(conn, sa.select(rfm.c.customer_id, rfm.c.segment)) if clv is not None else None
 
     names = segment_names(rules)
     names += [s for s in groups["segment"] if s not in names]
@@ -631,7 +612,7 @@ def segment_migration(
         pairs.c.segment_a, pairs.c.segment_b
     )
     with engine.connect() as conn:
-        flows = _normalise_types(_read(conn, query))
+        flows = _normalise_types(dialect.read_frame(conn, query))
     order = {name: n for n, name in enumerate([NO_PURCHASE_YET, *segment_names(rules)])}
     if flows.empty:
         return pd.DataFrame({"segment_a": [], "segment_b": [], "customers": []}).astype({"customers": "int64"})
@@ -672,7 +653,7 @@ def score_ranges(
                 ("monetary", "m_score", "monetary"),
             )
         ]
-        ranges = _read(conn, sa.union_all(*parts))
+        ranges = dialect.read_frame(conn, sa.union_all(*parts))
     ranges = ranges.astype({"score": "int64", "customers": "int64"})
     dimension_order = {"recency": 0, "frequency": 1, "monetary": 2}
     ranges = ranges.sort_values(

@@ -106,3 +106,26 @@ def test_bulk_insert_round_trip(engine):
 def test_bulk_insert_rejects_unknown_columns(engine):
     with engine.begin() as conn, pytest.raises(ValueError, match="no column"):
         dialect.bulk_insert(conn, schema.customers, pd.DataFrame({"id": [1], "nope": [2]}))
+
+
+def test_as_float_is_double_precision(engine):
+    value = _scalar(engine, dialect.as_float(sa.literal(123456789.125)))
+    assert float(value) == pytest.approx(123456789.125, abs=1e-6)
+    ratio = _scalar(engine, dialect.as_float(sa.literal(7)) / 2)
+    assert float(ratio) == pytest.approx(3.5)
+
+
+def test_read_frame_binds_values_and_expands_in_lists(engine):
+    frame = pd.DataFrame({"id": [1, 2, 3], "external_id": ["a", "b", "c"], "first_name": ["Ann", "Bo", "Cy"]})
+    with engine.begin() as conn:
+        dialect.bulk_insert(conn, schema.customers, frame)
+    c = schema.customers.c
+    query = (
+        sa.select(c.external_id, c.first_name.label("name"))
+        .where(c.external_id.in_(["a", "c", "x'; DROP TABLE customers; --"]), c.id >= sa.bindparam("low", 1))
+        .order_by(c.id)
+    )
+    with engine.connect() as conn:
+        found = dialect.read_frame(conn, query)
+    assert list(found.columns) == ["external_id", "name"]
+    assert found.to_dict("records") == [{"external_id": "a", "name": "Ann"}, {"external_id": "c", "name": "Cy"}]
