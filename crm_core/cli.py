@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crm_core import db
+from crm_core import db, exports
 from crm_core.config import resolve_database_url
 
 Handler = Callable[[argparse.Namespace], int]
@@ -216,7 +217,7 @@ def cmd_rfm(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(frame.to_json(orient="records"))
     else:
-        frame.to_csv(sys.stdout, index=False)
+        exports.write_csv(frame, sys.stdout)
     return 0
 
 
@@ -368,3 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except db.DatabaseBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -1,0 +1,68 @@
+"""Spreadsheet formulas are neutralised in every export; numbers stay numbers."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crm_core import exports
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+49 151 234", "'+49 151 234"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTAB", "'\tTAB"),
+        ("\rCR", "'\rCR"),
+        ("-12.50", "-12.50"),
+        ("+3", "+3"),
+        ("1e-3", "1e-3"),
+        ("Anna", "Anna"),
+        ("", ""),
+        ("a=b", "a=b"),
+    ],
+    ids=[
+        "equals",
+        "plus-phone",
+        "minus-formula",
+        "at",
+        "tab",
+        "cr",
+        "negative-number-text",
+        "signed-number",
+        "exponent",
+        "plain",
+        "empty",
+        "equals-inside",
+    ],
+)
+def test_neutralise_cell(cell, expected):
+    assert exports.neutralise_cell(cell) == expected
+
+
+def test_numeric_columns_stay_numbers():
+    frame = pd.DataFrame({"amount": [-12.5, 3.0], "n": [-1, 2], "name": ["=cmd|' /C calc'!A0", "Bo"]})
+    text = exports.write_csv(frame)
+    assert text.splitlines() == ["amount,n,name", "-12.5,-1,'=cmd|' /C calc'!A0", "3.0,2,Bo"]
+    assert frame.loc[0, "name"].startswith("="), "the caller's frame is not changed"
+
+
+def test_categorical_columns_are_neutralised():
+    frame = pd.DataFrame({"segment": pd.Categorical(["=1+1", "Loyal"])})
+    assert exports.neutralise_formulas(frame)["segment"].tolist() == ["'=1+1", "Loyal"]
+
+
+@given(st.text())
+def test_no_exported_text_cell_starts_a_formula(text):
+    buffer = io.StringIO()
+    exports.write_csv(pd.DataFrame({"value": [text]}), buffer)
+    cell = pd.read_csv(io.StringIO(buffer.getvalue()), dtype=str, keep_default_na=False)["value"].iloc[0]
+    if cell.startswith(exports.FORMULA_PREFIXES):
+        assert exports._PLAIN_NUMBER.match(cell), f"{cell!r} would run as a formula"
