@@ -209,6 +209,24 @@ feedback = _no_fk_on_duckdb(
     )
 )
 
+customer_scores = _no_fk_on_duckdb(
+    sa.Table(
+        "customer_scores",
+        metadata,
+        sa.Column("customer_id", sa.Integer, _fk("customers.id"), primary_key=True, autoincrement=False),
+        sa.Column("p_alive", sa.Float, comment="BG/NBD probability that the customer is still active"),
+        sa.Column("expected_purchases_90d", sa.Float),
+        sa.Column("prob_purchase_90d", sa.Float, comment="probability of at least one purchase in the next 90 days"),
+        sa.Column("expected_spend", sa.Float, comment="Gamma-Gamma expected average order value"),
+        sa.Column("clv", sa.Float, comment="predicted margin over the horizon, discounted"),
+        sa.Column("churn_risk", sa.String(8), comment="Low / Medium / High from p_alive"),
+        comment=(
+            "Model outputs per buyer, derived data written by crm_core.clv.ensure_scores for the data version named "
+            "in meta 'scores_data_version', so that segments, profiles and campaigns can use them in SQL"
+        ),
+    )
+)
+
 segments = sa.Table(
     "segments",
     metadata,
@@ -267,6 +285,7 @@ suppressions = sa.Table(
 
 #: Tables that hold customer data, children first: the order to empty them in.
 DATA_TABLES = (
+    customer_scores,
     segment_versions,
     segments,
     campaign_members,
