@@ -40,10 +40,10 @@ import re
 import secrets
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -213,7 +213,6 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 #: For these kinds at least one of the fields must be present (customers are matched on id, else email).
 REQUIRED_ONE_OF: dict[str, tuple[str, ...]] = {"customers": ("customer_id", "email")}
 
-_LINE_FIELDS = ("product_id", "product_name", "category", "brand", "quantity", "unit_price")
 _ORDER_LEVEL = ("customer_id", "ordered_at", "channel", "status")
 _PRODUCT_LEVEL = ("product_name", "category", "brand")
 _CONSENT_FIELDS = {f"consent_{channel}": channel for channel in schema.CONSENT_CHANNELS}
@@ -237,7 +236,7 @@ def guess_mapping(headers: Sequence[str], kind: str) -> dict[str, str]:
     dict
         ``{header: field}`` for the recognised headers.
     """
-    fields = FIELDS[kind] if kind in FIELDS else _fields_of(kind).values()
+    fields = _fields_of(kind).values()
     by_name = {_norm_key(f.name): f.name for f in fields}
     by_synonym = {_norm_key(s): f.name for f in fields for s in f.synonyms}
     mapping: dict[str, str] = {}
@@ -418,10 +417,12 @@ class ImportResult:
         return "\n".join(lines)
 
 
-class _FileProblem(Exception):
-    def __init__(self, problem: Problem):
-        self.problem = problem
-        super().__init__(str(problem))
+class _BadFile(Exception):
+    """The file cannot be imported at all: unreadable, or its header lacks what the kind needs."""
+
+    def __init__(self, *problems: Problem):
+        self.problems = list(problems)
+        super().__init__("; ".join(map(str, problems)))
 
 
 # --- reading the file -------------------------------------------------------------------------------------------
@@ -510,13 +511,11 @@ def _read(data: bytes, name: str) -> _RawFile:
         cells, blank, problems = _parse_xlsx(data)
         delimiter = None
     elif data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _FileProblem(
-            Problem(None, "", "this is an old binary Excel file (.xls); save it as .xlsx or as CSV UTF-8")
-        )
+        raise _BadFile(Problem(None, "", "this is an old binary Excel file (.xls); save it as .xlsx or as CSV UTF-8"))
     else:
         cells, blank, problems, delimiter = _parse_csv(data)
     if not len(cells) and not problems:
-        raise _FileProblem(Problem(None, "", "the file has a header but no data rows"))
+        raise _BadFile(Problem(None, "", "the file has a header but no data rows"))
     return _RawFile(name, digest, cells, delimiter, blank, problems)
 
 
@@ -538,7 +537,7 @@ def _detect_delimiter(header_line: str) -> str:
 
 def _parse_csv(data: bytes):
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise _FileProblem(
+        raise _BadFile(
             Problem(1, "", "the file is not UTF-8 but UTF-16 (byte order mark at byte offset 0); save it as UTF-8")
         )
     skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
@@ -547,7 +546,7 @@ def _parse_csv(data: bytes):
     except UnicodeDecodeError as exc:
         offset = exc.start + skip
         line = data[:offset].count(b"\n") + 1
-        raise _FileProblem(
+        raise _BadFile(
             Problem(
                 line,
                 "",
@@ -556,7 +555,7 @@ def _parse_csv(data: bytes):
             )
         ) from None
     if not text.strip():
-        raise _FileProblem(Problem(None, "", "the file is empty"))
+        raise _BadFile(Problem(None, "", "the file is empty"))
     first = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = _detect_delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -589,7 +588,7 @@ def _parse_csv(data: bytes):
             reason = f"unclosed quote: the quoted field of the row starting on line {start} never ends"
         else:
             reason = f"malformed quoting: {message}"
-        raise _FileProblem(Problem(start, "", reason)) from None
+        raise _BadFile(Problem(start, "", reason)) from None
     assert cells is not None  # the text is not blank, so some row has a non-empty cell
     cells.extend(rows, lines)
     return cells, blank, problems, delimiter
@@ -631,7 +630,7 @@ def _parse_xlsx(data: bytes):
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
-        raise _FileProblem(Problem(None, "", f"not a readable .xlsx file ({type(exc).__name__}: {exc})")) from None
+        raise _BadFile(Problem(None, "", f"not a readable .xlsx file ({type(exc).__name__}: {exc})")) from None
     cells: _Cells | None = None
     problems: list[Problem] = []
     blank = 0
@@ -657,7 +656,7 @@ def _parse_xlsx(data: bytes):
     finally:
         workbook.close()
     if cells is None:
-        raise _FileProblem(Problem(None, "", "the file is empty (its first sheet has no cells)"))
+        raise _BadFile(Problem(None, "", "the file is empty (its first sheet has no cells)"))
     return cells, blank, problems
 
 
@@ -714,8 +713,13 @@ def _resolve_columns(kind: str, header: list[str], mapping: Mapping[str, str] | 
     if kind == "orders":
         problems += _line_columns_problems(by_field)
     unmapped = [h for h in header if h and h not in chosen]
-    # A column without a name (a trailing delimiter in the header, say) holds nothing anyone can use.
+    # A column without a name (a trailing delimiter in the header, say) holds nothing anyone can use; one named like
+    # a field that another column provides (by --map) is not an attribute either.
     ignored = [f"(column {i} without a name)" for i, h in enumerate(header, start=1) if not h]
+    for source, target in guess_mapping(unmapped, kind).items():
+        if target in by_field:
+            ignored.append(f"{source} ({target} is read from {by_field[target]})")
+            unmapped.remove(source)
     if kind == "customers":
         attributes = unmapped
         for name in attributes:
@@ -727,14 +731,8 @@ def _resolve_columns(kind: str, header: list[str], mapping: Mapping[str, str] | 
     if kind == "orders" and _is_line_file(by_field) and "amount" in by_field:
         ignored.append(f"{by_field.pop('amount')} (the amount is the sum of the lines)")
     if problems:
-        raise _FileProblems(problems)
+        raise _BadFile(*problems)
     return _Columns(by_field, attributes, ignored)
-
-
-class _FileProblems(Exception):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("; ".join(map(str, problems)))
 
 
 def _is_line_file(by_field: Mapping[str, str]) -> bool:
@@ -1006,8 +1004,9 @@ def _mark_duplicates(table: _Table, key: pd.Series, label: str, source: str, com
         return
     first_of: dict[Any, int] = {}
     content = pd.concat([frame[list(compare)], table.attributes], axis=1)
-    for i in np.flatnonzero(repeated):
-        k = key.iat[i]
+    keys, lines = key.tolist(), frame["line"].tolist()
+    for i in np.flatnonzero(repeated).tolist():
+        k = keys[i]
         if k not in first_of:
             first_of[k] = i
             continue
@@ -1016,12 +1015,7 @@ def _mark_duplicates(table: _Table, key: pd.Series, label: str, source: str, com
             table.duplicate[i] = True
         else:
             table.problems.append(
-                Problem(
-                    int(frame["line"].iat[i]),
-                    source,
-                    f"{label} {k} is also on line {frame['line'].iat[j]} with different values",
-                    str(k),
-                )
+                Problem(lines[i], source, f"{label} {k} is also on line {lines[j]} with different values", str(k))
             )
 
 
@@ -1083,9 +1077,8 @@ def _check_orders(table: _Table) -> None:
 
 
 def _set_returns(frame: pd.DataFrame, amount: pd.Series) -> None:
-    """An order without a status is completed; one with a negative amount is a return, whatever it says."""
+    """An order with a negative amount is a return, whatever its status says (empty: not stated)."""
     status = frame["status"] if "status" in frame else pd.Series(None, index=frame.index, dtype=object)
-    status = status.where(status.notna(), "completed")
     frame["status"] = status.where(~(amount < 0).to_numpy(), "returned").to_numpy()
 
 
@@ -1099,17 +1092,19 @@ def _check_consistent(table: _Table, key: str, columns: Sequence[str], label: st
     first = rows.drop_duplicates(key).set_index(key)
     reference = first.loc[rows[key], [*columns, "line"]].reset_index(drop=True)
     current = rows[list(columns)].reset_index(drop=True)
+    keys, lines, first_lines = rows[key].tolist(), rows["line"].tolist(), reference["line"].tolist()
     for column in columns:
         a, b = current[column], reference[column]
         same = (a == b).fillna(False).to_numpy() | (a.isna() & b.isna()).to_numpy()
-        for i in np.flatnonzero(~same):
-            text = table.texts.get(column)
-            value = text.loc[rows.index[i]] if text is not None else ""
+        differing = np.flatnonzero(~same)
+        text = table.texts.get(column)
+        values = text.loc[rows.index[differing]].tolist() if text is not None else [""] * len(differing)
+        for i, value in zip(differing.tolist(), values, strict=True):
             table.problems.append(
                 Problem(
-                    int(rows["line"].iat[i]),
+                    lines[i],
                     table.columns.fields.get(column, column),
-                    f"{label} {rows[key].iat[i]} has a different {column} on line {reference['line'].iat[i]}",
+                    f"{label} {keys[i]} has a different {column} on line {first_lines[i]}",
                     value if isinstance(value, str) else "",
                 )
             )
@@ -1155,9 +1150,7 @@ def read_table(
     data, name, _ = _load(source, file_name)
     try:
         table = _validate(kind, _read(data, name), mapping)
-    except _FileProblem as exc:
-        return pd.DataFrame(), [exc.problem]
-    except _FileProblems as exc:
+    except _BadFile as exc:
         return pd.DataFrame(), exc.problems
     frame = pd.concat([table.frame.drop(columns=["key", "product_key"], errors="ignore"), table.attributes], axis=1)
     frame["duplicate"] = table.duplicate
@@ -1254,8 +1247,18 @@ def _changes(new: pd.DataFrame, old: pd.DataFrame, fields: Mapping[str, Field]) 
     return pd.DataFrame(out, index=pd.RangeIndex(len(new)))
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return dialect._records(frame) if not frame.empty else []
+def _parameters(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values for an executemany (drivers know nothing of numpy, NaN or NaT)."""
+    columns = {name: [_plain(v) for v in frame[name].tolist()] for name in frame.columns}
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if isinstance(value, np.generic) else value
 
 
 @dataclass
@@ -1346,10 +1349,14 @@ def _plan_customers(conn: Connection, table: _Table, keep: np.ndarray, result: I
     field_updates.insert(0, "_id", matched["id"].to_numpy()[field_changed])
 
     ids = pd.Series(matched["id"].to_numpy(), index=matched["seq"].to_numpy())
+    # An erased customer stays anonymised and uncontactable, whatever the file says.
+    erased_seqs = matched["seq"][erased].to_numpy()
     attribute_rows = _attribute_rows(table, rows)
+    attribute_rows = attribute_rows[~attribute_rows["seq"].isin(erased_seqs)]
     attribute_writes, attribute_changed = _attribute_writes(conn, attribute_rows, ids)
     consent_rows, result.suppressed = _consent_rows(conn, rows)
-    consent_writes, consent_changed = _consent_writes(conn, consent_rows, ids, result.file_name)
+    consent_rows = consent_rows[~(consent_rows["seq"].isin(erased_seqs) & (consent_rows["status"] == "opt_in"))]
+    consent_writes, consent_changed = _consent_writes(conn, consent_rows, ids)
 
     changed_seqs = set(matched["seq"][field_changed]) | attribute_changed | consent_changed
     result.created = len(new)
@@ -1400,22 +1407,24 @@ class _KeyedWrites:
 
     table: sa.Table
     key: str  # 'name' or 'channel'
-    inserts: pd.DataFrame  # seq, key, value column(s)
-    updates: pd.DataFrame  # customer_id, key, value column(s)
-    value_columns: tuple[str, ...]
+    inserts: pd.DataFrame  # seq, key, value column
+    updates: pd.DataFrame  # customer_id, key, value column
 
     def count(self) -> int:
         return len(self.inserts) + len(self.updates)
 
     def apply(self, conn: Connection, ids: pd.Series, now: dt.datetime, source: str | None) -> None:
-        extra = {"changed_at": now, "source": source} if source is not None else {}
+        extra: dict[str, Any] = {"changed_at": now, "source": source} if source is not None else {}
         if not self.inserts.empty:
-            inserts = self.inserts.assign(customer_id=ids.loc[self.inserts["seq"]].to_numpy(), **extra)
-            dialect.bulk_insert(conn, self.table, inserts.drop(columns=["seq"]))
+            inserts = self.inserts.drop(columns=["seq"])
+            inserts["customer_id"] = ids.loc[self.inserts["seq"]].to_numpy()
+            for name, value in extra.items():
+                inserts[name] = value
+            dialect.bulk_insert(conn, self.table, inserts)
         if not self.updates.empty:
-            updates = self.updates.assign(**extra).rename(
-                columns={"customer_id": "_customer_id", self.key: f"_{self.key}"}
-            )
+            updates = self.updates.rename(columns={"customer_id": "_customer_id", self.key: f"_{self.key}"})
+            for name, value in extra.items():
+                updates[name] = value
             _update(conn, self.table, updates, ["_customer_id", f"_{self.key}"])
 
 
@@ -1424,7 +1433,7 @@ def _update(conn: Connection, table: sa.Table, frame: pd.DataFrame, keys: Sequen
     if frame.empty:
         return
     condition = sa.and_(*(table.c[k.lstrip("_")] == sa.bindparam(k) for k in keys))
-    conn.execute(table.update().where(condition), _records(frame))
+    conn.execute(table.update().where(condition), _parameters(frame))
 
 
 def _attribute_rows(table: _Table, rows: pd.DataFrame) -> pd.DataFrame:
@@ -1464,7 +1473,7 @@ def _attribute_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series) ->
         [wanted[~wanted["seq"].isin(ids.index)], merged[merged["stored"].isna()][["seq", "name", "value"]]]
     )
     writes = _KeyedWrites(
-        attributes, "name", inserts[["seq", "name", "value"]], updates[["customer_id", "name", "value"]], ("value",)
+        attributes, "name", inserts[["seq", "name", "value"]], updates[["customer_id", "name", "value"]]
     )
     changed = set(merged["seq"][merged["stored"].isna() | (merged["stored"] != merged["value"])])
     return writes, changed
@@ -1498,12 +1507,8 @@ def _suppressed_channels(conn: Connection, rows: pd.DataFrame) -> pd.DataFrame:
     hashes = pd.DataFrame(
         {
             "seq": rows["seq"].to_numpy(),
-            "email_hash": rows["email"].map(privacy.email_hash, na_action="ignore").to_numpy()
-            if "email" in rows
-            else None,
-            "phone_hash": rows["phone"].map(privacy.phone_hash, na_action="ignore").to_numpy()
-            if "phone" in rows
-            else None,
+            "email_hash": _map_unique(rows["email"], privacy.email_hash).to_numpy() if "email" in rows else None,
+            "phone_hash": _map_unique(rows["phone"], privacy.phone_hash).to_numpy() if "phone" in rows else None,
         }
     )
     hashes = hashes[hashes["email_hash"].notna() | hashes["phone_hash"].notna()]
@@ -1530,9 +1535,7 @@ def _suppressed_channels(conn: Connection, rows: pd.DataFrame) -> pd.DataFrame:
     return expanded.astype({"seq": "int64"}).drop_duplicates().reset_index(drop=True)
 
 
-def _consent_writes(
-    conn: Connection, wanted: pd.DataFrame, ids: pd.Series, file_name: str
-) -> tuple[_KeyedWrites, set[int]]:
+def _consent_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series) -> tuple[_KeyedWrites, set[int]]:
     consents = schema.consents
     wanted = wanted.astype({"seq": "int64"})
     known = wanted[wanted["seq"].isin(ids.index)].assign(customer_id=lambda f: ids.loc[f["seq"]].to_numpy())
@@ -1553,11 +1556,7 @@ def _consent_writes(
         [wanted[~wanted["seq"].isin(ids.index)], merged[merged["stored"].isna()][["seq", "channel", "status"]]]
     )
     writes = _KeyedWrites(
-        consents,
-        "channel",
-        inserts[["seq", "channel", "status"]],
-        updates[["customer_id", "channel", "status"]],
-        ("status",),
+        consents, "channel", inserts[["seq", "channel", "status"]], updates[["customer_id", "channel", "status"]]
     )
     return writes, set(merged["seq"][merged["stored"].isna() | differs])
 
@@ -1594,27 +1593,24 @@ def _plan_orders(conn: Connection, table: _Table, keep: np.ndarray, result: Impo
         ],
     )
     stored = stored.astype({"id": "int64"}).set_index("key")
-    is_new = ~order_rows["order_id"].isin(stored.index)
-    result.orders_without_amount = int(order_rows["amount"].isna().sum())
-    order_rows["amount"] = order_rows["amount"].fillna(0.0)
+    is_new = ~order_rows["order_id"].isin(stored.index).to_numpy()
     result.returns = int((order_rows["amount"] < 0).sum())
+    # A new order states what it lacks: no status is a completed order, no amount an amount of 0.
+    new_orders = order_rows[is_new]
+    result.orders_without_amount = int(new_orders["amount"].isna().sum())
+    new_orders = new_orders.assign(
+        amount=new_orders["amount"].fillna(0.0), status=new_orders["status"].fillna("completed")
+    )
     existing = order_rows[~is_new].reset_index(drop=True)
     before = stored.loc[existing["order_id"]].reset_index(drop=True)
-    inv_customers = {v: k for k, v in customer_ids.items()}
-    before["customer_id"] = before["stored_customer"].map(lambda i: inv_customers.get(int(i), f"#{i}"))
+    external = {v: k for k, v in customer_ids.items()}
+    before["customer_id"] = before["stored_customer"].map(lambda i: external.get(int(i), f"#{i}"))
     types = {"ordered_at": "datetime", "amount": "money"}
     stated = existing[[c for c in order_columns if c in existing]]
-    differs = (
-        pd.DataFrame(
-            {
-                c: stated[c].notna().to_numpy() & ~_same_values(stated[c], before[c], types.get(c, "text"))
-                for c in stated
-            }
-        )
-        .any(axis=1)
-        .to_numpy()
-    )
-    order_updates = existing[differs]
+    differs = np.zeros(len(existing), dtype=bool)
+    for column in stated:
+        same = _same_values(stated[column], before[column], types.get(column, "text"))
+        differs |= stated[column].notna().to_numpy() & ~same
 
     item_orders: pd.DataFrame = pd.DataFrame(columns=["order_id"])
     replaced_ids: list[int] = []
@@ -1627,8 +1623,7 @@ def _plan_orders(conn: Connection, table: _Table, keep: np.ndarray, result: Impo
         replaced = existing[items_differ]
         replaced_ids = stored.loc[replaced["order_id"], "id"].astype("int64").tolist()
         differs = differs | items_differ
-        order_updates = existing[differs]
-        item_orders = pd.concat([order_rows[is_new], replaced])
+        item_orders = pd.concat([new_orders, replaced])
         result.items_created = int(line_items["order_id"].isin(item_orders["order_id"]).sum())
 
     result.created = int(is_new.sum())
@@ -1636,6 +1631,9 @@ def _plan_orders(conn: Connection, table: _Table, keep: np.ndarray, result: Impo
     result.unchanged = len(existing) - result.updated
     if not result.changed:
         return _Plan(result)
+    # An updated order keeps what the file does not state.
+    order_updates = stated[differs].astype(object).combine_first(before[stated.columns][differs].astype(object))
+    order_updates["order_id"] = existing["order_id"][differs]
 
     def write(conn: Connection, now: dt.datetime) -> None:
         first = db.allocate_ids(conn, customers, len(guests))
@@ -1649,7 +1647,6 @@ def _plan_orders(conn: Connection, table: _Table, keep: np.ndarray, result: Impo
         dialect.bulk_insert(conn, customers, new_customers)
         ids = {**customer_ids, **dict(zip(new_customers["external_id"], new_customers["id"], strict=True))}
         product_ids = product_plan.apply(conn) if product_plan else {}
-        new_orders = order_rows[is_new]
         first = db.allocate_ids(conn, orders, len(new_orders))
         order_ids = dict(zip(stored.index, stored["id"], strict=True))
         order_ids.update(zip(new_orders["order_id"], range(first, first + len(new_orders)), strict=True))
@@ -1684,13 +1681,12 @@ def _order_frame(rows: pd.DataFrame, customer_ids: Mapping[str, int], order_ids:
             "id": rows["order_id"].map(order_ids).astype("int64").to_numpy(),
             "external_id": rows["order_id"].to_numpy(),
             "customer_id": rows["customer_id"].map(customer_ids).astype("int64").to_numpy(),
-            "ordered_at": rows["ordered_at"].to_numpy(),
-            "status": rows["status"].to_numpy(),
-            "amount": rows["amount"].to_numpy(),
+            "ordered_at": pd.to_datetime(rows["ordered_at"]).to_numpy(),
         }
     )
-    if "channel" in rows:
-        frame["channel"] = rows["channel"].to_numpy()
+    for column in ("channel", "status", "amount"):
+        if column in rows:
+            frame[column] = rows[column].to_numpy()
     return frame
 
 
@@ -1948,84 +1944,78 @@ def import_file(
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
     _fields_of(kind)
     started = _now()
-    data, name, path = _load(source, file_name)
-    result = ImportResult(kind, name, hashlib.sha256(data).hexdigest())
     db.ensure_schema(engine)
     try:
+        data, name, path = _load(source, file_name)
+    except OSError as exc:
+        failed = ImportResult(kind, file_name or str(source), "")
+        _fail(engine, failed, [Problem(None, "", f"cannot read the file: {exc.strerror or exc}")], started)
+    base = ImportResult(kind, name, hashlib.sha256(data).hexdigest())
+    try:
         raw = _read(data, name)
-        result.rows_total, result.blank_rows = raw.rows_total, raw.blank_rows
+        base.rows_total, base.blank_rows = raw.rows_total, raw.blank_rows
         table = _validate(kind, raw, mapping)
-    except _FileProblem as exc:
-        _fail(engine, result, [exc.problem], started)
-    except _FileProblems as exc:
-        _fail(engine, result, exc.problems, started)
-    result.ignored_columns = list(table.columns.ignored)
-    result.duplicates = int(table.duplicate.sum())
+    except _BadFile as exc:
+        _fail(engine, base, exc.problems, started)
+    base.ignored_columns = list(table.columns.ignored)
+    base.duplicates = int(table.duplicate.sum())
     problems = list(table.problems)
     if problems and on_error == "abort":
-        _fail(engine, result, problems, started)
+        _fail(engine, base, problems, started)
 
     # The reading connection is closed before anything is written: SQLite would otherwise lock out the writer.
     with engine.connect() as conn:
-        keep = ~_bad_rows(table)
-        if table.line_mode:
-            keep = _whole_orders(table, keep, problems)
-        plan = _plan(conn, table, keep, result)
+        plan = _plan(conn, table, problems, base)
         if plan.problems:
             problems = sorted(problems + plan.problems, key=lambda p: p.line or 0)
-        if plan.problems and on_error == "skip":
-            table.problems = problems
-            keep = ~_bad_rows(table)
-            if table.line_mode:
-                keep = _whole_orders(table, keep, problems)
-            result = _fresh(result)
-            plan = _plan(conn, table, keep, result)
-            assert not plan.problems, "a second planning pass over valid rows finds nothing new"
+            if on_error == "skip":
+                table.problems = problems
+                plan = _plan(conn, table, problems, base)
+                assert not plan.problems, "a second planning pass over the valid rows finds nothing new"
     if plan.problems:
-        _fail(engine, result, problems, started)
+        _fail(engine, base, problems, started)
 
+    result = plan.result
     result.problems = problems
     result.rejected = len({p.line for p in problems})
     result.status = "partial" if problems else "ok"
+    try:
+        if plan.write is not None:
+            with db.write_transaction(engine) as conn:
+                plan.write(conn, _now())
+                result.import_id = _log(conn, result, started, result.describe(), problems)
+            result.data_version = db.data_version(engine)
+        else:
+            with engine.begin() as conn:
+                result.import_id = _log(conn, result, started, result.describe(), problems)
+    except sa.exc.DBAPIError as exc:
+        reason = f"the database refused the import, nothing was written: {exc.orig or exc}"
+        _fail(engine, base, [*problems, Problem(None, "", reason)], started)
     if problems:
         target = Path(report_path) if report_path else (path.with_suffix(".rejected.csv") if path else None)
         if target is not None:
             target.write_text(_report_csv(problems), encoding="utf-8", newline="")
             result.report_path = str(target)
-    now = _now()
-    if plan.write is not None:
-        with db.write_transaction(engine) as conn:
-            plan.write(conn, now)
-            result.import_id = _log(conn, result, started, _now(), result.describe(), problems)
-        result.data_version = db.data_version(engine)
-    else:
-        with engine.begin() as conn:
-            result.import_id = _log(conn, result, started, _now(), result.describe(), problems)
     return result
 
 
-def _plan(conn: Connection, table: _Table, keep: np.ndarray, result: ImportResult) -> _Plan:
+def _plan(conn: Connection, table: _Table, problems: list[Problem], base: ImportResult) -> _Plan:
+    """Match the valid rows against the store and plan the writes; references the store lacks are problems.
+
+    The other lines of an order with a bad line are added to ``problems``: an order is imported whole or not at all.
+    """
+    result = replace(base, ignored_columns=list(base.ignored_columns))
+    keep = ~table.frame["line"].isin({p.line for p in problems}).to_numpy()
+    if table.line_mode:
+        keep = _whole_orders(table, keep, problems)
     if table.kind == "customers":
         return _plan_customers(conn, table, keep, result)
     if table.kind == "orders":
         return _plan_orders(conn, table, keep, result)
-    frame, problems = _check_references(conn, table, keep)
-    if problems:
-        return _Plan(result, problems=problems)
+    frame, reference_problems = _check_references(conn, table, keep)
+    if reference_problems:
+        return _Plan(result, problems=reference_problems)
     return _plan_events(conn, table, frame, result)
-
-
-def _fresh(result: ImportResult) -> ImportResult:
-    """The result with the counts of a planning pass reset (the file's facts kept)."""
-    return ImportResult(
-        result.kind,
-        result.file_name,
-        result.sha256,
-        rows_total=result.rows_total,
-        blank_rows=result.blank_rows,
-        duplicates=result.duplicates,
-        ignored_columns=result.ignored_columns,
-    )
 
 
 def _whole_orders(table: _Table, keep: np.ndarray, problems: list[Problem]) -> np.ndarray:
@@ -2034,17 +2024,14 @@ def _whole_orders(table: _Table, keep: np.ndarray, problems: list[Problem]) -> n
     bad_orders = set(frame["order_id"][~keep].dropna())
     if not bad_orders:
         return keep
-    first_bad = frame[~keep].drop_duplicates("order_id").set_index("order_id")["line"]
+    first_bad: dict[Any, int] = {}
+    for order, line in zip(frame["order_id"][~keep].tolist(), frame["line"][~keep].tolist(), strict=True):
+        first_bad.setdefault(order, line)
     dragged = keep & frame["order_id"].isin(bad_orders).to_numpy()
     source = table.columns.fields["order_id"]
-    for row in frame[dragged].itertuples():
+    for order, line in zip(frame["order_id"][dragged].tolist(), frame["line"][dragged].tolist(), strict=True):
         problems.append(
-            Problem(
-                int(row.line),
-                source,
-                f"order {row.order_id} is not imported: its line {first_bad[row.order_id]} is rejected",
-                str(row.order_id),
-            )
+            Problem(line, source, f"order {order} is not imported: its line {first_bad[order]} is rejected", order)
         )
     problems.sort(key=lambda p: p.line or 0)
     return keep & ~dragged
@@ -2054,23 +2041,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _fail(engine: Engine, result: ImportResult, problems: list[Problem], started: dt.datetime) -> None:
+def _fail(engine: Engine, base: ImportResult, problems: list[Problem], started: dt.datetime) -> NoReturn:
     """Log the failed attempt in its own transaction (nothing else is written) and raise."""
-    error = ImportFailed(result.kind, result.file_name, problems, result.rows_total)
-    result.status = "failed"
-    result.rejected = error.bad_lines
+    error = ImportFailed(base.kind, base.file_name, problems, base.rows_total)
+    failed = replace(base, status="failed", rejected=error.bad_lines)
     with engine.begin() as conn:
-        _log(conn, result, started, _now(), error.summary(), problems)
+        _log(conn, failed, started, error.summary(), problems)
     raise error
 
 
 def _log(
-    conn: Connection,
-    result: ImportResult,
-    started: dt.datetime,
-    finished: dt.datetime,
-    message: str,
-    problems: Sequence[Problem],
+    conn: Connection, result: ImportResult, started: dt.datetime, message: str, problems: Sequence[Problem]
 ) -> int:
     log = schema.import_log
     log_id = db.allocate_ids(conn, log, 1)
@@ -2079,14 +2060,14 @@ def _log(
             id=log_id,
             kind=result.kind,
             file_name=result.file_name[:255],
-            file_hash=result.sha256,
+            file_hash=result.sha256 or None,
             rows_total=result.rows_total,
             rows_created=result.created,
             rows_updated=result.updated,
             rows_unchanged=result.unchanged,
             rows_rejected=result.rejected,
             started_at=started,
-            finished_at=finished,
+            finished_at=_now(),
             status=result.status,
             message=message,
             report=_report_csv(problems) if problems else None,
