@@ -51,7 +51,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from crm_core import db, dialect, privacy, schema
+from crm_core import db, dialect, exports, privacy, schema
 
 KINDS = ("customers", "orders", "interactions", "feedback")
 ON_ERROR = ("abort", "skip")
@@ -2076,22 +2076,9 @@ def _log(
     return log_id
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
-
-
-def _neutralise(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula (DESIGN.md §8); plain negative numbers stay numbers."""
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
 def _report_csv(problems: Iterable[Problem]) -> str:
-    """The problems as CSV: line, column, reason, value."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["line", "column", "reason", "value"])
-    for p in problems:
-        writer.writerow(["" if p.line is None else p.line, _neutralise(p.column), p.reason, _neutralise(p.value)])
-    return buffer.getvalue()
+    """The problems as CSV (line, column, reason, value), safe to open in a spreadsheet."""
+    rows = [("" if p.line is None else p.line, p.column, p.reason, p.value) for p in problems]
+    report = exports.write_csv(pd.DataFrame(rows, columns=["line", "column", "reason", "value"], dtype=object))
+    assert report is not None
+    return report

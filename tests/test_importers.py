@@ -300,6 +300,13 @@ def test_every_bad_row_is_reported_not_only_the_first(engine, tmp_path):
     ]
 
 
+def test_lines_are_physical_with_crlf_and_a_quoted_line_break(engine, tmp_path):
+    path = write(tmp_path, "c.csv", 'customer_id,city,email\r\nc1,"Bad\r\nHonnef",a@example.com\r\n\r\nc2,Bonn,bad\r\n')
+    with pytest.raises(ImportFailed) as failure:
+        import_file(engine, "customers", path)
+    assert failure.value.problems == [Problem(5, "email", "not an email address", "bad")]
+
+
 # --- good files ------------------------------------------------------------------------------------------------
 
 
