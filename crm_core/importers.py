@@ -1190,26 +1190,10 @@ def _fetch(
         return pd.DataFrame(columns=names, dtype=object)
     stage.create(conn)
     dialect.bulk_insert(conn, stage, frame)
-    found = _read_frame(conn, query, names)
+    found = dialect.read_frame(conn, query)
+    found.columns = names
     stage.drop(conn)
     return found
-
-
-def _read_frame(conn: Connection, query: sa.Select, names: list[str]) -> pd.DataFrame:
-    """The query's rows as a DataFrame (columns named ``names``).
-
-    DuckDB hands its result to pandas column by column; through SQLAlchemy's row objects a million rows take
-    seconds. (crm_core.rfm does the same; a shared ``dialect.read_frame`` would serve both.)
-    """
-    if conn.dialect.name == "duckdb":
-        compiled = query.compile(dialect=conn.dialect)
-        params = compiled.construct_params()
-        positional = [params[key] for key in compiled.positiontup or ()]
-        raw = conn.connection.driver_connection
-        found = raw.execute(str(compiled), positional).df()  # type: ignore[union-attr]
-        found.columns = names
-        return found
-    return pd.DataFrame([tuple(row) for row in conn.execute(query)], columns=names, dtype=object)
 
 
 def _exact(found: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
