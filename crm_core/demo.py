@@ -61,6 +61,9 @@ HISTORY_DAYS = 1096
 
 Progress = Callable[[float, str], None]
 
+#: Rows of all tables per customer, about (for progress reports).
+_ROWS_PER_CUSTOMER = 59
+
 _DAY = 86_400
 # Orders are keyed by customer * _KEY_SPAN + second, which needs a span above three years of seconds.
 _KEY_SPAN = 1 << 27
@@ -339,9 +342,8 @@ class DemoSummary:
 
 @dataclass(frozen=True)
 class _Stage:
-    """A progress report travelling with the generated tables."""
+    """A progress message travelling with the generated tables."""
 
-    fraction: float
     message: str
 
 
@@ -372,14 +374,14 @@ def _pick(rng: np.random.Generator, shares: np.ndarray, size: int) -> np.ndarray
     return codes
 
 
-def _cat(codes: np.ndarray, categories: tuple[str, ...] | list[str]) -> pd.Categorical:
+def _cat(codes: np.ndarray, categories: tuple[str, ...] | list[str]) -> pd.Categorical[str]:
     """A categorical column from codes into a small pool of strings (-1 for missing); the pool may repeat."""
     codes = np.asarray(codes)
     unique = list(dict.fromkeys(categories))
     if len(unique) != len(categories):
         remap = np.array([unique.index(c) for c in categories] + [-1], dtype=np.int32)
         codes = remap[codes]  # a code of -1 picks the appended -1
-    return pd.Categorical.from_codes(codes, categories=unique)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(unique))
 
 
 def _text(array: pa.Array | pa.ChunkedArray) -> pd.Series:
@@ -417,7 +419,8 @@ def _ascii_slug(text: str) -> str:
 
 
 def _timestamps(start: dt.date, seconds: np.ndarray) -> np.ndarray:
-    return np.datetime64(start, "s") + seconds.astype("timedelta64[s]")
+    # Microseconds, DuckDB's own TIMESTAMP unit: it then copies instead of converting.
+    return np.datetime64(start, "us") + (seconds * 1_000_000).astype("timedelta64[us]")
 
 
 def _clock(days: np.ndarray) -> np.ndarray:
@@ -514,7 +517,7 @@ def _table_parts(customers: int, seed: int, end: dt.date) -> Iterator[_Stage | t
         raise ValueError(f"customers must be at least 1, not {customers}")
     rng = np.random.default_rng(seed)
     start = end - dt.timedelta(days=HISTORY_DAYS - 1)
-    yield _Stage(0.01, f"generating {customers:,} customers")
+    yield _Stage(f"generating {customers:,} customers")
     world = _make_world(rng, customers, start)
     customers_df, attributes_df = _customers_frames(rng, world)
     yield "customers", customers_df
@@ -524,10 +527,10 @@ def _table_parts(customers: int, seed: int, end: dt.date) -> Iterator[_Stage | t
     products_df, price_cents, product_order = _products_frame(rng)
     yield "products", products_df
 
-    yield _Stage(0.10, "generating purchases")
+    yield _Stage("generating purchases")
     natural = _natural_orders(rng, world)
     natural_lines = _order_lines(rng, world, natural["cust"], price_cents, product_order)
-    yield _Stage(0.20, "generating campaigns")
+    yield _Stage("generating campaigns")
     campaigns_df, members, extra = _campaigns(rng, world, natural, natural_lines["amount"])
     extra_lines = _order_lines(rng, world, extra["cust"], price_cents, product_order)
     yield "campaigns", campaigns_df
@@ -538,10 +541,10 @@ def _table_parts(customers: int, seed: int, end: dt.date) -> Iterator[_Stage | t
     members_df = _attribute_conversions(world, campaigns_df, members, orders)
     yield "campaign_members", members_df
 
-    yield _Stage(0.55, "generating interactions")
+    yield _Stage("generating interactions")
     for part in _interaction_parts(rng, world, orders, campaigns_df, members):
         yield "interactions", part
-    yield _Stage(0.90, "generating feedback")
+    yield _Stage("generating feedback")
     yield "feedback", _feedback_frame(rng, world, orders)
 
 
@@ -625,7 +628,7 @@ def _customers_frames(rng: np.random.Generator, w: _World) -> tuple[pd.DataFrame
 
     end_day = np.datetime64(w.start, "D") + HISTORY_DAYS - 1
     age_days = (np.clip(rng.normal(41.0, 13.0, n), 18.0, 88.0) * 365.25).astype(np.int64)
-    birth = (end_day - age_days.astype("timedelta64[D]")).astype("datetime64[s]")
+    birth = (end_day - age_days.astype("timedelta64[D]")).astype("datetime64[us]")
     birth[rng.random(n) < 0.07] = np.datetime64("NaT")
 
     cost = np.round(rng.lognormal(np.log(_CHANNEL_COST_MEDIAN[w.channel]), _CHANNEL_COST_SIGMA[w.channel]), 2)
@@ -1018,7 +1021,7 @@ def _campaigns(
         )
     campaigns = pd.DataFrame(rows, columns=[c.name for c in schema.campaigns.c])
     for column in ("start_date", "end_date"):
-        campaigns[column] = pd.to_datetime(campaigns[column]).astype("datetime64[s]")
+        campaigns[column] = pd.to_datetime(campaigns[column]).astype("datetime64[us]")
     members = {key: np.concatenate(values) for key, values in parts.items()}
     extra = {
         "cust": np.concatenate(extra_cust) if extra_cust else np.zeros(0, dtype=np.int32),
@@ -1583,17 +1586,20 @@ def load_demo(
                 "table and load the demo data instead."
             )
     rows: dict[str, int] = {}
-    fraction = 0.0
+
+    def done() -> float:
+        # Loading takes most of the time and is roughly proportional to the rows written.
+        return 0.02 + 0.93 * min(sum(rows.values()) / (customers * _ROWS_PER_CUSTOMER), 1.0)
+
     with db.write_transaction(engine) as conn:
         # After a replace the version must still move on, so that no cache keeps numbers of the dropped data.
         db.set_meta(conn, db.DATA_VERSION_KEY, str(previous_version))
         for item in _ahead(_table_parts(customers, seed, DEMO_END), depth=2):
             if isinstance(item, _Stage):
-                fraction = item.fraction
-                report(fraction, item.message)
+                report(done(), item.message)
                 continue
             name, frame = item
-            report(fraction, f"loading {name} ({len(frame):,} rows)")
+            report(done(), f"loading {name} ({len(frame):,} rows)")
             rows[name] = rows.get(name, 0) + dialect.bulk_insert(conn, schema.metadata.tables[name], frame)
             del item, frame
         db.set_meta(conn, db.DEMO_KEY, str(seed))
