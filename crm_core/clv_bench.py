@@ -1,0 +1,89 @@
+"""The lifetime-value fit benchmark: our BG/NBD + Gamma-Gamma fit against ``lifetimes`` on the same summary.
+
+DESIGN.md §6 asks for a fit on 1M customers in under 5 s and at least 5x faster than lifetimes with the same
+estimates. :func:`bench_fit` simulates a BG/NBD summary of the chosen size, times both and compares the estimates.
+``lifetimes`` is a development dependency: it is imported here only, inside the function, and when it is missing
+its time and the comparison are reported as None.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crm_core import clv
+
+#: The published CDNOW estimates (Fader, Hardie & Lee 2005), the truth of the simulated customers.
+CDNOW_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+CDNOW_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+
+def simulate_fit_summary(n_customers: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A summary shaped like a shop's: first purchases spread over one year, calibration end 78 weeks after the
+    first of them, times in whole days expressed in weeks, and a Gamma-Gamma average spend for repeat buyers."""
+    rng = np.random.default_rng(seed)
+    T_days = rng.integers(26 * 7, 78 * 7 + 1, n_customers)
+    sim = clv.simulate_bgnbd_summary(n_customers, CDNOW_BGNBD, T_days / 7.0, seed=seed)
+    x = sim["frequency"].to_numpy()
+    recency = np.floor(sim["recency"].to_numpy() * 7) / 7
+    p, q, gamma = CDNOW_GAMMA_GAMMA["p"], CDNOW_GAMMA_GAMMA["q"], CDNOW_GAMMA_GAMMA["gamma"]
+    nu = rng.gamma(q, 1.0 / gamma, n_customers)
+    # The mean of x Gamma(p, nu) values is Gamma(p x, nu x); rounded to cents like real amounts.
+    spend = np.where(x > 0, rng.gamma(np.maximum(p * x, 1e-9), 1.0 / (nu * np.maximum(x, 1))), 0.0)
+    spend = np.where(x > 0, np.maximum(np.round(spend, 2), 0.01), 0.0)
+    return {"frequency": x, "recency": recency, "T": T_days / 7.0, "monetary_value": spend}
+
+
+def bench_fit(n_customers: int = 1_000_000, seed: int = 0) -> dict[str, Any]:
+    """Time the BG/NBD and Gamma-Gamma fits of crm_core and of lifetimes on one simulated summary.
+
+    Returns
+    -------
+    dict
+        ``customers``, ``distinct_rows`` (distinct (x, t_x, T) that our fit evaluates), ``ours_s`` (both fits,
+        seconds), ``ours_bgnbd_s``, ``ours_gamma_gamma_s``, ``lifetimes_s`` (None without lifetimes), ``speedup``
+        (lifetimes_s / ours_s), ``max_rel_param_diff`` (largest relative difference of the seven estimates),
+        ``params`` (ours) and ``lifetimes_params``.
+    """
+    data = simulate_fit_summary(n_customers, seed)
+    x, recency, T, m = data["frequency"], data["recency"], data["T"], data["monetary_value"]
+
+    started = time.perf_counter()
+    bgnbd = clv.BetaGeoModel().fit(x, recency, T)
+    bgnbd_s = time.perf_counter() - started
+    started = time.perf_counter()
+    gg = clv.GammaGammaModel().fit(x, m)
+    gg_s = time.perf_counter() - started
+    ours = {**(bgnbd.params_ or {}), **(gg.params_ or {})}
+    result: dict[str, Any] = {
+        "customers": n_customers,
+        "distinct_rows": len(clv.grouped_summary(pd.DataFrame({"frequency": x, "recency": recency, "T": T}))),
+        "ours_s": bgnbd_s + gg_s,
+        "ours_bgnbd_s": bgnbd_s,
+        "ours_gamma_gamma_s": gg_s,
+        "lifetimes_s": None,
+        "speedup": None,
+        "max_rel_param_diff": None,
+        "params": ours,
+        "lifetimes_params": None,
+    }
+    try:
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
+    except ImportError:
+        return result
+    repeat = x > 0
+    started = time.perf_counter()
+    theirs_bg = BetaGeoFitter().fit(x, recency, T)
+    theirs_gg = GammaGammaFitter().fit(x[repeat], m[repeat])
+    lifetimes_s = time.perf_counter() - started
+    theirs = {**theirs_bg.params_.to_dict(), **{k if k != "v" else "gamma": v for k, v in theirs_gg.params_.items()}}
+    result.update(
+        lifetimes_s=lifetimes_s,
+        speedup=lifetimes_s / result["ours_s"],
+        max_rel_param_diff=max(abs(ours[k] - theirs[k]) / abs(theirs[k]) for k in ours),
+        lifetimes_params=theirs,
+    )
+    return result
