@@ -342,3 +342,29 @@ def test_import_files_round_trip_through_the_importers(tmp_path):
         assert opted_out == (data.consents["status"] == "opt_out").sum()
     finally:
         engine.dispose()
+
+
+def test_a_failed_load_leaves_nothing_behind(engine, monkeypatch):
+    """The load is one transaction: a failure in the last tables rolls back the first ones too."""
+    real_insert = dialect.bulk_insert
+
+    def failing_insert(conn, table, frame):
+        if table.name == "interactions":
+            raise RuntimeError("disk full")
+        return real_insert(conn, table, frame)
+
+    version = db.data_version(engine)
+    monkeypatch.setattr(dialect, "bulk_insert", failing_insert)
+    with pytest.raises(RuntimeError, match="disk full"):
+        demo.load_demo(engine, customers=50, seed=1)
+    assert db.is_empty(engine)
+    assert db.data_version(engine) == version
+    assert db.DEMO_KEY not in db.read_meta(engine)
+
+
+def test_no_customers_is_refused(engine):
+    with pytest.raises(ValueError, match="at least 1"):
+        demo.generate(customers=0)
+    with pytest.raises(ValueError, match="at least 1"):  # raised in the generating thread, seen by the caller
+        demo.load_demo(engine, customers=0)
+    assert db.is_empty(engine)
