@@ -43,8 +43,8 @@ from scipy import optimize, special
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import dialect, schema
-from crm_core.purchases import is_purchase
+from crm_core import db, dialect, schema
+from crm_core.purchases import default_as_of, is_purchase
 
 orders = schema.orders
 
@@ -230,18 +230,25 @@ def grouped_summary(summary: pd.DataFrame) -> pd.DataFrame:
 
 def _group_rows(columns: Sequence[np.ndarray], weights: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Distinct rows of the stacked columns and the sum of ``weights`` per distinct row."""
-    n = len(weights)
+    keys, inverse = _unique_rows(columns)
+    return keys, np.bincount(inverse, weights=weights, minlength=len(keys[0]))
+
+
+# --- input checks -----------------------------------------------------------------------------------------------
+
+
+def _unique_rows(columns: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct rows of the stacked columns, and for each input row the index of its distinct row."""
+    n = len(columns[0])
     if n == 0:
-        return [col[:0] for col in columns], weights[:0]
+        return [col[:0] for col in columns], np.zeros(0, dtype=np.intp)
     order = np.lexsort(columns[::-1])
     sorted_cols = [col[order] for col in columns]
     starts = np.ones(n, dtype=bool)
     starts[1:] = np.any(np.stack([np.diff(col) != 0 for col in sorted_cols]), axis=0)
-    index = np.flatnonzero(starts)
-    return [col[index] for col in sorted_cols], np.add.reduceat(weights[order], index)
-
-
-# --- input checks -----------------------------------------------------------------------------------------------
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
+    return [col[starts] for col in sorted_cols], inverse
 
 
 def _float_array(values: Any, name: str) -> np.ndarray:
@@ -1066,13 +1073,15 @@ def customer_lifetime_value(
     month = DAYS_PER_MONTH / _unit_days(time_unit)
     x_, t_x_, T_, m_ = _broadcast(x, t_x, T, m)
     spend = gg.conditional_expected_average_profit(x_, m_)
-    value = np.zeros_like(x_)
-    previous = np.zeros_like(x_)
+    # The purchase part depends on (x, t_x, T) only: evaluate it once per distinct history.
+    (ux, utx, uT), inverse = _unique_rows([x_.ravel(), t_x_.ravel(), T_.ravel()])
+    discounted = np.zeros_like(ux)
+    previous = np.zeros_like(ux)
     for k in range(1, int(months) + 1):
-        cumulative = bgnbd.conditional_expected_number_of_purchases_up_to_time(k * month, x_, t_x_, T_)
-        value += (cumulative - previous) / (1 + monthly_discount_rate) ** k
+        cumulative = bgnbd.conditional_expected_number_of_purchases_up_to_time(k * month, ux, utx, uT)
+        discounted += (cumulative - previous) / (1 + monthly_discount_rate) ** k
         previous = cumulative
-    return value * spend * margin
+    return discounted[inverse].reshape(x_.shape) * spend * margin
 
 
 def churn_risk_band(p_alive: Any, cutoffs: tuple[float, float] = CHURN_RISK_CUTOFFS) -> np.ndarray:
@@ -1238,14 +1247,16 @@ def customer_predictions(
     m = summary["monetary_value"].to_numpy(dtype=float)
     bg = models.bgnbd
     window = window_days / unit_days
-    p_alive = bg.conditional_probability_alive(x, t_x, T)
+    # Every purchase prediction depends on (x, t_x, T) only: evaluate once per distinct history.
+    (ux, utx, uT), inverse = _unique_rows([x, t_x, T])
+    p_alive = bg.conditional_probability_alive(ux, utx, uT)[inverse]
     out = pd.DataFrame(
         {
             "customer_id": summary["customer_id"].to_numpy(),
             "p_alive": p_alive,
             "churn_risk": churn_risk_band(p_alive, cutoffs),
-            "expected_purchases": bg.conditional_expected_number_of_purchases_up_to_time(window, x, t_x, T),
-            "p_purchase": bg.probability_of_purchase_within(window, x, t_x, T),
+            "expected_purchases": bg.conditional_expected_number_of_purchases_up_to_time(window, ux, utx, uT)[inverse],
+            "p_purchase": bg.probability_of_purchase_within(window, ux, utx, uT)[inverse],
         }
     )
     if models.gamma_gamma is None:
@@ -1257,6 +1268,58 @@ def customer_predictions(
             bg, models.gamma_gamma, x, t_x, T, m, months, margin, monthly_discount_rate, models.time_unit
         )
     return out
+
+
+# --- stored scores ----------------------------------------------------------------------------------------------
+
+#: ``meta`` key: the data version that ``customer_scores`` was computed for.
+SCORES_VERSION_KEY = "scores_data_version"
+#: ``meta`` key: what the page must say about the stored scores (thin-data warnings, or why there are none).
+SCORES_NOTE_KEY = "scores_note"
+
+
+def ensure_scores(
+    engine: Engine,
+    months: int = 12,
+    margin: float = 0.3,
+    monthly_discount_rate: float = 0.01,
+) -> bool:
+    """Bring ``customer_scores`` up to date with the data, so that segments, profiles and campaigns can use the model
+    outputs in SQL.
+
+    Nothing happens when the scores were computed for the current data version (``meta`` key
+    :data:`SCORES_VERSION_KEY`). Otherwise both models are fitted on the whole purchase history up to the last day
+    with orders (the day before :func:`crm_core.purchases.default_as_of`) and every buyer's predictions replace the
+    stored ones in one transaction; the data version is not changed (scores are derived data). When the data cannot
+    support a fit the table is emptied; either way the plain-words note is kept under :data:`SCORES_NOTE_KEY`.
+
+    Returns
+    -------
+    bool
+        True when the scores were recomputed.
+    """
+    version = str(db.data_version(engine))
+    if db.read_meta(engine).get(SCORES_VERSION_KEY) == version:
+        return False
+    calibration_end = default_as_of(engine) - dt.timedelta(days=1)
+    summary = customer_summary(engine, calibration_end)
+    columns = [c.name for c in schema.customer_scores.columns]
+    scores = pd.DataFrame(columns=columns)
+    try:
+        models = fit_models(summary)
+        predictions = customer_predictions(models, summary, months, margin, monthly_discount_rate)
+        scores = predictions.rename(
+            columns={"expected_purchases": "expected_purchases_90d", "p_purchase": "prob_purchase_90d"}
+        )[columns]
+        note = " ".join(models.warnings)
+    except ValueError as exc:
+        note = str(exc)
+    with engine.begin() as conn:
+        conn.execute(schema.customer_scores.delete())
+        dialect.bulk_insert(conn, schema.customer_scores, scores)
+        db.set_meta(conn, SCORES_VERSION_KEY, version)
+        db.set_meta(conn, SCORES_NOTE_KEY, note)
+    return True
 
 
 # --- backtest ------------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, special
 
-from crm_core import clv, dialect, schema
+from crm_core import clv, db, dialect, schema
 
 lifetimes = pytest.importorskip("lifetimes")
 from lifetimes import BetaGeoFitter, GammaGammaFitter  # noqa: E402
@@ -608,3 +608,45 @@ def test_backtest_on_cdnow(engine, cdnow_transactions):
     zero = c["frequency"] == 0
     assert by_x["actual_mean"].iloc[0] == pytest.approx(c.loc[zero, "holdout_purchases"].mean())
     assert by_x["predicted_mean"].iloc[0] == pytest.approx(theirs[zero.to_numpy()].mean(), rel=1e-4)
+
+
+# --- stored scores ---------------------------------------------------------------------------------------------
+
+
+def stored_scores(engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return dialect.read_frame(conn, schema.customer_scores.select().order_by(schema.customer_scores.c.customer_id))
+
+
+def test_ensure_scores_stores_the_predictions_once_per_data_version(engine, cdnow_transactions):
+    load_cdnow(engine, cdnow_transactions)
+    assert clv.ensure_scores(engine) is True
+    scores = stored_scores(engine)
+    # The whole history up to the last order day (1998-06-30) is the calibration period.
+    summary = clv.customer_summary(engine, D(1998, 6, 30))
+    expected = clv.customer_predictions(clv.fit_models(summary), summary)
+    assert len(scores) == 2357
+    np.testing.assert_array_equal(scores["customer_id"], expected["customer_id"])
+    for stored, computed in [
+        ("p_alive", "p_alive"),
+        ("expected_purchases_90d", "expected_purchases"),
+        ("prob_purchase_90d", "p_purchase"),
+        ("expected_spend", "expected_spend"),
+        ("clv", "clv"),
+    ]:
+        # customer_scores holds FLOAT columns: single precision on DuckDB, six digits from MariaDB.
+        np.testing.assert_allclose(scores[stored].astype(float), expected[computed], rtol=1e-5, err_msg=stored)
+    assert scores["churn_risk"].tolist() == expected["churn_risk"].tolist()
+    assert clv.ensure_scores(engine) is False
+    with db.write_transaction(engine):
+        pass
+    assert clv.ensure_scores(engine) is True
+
+
+def test_ensure_scores_without_repeat_buyers_empties_the_table_and_says_why(engine):
+    load_orders(
+        engine, [(1, 1, "2024-01-05 10:00:00", "completed", 10.0), (2, 2, "2024-02-05 10:00:00", "completed", 20.0)]
+    )
+    assert clv.ensure_scores(engine) is True
+    assert stored_scores(engine).empty
+    assert db.read_meta(engine)[clv.SCORES_NOTE_KEY].startswith("None of the 2 customers bought more than once")
