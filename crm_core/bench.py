@@ -98,12 +98,47 @@ def _orders_by_channel(ctx: BenchContext):
     return _rows(overview.orders_by_channel(ctx.engine, ctx.start, ctx.end))
 
 
+def _clv_summary(ctx: BenchContext):
+    from crm_core import clv
+
+    ctx.cache["clv_summary"] = clv.customer_summary(ctx.engine, ctx.end)
+    return len(ctx.cache["clv_summary"])
+
+
+def _clv_fit(ctx: BenchContext):
+    from crm_core import clv_bench
+
+    try:
+        ctx.cache["clv_fit"] = result = clv_bench.time_ours(ctx.cache["clv_summary"])
+    except ValueError as exc:  # data that cannot support a fit, said in plain words
+        return None, str(exc)
+    return result["customers"], f"{result['distinct_rows']:,} distinct (x, t_x, T)"
+
+
+def _clv_lifetimes(ctx: BenchContext):
+    from crm_core import clv_bench
+
+    if "clv_fit" not in ctx.cache:
+        return None, "no fit to compare with"
+    theirs = clv_bench.time_lifetimes(ctx.cache["clv_summary"])
+    if theirs is None:
+        return None, "lifetimes is not installed"
+    ours = ctx.cache["clv_fit"]
+    return ours["customers"], (
+        f"ours is {theirs[0] / ours['ours_s']:.1f}x faster; estimates within "
+        f"{clv_bench.max_relative_difference(ours['params'], theirs[1]):.1e} relative"
+    )
+
+
 #: (operation, function, target seconds at the large tier on DuckDB — DESIGN.md §6)
 OPERATIONS: list[tuple[str, Operation, float | None]] = [
     ("overview: KPIs", _overview_kpis, 1.0),
     ("overview: revenue by month", _revenue_by_month, 1.0),
     ("overview: new vs returning", _new_vs_returning, 1.0),
     ("overview: orders by channel", _orders_by_channel, 1.0),
+    ("clv: customer summary (SQL)", _clv_summary, 2.0),
+    ("clv: fit BG/NBD + Gamma-Gamma", _clv_fit, 5.0),
+    ("clv: the same fit in lifetimes", _clv_lifetimes, None),
 ]
 
 

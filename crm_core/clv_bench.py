@@ -38,7 +38,15 @@ def simulate_fit_summary(n_customers: int, seed: int = 0) -> dict[str, np.ndarra
 
 
 def bench_fit(n_customers: int = 1_000_000, seed: int = 0) -> dict[str, Any]:
-    """Time the BG/NBD and Gamma-Gamma fits of crm_core and of lifetimes on one simulated summary.
+    """Simulate a summary of ``n_customers`` (:func:`simulate_fit_summary`) and time both fits on it
+    (:func:`compare_fits`)."""
+    data = simulate_fit_summary(n_customers, seed)
+    return compare_fits(pd.DataFrame(data))
+
+
+def compare_fits(summary: pd.DataFrame) -> dict[str, Any]:
+    """Time the BG/NBD and Gamma-Gamma fits of crm_core and of lifetimes on one summary (``frequency``, ``recency``,
+    ``T``, ``monetary_value``).
 
     Returns
     -------
@@ -48,42 +56,59 @@ def bench_fit(n_customers: int = 1_000_000, seed: int = 0) -> dict[str, Any]:
         (lifetimes_s / ours_s), ``max_rel_param_diff`` (largest relative difference of the seven estimates),
         ``params`` (ours) and ``lifetimes_params``.
     """
-    data = simulate_fit_summary(n_customers, seed)
-    x, recency, T, m = data["frequency"], data["recency"], data["T"], data["monetary_value"]
+    result = time_ours(summary)
+    result.update(lifetimes_s=None, speedup=None, max_rel_param_diff=None, lifetimes_params=None)
+    theirs = time_lifetimes(summary)
+    if theirs is not None:
+        lifetimes_s, params = theirs
+        result.update(
+            lifetimes_s=lifetimes_s,
+            speedup=lifetimes_s / result["ours_s"],
+            max_rel_param_diff=max_relative_difference(result["params"], params),
+            lifetimes_params=params,
+        )
+    return result
 
+
+def _columns(summary: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    return tuple(summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
+
+
+def time_ours(summary: pd.DataFrame) -> dict[str, Any]:
+    """Fit both models with crm_core: ``customers``, ``distinct_rows``, ``ours_s``, ``ours_bgnbd_s``,
+    ``ours_gamma_gamma_s``, ``params``."""
+    x, recency, T, m = _columns(summary)
     started = time.perf_counter()
     bgnbd = clv.BetaGeoModel().fit(x, recency, T)
     bgnbd_s = time.perf_counter() - started
     started = time.perf_counter()
     gg = clv.GammaGammaModel().fit(x, m)
     gg_s = time.perf_counter() - started
-    ours = {**(bgnbd.params_ or {}), **(gg.params_ or {})}
-    result: dict[str, Any] = {
-        "customers": n_customers,
-        "distinct_rows": len(clv.grouped_summary(pd.DataFrame({"frequency": x, "recency": recency, "T": T}))),
+    return {
+        "customers": len(x),
+        "distinct_rows": len(clv.grouped_summary(summary)),
         "ours_s": bgnbd_s + gg_s,
         "ours_bgnbd_s": bgnbd_s,
         "ours_gamma_gamma_s": gg_s,
-        "lifetimes_s": None,
-        "speedup": None,
-        "max_rel_param_diff": None,
-        "params": ours,
-        "lifetimes_params": None,
+        "params": {**(bgnbd.params_ or {}), **(gg.params_ or {})},
     }
+
+
+def time_lifetimes(summary: pd.DataFrame) -> tuple[float, dict[str, float]] | None:
+    """Fit both models with lifetimes (the Gamma-Gamma on repeat buyers with a positive average value, as ours):
+    seconds and estimates, or None when lifetimes is not installed."""
     try:
         from lifetimes import BetaGeoFitter, GammaGammaFitter
     except ImportError:
-        return result
-    repeat = x > 0
+        return None
+    x, recency, T, m = _columns(summary)
+    spenders = (x > 0) & (m > 0)
     started = time.perf_counter()
-    theirs_bg = BetaGeoFitter().fit(x, recency, T)
-    theirs_gg = GammaGammaFitter().fit(x[repeat], m[repeat])
-    lifetimes_s = time.perf_counter() - started
-    theirs = {**theirs_bg.params_.to_dict(), **{k if k != "v" else "gamma": v for k, v in theirs_gg.params_.items()}}
-    result.update(
-        lifetimes_s=lifetimes_s,
-        speedup=lifetimes_s / result["ours_s"],
-        max_rel_param_diff=max(abs(ours[k] - theirs[k]) / abs(theirs[k]) for k in ours),
-        lifetimes_params=theirs,
-    )
-    return result
+    bg = BetaGeoFitter().fit(x, recency, T)
+    gg = GammaGammaFitter().fit(x[spenders], m[spenders])
+    seconds = time.perf_counter() - started
+    return seconds, {**bg.params_.to_dict(), **{k if k != "v" else "gamma": v for k, v in gg.params_.items()}}
+
+
+def max_relative_difference(ours: dict[str, float], theirs: dict[str, float]) -> float:
+    return max(abs(ours[k] - theirs[k]) / abs(theirs[k]) for k in ours)
