@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy.engine import Engine
 
-from crm_core import db, purchases
+# Imported up front so that no timed operation pays for loading a module (scipy's is about a second).
+from crm_core import campaigns, db, demo, importers, overview, profiles, purchases, rfm
 
 #: Import files are written for at most this many customers (and their orders).
 IMPORT_CUSTOMERS_CAP = 100_000
@@ -74,60 +74,75 @@ def _rows(result: Any) -> int | None:
 
 
 def _overview_kpis(ctx: BenchContext):
-    from crm_core import overview
-
     overview.overview_kpis(ctx.engine, ctx.start, ctx.end)
     return 1
 
 
 def _revenue_by_month(ctx: BenchContext):
-    from crm_core import overview
-
     return _rows(overview.revenue_by_month(ctx.engine, ctx.start, ctx.end))
 
 
 def _new_vs_returning(ctx: BenchContext):
-    from crm_core import overview
-
     return _rows(overview.new_vs_returning(ctx.engine, ctx.start, ctx.end))
 
 
 def _orders_by_channel(ctx: BenchContext):
-    from crm_core import overview
-
     return _rows(overview.orders_by_channel(ctx.engine, ctx.start, ctx.end))
 
 
-def _clv_summary(ctx: BenchContext):
-    from crm_core import clv
-
-    ctx.cache["clv_summary"] = clv.customer_summary(ctx.engine, ctx.end)
-    return len(ctx.cache["clv_summary"])
+#: Threshold cut points for timing RFM with user-given cuts.
+_RFM_THRESHOLDS = {"recency": (30, 90, 180, 365), "frequency": (2, 3, 5, 10), "monetary": (100, 250, 500, 1000)}
 
 
-def _clv_fit(ctx: BenchContext):
-    from crm_core import clv_bench
-
-    try:
-        ctx.cache["clv_fit"] = result = clv_bench.time_ours(ctx.cache["clv_summary"])
-    except ValueError as exc:  # data that cannot support a fit, said in plain words
-        return None, str(exc)
-    return result["customers"], f"{result['distinct_rows']:,} distinct (x, t_x, T)"
+def _rfm_table(ctx: BenchContext):
+    return _rows(rfm.rfm_table(ctx.engine, ctx.as_of))
 
 
-def _clv_lifetimes(ctx: BenchContext):
-    from crm_core import clv_bench
+def _rfm_table_thresholds(ctx: BenchContext):
+    return _rows(rfm.rfm_table(ctx.engine, ctx.as_of, rfm.RfmCuts.thresholds(**_RFM_THRESHOLDS)))
 
-    if "clv_fit" not in ctx.cache:
-        return None, "no fit to compare with"
-    theirs = clv_bench.time_lifetimes(ctx.cache["clv_summary"])
-    if theirs is None:
-        return None, "lifetimes is not installed"
-    ours = ctx.cache["clv_fit"]
-    return ours["customers"], (
-        f"ours is {theirs[0] / ours['ours_s']:.1f}x faster; estimates within "
-        f"{clv_bench.max_relative_difference(ours['params'], theirs[1]):.1e} relative"
-    )
+
+def _rfm_grid(ctx: BenchContext):
+    return _rows(rfm.rfm_grid(ctx.engine, ctx.as_of))
+
+
+def _rfm_segment_summary(ctx: BenchContext):
+    return _rows(rfm.segment_summary(ctx.engine, ctx.as_of))
+
+
+def _rfm_migration(ctx: BenchContext):
+    return _rows(rfm.segment_migration(ctx.engine, ctx.as_of - dt.timedelta(days=365), ctx.as_of))
+
+
+def _largest_campaign(ctx: BenchContext) -> tuple[int | None, int]:
+    """The campaign with the most members, and its size (looked up once)."""
+    if "campaign" not in ctx.cache:
+        campaign_id = campaigns.largest_campaign(ctx.engine)
+        size = 0 if campaign_id is None else int(campaigns.arm_statistics(ctx.engine, campaign_id)["n"].sum())
+        ctx.cache["campaign"] = (campaign_id, size)
+    return ctx.cache["campaign"]
+
+
+def _campaign_results(ctx: BenchContext):
+    campaign_id, size = _largest_campaign(ctx)
+    if campaign_id is None:
+        return 0, "no campaigns"
+    campaigns.campaign_results(ctx.engine, campaign_id)
+    return size, "members of the largest campaign"
+
+
+def _campaign_list(ctx: BenchContext):
+    return _rows(campaigns.campaign_list(ctx.engine))
+
+
+def _campaign_uplift_by_segment(ctx: BenchContext):
+    campaign_id, _ = _largest_campaign(ctx)
+    return 0 if campaign_id is None else _rows(campaigns.uplift_by_segment(ctx.engine, campaign_id))
+
+
+def _campaign_response_by_day(ctx: BenchContext):
+    campaign_id, _ = _largest_campaign(ctx)
+    return 0 if campaign_id is None else _rows(campaigns.response_by_day(ctx.engine, campaign_id))
 
 
 #: (operation, function, target seconds at the large tier on DuckDB — DESIGN.md §6)
@@ -136,9 +151,18 @@ OPERATIONS: list[tuple[str, Operation, float | None]] = [
     ("overview: revenue by month", _revenue_by_month, 1.0),
     ("overview: new vs returning", _new_vs_returning, 1.0),
     ("overview: orders by channel", _orders_by_channel, 1.0),
-    ("clv: customer summary (SQL)", _clv_summary, 2.0),
-    ("clv: fit BG/NBD + Gamma-Gamma", _clv_fit, 5.0),
-    ("clv: the same fit in lifetimes", _clv_lifetimes, None),
+    ("RFM table (all customers)", _rfm_table, 1.5),
+    ("RFM table, threshold cuts", _rfm_table_thresholds, 1.5),
+    ("RFM grid 5x5", _rfm_grid, None),
+    ("RFM segment summary", _rfm_segment_summary, None),
+    ("RFM segment migration (1 year)", _rfm_migration, None),
+    ("campaign results with uplift (largest campaign)", _campaign_results, 1.0),
+    ("campaign list", _campaign_list, None),
+    ("campaign uplift by RFM segment at sending", _campaign_uplift_by_segment, None),
+    ("campaign response by day (30 days)", _campaign_response_by_day, None),
+    ("customer profile: reference (RFM cut points, category sets)", profiles.bench_reference, None),
+    ("customer profile (all parts)", profiles.bench_profile, 0.15),
+    ("customer search", profiles.bench_search, None),
 ]
 
 
@@ -175,8 +199,6 @@ def run_bench(
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
         scratch = Path(tmp)
         if customers:
-            from crm_core import demo
-
             engine = db.create_engine(f"duckdb:///{scratch / 'bench.duckdb'}")
             say(f"generating and loading {customers:,} demo customers ...")
             row, summary = _timed(
@@ -210,85 +232,19 @@ def run_bench(
 
 def _bench_import(engine: Engine, scratch: Path, customers: int | None, seed: int, say) -> list[BenchRow]:
     """Write demo customers and their orders as CSV files and time importing them into an empty scratch file."""
-    from crm_core import demo, importers
-
     if customers is None:
         customers = db.table_counts(engine).get("customers", 0)
     n = max(1, min(customers, IMPORT_CUSTOMERS_CAP))
     say(f"timing imports of {n:,} customers and their orders ...")
     data = demo.generate(customers=n, seed=seed + 1)
-    files = write_import_files(data, scratch)
+    files = demo.write_import_files(data, scratch)
     target = db.create_engine(f"duckdb:///{scratch / 'import.duckdb'}")
     db.ensure_schema(target)
     out = []
     for kind in ("customers", "orders"):
         row, result = _timed(f"import {kind} CSV", lambda kind=kind: importers.import_file(target, kind, files[kind]))
-        row.rows = result.total
+        row.rows = result.rows_total
         row.note = f"{files[kind].stat().st_size / 1e6:,.0f} MB file"
         out.append(row)
     target.dispose()
     return out
-
-
-def write_import_files(data, folder: Path) -> dict[str, Path]:
-    """Write demo customers and their order lines as import-format CSV files (the fields of DESIGN.md §3).
-
-    Returns the path of each file by import kind: ``customers`` (with consent columns) and ``orders`` (one row per
-    order line, so that the import also assembles orders and products).
-    """
-    customers = data.customers
-    consent = data.consents.pivot(index="customer_id", columns="channel", values="status")
-    consent_columns = {
-        f"consent_{channel}": customers["id"].map(consent[channel]).map({"opt_in": "yes", "opt_out": "no"})
-        for channel in consent.columns
-    }
-    customer_file = customers.rename(columns={"external_id": "customer_id"})[
-        [
-            "customer_id",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "city",
-            "country",
-            "birth_date",
-            "gender",
-            "created_at",
-            "acquisition_channel",
-            "acquisition_cost",
-        ]
-    ].assign(**consent_columns)
-    lines = data.order_items.merge(
-        data.orders[["id", "external_id", "customer_id", "ordered_at", "channel", "status"]],
-        left_on="order_id",
-        right_on="id",
-        suffixes=("", "_order"),
-    )
-    lines = lines.merge(
-        data.products[["id", "external_id", "name", "category", "brand"]].rename(
-            columns={"id": "product_key", "external_id": "product_id", "name": "product_name"}
-        ),
-        left_on="product_id",
-        right_on="product_key",
-        suffixes=("_item", ""),
-    )
-    lines["customer_external"] = lines["customer_id"].map(customers.set_index("id")["external_id"])
-    order_file = pd.DataFrame(
-        {
-            "order_id": lines["external_id"],
-            "customer_id": lines["customer_external"],
-            "ordered_at": lines["ordered_at"],
-            "channel": lines["channel"],
-            "status": lines["status"],
-            "product_id": lines["product_id"],
-            "product_name": lines["product_name"],
-            "category": lines["category"],
-            "brand": lines["brand"],
-            "quantity": lines["quantity"],
-            "unit_price": lines["unit_price"],
-        }
-    )
-    paths = {"customers": folder / "customers.csv", "orders": folder / "order_lines.csv"}
-    customer_file.to_csv(paths["customers"], index=False)
-    order_file.to_csv(paths["orders"], index=False)
-    return paths

@@ -34,8 +34,7 @@ import contextlib
 import datetime as dt
 import math
 import secrets
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -1065,6 +1064,31 @@ def predicted_value_before(engine: Engine, campaign: int | str, months: int = 12
     return pd.DataFrame({"customer_id": predictions["customer_id"], "predicted_value": value.astype(float)})
 
 
+def uplift_by_predicted_value(
+    engine: Engine,
+    campaign: int | str,
+    *,
+    arm: str | None = None,
+    deciles: int = 10,
+    months: int = 12,
+    min_group_size: int = MIN_GROUP_SIZE,
+) -> pd.DataFrame:
+    """Uplift by decile of the value predicted *before* the campaign (:func:`predicted_value_before` fed to
+    :func:`uplift_by_decile`): one call with plain arguments, as the dashboard's cache wants it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`uplift_by_decile`: ``decile`` (1 = lowest predicted value), ``value_min``,
+        ``value_max``, sizes, conversion rates, ``uplift`` with ``ci_low``/``ci_high`` and ``p_value``, the revenue
+        columns, ``too_small`` and ``note``. Empty when no member bought before the campaign started.
+    """
+    values = predicted_value_before(engine, campaign, months=months)
+    if values.empty:
+        return pd.DataFrame(columns=["decile", "value_min", "value_max", *GROUP_COLUMNS[1:]])
+    return uplift_by_decile(engine, campaign, values, deciles=deciles, arm=arm, min_group_size=min_group_size)
+
+
 # --- response over the days after sending -----------------------------------------------------------------------
 
 
@@ -1457,33 +1481,6 @@ def largest_campaign(engine: Engine) -> int | None:
     return None if found is None else int(found)
 
 
-def bench_campaigns(engine: Engine) -> list[tuple[str, float, int]]:
-    """Time the campaign operations on the largest campaign: (operation, seconds, rows) for ``crm_core.bench``.
-
-    The target (DESIGN.md §6) is for "one campaign's results with uplift (100k members)": < 1 s on DuckDB.
-    """
-    campaign_id = largest_campaign(engine)
-    if campaign_id is None:
-        return []
-    size = int(arm_statistics(engine, campaign_id)["n"].sum())
-    calls: list[tuple[str, Callable[[], Any], Callable[[Any], int]]] = [
-        (
-            f"campaign results with uplift ({size:,} members)",
-            lambda: campaign_results(engine, campaign_id),
-            lambda r: size,
-        ),
-        ("campaign list", lambda: campaign_list(engine), len),
-        ("campaign uplift by RFM segment at sending", lambda: uplift_by_segment(engine, campaign_id), len),
-        ("campaign response by day (30 days)", lambda: response_by_day(engine, campaign_id), len),
-    ]
-    timings: list[tuple[str, float, int]] = []
-    for operation, call, count in calls:
-        started = time.perf_counter()
-        result = call()
-        timings.append((operation, time.perf_counter() - started, count(result)))
-    return timings
-
-
 # --- helpers ------------------------------------------------------------------------------------------------------
 
 
@@ -1534,7 +1531,6 @@ __all__: Sequence[str] = [
     "apply_attribution",
     "arm_statistics",
     "attributed_outcomes",
-    "bench_campaigns",
     "campaign_list",
     "campaign_results",
     "compare_campaigns",
@@ -1546,5 +1542,6 @@ __all__: Sequence[str] = [
     "response_by_day",
     "segment_dimensions",
     "uplift_by_decile",
+    "uplift_by_predicted_value",
     "uplift_by_segment",
 ]

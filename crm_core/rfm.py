@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -663,28 +662,3 @@ def score_ranges(
 
 
 # --- benchmark ----------------------------------------------------------------------------------------------------
-
-
-def bench_rfm(engine: Engine) -> list[tuple[str, float, int]]:
-    """Time the RFM operations on a database: (operation, seconds, rows) for ``crm_core.bench``.
-
-    Migration compares the default as-of date with the date a year before it.
-    """
-    as_of = default_as_of(engine)
-    year_before = as_of - dt.timedelta(days=365)
-    timings: list[tuple[str, float, int]] = []
-    calls: list[tuple[str, Any]] = [
-        ("RFM table (all customers)", lambda: rfm_table(engine, as_of)),
-        ("RFM table, threshold cuts", lambda: rfm_table(engine, as_of, _BENCH_CUTS)),
-        ("RFM grid 5x5", lambda: rfm_grid(engine, as_of)),
-        ("RFM segment summary", lambda: segment_summary(engine, as_of)),
-        ("RFM segment migration (1 year)", lambda: segment_migration(engine, year_before, as_of)),
-    ]
-    for operation, call in calls:
-        start = time.perf_counter()
-        frame = call()
-        timings.append((operation, time.perf_counter() - start, len(frame)))
-    return timings
-
-
-_BENCH_CUTS = RfmCuts.thresholds(recency=(30, 90, 180, 365), frequency=(2, 3, 5, 10), monetary=(100, 250, 500, 1000))
