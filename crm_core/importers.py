@@ -36,6 +36,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import re
 import secrets
 from array import array
@@ -272,6 +273,33 @@ def parse_mapping(items: Sequence[str]) -> dict[str, str]:
             raise ValueError(f"--map {item!r}: column {source!r} is already mapped to {mapping[source]!r}")
         mapping[source] = target
     return mapping
+
+
+_MAPPING_KEY = "import_mapping:{kind}"
+
+
+def remembered_mapping(engine: Engine, kind: str) -> dict[str, str]:
+    """The column mapping last used to import a file of ``kind`` (``{file column: field}``; empty when none).
+
+    The Data page offers it for the next file of that kind, so that a shop system's export is mapped once.
+    """
+    fields = _fields_of(kind)
+    stored = db.read_meta(engine).get(_MAPPING_KEY.format(kind=kind))
+    try:
+        mapping = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}
+    if not isinstance(mapping, dict):
+        return {}
+    return {str(k): v for k, v in mapping.items() if isinstance(v, str) and v in fields}
+
+
+def remember_mapping(engine: Engine, kind: str, mapping: Mapping[str, str]) -> None:
+    """Store ``mapping`` as the one to offer for the next file of ``kind`` (in ``meta``; the data version stays)."""
+    fields = _fields_of(kind)
+    value = json.dumps({k: v for k, v in mapping.items() if v in fields}, ensure_ascii=False, sort_keys=True)
+    with engine.begin() as conn:
+        db.set_meta(conn, _MAPPING_KEY.format(kind=kind), value)
 
 
 # --- problems and results ---------------------------------------------------------------------------------------
@@ -535,30 +563,56 @@ def _detect_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+_DECODE_STEP = 1 << 20
+
+
+def _check_utf8(data: bytes, skip: int) -> bool:
+    """Raise the bad-file problem for the first byte that is not UTF-8; return whether the text holds more than
+    whitespace. Decoded a megabyte at a time, so that no decoded copy of the whole file is made."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    content = False
+    for begin in range(skip, len(data), _DECODE_STEP):
+        pending = len(decoder.getstate()[0])  # bytes of a character split by the previous chunk
+        try:
+            chunk = decoder.decode(view[begin : begin + _DECODE_STEP], final=begin + _DECODE_STEP >= len(data))
+        except UnicodeDecodeError as exc:
+            offset = begin - pending + exc.start
+            line = data.count(b"\n", 0, offset) + 1
+            raise _BadFile(
+                Problem(
+                    line,
+                    "",
+                    f"the file is not UTF-8: byte 0x{data[offset]:02X} at byte offset {offset} is not valid "
+                    'UTF-8; save the file as UTF-8 ("CSV UTF-8" in Excel)',
+                )
+            ) from None
+        content = content or bool(chunk.strip())
+    return content
+
+
+def _first_line(data: bytes, skip: int) -> str:
+    """The first line that is not empty (the header, for detecting the delimiter)."""
+    start = skip
+    while start < len(data) and data[start] in b"\r\n":
+        start += 1
+    end = data.find(b"\n", start)
+    return data[start : end if end >= 0 else len(data)].decode("utf-8")
+
+
 def _parse_csv(data: bytes):
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _BadFile(
             Problem(1, "", "the file is not UTF-8 but UTF-16 (byte order mark at byte offset 0); save it as UTF-8")
         )
     skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        text = data[skip:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + skip
-        line = data[:offset].count(b"\n") + 1
-        raise _BadFile(
-            Problem(
-                line,
-                "",
-                f"the file is not UTF-8: byte 0x{data[offset]:02X} at byte offset {offset} is not valid "
-                'UTF-8; save the file as UTF-8 ("CSV UTF-8" in Excel)',
-            )
-        ) from None
-    if not text.strip():
+    if not _check_utf8(data, skip):
         raise _BadFile(Problem(None, "", "the file is empty"))
-    first = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = _detect_delimiter(first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    delimiter = _detect_delimiter(_first_line(data, skip))
+    # The rows are decoded from the file's bytes a chunk at a time: a decoded copy of the whole file (or a StringIO,
+    # which holds 4 bytes per character) would multiply the memory an upload of a million rows needs.
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
     cells: _Cells | None = None
     rows: list[Sequence[str]] = []
     lines: list[int] = []
@@ -1890,6 +1944,7 @@ def import_file(
     on_error: str = "abort",
     report_path: str | Path | None = None,
     file_name: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> ImportResult:
     """Validate a file and import it into the store, recording the attempt in ``import_log``.
 
@@ -1912,6 +1967,8 @@ def import_file(
         path; none for bytes).
     file_name
         The name recorded in the log (default: the path's name, or the upload's).
+    progress
+        Called with the fraction done (0-1) and what is happening, at each stage (the Data page's progress bar).
 
     Returns
     -------
@@ -1927,9 +1984,11 @@ def import_file(
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
     _fields_of(kind)
+    say = progress or (lambda fraction, message: None)
     started = _now()
     db.ensure_schema(engine)
     try:
+        say(0.0, "reading the file")
         data, name, path = _load(source, file_name)
     except OSError as exc:
         failed = ImportResult(kind, file_name or str(source), "")
@@ -1938,6 +1997,7 @@ def import_file(
     try:
         raw = _read(data, name)
         base.rows_total, base.blank_rows = raw.rows_total, raw.blank_rows
+        say(0.3, f"checking {base.rows_total:,} rows")
         table = _validate(kind, raw, mapping)
     except _BadFile as exc:
         _fail(engine, base, exc.problems, started)
@@ -1948,6 +2008,7 @@ def import_file(
         _fail(engine, base, problems, started)
 
     # The reading connection is closed before anything is written: SQLite would otherwise lock out the writer.
+    say(0.55, "matching the rows against the database")
     with engine.connect() as conn:
         plan = _plan(conn, table, problems, base)
         if plan.problems:
@@ -1963,6 +2024,7 @@ def import_file(
     result.problems = problems
     result.rejected = len({p.line for p in problems})
     result.status = "partial" if problems else "ok"
+    say(0.75, "writing in one transaction")
     try:
         if plan.write is not None:
             with db.write_transaction(engine) as conn:
@@ -1980,6 +2042,7 @@ def import_file(
         if target is not None:
             target.write_text(_report_csv(problems), encoding="utf-8", newline="")
             result.report_path = str(target)
+    say(1.0, "done")
     return result
 
 
