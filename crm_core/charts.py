@@ -164,3 +164,263 @@ def orders_by_channel(frame: pd.DataFrame, title: str | None = None) -> go.Figur
     figure.update_xaxes(showgrid=True, gridcolor=PALETTE["grid"], tickformat="~s")
     figure.update_yaxes(showgrid=False)
     return figure
+
+
+# --- campaigns ------------------------------------------------------------------------------------------------------
+
+#: An interval that excludes zero is drawn in the primary colour; one that includes it (no measurable effect) grey.
+_EFFECT_COLOURS = {True: PALETTE["primary"], False: PALETTE["muted"]}
+_METRIC_LABELS = {
+    "conversion": "Conversion rate",
+    "response": "Response rate",
+    "revenue_per_member": "Revenue per member",
+}
+_STAGE_LABELS = {"sent": "Sent", "delivered": "Delivered", "opened": "Opened", "clicked": "Clicked"}
+
+
+def _measurable(low: pd.Series, high: pd.Series) -> list[bool]:
+    return [bool(pd.notna(lo) and pd.notna(hi) and (lo > 0 or hi < 0)) for lo, hi in zip(low, high, strict=True)]
+
+
+def campaign_funnel(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """The funnel sent → delivered → opened → clicked → converted, one funnel per treatment arm side by side.
+
+    Control members are never sent anything, so they have no funnel. A stage an arm did not record (opens of an
+    SMS, say) is left out for that arm rather than drawn as zero.
+
+    Parameters
+    ----------
+    frame
+        ``arm``, ``is_control``, ``stage``, ``members``, ``recorded``, ``share_of_sent``
+        (:func:`crm_core.campaigns.funnel`).
+    """
+    figure = _figure(title)
+    treated = frame[~frame["is_control"].astype(bool)] if not frame.empty else frame
+    if treated.empty or not treated["members"].any():
+        return _nothing_to_show(figure, "Nobody was sent this campaign, or nothing was recorded")
+    colours = [PALETTE["primary"], PALETTE["secondary"], PALETTE["accent"], PALETTE["muted"]]
+    for number, (arm, part) in enumerate(treated.groupby("arm", sort=False)):
+        shown = part[part["recorded"] > 0]
+        figure.add_trace(
+            go.Funnel(
+                name=str(arm),
+                y=[_STAGE_LABELS.get(stage, stage.capitalize()) for stage in shown["stage"]],
+                x=shown["members"],
+                textinfo="value+percent initial",
+                marker={"color": colours[number % len(colours)]},
+                customdata=shown[["recorded"]].to_numpy(),
+                hovertemplate="%{y}: %{x:,} of %{customdata[0]:,} recorded<extra>" + str(arm) + "</extra>",
+            )
+        )
+    # Arms side by side at each stage rather than stacked into one funnel; the legend away from the title.
+    figure.update_layout(hovermode="closest", height=340, funnelmode="group", legend={"x": 1, "xanchor": "right"})
+    figure.update_yaxes(showgrid=False)
+    return figure
+
+
+def _interval_trace(
+    figure: go.Figure,
+    labels: list[str],
+    estimate: pd.Series,
+    low: pd.Series,
+    high: pd.Series,
+    hover: list[str],
+    faint: list[bool] | None = None,
+    **subplot: int,
+) -> None:
+    """Points with horizontal 95 % interval bars, coloured by whether the interval excludes zero."""
+    measurable = _measurable(low, high)
+    opacity = [PARTIAL_OPACITY if f else 1.0 for f in (faint or [False] * len(labels))]
+    figure.add_trace(
+        go.Scatter(
+            x=estimate,
+            y=labels,
+            mode="markers",
+            marker={"size": 10, "color": [_EFFECT_COLOURS[m] for m in measurable], "opacity": opacity},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (high - estimate).fillna(0).clip(lower=0),
+                "arrayminus": (estimate - low).fillna(0).clip(lower=0),
+                "color": PALETTE["muted"],
+                "thickness": 1.5,
+                "width": 4,
+            },
+            text=hover,
+            hovertemplate="%{text}<extra></extra>",
+            showlegend=False,
+        ),
+        **subplot,
+    )
+
+
+def _effect_text(label: str, estimate: float, low: float, high: float, p_value: float, money: bool) -> str:
+    def show(value: float) -> str:
+        if pd.isna(value):
+            return "n/a"
+        return f"{value:+,.2f} {CURRENCY}" if money else f"{value * 100:+.2f} pp"
+
+    p = "n/a" if pd.isna(p_value) else ("< 0.001" if p_value < 0.001 else f"{p_value:.3f}")
+    return f"<b>{label}</b><br>uplift {show(estimate)}<br>95 % CI {show(low)} to {show(high)}<br>p {p}"
+
+
+def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """Every treatment arm's uplift against the control with its 95 % interval: one panel per metric (conversion
+    and response in percentage points, revenue per member in currency), a line at zero, and the arms down the side.
+    An interval that includes zero is grey: no measurable effect.
+
+    Parameters
+    ----------
+    frame
+        ``arm``, ``metric`` (conversion / response / revenue_per_member), ``estimate``, ``ci_low``, ``ci_high``,
+        ``p_value`` (:meth:`crm_core.campaigns.CampaignResults.effects_frame`).
+    """
+    from plotly.subplots import make_subplots
+
+    if frame.empty:
+        return _nothing_to_show(_figure(title), "No effect to show: the campaign has no control group")
+    metrics = [m for m in _METRIC_LABELS if m in set(frame["metric"])]
+    figure = make_subplots(
+        rows=1,
+        cols=len(metrics),
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=[_METRIC_LABELS[m] for m in metrics],
+    )
+    figure.update_layout(template=TEMPLATE, title={"text": title, "x": 0, "font_size": 14} if title else None)
+    arms = list(dict.fromkeys(frame["arm"].astype(str)))
+    for column, metric in enumerate(metrics, start=1):
+        part = frame[frame["metric"] == metric].set_index(frame["arm"].astype(str)[frame["metric"] == metric])
+        part = part.reindex([a for a in arms if a in part.index])
+        money = metric == "revenue_per_member"
+        hover = [
+            _effect_text(arm, e, lo, hi, p, money)
+            for arm, e, lo, hi, p in zip(
+                part.index,
+                part["estimate"].tolist(),
+                part["ci_low"].tolist(),
+                part["ci_high"].tolist(),
+                part["p_value"].tolist(),
+                strict=True,
+            )
+        ]
+        _interval_trace(
+            figure, list(part.index), part["estimate"], part["ci_low"], part["ci_high"], hover, row=1, col=column
+        )
+        figure.add_vline(x=0, line_color=PALETTE["text"], line_width=1, row=1, col=column)
+        if money:
+            figure.update_xaxes(tickprefix=CURRENCY, tickformat="+,.2f", row=1, col=column)
+        else:
+            figure.update_xaxes(tickformat="+.1%", row=1, col=column)
+    figure.update_xaxes(showgrid=True, gridcolor=PALETTE["grid"], zeroline=False)
+    figure.update_yaxes(autorange="reversed", showgrid=False)
+    # Room above the panels for the chart's title and the panels' own titles.
+    top = 72 if title else 36
+    figure.update_layout(hovermode="closest", height=max(220, 140 + 60 * len(arms)), margin={"t": top})
+    figure.update_annotations(font_size=13)
+    return figure
+
+
+def uplift_by_group(
+    frame: pd.DataFrame,
+    group: str = "segment",
+    title: str | None = None,
+    *,
+    estimate: str = "uplift",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    p_value: str = "p_value",
+    money: bool = False,
+) -> go.Figure:
+    """Uplift per group with its 95 % interval, in the frame's order (largest effect on top when the frame is sorted
+    by effect); groups flagged ``too_small`` are drawn faint, and grey means the interval includes zero.
+
+    Parameters
+    ----------
+    frame
+        A group column (``segment`` from :func:`crm_core.campaigns.uplift_by_segment`, ``decile`` from
+        :func:`~crm_core.campaigns.uplift_by_decile`, ``name`` from :func:`~crm_core.campaigns.compare_campaigns`),
+        the estimate and interval columns (``uplift``, ``ci_low``, ``ci_high``, ``p_value`` by default; e.g.
+        ``revenue_uplift`` … with ``money=True``), optionally ``n_treatment``, ``n_control`` and ``too_small``.
+    group
+        The column that labels the rows; deciles read "Decile 1" … .
+    money
+        The estimate is in currency (revenue per member), not a rate.
+    """
+    figure = _figure(title)
+    rows = frame[frame[estimate].notna()] if not frame.empty else frame
+    if rows.empty:
+        return _nothing_to_show(figure, "No group has members on both sides")
+    labels = [f"Decile {value}" if group == "decile" else str(value) for value in rows[group]]
+    sizes = [
+        f"<br>{int(t):,} treated, {int(c):,} control"
+        for t, c in zip(
+            rows.get("n_treatment", pd.Series(0, index=rows.index)),
+            rows.get("n_control", pd.Series(0, index=rows.index)),
+            strict=True,
+        )
+    ]
+    faint = [bool(v) for v in rows["too_small"]] if "too_small" in rows else None
+    hover = [
+        _effect_text(label, e, lo, hi, p, money) + size + (" (too small to say anything)" if faint and f else "")
+        for label, e, lo, hi, p, size, f in zip(
+            labels,
+            rows[estimate],
+            rows[low],
+            rows[high],
+            rows[p_value],
+            sizes,
+            faint or [False] * len(labels),
+            strict=True,
+        )
+    ]
+    _interval_trace(figure, labels, rows[estimate], rows[low], rows[high], hover, faint)
+    figure.add_vline(x=0, line_color=PALETTE["text"], line_width=1)
+    figure.update_xaxes(
+        showgrid=True,
+        gridcolor=PALETTE["grid"],
+        zeroline=False,
+        **({"tickprefix": CURRENCY, "tickformat": "+,.2f"} if money else {"tickformat": "+.1%"}),
+    )
+    figure.update_yaxes(autorange="reversed", showgrid=False, type="category")
+    figure.update_layout(hovermode="closest", height=max(220, 90 + 34 * len(rows)))
+    return figure
+
+
+def response_by_day(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """Cumulative share of members who bought, day by day after sending: one line per treatment arm, the control
+    dashed; the gap between them is the effect building up.
+
+    Parameters
+    ----------
+    frame
+        ``arm``, ``is_control``, ``day``, ``n``, ``cumulative_converters``, ``cumulative_rate``
+        (:func:`crm_core.campaigns.response_by_day`).
+    """
+    figure = _figure(title)
+    if frame.empty or not frame["cumulative_converters"].any():
+        return _nothing_to_show(figure, "No purchases after sending")
+    colours = [PALETTE["primary"], PALETTE["accent"], PALETTE["secondary"], PALETTE["text"]]
+    treated = 0
+    for (arm, is_control), part in frame.groupby(["arm", "is_control"], sort=False):
+        if is_control:
+            line = {"color": PALETTE["muted"], "dash": "dash", "width": 2}
+            name = f"{arm} (control)"
+        else:
+            line = {"color": colours[treated % len(colours)], "width": 2}
+            name = str(arm)
+            treated += 1
+        figure.add_scatter(
+            x=part["day"],
+            y=part["cumulative_rate"],
+            mode="lines",
+            name=name,
+            line=line,
+            customdata=part[["cumulative_converters", "n"]].to_numpy(),
+            hovertemplate=f"{name}: %{{y:.2%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}})<extra></extra>",
+        )
+    figure.update_xaxes(title="Days after sending", dtick=7 if frame["day"].max() > 14 else 1)
+    figure.update_yaxes(tickformat=".1%", rangemode="tozero")
+    # The legend sits at the top right, away from the title.
+    figure.update_layout(legend={"x": 1, "xanchor": "right"})
+    return figure

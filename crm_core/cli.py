@@ -83,9 +83,72 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Options of ``import campaign-results`` (dest names), which no other kind of import takes.
+CAMPAIGN_RESULTS_OPTIONS = (
+    "campaign",
+    "arm_col",
+    "control",
+    "customer_col",
+    "converted_col",
+    "revenue_col",
+    "responded_col",
+    "delivered_col",
+    "opened_col",
+    "clicked_col",
+    "sent_at",
+    "attributes",
+    "channel",
+    "cost",
+    "margin",
+)
+
+
+def cmd_import_campaign_results(args: argparse.Namespace) -> int:
+    from crm_core import campaign_import
+
+    missing = [
+        f"--{name.replace('_', '-')}" for name in ("campaign", "arm_col", "control") if getattr(args, name) is None
+    ]
+    if missing or args.map:
+        problem = f"needs {', '.join(missing)}" if missing else "names its columns with --arm-col etc., not --map"
+        print(f"error: import campaign-results {problem}", file=sys.stderr)
+        return 2
+    try:
+        layout = campaign_import.ResultsLayout(
+            arm=args.arm_col,
+            control=args.control,
+            customer=args.customer_col,
+            outcomes={o: getattr(args, f"{o}_col") for o in campaign_import.OUTCOMES if getattr(args, f"{o}_col")},
+            revenue=args.revenue_col,
+            attributes=campaign_import.parse_attribute_list(args.attributes),
+        )
+        settings = campaign_import.CampaignSettings.parse(
+            args.campaign, sent_at=args.sent_at, channel=args.channel, cost=args.cost, margin=args.margin
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine, _ = _engine(args)
+    try:
+        result = campaign_import.import_campaign_results(
+            engine, args.file, layout, settings, on_error=args.on_error, report_path=args.report
+        )
+    except campaign_import.ImportFailed as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    print(result.describe())
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from crm_core import importers
 
+    if args.kind == "campaign-results":
+        return cmd_import_campaign_results(args)
+    stray = [f"--{name.replace('_', '-')}" for name in CAMPAIGN_RESULTS_OPTIONS if getattr(args, name) is not None]
+    if stray:
+        print(f"error: {', '.join(stray)} only apply to: import campaign-results", file=sys.stderr)
+        return 2
     engine, _ = _engine(args)
     try:
         mapping = importers.parse_mapping(args.map or [])
@@ -261,13 +324,43 @@ def build_parser() -> argparse.ArgumentParser:
         "import",
         help="import a CSV or Excel file",
         description=(
-            "Import customers, orders (one row per order or per order line), interactions or feedback. The whole "
+            "Import customers, orders (one row per order or per order line), interactions, feedback or campaign "
+            "results (one row per campaign member). The whole "
             "file is validated first; by default it is imported in one transaction, all rows or none. Importing "
             "the same file twice changes nothing."
         ),
     )
-    p.add_argument("kind", choices=["customers", "orders", "interactions", "feedback"], help="what the file holds")
+    p.add_argument(
+        "kind",
+        choices=["customers", "orders", "interactions", "feedback", "campaign-results"],
+        help="what the file holds (campaign-results: one row per campaign member, see the options below)",
+    )
     p.add_argument("file", help="a .csv (UTF-8, any common delimiter) or .xlsx file")
+    results = p.add_argument_group(
+        "campaign-results",
+        "One row per member of a campaign, any number of arms; the control group is the rows whose arm is --control. "
+        "Outcomes are 1/0, yes/no, y/n or true/false (empty: not recorded). The campaign is created if needed.",
+    )
+    results.add_argument("--campaign", metavar="NAME", help="the campaign's name (required)")
+    results.add_argument("--arm-col", metavar="COL", help="the column with each member's arm (required)")
+    results.add_argument("--control", metavar="VALUE", help="the arm value of the control group (required)")
+    results.add_argument(
+        "--customer-col", metavar="COL", help="the column with the customer id (default: every row is a new customer)"
+    )
+    for outcome in ("converted", "revenue", "responded", "delivered", "opened", "clicked"):
+        what = "revenue (a number)" if outcome == "revenue" else f"{outcome} flag"
+        results.add_argument(f"--{outcome}-col", metavar="COL", help=f"the column with the member's {what}")
+    results.add_argument(
+        "--sent-at",
+        metavar="DATE",
+        help="when the treatment arms were sent (YYYY-MM-DD[ HH:MM]); a new campaign's start",
+    )
+    results.add_argument(
+        "--attributes", metavar="COL,COL", help="columns stored on the customer, usable in uplift by attribute"
+    )
+    results.add_argument("--channel", help="the campaign's channel (email, sms, phone, mail, ...)")
+    results.add_argument("--cost", metavar="AMOUNT", help="what the campaign cost")
+    results.add_argument("--margin", metavar="FRACTION", help="gross margin on revenue for ROI (default 0.3)")
     p.add_argument(
         "--map",
         action="append",

@@ -228,8 +228,14 @@ def grouped_summary(summary: pd.DataFrame) -> pd.DataFrame:
     """
     columns = [np.asarray(summary[name], dtype=float) for name in ("frequency", "recency", "T")]
     keys, weights = _group_rows(columns, np.ones(len(columns[0])))
+    order = np.lexsort(keys[::-1])
     return pd.DataFrame(
-        {"frequency": keys[0].astype("int64"), "recency": keys[1], "T": keys[2], "weight": weights.astype("int64")}
+        {
+            "frequency": keys[0][order].astype("int64"),
+            "recency": keys[1][order],
+            "T": keys[2][order],
+            "weight": weights[order].astype("int64"),
+        }
     )
 
 
@@ -243,17 +249,26 @@ def _group_rows(columns: Sequence[np.ndarray], weights: np.ndarray) -> tuple[lis
 
 
 def _unique_rows(columns: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-    """Distinct rows of the stacked columns, and for each input row the index of its distinct row."""
+    """Distinct rows of the stacked columns (in order of first appearance), and for each input row the index of its
+    distinct row. Hash-based (pandas' factorize), several times faster than sorting a million rows."""
     n = len(columns[0])
     if n == 0:
         return [col[:0] for col in columns], np.zeros(0, dtype=np.intp)
-    order = np.lexsort(columns[::-1])
-    sorted_cols = [col[order] for col in columns]
-    starts = np.ones(n, dtype=bool)
-    starts[1:] = np.any(np.stack([np.diff(col) != 0 for col in sorted_cols]), axis=0)
-    inverse = np.empty(n, dtype=np.intp)
-    inverse[order] = np.cumsum(starts) - 1
-    return [col[starts] for col in sorted_cols], inverse
+    key = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        codes, uniques = pd.factorize(col)
+        # Re-factorising the combined key keeps it below n, so it never overflows.
+        key = pd.factorize(key * len(uniques) + codes)[0].astype(np.int64)
+    inverse = key.astype(np.intp)
+    first = np.empty(int(inverse.max()) + 1, dtype=np.intp)
+    first[inverse[::-1]] = np.arange(n - 1, -1, -1)
+    return [col[first] for col in columns], inverse
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and each value's index among them (np.unique without the sort)."""
+    codes, uniques = pd.factorize(values)
+    return np.asarray(uniques, dtype=float), codes.astype(np.intp)
 
 
 def _float_array(values: Any, name: str) -> np.ndarray:
@@ -367,13 +382,15 @@ def _newton_polish(objective, x: np.ndarray, n: float, steps: int = 4) -> tuple[
         if np.max(np.abs(step)) < 1e-9:
             settled = True
             break
-        candidate = np.clip(x + step, -_LOG_BOUND, _LOG_BOUND)
-        candidate_value = objective(candidate)[0]
-        if not candidate_value <= value:
-            # Refused: settled when the gain the step promised is below the rounding noise of the mean
-            # log-likelihood (a sum over up to millions of customers).
-            promised = -0.5 * float(grad @ step) / n
-            settled = promised <= 1e-11 * max(1.0, abs(value))
+        for fraction in (1.0, 0.5, 0.25):
+            candidate = np.clip(x + fraction * step, -_LOG_BOUND, _LOG_BOUND)
+            candidate_value = objective(candidate)[0]
+            if candidate_value <= value:
+                break
+        else:
+            # No step improves the likelihood in floating point: this is the optimum to the precision the sum
+            # over (up to millions of) customers allows, provided the step that was offered is small.
+            settled = bool(np.max(np.abs(step)) < 1e-4)
             break
         x, value = candidate, candidate_value
     # The Hessian is wanted at the estimate (for the standard errors); after a move of less than 1e-4 in
@@ -682,18 +699,18 @@ class _BgnbdData:
     w: np.ndarray
 
     def __post_init__(self) -> None:
-        self.ux, inverse = np.unique(self.x, return_inverse=True)
+        self.ux, inverse = _factorize(self.x)
         self.w_by_x = np.bincount(inverse, weights=self.w, minlength=len(self.ux))
         zero = self.x == 0
-        self.uT0, inverse0 = np.unique(self.T[zero], return_inverse=True)
+        self.uT0, inverse0 = _factorize(self.T[zero])
         self.w_T0 = np.bincount(inverse0, weights=self.w[zero], minlength=len(self.uT0))
         rep = ~zero
         self.xr, self.wr = self.x[rep], self.w[rep]
         # Repeat buyers share few distinct x, T and t_x values (whole days): logs and reciprocals are taken once per
         # value and gathered, which halves the time of an evaluation on a million customers.
-        self.uxr, self.ixr = np.unique(self.xr, return_inverse=True)
-        self.uTr, self.iTr = np.unique(self.T[rep], return_inverse=True)
-        self.utx, self.itx = np.unique(self.t_x[rep], return_inverse=True)
+        self.uxr, self.ixr = _factorize(self.xr)
+        self.uTr, self.iTr = _factorize(self.T[rep])
+        self.utx, self.itx = _factorize(self.t_x[rep])
 
     def starting_values(self) -> np.ndarray:
         """log(r, alpha, a, b) to start from: r = 1 and alpha from the mean purchase rate of the data (a rate of
@@ -1017,7 +1034,7 @@ class _GammaGammaData:
     w: np.ndarray
 
     def __post_init__(self) -> None:
-        self.ux, self.inverse = np.unique(self.x, return_inverse=True)
+        self.ux, self.inverse = _factorize(self.x)
         self.w_by_x = np.bincount(self.inverse, weights=self.w, minlength=len(self.ux))
         self.wx_by_x = self.w_by_x * self.ux
         # Data-only parts of the likelihood that do not depend on the parameters.
