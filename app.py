@@ -13,6 +13,7 @@ st.set_page_config(page_title="CRM analytics", page_icon=":material/insights:", 
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/customers.py", title="Customers", icon=":material/person_search:"),
 ]
 
 page = st.navigation(PAGES)

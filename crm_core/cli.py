@@ -284,6 +284,20 @@ def cmd_rfm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_customer(args: argparse.Namespace) -> int:
+    from crm_core import config, profiles
+
+    engine, _ = _engine(args)
+    mask = args.mask or config.pii_masking_forced()
+    try:
+        profile = profiles.customer_profile(engine, args.id, as_of=args.as_of, mask=mask)
+    except profiles.CustomerNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(profile.as_dict(), indent=2, ensure_ascii=False) if args.json else profile.describe())
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------------------------
 
 
@@ -451,6 +465,25 @@ def build_parser() -> argparse.ArgumentParser:
         )
     _add_db(p)
     p.set_defaults(handler=cmd_rfm)
+
+    p = sub.add_parser(
+        "customer",
+        help="one customer's whole profile",
+        description=(
+            "Everything about one customer, as the Customers page shows it: identity and consent per channel, key "
+            "figures, RFM scores and segment, predicted value, the newest events of the timeline, orders, favourite "
+            "categories and brands, the next-best offer, campaigns, feedback and contact pressure. "
+            "CRM_MASK_PII=1 forces --mask."
+        ),
+    )
+    p.add_argument("id", help="the customer's id (customer_id of the import files, e.g. C0000042)")
+    p.add_argument(
+        "--as-of", type=_date, metavar="YYYY-MM-DD", help="as-of date (default: the day after the last order)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--mask", action="store_true", help="mask emails, phone numbers and surnames")
+    _add_db(p)
+    p.set_defaults(handler=cmd_customer)
 
     return parser
 

@@ -259,9 +259,17 @@ def _check_overview(at: AppTest) -> None:
     assert at.expander[0].label == "How these numbers are defined"
 
 
+def _check_customers(at: AppTest) -> None:
+    # Search, deep links, profiles and masking: tests/test_profiles.py.
+    assert at.title[0].value == "Customers"
+    assert [s.value for s in at.subheader] == ["Recently viewed", "Most valuable"]
+    assert any(b.key and b.key.startswith("valuable_") for b in at.button)
+
+
 #: Every page of the app and what its AppTest checks beyond "runs without an exception". Add a page, add it here.
 PAGE_CHECKS: dict[str, Callable[[AppTest], None]] = {
     "pages/overview.py": _check_overview,
+    "pages/customers.py": _check_customers,
 }
 
 

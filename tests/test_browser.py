@@ -51,6 +51,8 @@ class PageSpec:
 
 PAGES = [
     PageSpec("", "Overview", '[data-testid="stMetricValue"]'),
+    # A profile opened by its deep link: the KPI cards exist only once a profile is drawn.
+    PageSpec("customers?customer=C0000001", "Customers", '[data-testid="stMetricValue"]'),
 ]
 
 

@@ -15,6 +15,7 @@ import streamlit as st
 from crm_core import db
 from crm_core.config import DatabaseSetting
 from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
+from ui.privacy import masking_switch
 
 #: Customers of the demo dataset a first start creates (DESIGN.md §6, demo tier).
 FIRST_START_CUSTOMERS = 20_000
@@ -126,6 +127,7 @@ def sidebar() -> None:
             f"**Database** · {info.engine}  \n`{info.url}`  \n"
             f"from {_SOURCES.get(info.source, info.source)}  \ndata version {info.data_version}"
         )
+    masking_switch()
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

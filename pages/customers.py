@@ -1,0 +1,415 @@
+"""Customers: find a customer and see their whole history on one screen (DESIGN.md §4).
+
+The URL carries the customer id (``customers?customer=C0000042``), so a profile can be shared and every page that
+lists customers links here (``ui.profile_link``).
+"""
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from crm_core import profiles
+
+ui.page("Customers")
+
+masked = ui.masking_enabled()
+RECENT_KEY = "recent_customers"
+RECENT_MAX = 8
+SEARCH_KEY = "customer_search"
+
+
+def open_profile(external_id: str) -> None:
+    st.query_params[ui.PROFILE_PARAM] = external_id
+    st.session_state[SEARCH_KEY] = ""
+
+
+def close_profile() -> None:
+    st.query_params.pop(ui.PROFILE_PARAM, None)
+
+
+def name_of(row) -> str:
+    parts = [str(p) for p in (row.first_name, row.last_name) if isinstance(p, str) and p]
+    return " ".join(parts) or str(row.external_id)
+
+
+def customer_buttons(frame: pd.DataFrame, key: str, value_of=None) -> None:
+    """One button per customer: name, id, email and city (masked when masking is on); a click opens the profile."""
+    for row in frame.itertuples(index=False):
+        details = [row.external_id, row.email, row.city]
+        if value_of is not None:
+            details.append(value_of(row))
+        label = f"**{name_of(row)}** · " + " · ".join(str(d) for d in details if isinstance(d, str) and d)
+        st.button(
+            label, key=f"{key}_{row.external_id}", on_click=open_profile, args=(row.external_id,), type="tertiary"
+        )
+
+
+def day(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
+
+
+def or_dash(value, formatter) -> str:
+    return "—" if value is None or pd.isna(value) else formatter(value)
+
+
+# --- find a customer ----------------------------------------------------------------------------------------------
+
+typed = st.text_input(
+    "Find a customer",
+    key=SEARCH_KEY,
+    placeholder="Name, email, phone or customer id - part of it is enough",
+    help='Case does not matter; every word must match ("anna müll" finds Anna Müller).',
+)
+if typed.strip():
+    found = ui.cached(profiles.search_customers, text=typed.strip(), mask=masked)
+    st.caption(f"Search: {found.label}")
+    if found.frame.empty:
+        st.info(f"No customer's name, email, phone or id contains “{typed.strip()}”.")
+    customer_buttons(found.frame, "found")
+
+selected = st.query_params.get(ui.PROFILE_PARAM)
+if not selected:
+    recent_column, valuable_column = st.columns(2)
+    with recent_column:
+        st.subheader("Recently viewed")
+        recent = st.session_state.get(RECENT_KEY, [])
+        if recent:
+            customer_buttons(
+                ui.cached(profiles.customers_by_external_ids, external_ids=tuple(recent), mask=masked), "recent"
+            )
+        else:
+            st.caption("Profiles you open appear here.")
+    with valuable_column:
+        valuable = ui.cached(profiles.most_valuable, limit=10, mask=masked)
+        st.subheader("Most valuable")
+        st.caption(f"By {valuable.basis}.")
+        customer_buttons(valuable.frame, "valuable", lambda row: ui.currency(row.value))
+    st.stop()
+
+# --- the profile --------------------------------------------------------------------------------------------------
+
+with st.spinner("Scoring against all customers (once per data import)…"):
+    reference = ui.cached(profiles.profile_reference)
+try:
+    profile = ui.cached(profiles.customer_profile, customer_id=selected, reference=reference, mask=masked)
+except profiles.CustomerNotFound:
+    st.warning(f"There is no customer with id “{selected}”. Search for them above.", icon=":material/person_off:")
+    st.button("Clear", on_click=close_profile)
+    st.stop()
+
+st.session_state[RECENT_KEY] = [selected, *[c for c in st.session_state.get(RECENT_KEY, []) if c != selected]][
+    :RECENT_MAX
+]
+
+who = profile.identity
+figures = profile.key_figures
+st.divider()
+title, close = st.columns([6, 1])
+title.header(who.name)
+place = ", ".join(p for p in (who.city, who.country) if p)
+title.caption(
+    " · ".join(
+        part
+        for part in (
+            f"Customer {who.external_id}",
+            place,
+            f"customer since {day(who.created_at)}" if who.created_at is not None else "",
+            f"[link to this profile]({ui.profile_link(who.external_id)})",
+        )
+        if part
+    )
+)
+close.button("Close profile", on_click=close_profile, icon=":material/close:")
+if who.is_erased:
+    st.warning(
+        f"This customer asked to be forgotten on {day(who.erased_at)}: personal data is anonymised, orders are kept "
+        "for the statistics, and they are never contacted again.",
+        icon=":material/person_off:",
+    )
+
+contact, facts = st.columns(2)
+contact.markdown(
+    f"**Email** {who.email or '—'}  \n**Phone** {who.phone or '—'}  \n"
+    f"**Born** {day(who.birth_date)} · **Gender** {who.gender or '—'}"
+)
+attributes = [f"**{row.name.replace('_', ' ').capitalize()}** {row.value}" for row in profile.attributes.itertuples()]
+facts.markdown(
+    f"**Acquired via** {who.acquisition_channel or '—'} · "
+    f"**cost** {or_dash(who.acquisition_cost, ui.currency_cents)}  \n" + ("  \n".join(attributes) or "No attributes.")
+)
+
+spend = st.columns(4)
+spend[0].metric("Total spend", ui.currency(figures.total_spend), border=True, help="Net revenue of completed orders.")
+spend[1].metric("Orders", ui.number(figures.purchases), border=True, help="Completed orders (purchases).")
+spend[2].metric("Avg order value", or_dash(figures.average_order_value, ui.currency_cents), border=True)
+spend[3].metric(
+    "Returns",
+    ui.number(figures.returns),
+    border=True,
+    help=f"Returned orders worth {ui.currency_cents(figures.returned_amount)}; "
+    f"{ui.number(figures.cancellations)} cancelled.",
+)
+when = st.columns(4)
+when[0].metric("First purchase", day(figures.first_purchase), border=True)
+when[1].metric("Last purchase", day(figures.last_purchase), border=True)
+when[2].metric("Tenure", or_dash(figures.tenure_days, lambda d: f"{ui.number(d)} days"), border=True)
+rfm_scores = profile.rfm
+if rfm_scores is None:
+    when[3].metric("RFM segment", "No purchase yet", border=True)
+else:
+    when[3].metric(
+        "RFM segment",
+        rfm_scores.segment,
+        border=True,
+        help=f"Scores 5 = best, by quintile of all buyers: last purchase {rfm_scores.recency_days} days ago (R "
+        f"{rfm_scores.r_score}), {rfm_scores.frequency} purchases (F {rfm_scores.f_score}), "
+        f"{ui.currency(rfm_scores.monetary)} (M {rfm_scores.m_score}).",
+    )
+scores = profile.predictions
+if scores is not None:
+    value = st.columns(4)
+    rank = f"top {ui.percent(scores.clv_rank)} of {ui.number(scores.scored_customers)}" if scores.clv_rank else None
+    value[0].metric(
+        "Predicted value (CLV)",
+        or_dash(scores.clv, ui.currency),
+        border=True,
+        help="Discounted margin over the model's horizon (BG/NBD + Gamma-Gamma)."
+        + (f" Ranks in the {rank} scored customers." if rank else ""),
+    )
+    value[1].metric(
+        "P(alive)",
+        or_dash(scores.p_alive, ui.percent),
+        border=True,
+        help="Probability that the customer is still active (BG/NBD).",
+    )
+    value[2].metric(
+        "Purchases next 90 days",
+        or_dash(scores.expected_purchases_90d, lambda v: f"{v:.1f}"),
+        border=True,
+        help="Expected number (BG/NBD). The chance of at least one is "
+        f"{or_dash(scores.prob_purchase_90d, ui.percent)}.",
+    )
+    value[3].metric("Churn risk", scores.churn_risk or "—", border=True, help="Band from P(alive).")
+notes = []
+if rfm_scores is not None:
+    notes.append(
+        f"**{rfm_scores.segment}** (R {rfm_scores.r_score} · F {rfm_scores.f_score} · M {rfm_scores.m_score}): "
+        f"{rfm_scores.meaning} *{rfm_scores.action}*"
+    )
+if scores is None:
+    notes.append("No predictions: the customer-value models have not scored this customer.")
+else:
+    notes.append(
+        "Predictions are the models' point estimates; their uncertainty for this customer is the probabilities shown "
+        f"(P(alive) {or_dash(scores.p_alive, ui.percent)}, P(≥1 purchase in 90 days) "
+        f"{or_dash(scores.prob_purchase_90d, ui.percent)})."
+        + (" The data changed since they were computed." if scores.stale else "")
+    )
+if notes:
+    st.caption("  \n".join(notes))
+
+timeline_tab, orders_tab, interests_tab, campaigns_tab, feedback_tab, contact_tab = st.tabs(
+    ["Timeline", "Orders", "Interests & next offer", "Campaigns", "Feedback", "Contact & consent"]
+)
+
+with timeline_tab:
+    pick_channels, pick_types, pick_page = st.columns([3, 3, 1])
+    channels = pick_channels.multiselect(
+        "Channels", profile.timeline_channels, key=f"timeline_channels_{profile.customer_id}", placeholder="All"
+    )
+    types = pick_types.multiselect(
+        "Types", profile.timeline_types, key=f"timeline_types_{profile.customer_id}", placeholder="All"
+    )
+    page_number = pick_page.number_input(
+        "Page", min_value=1, value=1, step=1, key=f"timeline_page_{profile.customer_id}"
+    )
+    if channels or types or page_number > 1:
+        timeline = ui.cached(
+            profiles.customer_timeline,
+            customer_id=profile.customer_id,
+            channels=tuple(channels),
+            types=tuple(types),
+            page=int(page_number) - 1,
+            mask=masked,
+        )
+    else:
+        timeline = profile.timeline
+    if timeline.total == 0:
+        st.info("No orders, interactions or feedback recorded for this customer (with these filters).")
+    else:
+        st.caption(f"Page {timeline.page + 1} of {timeline.pages} · {ui.number(timeline.total)} events, newest first.")
+        st.dataframe(
+            timeline.frame,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                "source": "Record",
+                "channel": "Channel",
+                "direction": "In/out",
+                "type": "Type",
+                "subject": "Subject",
+                "outcome": "Outcome",
+                "amount": st.column_config.NumberColumn("Amount", format="€%.2f"),
+                "score": st.column_config.NumberColumn("Score", format="%d"),
+                "campaign": "Campaign",
+            },
+        )
+
+with orders_tab:
+    if profile.orders.empty:
+        st.info("No orders yet.")
+    else:
+        st.caption(
+            f"The newest {len(profile.orders)} of {ui.number(profile.orders_total)} orders; the timeline has all."
+            if profile.orders_total > len(profile.orders)
+            else f"{ui.number(profile.orders_total)} orders, newest first."
+        )
+        st.dataframe(
+            profile.orders.drop(columns="order_id"),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "external_id": "Order",
+                "ordered_at": st.column_config.DatetimeColumn("Ordered", format="YYYY-MM-DD HH:mm"),
+                "channel": "Channel",
+                "status": "Status",
+                "amount": st.column_config.NumberColumn("Amount", format="€%.2f"),
+                "items": st.column_config.NumberColumn("Items"),
+                "products": st.column_config.TextColumn("Products", width="large"),
+            },
+        )
+        with st.expander("Order lines"):
+            st.dataframe(
+                profile.order_lines.drop(columns="order_id"),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "order_ref": "Order",
+                    "ordered_at": st.column_config.DatetimeColumn("Ordered", format="YYYY-MM-DD"),
+                    "unit_price": st.column_config.NumberColumn("Unit price", format="€%.2f"),
+                    "line_amount": st.column_config.NumberColumn("Amount", format="€%.2f"),
+                },
+            )
+
+with interests_tab:
+    st.markdown("**Next-best offer**")
+    if profile.offers.empty:
+        st.caption(
+            "No category stands out: customers with similar purchases buy nothing this customer has not, more often "
+            "than buyers at large."
+        )
+    for offer in profile.offers.itertuples():
+        st.markdown(f"- **{offer.category}** — {offer.reason}")
+    share = st.column_config.ProgressColumn("Share of spend", format="percent", min_value=0.0, max_value=1.0)
+    money = st.column_config.NumberColumn("Revenue", format="€%.2f")
+    favourite_categories, favourite_brands = st.columns(2)
+    for column, frame, label in (
+        (favourite_categories, profile.favourite_categories, "Favourite categories"),
+        (favourite_brands, profile.favourite_brands, "Favourite brands"),
+    ):
+        column.markdown(f"**{label}**")
+        if frame.empty:
+            column.caption("No purchases yet.")
+        else:
+            column.dataframe(frame, hide_index=True, width="stretch", column_config={"revenue": money, "share": share})
+
+with campaigns_tab:
+    if profile.campaigns.empty:
+        st.info("Not a member of any campaign.")
+    else:
+        flag = st.column_config.CheckboxColumn
+        st.dataframe(
+            profile.campaigns,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "campaign": "Campaign",
+                "start_date": st.column_config.DateColumn("Start"),
+                "is_control": flag("Control", help="In the control group: not contacted"),
+                "sent_at": st.column_config.DatetimeColumn("Sent", format="YYYY-MM-DD"),
+                "delivered": flag("Delivered"),
+                "opened": flag("Opened"),
+                "clicked": flag("Clicked"),
+                "converted": flag("Converted"),
+                "revenue": st.column_config.NumberColumn("Revenue", format="€%.2f"),
+            },
+        )
+        st.caption("An empty box: the outcome was not recorded.")
+
+with feedback_tab:
+    summary = profile.feedback_summary
+    if summary.entries == 0:
+        st.info("No surveys, reviews, complaints or notes.")
+    else:
+        nps, nps_mean, review, complaints = st.columns(4)
+        nps.metric(
+            "Latest NPS score",
+            or_dash(summary.latest_nps, lambda v: f"{v:.0f}"),
+            border=True,
+            help=f"0-10; {summary.latest_nps_group}." if summary.latest_nps_group else "0-10.",
+        )
+        nps_mean.metric(
+            "Average NPS score", or_dash(summary.average_nps, lambda v: f"{v:.1f}"), border=True,
+            help=f"Over {summary.surveys} surveys.",
+        )  # fmt: skip
+        review.metric(
+            "Average review",
+            or_dash(summary.average_review, lambda v: f"{v:.1f} / 5"),
+            border=True,
+            help=f"Over {summary.reviews} reviews.",
+        )
+        complaints.metric("Complaints", ui.number(summary.complaints), border=True)
+        scored = profile.feedback.dropna(subset=["score"])
+        chart, mentions = st.columns([3, 2])
+        if not scored.empty:
+            chart.scatter_chart(scored, x="created_at", y="score", color="kind", x_label="", y_label="Score")
+        if summary.mentions.empty:
+            mentions.caption("No competitor, reason for not buying or complaint mentioned.")
+        else:
+            mentions.dataframe(
+                summary.mentions,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "mention": "Mentioned as",
+                    "value": "What",
+                    "times": "Times",
+                    "last_at": st.column_config.DatetimeColumn("Last", format="YYYY-MM-DD"),
+                },
+            )
+        st.dataframe(
+            profile.feedback,
+            hide_index=True,
+            width="stretch",
+            column_config={"created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD")},
+        )
+
+with contact_tab:
+    limit_30, limit_90, _ = st.columns([1, 1, 2])
+    default = profiles.ContactLimits()
+    limits = profiles.ContactLimits(
+        last_30_days=int(limit_30.number_input("Warn above (30 days)", 0, value=default.last_30_days, key="limit_30")),
+        last_90_days=int(limit_90.number_input("Warn above (90 days)", 0, value=default.last_90_days, key="limit_90")),
+    )
+    for warning in profiles.contact_warnings(profile.contact_pressure, limits):
+        st.warning(warning, icon=":material/campaign:")
+    if profile.contact_pressure.empty:
+        st.caption(f"Not contacted in the 90 days before {profile.as_of}.")
+    else:
+        st.caption(f"Outbound contacts before {profile.as_of}, per channel.")
+        st.dataframe(
+            profile.contact_pressure,
+            hide_index=True,
+            column_config={"last_30_days": "Last 30 days", "last_90_days": "Last 90 days"},
+        )
+    st.markdown("**Consent per channel**")
+    st.dataframe(
+        profile.consents,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "changed_at": st.column_config.DatetimeColumn("Since", format="YYYY-MM-DD"),
+            "suppressed": st.column_config.CheckboxColumn("Suppressed", help="On the suppression list"),
+        },
+    )
