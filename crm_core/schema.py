@@ -214,11 +214,11 @@ customer_scores = _no_fk_on_duckdb(
         "customer_scores",
         metadata,
         sa.Column("customer_id", sa.Integer, _fk("customers.id"), primary_key=True, autoincrement=False),
-        sa.Column("p_alive", sa.Float, comment="BG/NBD probability that the customer is still active"),
-        sa.Column("expected_purchases_90d", sa.Float),
-        sa.Column("prob_purchase_90d", sa.Float, comment="probability of at least one purchase in the next 90 days"),
-        sa.Column("expected_spend", sa.Float, comment="Gamma-Gamma expected average order value"),
-        sa.Column("clv", sa.Float, comment="predicted margin over the horizon, discounted"),
+        sa.Column("p_alive", sa.Double, comment="BG/NBD probability that the customer is still active"),
+        sa.Column("expected_purchases_90d", sa.Double),
+        sa.Column("prob_purchase_90d", sa.Double, comment="probability of at least one purchase in the next 90 days"),
+        sa.Column("expected_spend", sa.Double, comment="Gamma-Gamma expected average order value"),
+        sa.Column("clv", sa.Double, comment="predicted margin over the horizon, discounted"),
         sa.Column("churn_risk", sa.String(8), comment="Low / Medium / High from p_alive"),
         comment=(
             "Model outputs per buyer, derived data written by crm_core.clv.ensure_scores for the data version named "
