@@ -14,6 +14,7 @@ st.set_page_config(page_title="CRM analytics", page_icon=":material/insights:", 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/customers.py", title="Customers", icon=":material/person_search:"),
+    st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
 ]
 
 page = st.navigation(PAGES)

@@ -259,6 +259,13 @@ def _check_overview(at: AppTest) -> None:
     assert at.expander[0].label == "How these numbers are defined"
 
 
+def _check_campaigns(at: AppTest) -> None:
+    assert at.title[0].value == "Campaigns"
+    assert at.selectbox(key="campaign").value  # the newest campaign is open
+    assert any("conversion" in str(md.value) for md in at.markdown)  # its verdicts, in words
+    assert {"Members", "Control group", "Incremental revenue", "ROI"} <= set(_metrics(at))
+
+
 def _check_customers(at: AppTest) -> None:
     # Search, deep links, profiles and masking: tests/test_profiles.py.
     assert at.title[0].value == "Customers"
@@ -270,6 +277,7 @@ def _check_customers(at: AppTest) -> None:
 PAGE_CHECKS: dict[str, Callable[[AppTest], None]] = {
     "pages/overview.py": _check_overview,
     "pages/customers.py": _check_customers,
+    "pages/campaigns.py": _check_campaigns,
 }
 
 

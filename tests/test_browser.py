@@ -53,6 +53,7 @@ PAGES = [
     PageSpec("", "Overview", '[data-testid="stMetricValue"]'),
     # A profile opened by its deep link: the KPI cards exist only once a profile is drawn.
     PageSpec("customers?customer=C0000001", "Customers", '[data-testid="stMetricValue"]'),
+    PageSpec("campaigns", "Campaigns", '[data-testid="stMetricValue"]'),
 ]
 
 
@@ -195,3 +196,24 @@ def test_overview_kpis_equal_what_crm_core_computes(server, page, duckdb_demo_ur
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
     assert db.redact_url(duckdb_demo_url) in sidebar
     assert "Demo data" in sidebar
+
+
+def test_a_campaign_opens_from_its_url_with_its_verdicts(server, page, js_errors, duckdb_demo_url):
+    from urllib.parse import quote
+
+    from crm_core import campaigns
+
+    engine = db.create_engine(duckdb_demo_url)
+    try:
+        name = campaigns.campaign_list(engine)["name"].iloc[2]
+        verdicts = campaigns.campaign_results(engine, name).verdicts
+    finally:
+        engine.dispose()
+    _open(page, server, PageSpec(f"campaigns?campaign={quote(name)}", "Campaigns", '[data-testid="stMetricValue"]'))
+    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    for verdict in verdicts.values():
+        # Markdown renders the verdict's words as they are; compare its start, before any emphasis could differ.
+        assert verdict[:60] in text
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert js_errors == []

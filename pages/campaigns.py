@@ -1,0 +1,496 @@
+"""Campaigns: did it work, for whom, by how much, and did it pay (DESIGN.md §4, §5)."""
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from crm_core import campaigns, charts, uplift
+from ui import privacy
+
+ui.page("Campaigns")
+
+listing = ui.cached(campaigns.campaign_list)
+if listing.empty:
+    st.info(
+        "There are no campaigns yet. Import a campaign's results with "
+        "`python -m crm_core import campaign-results FILE --campaign NAME --arm-col COL --control VALUE`."
+    )
+    st.stop()
+
+
+def shown(formatter, value) -> str:
+    """A figure, or a dash where there is none (no control group, no cost, nothing recorded)."""
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else formatter(value)
+
+
+def plain(text: str) -> str:
+    """Text shown as it is: arm names from an import may hold characters Markdown would act on ($ starts math)."""
+    return "".join(f"\\{c}" if c in "\\$*_`~[]" else c for c in text)
+
+
+P_VALUE = st.column_config.NumberColumn("p-value", format="%.4f")
+#: Money to the cent in a table column.
+MONEY = f"{charts.CURRENCY}%.2f"
+
+names = listing["name"].tolist()
+name = st.selectbox(
+    "Campaign",
+    names,
+    key="campaign",
+    bind="query-params",
+    help="Newest first. Pick a row in the *All campaigns* tab to open it here too.",
+)
+selected = listing[listing["name"] == name].iloc[0]
+
+results_tab, list_tab, compare_tab, plan_tab = st.tabs(
+    ["Results", "All campaigns", "Compare", "Plan the next one"], key="view", bind="query-params"
+)
+
+# --- one campaign ----------------------------------------------------------------------------------------------------
+
+if results_tab.open:
+    with results_tab:
+        results = ui.cached(campaigns.campaign_results, campaign=name)
+        info = results.campaign
+        st.caption(
+            f"{info.channel or 'no channel'} · started {shown(str, info.start_date)} · "
+            f"cost {shown(ui.currency, info.cost)} · margin {ui.percent(info.margin, 0)} · "
+            f"attribution window {info.attribution_window_days} days · outcomes {results.outcomes}"
+        )
+        for effect in results.effects:
+            with st.container(border=True):
+                st.markdown(plain(effect.verdict))
+        for note in results.notes:
+            (st.warning if not results.has_control else st.caption)(note)
+
+        cards = st.columns(5)
+        cards[0].metric("Members", ui.number(selected["members"]), border=True)
+        cards[1].metric("Control group", ui.number(selected["control"]), border=True)
+        cards[2].metric(
+            "Incremental revenue",
+            shown(ui.currency, results.incremental_revenue),
+            help="Uplift of revenue per member × treated members, summed over the treatment arms.",
+            border=True,
+        )
+        cards[3].metric("Cost", shown(ui.currency, info.cost), border=True)
+        cards[4].metric(
+            "ROI",
+            shown(lambda v: ui.percent(v, 0), results.roi),
+            help=f"(incremental revenue × {ui.percent(info.margin, 0)} margin − cost) / cost",
+            border=True,
+        )
+
+        effects = results.effects_frame()
+        forest, funnel = st.columns([3, 2])
+        forest.plotly_chart(charts.uplift_forest(effects, title="Uplift against the control, 95 % CI"), key="forest")
+        funnel_frame = ui.cached(campaigns.funnel, campaign=name)
+        funnel.plotly_chart(charts.campaign_funnel(funnel_frame, title="Funnel per arm"), key="funnel")
+
+        st.markdown("**Every arm**")
+        st.dataframe(
+            results.arms,
+            hide_index=True,
+            width="stretch",
+            column_order=[
+                "arm",
+                "is_control",
+                "n",
+                "conversion_rate",
+                "conversion_ci_low",
+                "conversion_ci_high",
+                "response_rate",
+                "revenue_per_member",
+                "revenue_ci_low",
+                "revenue_ci_high",
+            ],
+            column_config={
+                "arm": "Arm",
+                "is_control": st.column_config.CheckboxColumn("Control"),
+                "n": st.column_config.NumberColumn("Members", format="localized"),
+                "conversion_rate": st.column_config.NumberColumn("Conversion", format="percent"),
+                "conversion_ci_low": st.column_config.NumberColumn("CI low", format="percent"),
+                "conversion_ci_high": st.column_config.NumberColumn("CI high", format="percent"),
+                "response_rate": st.column_config.NumberColumn("Response", format="percent"),
+                "revenue_per_member": st.column_config.NumberColumn("Revenue / member", format=MONEY),
+                "revenue_ci_low": st.column_config.NumberColumn("CI low", format=MONEY),
+                "revenue_ci_high": st.column_config.NumberColumn("CI high", format=MONEY),
+            },
+        )
+        if results.effects and results.has_control:
+            st.markdown(f"**Each treatment arm against the control ({results.control_arm})**")
+            st.dataframe(
+                effects.drop(columns="method"),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "arm": "Arm",
+                    "metric": "Metric",
+                    "estimate": st.column_config.NumberColumn("Uplift", format="%.4f"),
+                    "ci_low": st.column_config.NumberColumn("CI low", format="%.4f"),
+                    "ci_high": st.column_config.NumberColumn("CI high", format="%.4f"),
+                    "p_value": P_VALUE,
+                },
+            )
+            totals = pd.DataFrame([effect.as_dict() for effect in results.effects])
+            st.dataframe(
+                totals,
+                hide_index=True,
+                width="stretch",
+                column_order=[
+                    "arm",
+                    "n",
+                    "incremental_conversions",
+                    "incremental_conversions_low",
+                    "incremental_conversions_high",
+                    "incremental_revenue",
+                    "incremental_revenue_low",
+                    "incremental_revenue_high",
+                    "cost",
+                    "roi",
+                ],
+                column_config={
+                    "arm": "Arm",
+                    "n": st.column_config.NumberColumn("Members", format="localized"),
+                    "incremental_conversions": st.column_config.NumberColumn("Incr. conversions", format="%.1f"),
+                    "incremental_conversions_low": st.column_config.NumberColumn("CI low", format="%.1f"),
+                    "incremental_conversions_high": st.column_config.NumberColumn("CI high", format="%.1f"),
+                    "incremental_revenue": st.column_config.NumberColumn("Incr. revenue", format="compact"),
+                    "incremental_revenue_low": st.column_config.NumberColumn("CI low", format="compact"),
+                    "incremental_revenue_high": st.column_config.NumberColumn("CI high", format="compact"),
+                    "cost": st.column_config.NumberColumn("Cost", format="localized"),
+                    "roi": st.column_config.NumberColumn("ROI", format="percent"),
+                },
+            )
+            st.caption(
+                "Conversion and response uplifts are differences of rates (0.013 = 1.3 points) with Newcombe's "
+                "interval; revenue per member uses Welch's interval. An interval that includes zero means no "
+                "measurable effect."
+            )
+
+        st.subheader("Who really responded")
+        dimensions = ui.cached(campaigns.segment_dimensions)
+        treatment_arms = [effect.arm for effect in results.effects]
+        pick, by_arm = st.columns(2)
+        by = pick.selectbox(
+            "Break down by",
+            dimensions,
+            format_func=lambda d: "RFM segment at sending" if d == campaigns.RFM_SEGMENT else d.replace("_", " "),
+            key="campaign_dimension",
+        )
+        arm = by_arm.selectbox(
+            "Treatment arm",
+            [None, *treatment_arms],
+            format_func=lambda a: "All treatment arms" if a is None else a,
+            key="campaign_segment_arm",
+        )
+        by_segment, by_decile = st.columns(2)
+        try:
+            segments = ui.cached(campaigns.uplift_by_segment, campaign=name, by=by, arm=arm)
+        except ValueError as exc:
+            by_segment.info(str(exc))
+        else:
+            by_segment.plotly_chart(
+                charts.uplift_by_group(segments, "segment", title="Conversion uplift by segment, 95 % CI"),
+                key="uplift_by_segment",
+            )
+            st.dataframe(
+                segments,
+                hide_index=True,
+                width="stretch",
+                column_order=[
+                    "segment",
+                    "n_treatment",
+                    "n_control",
+                    "conversion_treatment",
+                    "conversion_control",
+                    "uplift",
+                    "ci_low",
+                    "ci_high",
+                    "p_value",
+                    "revenue_uplift",
+                    "note",
+                ],
+                column_config={
+                    "segment": "Segment",
+                    "n_treatment": st.column_config.NumberColumn("Treated", format="localized"),
+                    "n_control": st.column_config.NumberColumn("Control", format="localized"),
+                    "conversion_treatment": st.column_config.NumberColumn("Conv. treated", format="percent"),
+                    "conversion_control": st.column_config.NumberColumn("Conv. control", format="percent"),
+                    "uplift": st.column_config.NumberColumn("Uplift (points)", format="percent"),
+                    "ci_low": st.column_config.NumberColumn("CI low", format="percent"),
+                    "ci_high": st.column_config.NumberColumn("CI high", format="percent"),
+                    "p_value": P_VALUE,
+                    "revenue_uplift": st.column_config.NumberColumn("Revenue / member uplift", format=MONEY),
+                    "note": "Note",
+                },
+            )
+            st.caption(
+                f"Sorted by effect. Groups with fewer than {campaigns.MIN_GROUP_SIZE} members on either side are "
+                "drawn faint and listed last: too small to say anything."
+            )
+
+        st.subheader("Response over the days after sending")
+        days = ui.cached(campaigns.response_by_day, campaign=name)
+        st.plotly_chart(
+            charts.response_by_day(days, title="Cumulative share of members who bought"), key="response_by_day"
+        )
+        st.caption("From orders: a member counts on the day of their first purchase after the send (controls: start).")
+
+        st.subheader("Members")
+        member_arm = st.selectbox(
+            "Arm",
+            [None, *results.arms["arm"].tolist()],
+            format_func=lambda a: "All arms" if a is None else a,
+            key="campaign_member_arm",
+        )
+        member_list = ui.cached(campaigns.member_list, campaign=name, arm=member_arm)
+        links = privacy.profile_links(member_list.frame["external_id"])
+        frame = privacy.mask_pii(member_list.frame.assign(profile=links))
+        st.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            column_order=["profile", "first_name", "last_name", "arm", "is_control", "sent_at", *campaigns.OUTCOMES]
+            + ["revenue"],
+            column_config={
+                "profile": privacy.profile_link_column(),
+                "first_name": "First name",
+                "last_name": "Last name",
+                "arm": "Arm",
+                "is_control": st.column_config.CheckboxColumn("Control"),
+                "sent_at": st.column_config.DatetimeColumn("Sent", format="YYYY-MM-DD HH:mm"),
+                **{outcome: outcome.capitalize() for outcome in campaigns.OUTCOMES},
+                "revenue": st.column_config.NumberColumn("Revenue", format=MONEY),
+            },
+        )
+        st.caption(f"{member_list.label.capitalize()}. Empty outcome cells were not recorded.")
+
+        # Last, though it is drawn beside the segment chart: it fits the CLV model on the history before the send,
+        # the slowest part of the page, and everything else should not wait for it.
+        with by_decile:
+            try:
+                deciles = ui.cached(campaigns.uplift_by_predicted_value, campaign=name, arm=arm)
+            except ValueError as exc:
+                st.info(f"Uplift by predicted value: {exc}")
+            else:
+                st.plotly_chart(
+                    charts.uplift_by_group(
+                        deciles, "decile", title="Conversion uplift by decile of value predicted before the send"
+                    ),
+                    key="uplift_by_decile",
+                )
+
+# --- the list ----------------------------------------------------------------------------------------------------
+
+
+def open_selected() -> None:
+    """A row picked in the list opens that campaign in the Results tab (widget state may change in a callback)."""
+    rows = st.session_state["campaign_table"]["selection"]["rows"]
+    if rows:
+        st.session_state["campaign"] = st.session_state["campaign_table_names"][rows[0]]
+        st.session_state["view"] = "Results"
+
+
+if list_tab.open:
+    with list_tab:
+        channels = sorted(listing["channel"].dropna().unique())
+        starts = listing["start_date"].dropna()
+        left, right = st.columns(2)
+        channel = left.selectbox(
+            "Channel", [None, *channels], format_func=lambda c: "All channels" if c is None else c, key="list_channel"
+        )
+        period = (
+            right.date_input(
+                "Started between",
+                value=(starts.min(), starts.max()),
+                min_value=starts.min(),
+                max_value=starts.max(),
+                format="YYYY-MM-DD",
+                key="list_period",
+            )
+            if len(starts)
+            else ()
+        )
+        start, end = period if len(period) == 2 else (None, None)
+        filtered = ui.cached(campaigns.campaign_list, channel=channel, start=start, end=end)
+        st.session_state["campaign_table_names"] = filtered["name"].tolist()
+        st.dataframe(
+            filtered,
+            hide_index=True,
+            width="stretch",
+            key="campaign_table",
+            on_select=open_selected,
+            selection_mode="single-row",
+            column_order=[
+                "name",
+                "channel",
+                "start_date",
+                "end_date",
+                "members",
+                "treatment",
+                "control",
+                "open_rate",
+                "click_rate",
+                "conversion_rate",
+                "control_conversion_rate",
+                "revenue",
+                "cost",
+                "incremental_revenue",
+                "roi",
+            ],
+            column_config={
+                "name": "Campaign",
+                "channel": "Channel",
+                "start_date": st.column_config.DateColumn("Start"),
+                "end_date": st.column_config.DateColumn("End"),
+                "members": st.column_config.NumberColumn("Members", format="localized"),
+                "treatment": st.column_config.NumberColumn("Treated", format="localized"),
+                "control": st.column_config.NumberColumn("Control", format="localized"),
+                "open_rate": st.column_config.NumberColumn("Open rate", format="percent"),
+                "click_rate": st.column_config.NumberColumn("Click rate", format="percent"),
+                "conversion_rate": st.column_config.NumberColumn("Conversion", format="percent"),
+                "control_conversion_rate": st.column_config.NumberColumn("Control conv.", format="percent"),
+                "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
+                "cost": st.column_config.NumberColumn("Cost", format="localized"),
+                "incremental_revenue": st.column_config.NumberColumn("Incremental revenue", format="localized"),
+                "roi": st.column_config.NumberColumn("ROI", format="percent"),
+            },
+        )
+        st.caption(
+            f"{len(filtered):,} of {len(listing):,} campaigns. Click a column to sort; pick a row to open its results. "
+            "Rates are over treated members with the outcome recorded; incremental revenue pools the treatment arms "
+            "against the control."
+        )
+
+# --- side by side --------------------------------------------------------------------------------------------------
+
+if compare_tab.open:
+    with compare_tab:
+        chosen = st.multiselect(
+            "Campaigns to compare", names, default=names[: min(3, len(names))], key="compare_campaigns"
+        )
+        ids = tuple(int(listing.loc[listing["name"] == n, "campaign_id"].iloc[0]) for n in chosen)
+        compared = ui.cached(campaigns.compare_campaigns, campaign_ids=ids)
+        if compared.empty:
+            st.caption("Pick campaigns to compare.")
+        else:
+            conversion, revenue = st.columns(2)
+            conversion.plotly_chart(
+                charts.uplift_by_group(
+                    compared,
+                    "name",
+                    title="Conversion uplift, 95 % CI",
+                    estimate="conversion_uplift",
+                    low="conversion_ci_low",
+                    high="conversion_ci_high",
+                    p_value="conversion_p_value",
+                ),
+                key="compare_conversion",
+            )
+            revenue.plotly_chart(
+                charts.uplift_by_group(
+                    compared,
+                    "name",
+                    title="Revenue per member uplift, 95 % CI",
+                    estimate="revenue_uplift",
+                    low="revenue_ci_low",
+                    high="revenue_ci_high",
+                    p_value="revenue_p_value",
+                    money=True,
+                ),
+                key="compare_revenue",
+            )
+            st.dataframe(
+                compared,
+                hide_index=True,
+                width="stretch",
+                column_order=[
+                    "name",
+                    "channel",
+                    "start_date",
+                    "treatment",
+                    "control",
+                    "conversion_rate",
+                    "control_conversion_rate",
+                    "conversion_uplift",
+                    "conversion_p_value",
+                    "revenue_uplift",
+                    "revenue_p_value",
+                    "incremental_revenue",
+                    "cost",
+                    "roi",
+                    "verdict",
+                ],
+                column_config={
+                    "name": "Campaign",
+                    "channel": "Channel",
+                    "start_date": st.column_config.DateColumn("Start"),
+                    "treatment": st.column_config.NumberColumn("Treated", format="localized"),
+                    "control": st.column_config.NumberColumn("Control", format="localized"),
+                    "conversion_rate": st.column_config.NumberColumn("Conversion", format="percent"),
+                    "control_conversion_rate": st.column_config.NumberColumn("Control conv.", format="percent"),
+                    "conversion_uplift": st.column_config.NumberColumn("Uplift (points)", format="percent"),
+                    "conversion_p_value": P_VALUE,
+                    "revenue_uplift": st.column_config.NumberColumn("Revenue / member uplift", format=MONEY),
+                    "revenue_p_value": st.column_config.NumberColumn("p-value (revenue)", format="%.4f"),
+                    "incremental_revenue": st.column_config.NumberColumn("Incremental revenue", format="localized"),
+                    "cost": st.column_config.NumberColumn("Cost", format="localized"),
+                    "roi": st.column_config.NumberColumn("ROI", format="percent"),
+                    "verdict": st.column_config.TextColumn("Verdict", width="large"),
+                },
+            )
+            st.caption("Each campaign's treatment arms pooled against its control.")
+
+# --- the holdout-size calculator -----------------------------------------------------------------------------------
+
+#: Treatment members per control member, as a manager names the split.
+SPLITS = {1.0: "50 / 50", 4.0: "80 / 20", 9.0: "90 / 10", 19.0: "95 / 5"}
+
+if plan_tab.open:
+    with plan_tab:
+        st.markdown(
+            "How many members the next campaign needs so that an effect worth having would be measured: "
+            "**80 % power at 5 % significance**, two-sided."
+        )
+        control_rate = selected["control_conversion_rate"]
+        default_baseline = 2.0 if pd.isna(control_rate) or not 0 < control_rate < 1 else round(control_rate * 100, 2)
+        base, effect, split = st.columns(3)
+        baseline_pct = base.number_input(
+            "Baseline conversion rate (%)",
+            min_value=0.01,
+            max_value=99.0,
+            value=float(default_baseline),
+            step=0.1,
+            key="plan_baseline",
+            help=f"Defaults to the control's conversion rate in {name!r}.",
+        )
+        effect_pp = effect.number_input(
+            "Smallest uplift worth detecting (points)",
+            min_value=0.01,
+            max_value=50.0,
+            value=0.5,
+            step=0.1,
+            key="plan_effect",
+        )
+        ratio = split.selectbox(
+            "Treatment / control split", list(SPLITS), format_func=SPLITS.get, index=2, key="plan_split"
+        )
+        try:
+            plan = uplift.sample_size_two_proportions(baseline_pct / 100, effect_pp / 100, ratio=ratio)
+        except ValueError as exc:
+            st.warning(str(exc))
+        else:
+            need = st.columns(3)
+            need[0].metric("Control members", ui.number(plan.control), border=True)
+            need[1].metric("Treatment members", ui.number(plan.treatment), border=True)
+            need[2].metric("Total", ui.number(plan.total), border=True)
+            power = uplift.power_two_proportions(
+                baseline_pct / 100, effect_pp / 100, int(selected["treatment"]), int(selected["control"])
+            )
+            st.caption(
+                f"For comparison: with its {int(selected['treatment']):,} treated and {int(selected['control']):,} "
+                f"control members, {name!r} had {shown(lambda v: ui.percent(v, 0), power)} power to detect that "
+                "uplift."
+            )
