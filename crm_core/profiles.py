@@ -94,7 +94,6 @@ MAX_OFFER_CATEGORIES = 62
 #: Meta key naming the data version the customer scores were computed for (written by the customer-value models).
 SCORES_VERSION_KEY = "scores_data_version"
 
-TIMELINE_SOURCES = ("order", "interaction", "feedback")
 NO_STATEMENT = "no statement"
 
 
@@ -1229,20 +1228,6 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         scored_customers=scored_n,
         stale=meta.get(SCORES_VERSION_KEY) != meta.get(db.DATA_VERSION_KEY),
     )
-
-
-LINE_COLUMNS = [
-    "order_id",
-    "order_ref",
-    "ordered_at",
-    "status",
-    "product",
-    "category",
-    "brand",
-    "quantity",
-    "unit_price",
-    "line_amount",
-]
 
 
 def _order_lines(conn: Connection, cid: int) -> pd.DataFrame:

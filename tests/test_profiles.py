@@ -853,3 +853,12 @@ def test_the_deployment_setting_forces_masking_on(page_env):
     switch = at.sidebar.toggle(key="mask_pii_switch")
     assert switch.value is True and switch.disabled
     _assert_no_pii(at)
+
+
+def test_profile_links_carry_the_customer_id_url_encoded(monkeypatch):
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT))
+    import ui
+
+    assert ui.profile_link("C0000042") == "customers?customer=C0000042"
+    assert ui.profile_link("A&B 1/2") == "customers?customer=A%26B%201%2F2"
+    assert ui.profile_links(pd.Series(["C1", "C2"])).tolist() == ["customers?customer=C1", "customers?customer=C2"]
