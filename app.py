@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("pages/customers.py", title="Customers", icon=":material/person_search:"),
     st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+    st.Page("pages/data.py", title="Data", icon=":material/database:"),
 ]
 
 page = st.navigation(PAGES)

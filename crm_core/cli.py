@@ -298,6 +298,52 @@ def cmd_customer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    from crm_core import quality
+
+    engine, _ = _engine(args)
+    checks = quality.quality_report(engine, business_start=args.since, examples=args.examples)
+    if args.json:
+        print(json.dumps([check.as_dict() for check in checks], indent=2, ensure_ascii=False, default=str))
+        return 0
+    for check in checks:
+        print(f"{check.title}: {check.count:,} of {check.total:,} {check.unit} ({check.share:.1%})")
+        if check.breakdown:
+            print("  " + ", ".join(f"{name} {count:,}" for name, count in check.breakdown.items()))
+        print(f"  how the metrics treat them: {check.treatment}")
+        if check.count and len(check.examples):
+            _print_table(_frame_rows(check.examples), list(check.examples.columns))
+        print()
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    from crm_core import erasure
+
+    if (args.email is None) == (args.customer is None):
+        print("error: name the person by --email or by --customer (one of them)", file=sys.stderr)
+        return 2
+    engine, _ = _engine(args)
+    db.ensure_schema(engine)
+    try:
+        preview = erasure.erasure_preview(engine, customer_id=args.customer, email=args.email)
+        if not args.yes:
+            print(preview.describe())
+            try:
+                answer = input("Erase? This cannot be undone. Type yes to confirm: ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() != "yes":
+                print("Nothing was erased.")
+                return 1
+        result = erasure.erase_customer(engine, customer_id=args.customer, email=args.email)
+    except erasure.CustomerNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.describe())
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------------------------
 
 
@@ -484,6 +530,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", action="store_true", help="mask emails, phone numbers and surnames")
     _add_db(p)
     p.set_defaults(handler=cmd_customer)
+
+    p = sub.add_parser(
+        "quality",
+        help="the data-quality report",
+        description=(
+            "Check the data in the store: duplicate customers, orders without a customer, zero or negative amounts, "
+            "cancellations and returns, dates in the future or before the business existed, timestamps without a "
+            "time of day, customers without consent records, orders without items; each with its count, example "
+            "rows and how the metrics treat them."
+        ),
+    )
+    p.add_argument(
+        "--since",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the business's start: earlier dates are reported (default: the first customer's sign-up)",
+    )
+    p.add_argument("--examples", type=int, default=5, metavar="N", help="example rows per check (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _add_db(p)
+    p.set_defaults(handler=cmd_quality)
+
+    p = sub.add_parser(
+        "erase",
+        help="erase a person on request (anonymise, suppress, keep the statistics)",
+        description=(
+            "Anonymise a customer on request: name, email, phone, birth date and city emptied, attributes deleted, "
+            "consent opt-out on every channel, the email and phone hashed onto the suppression list, and the "
+            "person's email, phone and name removed from free text. Orders and interactions are kept for the "
+            "statistics. Every customer record with the same email is erased with it. Asks for confirmation "
+            "unless --yes is given."
+        ),
+    )
+    p.add_argument("--email", help="the person's email (case and spaces ignored)")
+    p.add_argument("--customer", metavar="ID", help="the customer's id (customer_id of the import files)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _add_db(p)
+    p.set_defaults(handler=cmd_erase)
 
     return parser
 

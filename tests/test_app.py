@@ -273,11 +273,22 @@ def _check_customers(at: AppTest) -> None:
     assert any(b.key and b.key.startswith("valuable_") for b in at.button)
 
 
+def _check_data(at: AppTest) -> None:
+    # Upload, mapping, validation, import, history and erasure: tests/test_data_page.py.
+    assert at.title[0].value == "Data"
+    assert [t.label for t in at.tabs] == ["Import", "Data quality", "Import history", "Erasure", "Database"]
+    assert len(at.get("file_uploader")) == 1
+    frames = {tuple(frame.value.columns)[0]: frame.value for frame in at.dataframe}
+    assert frames["title"]["title"].str.startswith("Duplicate customers").any()
+    assert frames["table"].set_index("table").loc["customers", "rows"] == 1500
+
+
 #: Every page of the app and what its AppTest checks beyond "runs without an exception". Add a page, add it here.
 PAGE_CHECKS: dict[str, Callable[[AppTest], None]] = {
     "pages/overview.py": _check_overview,
     "pages/customers.py": _check_customers,
     "pages/campaigns.py": _check_campaigns,
+    "pages/data.py": _check_data,
 }
 
 

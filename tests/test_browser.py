@@ -54,6 +54,7 @@ PAGES = [
     # A profile opened by its deep link: the KPI cards exist only once a profile is drawn.
     PageSpec("customers?customer=C0000001", "Customers", '[data-testid="stMetricValue"]'),
     PageSpec("campaigns", "Campaigns", '[data-testid="stMetricValue"]'),
+    PageSpec("data", "Data", '[data-testid="stFileUploader"]'),
 ]
 
 

@@ -1,0 +1,383 @@
+"""Data: bring a file in, see what is wrong with the data, what every import did, erase a person on request, and
+the database in use (DESIGN.md §4; README "The Data page").
+
+An upload goes through the same functions as ``python -m crm_core import``: the whole file is checked first
+(``quality.check_file``), then ``importers.import_file`` writes it in one transaction. The uploaded bytes are the
+only copy of the file the page keeps; after a successful import the uploader is reset, which lets it go.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from crm_core import campaign_import, db, erasure, importers, profiles, quality, schema
+
+ui.page("Data")
+
+KINDS = {
+    "customers": "Customers",
+    "orders": "Orders (one row per order, or per order line)",
+    "interactions": "Interactions",
+    "feedback": "Feedback",
+    campaign_import.KIND: "Campaign results (one row per campaign member)",
+}
+NOT_MAPPED = "—"
+#: Problems listed on the page; the download has them all.
+PROBLEMS_SHOWN = 1000
+
+
+def memo(name: str, key, compute):
+    """``compute()`` once per ``key`` in this session (the last key only, so that one upload is held at a time)."""
+    slot = f"data_memo_{name}"
+    stored = st.session_state.get(slot)
+    if stored is None or stored[0] != key:
+        stored = (key, compute())
+        st.session_state[slot] = stored
+    return stored[1]
+
+
+def forget_upload() -> None:
+    """A fresh uploader (a new key) after an import, so that the file leaves memory."""
+    st.session_state["data_upload_round"] = st.session_state.get("data_upload_round", 0) + 1
+    for name in ("header", "check"):
+        st.session_state.pop(f"data_memo_{name}", None)
+
+
+def fields_help(kind: str) -> str:
+    if kind == campaign_import.KIND:
+        return "One row per campaign member: an arm column, the control's arm value, optional outcome columns."
+    required = set(importers.REQUIRED_ONE_OF.get(kind, ()))
+    names = [f"**{f.name}**" if f.required or f.name in required else f.name for f in importers.FIELDS[kind]]
+    return f"Fields (required in bold): {', '.join(names)}."
+
+
+def mapping_editor(kind: str, header: list[str], file_id: str) -> dict[str, str]:
+    """One select box per column of the file: the import field it holds, guessed from the header, or the mapping
+    last used for this kind."""
+    mappings = st.session_state.setdefault("data_mappings", {})
+    if kind not in mappings:
+        mappings[kind] = importers.remembered_mapping(ui.get_engine(), kind)
+    remembered, guessed = mappings[kind], importers.guess_mapping(header, kind)
+    options = [NOT_MAPPED, *(f.name for f in importers.FIELDS[kind])]
+    chosen: dict[str, str] = {}
+    columns = st.columns(4)
+    for position, name in enumerate(header):
+        default = remembered.get(name) or guessed.get(name)
+        choice = columns[position % 4].selectbox(
+            name or f"(column {position + 1} has no name)",
+            options,
+            index=options.index(default) if default in options else 0,
+            key=f"data_map_{kind}_{file_id}_{position}",
+            disabled=not name,
+        )
+        if name and choice != NOT_MAPPED:
+            chosen[name] = choice
+    unmapped = [n for n in header if n and n not in chosen and guessed.get(n) not in (None, *chosen.values())]
+    if unmapped:
+        st.caption(f"Named like a field, and read as it unless another column is mapped to it: {', '.join(unmapped)}.")
+    if kind == "customers":
+        st.caption(f"Columns left at {NOT_MAPPED} are kept as customer attributes.")
+    return chosen
+
+
+def results_layout(header: list[str]):
+    """The campaign-results settings: which columns hold what, and the campaign. None until the required ones are
+    named."""
+    none = [None, *header]
+    name = st.text_input("Campaign name", key="data_cr_campaign", help="Created when no campaign has this name.")
+    left, middle, right = st.columns(3)
+    arm = left.selectbox("Arm column", none, key="data_cr_arm")
+    control = middle.text_input("The control group's arm value", key="data_cr_control")
+    customer = right.selectbox(
+        "Customer id column", none, key="data_cr_customer", help="Without one, every row is a new customer."
+    )
+    outcomes = {}
+    columns = st.columns(3)
+    for position, outcome in enumerate((*campaign_import.OUTCOMES, "revenue")):
+        outcomes[outcome] = columns[position % 3].selectbox(f"{outcome} column", none, key=f"data_cr_{outcome}")
+    left, middle, right, last = st.columns(4)
+    sent_at = left.date_input("Sent on", value=None, key="data_cr_sent_at", format="YYYY-MM-DD")
+    channel = middle.selectbox("Channel", [None, *schema.INTERACTION_CHANNELS], key="data_cr_channel")
+    cost = right.number_input("Cost", min_value=0.0, value=None, key="data_cr_cost")
+    margin = last.number_input("Margin", min_value=0.0, max_value=1.0, value=None, key="data_cr_margin")
+    attributes = st.multiselect("Columns stored on the customer", header, key="data_cr_attributes")
+    if not (name.strip() and arm and control.strip()):
+        st.info("Name the campaign, its arm column and the control group's arm value to check the file.")
+        return None
+    try:
+        layout = campaign_import.ResultsLayout(
+            arm=arm,
+            control=control.strip(),
+            customer=customer,
+            outcomes={o: c for o, c in outcomes.items() if c and o != "revenue"},
+            revenue=outcomes["revenue"],
+            attributes=tuple(attributes),
+        )
+        settings = campaign_import.CampaignSettings.parse(name, sent_at, channel, cost, margin)
+    except ValueError as exc:
+        st.error(str(exc))
+        return None
+    return layout, settings
+
+
+def show_check(check: quality.FileCheck, stem: str) -> None:
+    if not check.problems:
+        st.success(f"All {check.rows:,} rows are valid.", icon=":material/check_circle:")
+    elif not check.importable:
+        st.error("The file cannot be imported:", icon=":material/error:")
+    else:
+        st.error(
+            f"{len(check.problems):,} problem{'s' if len(check.problems) != 1 else ''} on {check.bad_lines:,} of "
+            f"{check.rows:,} rows. Fix the file, or skip the bad rows.",
+            icon=":material/error:",
+        )
+    if check.problems:
+        problems = check.problems_frame()
+        st.dataframe(
+            ui.mask_pii(problems.head(PROBLEMS_SHOWN), {"value": "text"}), hide_index=True, key="data_problems"
+        )
+        if len(problems) > PROBLEMS_SHOWN:
+            st.caption(f"The first {PROBLEMS_SHOWN:,} of {len(problems):,} problems; the download has them all.")
+        st.download_button(
+            "Download every problem (CSV)",
+            check.problems_csv,
+            file_name=f"{stem}.problems.csv",
+            mime="text/csv",
+            key="data_problems_download",
+            on_click="ignore",
+        )
+    if len(check.preview):
+        st.markdown("**Preview** — the first rows as they will be stored")
+        st.dataframe(ui.mask_pii(check.preview), hide_index=True, key="data_preview")
+
+
+def show_last_import() -> None:
+    last = st.session_state.get("data_last_import")
+    if last is None:
+        return
+    if isinstance(last, importers.ImportResult):
+        st.success(f"Imported {last.file_name} ({last.kind}): status {last.status}.", icon=":material/task_alt:")
+        created, updated, unchanged, skipped = st.columns(4)
+        created.metric("Created", ui.number(last.created))
+        updated.metric("Updated", ui.number(last.updated))
+        unchanged.metric("Unchanged", ui.number(last.unchanged))
+        skipped.metric("Skipped", ui.number(last.rejected))
+        with st.expander("What the import did"):
+            st.text(last.describe())
+        return
+    summary, problems = last
+    st.error(summary, icon=":material/error:")
+    st.dataframe(ui.mask_pii(problems.head(PROBLEMS_SHOWN), {"value": "text"}), hide_index=True)
+    st.caption("Nothing was written. The import history keeps this attempt and its report.")
+
+
+def run_import(write) -> None:
+    """Run one import with a progress bar; keep its outcome for the next rerun, which shows the new data."""
+    bar = st.progress(0.0, text="Starting the import")
+    try:
+        result = write(lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
+    except importers.ImportFailed as failure:
+        st.session_state["data_last_import"] = (failure.summary(), quality.problems_frame(failure.problems))
+    else:
+        st.session_state["data_last_import"] = result
+        forget_upload()
+    st.rerun()
+
+
+def import_section() -> None:
+    kind = st.selectbox("What the file holds", list(KINDS), format_func=KINDS.get, key="data_kind")
+    upload = st.file_uploader(
+        "A CSV file (UTF-8, comma, semicolon, tab or pipe) or an Excel .xlsx file",
+        type=["csv", "txt", "tsv", "xlsx"],
+        key=f"data_upload_{st.session_state.get('data_upload_round', 0)}",
+    )
+    show_last_import()
+    if upload is None:
+        st.caption(fields_help(kind))
+        return
+    data, name = upload.getvalue(), upload.name
+    header = memo("header", upload.file_id, lambda: quality.file_header(data, name))
+    engine = ui.get_engine()
+    if kind == campaign_import.KIND:
+        chosen = results_layout(header)
+        if chosen is None:
+            return
+        layout, settings = chosen
+        key = (upload.file_id, repr(layout), settings.name)
+        with st.spinner("Checking every row…"):
+            check = memo("check", key, lambda: quality.check_campaign_results_file(data, layout, settings.name))
+    else:
+        st.markdown("**Columns** — what each column of the file holds")
+        mapping = mapping_editor(kind, header, upload.file_id)
+        key = (upload.file_id, kind, tuple(sorted(mapping.items())))
+        with st.spinner("Checking every row…"):
+            check = memo("check", key, lambda: quality.check_file(kind, data, mapping, file_name=name))
+    show_check(check, Path(name).stem)
+    skip = st.toggle(
+        "Skip bad rows",
+        key="data_skip",
+        disabled=not (check.problems and check.importable),
+        help="Import the valid rows; the rejected ones, with their reasons, stay in the import history.",
+    )
+    on_error = "skip" if skip else "abort"
+    blocked = not check.importable or (bool(check.problems) and not skip)
+    if not st.button(f"Import {check.rows:,} rows", type="primary", disabled=blocked, key="data_import"):
+        return
+    if kind == campaign_import.KIND:
+        run_import(
+            lambda progress: campaign_import.import_campaign_results(
+                engine, data, layout, settings, on_error=on_error, file_name=name
+            )
+        )
+    else:
+        st.session_state["data_mappings"][kind] = mapping
+        importers.remember_mapping(engine, kind, mapping)
+        run_import(
+            lambda progress: importers.import_file(
+                engine, kind, data, mapping=mapping, on_error=on_error, file_name=name, progress=progress
+            )
+        )
+
+
+def quality_section() -> None:
+    since = st.date_input(
+        "The business started on",
+        value=None,
+        key="data_since",
+        format="YYYY-MM-DD",
+        help="Dates before this day are reported. Empty: the first customer's sign-up date.",
+    )
+    checks = ui.cached(quality.quality_report, business_start=since)
+    st.dataframe(
+        quality.report_frame(checks)[["title", "count", "share", "breakdown"]],
+        hide_index=True,
+        key="data_quality_table",
+        column_config={
+            "title": st.column_config.TextColumn("Check", width="large"),
+            "count": st.column_config.NumberColumn("Found", format="localized"),
+            "share": st.column_config.NumberColumn("Share", format="percent"),
+            "breakdown": "Of which",
+        },
+    )
+    for check in checks:
+        icon = ":material/check_circle:" if check.count == 0 else ":material/warning:"
+        with st.expander(f"{check.title}: {ui.number(check.count)}", icon=icon):
+            st.markdown(f"**How the metrics treat them.** {check.treatment}")
+            if len(check.examples):
+                st.dataframe(ui.mask_pii(check.examples), hide_index=True)
+
+
+def history_section() -> None:
+    # Not through the data cache: a failed import, or one that changes nothing, is logged without a new data version.
+    history = quality.import_history(ui.get_engine())
+    if history.empty:
+        st.info("No file has been imported into this database yet.")
+        return
+    st.dataframe(
+        history.drop(columns=["message", "has_report"]),
+        hide_index=True,
+        key="data_history",
+        column_config={
+            "import_id": "Import",
+            "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "file_hash": st.column_config.TextColumn("sha256", width="small"),
+        },
+    )
+    labels = {
+        row.import_id: f"#{row.import_id} · {row.file_name} · {row.kind} · {row.status}"
+        for row in history.itertuples(index=False)
+    }
+    chosen = st.selectbox("One import in detail", list(labels), format_func=labels.get, key="data_history_import")
+    row = history[history["import_id"] == chosen].iloc[0]
+    st.code(row["message"] or "", language=None)
+    if row["has_report"]:
+        report = ui.cached(quality.import_report, import_id=int(chosen))
+        st.download_button(
+            "Download its rejected rows (CSV)",
+            report,
+            file_name=f"import-{chosen}-rejected.csv",
+            mime="text/csv",
+            key="data_history_report",
+            on_click="ignore",
+        )
+
+
+def erase(customer_id: str) -> None:
+    result = erasure.erase_customer(ui.get_engine(), customer_id=customer_id)
+    st.session_state["data_last_erasure"] = result.describe()
+    st.session_state["data_erase_search"] = ""
+    st.session_state["data_erase_confirm"] = ""
+
+
+def erasure_section() -> None:
+    st.caption(
+        "Anonymises a person on request: name, email, phone, birth date and city are emptied, consent is opt-out "
+        "everywhere and their hashed email and phone go on the suppression list, so no later import makes them "
+        "contactable. Orders and interactions are kept for the statistics."
+    )
+    done = st.session_state.pop("data_last_erasure", None)
+    if done:
+        st.success(done, icon=":material/task_alt:")
+    typed = st.text_input(
+        "Find the person", key="data_erase_search", placeholder="Name, email, phone or customer id"
+    ).strip()
+    if not typed:
+        return
+    found = ui.cached(profiles.search_customers, text=typed, mask=ui.masking_enabled()).frame
+    if found.empty:
+        st.info(f"No customer's name, email, phone or id contains “{typed}”.")
+        return
+    labels = {
+        row.external_id: " · ".join(str(v) for v in (row.external_id, row.first_name, row.last_name, row.email) if v)
+        for row in found.itertuples(index=False)
+    }
+    customer_id = st.selectbox("Customer", list(labels), format_func=labels.get, key="data_erase_customer")
+    preview = ui.cached(erasure.erasure_preview, customer_id=customer_id)
+    st.dataframe(ui.mask_pii(preview.customers), hide_index=True, key="data_erase_preview")
+    if preview.customers["erased_at"].notna().all():
+        st.info("Already erased.")
+        return
+    st.markdown(preview.describe().replace("\n", "  \n"))
+    confirm = st.text_input(f"Type the customer id {customer_id} to confirm", key="data_erase_confirm")
+    st.button(
+        "Erase this person",
+        type="primary",
+        disabled=confirm.strip() != customer_id,
+        key="data_erase",
+        on_click=erase,
+        args=(customer_id,),
+    )
+
+
+def database_section() -> None:
+    info = ui.cached(db.describe)
+    counts = ui.cached(db.table_counts)
+    st.markdown(f"**{info.engine}** · `{info.url}` · from {ui.get_setting().source} · data version {info.data_version}")
+    st.dataframe(
+        pd.DataFrame({"table": list(counts), "rows": list(counts.values())}),
+        hide_index=True,
+        key="data_tables",
+        column_config={"rows": st.column_config.NumberColumn("Rows", format="localized")},
+    )
+    st.caption(
+        "The database is configuration (CRM_DATABASE_URL, .streamlit/secrets.toml, or --db on the command line), "
+        "never a field of this page."
+    )
+
+
+import_tab, quality_tab, history_tab, erasure_tab, database_tab = st.tabs(
+    ["Import", "Data quality", "Import history", "Erasure", "Database"]
+)
+with import_tab:
+    import_section()
+with quality_tab:
+    quality_section()
+with history_tab:
+    history_section()
+with erasure_tab:
+    erasure_section()
+with database_tab:
+    database_section()

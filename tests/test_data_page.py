@@ -1,0 +1,300 @@
+"""The Data page under AppTest: upload, column mapping, validation errors, import, history, erasure, and the other
+pages showing the new data on their next run.
+
+Every test works on its own small DuckDB file (``store_url``): three customers and three orders, written
+directly. What the functions behind the page compute is tested in tests/test_quality.py, tests/test_erasure.py and
+tests/test_importers.py; here the page must wire them up and show their results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from crm_core import config, db, dialect, importers, privacy, schema
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP = PROJECT_ROOT / "app.py"
+TIMEOUT_S = 60
+
+
+@pytest.fixture
+def store_url(tmp_path, monkeypatch) -> str:
+    """A DuckDB file with three customers and three orders, chosen as the app's database; clean Streamlit caches."""
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    engine = db.create_engine(url)
+    db.ensure_schema(engine)
+    with db.write_transaction(engine) as conn:
+        dialect.bulk_insert(
+            conn,
+            schema.customers,
+            pd.DataFrame(
+                {
+                    "id": [1, 2, 3],
+                    "external_id": ["C1", "C2", "C3"],
+                    "first_name": ["Zelda", "Bob", "Cem"],
+                    "last_name": ["Quixote", "Brown", "Cole"],
+                    "email": ["zelda@example.com", "bob@example.org", "cem@example.net"],
+                    "email_norm": ["zelda@example.com", "bob@example.org", "cem@example.net"],
+                    "phone": ["+49 170 5550199", None, None],
+                    "created_at": pd.to_datetime(["2024-01-02", "2024-02-03", "2024-03-04"]),
+                }
+            ),
+        )
+        dialect.bulk_insert(
+            conn,
+            schema.orders,
+            pd.DataFrame(
+                {
+                    "id": [1, 2, 3],
+                    "external_id": ["O1", "O2", "O3"],
+                    "customer_id": [1, 2, 1],
+                    "ordered_at": pd.to_datetime(["2024-01-05 10:00", "2024-02-10 11:00", "2024-03-20 12:00"]),
+                    "channel": "web",
+                    "status": "completed",
+                    "amount": [100.0, 50.0, 30.0],
+                }
+            ),
+        )
+    engine.dispose()
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT))
+    monkeypatch.setattr(config, "SECRETS_PATH", PROJECT_ROOT / "no-such-dir" / "secrets.toml")
+    monkeypatch.setenv(config.ENV_VAR, url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield url
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _rows(url: str, query) -> list[tuple]:
+    engine = db.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query).all()]
+    finally:
+        engine.dispose()
+
+
+def _data_page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    at.switch_page("pages/data.py").run()
+    _no_exception(at)
+    return at
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _upload(at: AppTest, name: str, content: bytes, kind: str | None = None) -> None:
+    if kind is not None:
+        at.selectbox(key="data_kind").set_value(kind).run()
+    at.get("file_uploader")[0].set_value((name, content, "text/csv")).run()
+    _no_exception(at)
+
+
+def _column_box(at: AppTest, column: str):
+    """The mapping select box of one column of the file (labelled with the column's name)."""
+    return next(box for box in at.selectbox if box.label == column and (box.key or "").startswith("data_map_"))
+
+
+def _frame(at: AppTest, first_column: str) -> pd.DataFrame:
+    """The dataframe whose first column is ``first_column`` (AppTest does not expose dataframe keys)."""
+    return next(f.value for f in at.dataframe if list(f.value.columns)[:1] == [first_column])
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+KUNDEN = (
+    "Kundennummer;E-Mail;Vorname;Stadt;Lieblingsfarbe\nC4;dora@example.com;Dora;Köln;blau\nC5;eve@x.com;Eve;Bonn;\n"
+)
+
+
+def test_upload_map_preview_and_import_then_every_page_shows_the_new_data(store_url):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
+    assert _metrics(at)["Customers"] == "3"
+    at.switch_page("pages/data.py").run()
+    _upload(at, "kunden.csv", KUNDEN.encode(), kind="customers")
+    # Guessed from the header: E-Mail is the email; the German names need mapping.
+    assert [(_column_box(at, c).value) for c in ("Kundennummer", "E-Mail", "Vorname", "Stadt")] == [
+        "—",
+        "email",
+        "—",
+        "—",
+    ]
+    for column, field in (("Kundennummer", "customer_id"), ("Vorname", "first_name"), ("Stadt", "city")):
+        _column_box(at, column).set_value(field)
+    at.run()
+    _no_exception(at)
+    preview = _frame(at, "line")
+    shown = preview[["customer_id", "email", "first_name", "city", "Lieblingsfarbe"]]
+    assert shown.fillna("(empty)").values.tolist() == [
+        ["C4", "dora@example.com", "Dora", "Köln", "blau"],
+        ["C5", "eve@x.com", "Eve", "Bonn", "(empty)"],
+    ]
+    assert at.success[0].value == "All 2 rows are valid."
+    assert not at.button(key="data_import").disabled
+    at.button(key="data_import").click().run()
+    _no_exception(at)
+    assert at.success[0].value == "Imported kunden.csv (customers): status ok."
+    assert {k: _metrics(at)[k] for k in ("Created", "Updated", "Unchanged", "Skipped")} == {
+        "Created": "2",
+        "Updated": "0",
+        "Unchanged": "0",
+        "Skipped": "0",
+    }
+    C = schema.customers.c
+    assert _rows(store_url, sa.select(C.external_id, C.first_name, C.city).where(C.id > 3).order_by(C.id)) == [
+        ("C4", "Dora", "Köln"),
+        ("C5", "Eve", "Bonn"),
+    ]
+    # The uploader was reset (the file leaves memory) and the other tabs show the new data in the same session.
+    assert at.get("file_uploader")[0].value is None
+    assert _frame(at, "table").set_index("table").loc["customers", "rows"] == 5
+    assert _frame(at, "import_id")["file_name"].tolist() == ["kunden.csv"]
+    at.switch_page("pages/overview.py").run()
+    _no_exception(at)
+    assert _metrics(at)["Customers"] == "5"
+
+
+def test_the_mapping_is_remembered_for_the_next_file_of_the_kind(store_url):
+    engine = db.create_engine(store_url)
+    importers.remember_mapping(engine, "customers", {"Kundennummer": "customer_id", "Vorname": "first_name"})
+    engine.dispose()
+    at = _data_page()  # a new session: the mapping comes from the database
+    _upload(at, "kunden.csv", KUNDEN.encode(), kind="customers")
+    assert [_column_box(at, c).value for c in ("Kundennummer", "E-Mail", "Vorname", "Stadt")] == [
+        "customer_id",
+        "email",
+        "first_name",
+        "—",
+    ]
+    _upload(at, "orders.csv", b"Kundennummer,order_id,ordered_at\nC1,o9,2024-04-01\n", kind="orders")
+    assert _column_box(at, "Kundennummer").value == "—"  # remembered per kind
+
+
+ORDERS = (
+    b"order_id,customer_id,ordered_at,amount\n"
+    b"o10,C1,2024-04-01 10:00,10.50\n"
+    b"o11,C1,2024-13-01,5\n"
+    b"o12,C2,2024-04-02,=1+1\n"
+)
+
+
+def test_every_problem_is_shown_before_anything_is_written_and_bad_rows_can_be_skipped(store_url):
+    at = _data_page()
+    _upload(at, "orders.csv", ORDERS, kind="orders")
+    assert at.error[0].value == "2 problems on 2 of 3 rows. Fix the file, or skip the bad rows."
+    problems = _frame(at, "line")
+    assert problems[["line", "column", "reason"]].values.tolist() == [
+        [3, "ordered_at", "no such date or time"],
+        [4, "amount", "not a number (use '.' as the decimal point, no thousands separators or currency signs)"],
+    ]
+    assert at.get("download_button")[0].label == "Download every problem (CSV)"
+    assert at.button(key="data_import").disabled
+    assert _rows(store_url, sa.select(sa.func.count()).select_from(schema.import_log)) == [(0,)]
+    at.toggle(key="data_skip").set_value(True).run()
+    assert not at.button(key="data_import").disabled
+    at.button(key="data_import").click().run()
+    _no_exception(at)
+    assert at.success[0].value == "Imported orders.csv (orders): status partial."
+    assert (_metrics(at)["Created"], _metrics(at)["Skipped"]) == ("1", "2")
+    orders = schema.orders.c
+    assert _rows(store_url, sa.select(orders.external_id, orders.amount).where(orders.id > 3)) == [("o10", 10.5)]
+    history = _frame(at, "import_id")
+    assert history[["file_name", "status", "rows_created", "rows_rejected"]].values.tolist() == [
+        ["orders.csv", "partial", 1, 2]
+    ]
+    assert "Download its rejected rows (CSV)" in [b.label for b in at.get("download_button")]
+
+
+def test_a_failed_import_is_shown_and_kept_in_the_history(store_url):
+    at = _data_page()
+    # The file itself is fine; the unknown customer is found on import, against the database.
+    _upload(at, "contacts.csv", b"customer_id,occurred_at,channel\nC9,2024-03-01,email\n", kind="interactions")
+    assert at.success[0].value == "All 1 rows are valid."
+    at.button(key="data_import").click().run()
+    _no_exception(at)
+    assert at.error[0].value.startswith("Import of contacts.csv (interactions) failed: 1 problem on 1 line(s)")
+    assert _frame(at, "line")[["line", "column"]].values.tolist() == [[2, "customer_id"]]
+    history = _frame(at, "import_id")
+    assert history[["file_name", "kind", "status", "rows_rejected"]].values.tolist() == [
+        ["contacts.csv", "interactions", "failed", 1]
+    ]
+    assert _rows(store_url, sa.select(sa.func.count()).select_from(schema.interactions)) == [(0,)]
+
+
+def test_a_file_without_a_required_column_cannot_be_imported(store_url):
+    at = _data_page()
+    _upload(at, "o.csv", b"order_id,ordered_at\no1,2024-01-01\n", kind="orders")
+    assert at.error[0].value == "The file cannot be imported:"
+    assert _frame(at, "line")["column"].tolist() == ["customer_id"]
+    assert at.button(key="data_import").disabled
+    assert at.toggle(key="data_skip").disabled
+
+
+def test_campaign_results_are_imported_from_the_page(store_url):
+    at = _data_page()
+    content = b"segment,conversion,spend\nMens E-Mail,1,20.5\nNo E-Mail,0,0\nMens E-Mail,0,0\n"
+    _upload(at, "hillstrom.csv", content, kind="campaign_results")
+    assert "Name the campaign" in at.info[0].value
+    at.text_input(key="data_cr_campaign").set_value("Hillstrom 2008")
+    at.selectbox(key="data_cr_arm").set_value("segment")
+    at.text_input(key="data_cr_control").set_value("No E-Mail")
+    at.selectbox(key="data_cr_converted").set_value("conversion")
+    at.selectbox(key="data_cr_revenue").set_value("spend")
+    at.run()
+    _no_exception(at)
+    assert at.success[0].value == "All 3 rows are valid."
+    at.button(key="data_import").click().run()
+    _no_exception(at)
+    assert at.success[0].value == "Imported hillstrom.csv (campaign_results): status ok."
+    assert _metrics(at)["Created"] == "3"
+    M, K = schema.campaign_members.c, schema.campaigns.c
+    members = sa.select(M.arm, M.is_control, M.converted, M.revenue).join_from(
+        schema.campaign_members, schema.campaigns, K.id == M.campaign_id
+    )
+    assert sorted(_rows(store_url, members.where(K.name == "Hillstrom 2008"))) == [
+        ("Mens E-Mail", False, False, 0.0),
+        ("Mens E-Mail", False, True, 20.5),
+        ("No E-Mail", True, False, 0.0),
+    ]
+
+
+def test_erasure_from_the_page_after_a_confirmation(store_url):
+    at = _data_page()
+    at.text_input(key="data_erase_search").set_value("zelda").run()
+    _no_exception(at)
+    assert at.selectbox(key="data_erase_customer").value == "C1"
+    assert any("1 customer record:" in str(md.value) for md in at.markdown)
+    assert at.button(key="data_erase").disabled
+    at.text_input(key="data_erase_confirm").set_value("C2").run()
+    assert at.button(key="data_erase").disabled  # the wrong id does not confirm
+    at.text_input(key="data_erase_confirm").set_value("C1").run()
+    at.button(key="data_erase").click().run()
+    _no_exception(at)
+    assert at.success[0].value.startswith("Erased 1 customer record (C1)")
+    assert at.text_input(key="data_erase_search").value == ""
+    C, S = schema.customers.c, schema.suppressions.c
+    assert _rows(store_url, sa.select(C.first_name, C.email, C.phone).where(C.id == 1)) == [(None, None, None)]
+    assert _rows(store_url, sa.select(S.email_hash, S.channel)) == [(privacy.email_hash("zelda@example.com"), "all")]
+    at.text_input(key="data_erase_search").set_value("zelda").run()
+    assert "No customer's name, email, phone or id contains “zelda”." in [i.value for i in at.info]
+    at.text_input(key="data_erase_search").set_value("C1").run()
+    assert "Already erased." in [i.value for i in at.info]
+    assert not any(b.key == "data_erase" for b in at.button)
+
+
+def test_the_database_in_use_is_shown_never_edited(store_url):
+    at = _data_page()
+    assert any(f"`{db.redact_url(store_url)}`" in str(md.value) for md in at.markdown)
+    assert not [t for t in at.text_input if store_url in str(t.value)]
+    assert _frame(at, "table").set_index("table").loc["orders", "rows"] == 3
