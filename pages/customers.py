@@ -388,10 +388,9 @@ with feedback_tab:
 with contact_tab:
     limit_30, limit_90, _ = st.columns([1, 1, 2])
     default = profiles.ContactLimits()
-    limits = profiles.ContactLimits(
-        last_30_days=int(limit_30.number_input("Warn above (30 days)", 0, value=default.last_30_days, key="limit_30")),
-        last_90_days=int(limit_90.number_input("Warn above (90 days)", 0, value=default.last_90_days, key="limit_90")),
-    )
+    warn_30 = limit_30.number_input("Warn above (30 days)", 0, value=default.last_30_days, key="contact_limit_30")
+    warn_90 = limit_90.number_input("Warn above (90 days)", 0, value=default.last_90_days, key="contact_limit_90")
+    limits = profiles.ContactLimits(last_30_days=int(warn_30), last_90_days=int(warn_90))
     for warning in profiles.contact_warnings(profile.contact_pressure, limits):
         st.warning(warning, icon=":material/campaign:")
     if profile.contact_pressure.empty:
