@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/customers.py", title="Customers", icon=":material/person_search:"),
     st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
     st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
 ]
 
 page = st.navigation(PAGES)

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 # Imported up front so that no timed operation pays for loading a module (scipy's is about a second).
-from crm_core import campaigns, clv_bench, db, demo, importers, overview, profiles, purchases, quality, rfm
+from crm_core import campaigns, clv_bench, db, demo, importers, overview, profiles, purchases, quality, rfm, segments
 
 #: Import files are written for at most this many customers (and their orders).
 IMPORT_CUSTOMERS_CAP = 100_000
@@ -163,6 +163,9 @@ OPERATIONS: list[tuple[str, Operation, float | None]] = [
     ("customer profile: reference (RFM cut points, category sets)", profiles.bench_reference, None),
     ("customer profile (all parts)", profiles.bench_profile, 0.15),
     ("customer search", profiles.bench_search, None),
+    ("segment: model outputs up to date", segments.bench_scores, None),
+    ("segment: RFM score bounds (once per data version)", segments.bench_bounds, None),
+    ("segment rule preview", segments.bench_preview, 0.5),
     ("CLV: customer summary (SQL)", clv_bench.bench_customer_summary, 2.0),
     ("CLV: fit BG/NBD + Gamma-Gamma", clv_bench.bench_model_fit, 5.0),
     ("CLV: the same fit in lifetimes (reference)", clv_bench.bench_lifetimes_fit, None),

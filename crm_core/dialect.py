@@ -290,6 +290,29 @@ def _as_float_sqlite(element, compiler, **kw):
     return "CAST(%s AS REAL)" % compiler.process(element.clauses, **kw)
 
 
+class exact_text(FunctionElement):  # noqa: N801
+    """A text value to compare character for character.
+
+    MySQL/MariaDB compare text with the column's collation, by default case- and accent-insensitive and blind to
+    trailing spaces ('ABC ' = 'abc'); there the value is compared as bytes. Elsewhere text compares exactly already.
+    """
+
+    type = sa.String()
+    name = "exact_text"
+    inherit_cache = True
+
+
+@compiles(exact_text)
+def _exact_text_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(exact_text, "mysql")
+@compiles(exact_text, "mariadb")
+def _exact_text_mysql(element, compiler, **kw):
+    return "CAST(%s AS BINARY)" % compiler.process(element.clauses, **kw)
+
+
 # --- reading results ----------------------------------------------------------------------------------------------
 
 

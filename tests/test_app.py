@@ -283,12 +283,21 @@ def _check_data(at: AppTest) -> None:
     assert frames["table"].set_index("table").loc["customers", "rows"] == 1500
 
 
+def _check_segments(at: AppTest) -> None:
+    # The builder, saving, every part and the export: tests/test_segments_page.py.
+    assert at.title[0].value == "Segments"
+    assert at.segmented_control(key="segments_section").value == "RFM map"
+    assert len(at.get("plotly_chart")) == 2  # the RFM map and the segments' value
+    assert at.dataframe[0].value["segment"].iloc[0] == "Champions"
+
+
 #: Every page of the app and what its AppTest checks beyond "runs without an exception". Add a page, add it here.
 PAGE_CHECKS: dict[str, Callable[[AppTest], None]] = {
     "pages/overview.py": _check_overview,
     "pages/customers.py": _check_customers,
     "pages/campaigns.py": _check_campaigns,
     "pages/data.py": _check_data,
+    "pages/segments.py": _check_segments,
 }
 
 

@@ -55,6 +55,7 @@ PAGES = [
     PageSpec("customers?customer=C0000001", "Customers", '[data-testid="stMetricValue"]'),
     PageSpec("campaigns", "Campaigns", '[data-testid="stMetricValue"]'),
     PageSpec("data", "Data", '[data-testid="stFileUploader"]'),
+    PageSpec("segments", "Segments", '[data-testid="stPlotlyChart"]'),
 ]
 
 

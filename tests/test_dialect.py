@@ -129,3 +129,19 @@ def test_read_frame_binds_values_and_expands_in_lists(engine):
         found = dialect.read_frame(conn, query)
     assert list(found.columns) == ["external_id", "name"]
     assert found.to_dict("records") == [{"external_id": "a", "name": "Ann"}, {"external_id": "c", "name": "Cy"}]
+
+
+def test_exact_text_compares_case_accents_and_trailing_spaces(engine):
+    frame = pd.DataFrame(
+        {"id": [1, 2, 3, 4], "external_id": ["a", "b", "c", "d"], "city": ["Liège", "liège", "Liege", "Liège "]}
+    )
+    with engine.begin() as conn:
+        dialect.bulk_insert(conn, schema.customers, frame)
+    c = schema.customers.c
+    with engine.connect() as conn:
+        same = conn.execute(sa.select(c.id).where(dialect.exact_text(c.city) == "Liège").order_by(c.id)).all()
+        listed = conn.execute(
+            sa.select(c.id).where(dialect.exact_text(c.city).in_(["liège", "Liege "])).order_by(c.id)
+        ).all()
+    # Without exact_text MariaDB's default collation would find all four for "Liège".
+    assert ([r.id for r in same], [r.id for r in listed]) == ([1], [2])
