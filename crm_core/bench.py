@@ -169,6 +169,7 @@ OPERATIONS: list[tuple[str, Operation, float | None]] = [
     ("CLV: customer summary (SQL)", clv_bench.bench_customer_summary, 2.0),
     ("CLV: fit BG/NBD + Gamma-Gamma", clv_bench.bench_model_fit, 5.0),
     ("CLV: the same fit in lifetimes (reference)", clv_bench.bench_lifetimes_fit, None),
+    ("data-quality report (all checks)", quality.bench_quality_report, None),
     # DESIGN.md §6's target here is memory (the app < 3 GB), given in the note with the peak.
     ("Data page: import a 1M-row orders upload from memory (peak RSS)", quality.bench_upload_import, None),
 ]

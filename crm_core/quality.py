@@ -744,3 +744,9 @@ def bench_upload_import(ctx: Any) -> tuple[int, str]:
         f"import {figures['import_s']:.1f} s"
     )
     return int(figures["rows"]), note
+
+
+def bench_quality_report(ctx: Any) -> tuple[int, str]:
+    """A ``bench`` operation: the whole data-quality report on the database in use."""
+    checks = quality_report(ctx.engine)
+    return len(checks), f"{sum(1 for c in checks if c.count):,} of {len(checks)} checks found rows"

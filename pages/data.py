@@ -153,10 +153,12 @@ def show_check(check: quality.FileCheck, stem: str) -> None:
         st.dataframe(ui.mask_pii(check.preview), hide_index=True, key="data_preview")
 
 
-def show_last_import() -> None:
-    last = st.session_state.get("data_last_import")
-    if last is None:
+def show_last_import(file_id: str | None) -> None:
+    """The outcome of the last import, while its file (or no file) is in the uploader."""
+    stored = st.session_state.get("data_last_import")
+    if stored is None or file_id not in (None, stored[0]):
         return
+    last = stored[1]
     if isinstance(last, importers.ImportResult):
         st.success(f"Imported {last.file_name} ({last.kind}): status {last.status}.", icon=":material/task_alt:")
         created, updated, unchanged, skipped = st.columns(4)
@@ -173,15 +175,16 @@ def show_last_import() -> None:
     st.caption("Nothing was written. The import history keeps this attempt and its report.")
 
 
-def run_import(write) -> None:
+def run_import(file_id: str, write) -> None:
     """Run one import with a progress bar; keep its outcome for the next rerun, which shows the new data."""
     bar = st.progress(0.0, text="Starting the import")
     try:
         result = write(lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
     except importers.ImportFailed as failure:
-        st.session_state["data_last_import"] = (failure.summary(), quality.problems_frame(failure.problems))
+        outcome = (failure.summary(), quality.problems_frame(failure.problems))
+        st.session_state["data_last_import"] = (file_id, outcome)
     else:
-        st.session_state["data_last_import"] = result
+        st.session_state["data_last_import"] = (file_id, result)
         forget_upload()
     st.rerun()
 
@@ -193,7 +196,7 @@ def import_section() -> None:
         type=["csv", "txt", "tsv", "xlsx"],
         key=f"data_upload_{st.session_state.get('data_upload_round', 0)}",
     )
-    show_last_import()
+    show_last_import(None if upload is None else upload.file_id)
     if upload is None:
         st.caption(fields_help(kind))
         return
@@ -227,17 +230,19 @@ def import_section() -> None:
         return
     if kind == campaign_import.KIND:
         run_import(
+            upload.file_id,
             lambda progress: campaign_import.import_campaign_results(
                 engine, data, layout, settings, on_error=on_error, file_name=name
-            )
+            ),
         )
     else:
         st.session_state["data_mappings"][kind] = mapping
         importers.remember_mapping(engine, kind, mapping)
         run_import(
+            upload.file_id,
             lambda progress: importers.import_file(
                 engine, kind, data, mapping=mapping, on_error=on_error, file_name=name, progress=progress
-            )
+            ),
         )
 
 
@@ -306,7 +311,11 @@ def history_section() -> None:
 
 
 def erase(customer_id: str) -> None:
-    result = erasure.erase_customer(ui.get_engine(), customer_id=customer_id)
+    try:
+        result = erasure.erase_customer(ui.get_engine(), customer_id=customer_id)
+    except erasure.CustomerNotFound as exc:  # changed by someone else since the page was drawn
+        st.session_state["data_erasure_failed"] = str(exc)
+        return
     st.session_state["data_last_erasure"] = result.describe()
     st.session_state["data_erase_search"] = ""
     st.session_state["data_erase_confirm"] = ""
@@ -321,6 +330,9 @@ def erasure_section() -> None:
     done = st.session_state.pop("data_last_erasure", None)
     if done:
         st.success(done, icon=":material/task_alt:")
+    failed = st.session_state.pop("data_erasure_failed", None)
+    if failed:
+        st.error(f"Nothing was erased: {failed}.", icon=":material/error:")
     typed = st.text_input(
         "Find the person", key="data_erase_search", placeholder="Name, email, phone or customer id"
     ).strip()

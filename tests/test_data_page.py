@@ -230,6 +230,9 @@ def test_a_failed_import_is_shown_and_kept_in_the_history(store_url):
         ["contacts.csv", "interactions", "failed", 1]
     ]
     assert _rows(store_url, sa.select(sa.func.count()).select_from(schema.interactions)) == [(0,)]
+    _upload(at, "contacts2.csv", b"customer_id,occurred_at,channel\nC1,2024-03-01,email\n")
+    assert not at.error  # that failure belonged to the other file
+    assert at.success[0].value == "All 1 rows are valid."
 
 
 def test_a_file_without_a_required_column_cannot_be_imported(store_url):
