@@ -86,20 +86,23 @@ def results_layout(header: list[str]):
     """The campaign-results settings: which columns hold what, and the campaign. None until the required ones are
     named."""
     none = [None, *header]
+    shown = {"format_func": lambda v: NOT_MAPPED if v is None else v}
     name = st.text_input("Campaign name", key="data_cr_campaign", help="Created when no campaign has this name.")
     left, middle, right = st.columns(3)
-    arm = left.selectbox("Arm column", none, key="data_cr_arm")
+    arm = left.selectbox("Arm column", none, key="data_cr_arm", **shown)
     control = middle.text_input("The control group's arm value", key="data_cr_control")
     customer = right.selectbox(
-        "Customer id column", none, key="data_cr_customer", help="Without one, every row is a new customer."
+        "Customer id column", none, key="data_cr_customer", help="Without one, every row is a new customer.", **shown
     )
     outcomes = {}
     columns = st.columns(3)
     for position, outcome in enumerate((*campaign_import.OUTCOMES, "revenue")):
-        outcomes[outcome] = columns[position % 3].selectbox(f"{outcome} column", none, key=f"data_cr_{outcome}")
+        outcomes[outcome] = columns[position % 3].selectbox(
+            f"{outcome} column", none, key=f"data_cr_{outcome}", **shown
+        )
     left, middle, right, last = st.columns(4)
     sent_at = left.date_input("Sent on", value=None, key="data_cr_sent_at", format="YYYY-MM-DD")
-    channel = middle.selectbox("Channel", [None, *schema.INTERACTION_CHANNELS], key="data_cr_channel")
+    channel = middle.selectbox("Channel", [None, *schema.INTERACTION_CHANNELS], key="data_cr_channel", **shown)
     cost = right.number_input("Cost", min_value=0.0, value=None, key="data_cr_cost")
     margin = last.number_input("Margin", min_value=0.0, max_value=1.0, value=None, key="data_cr_margin")
     attributes = st.multiselect("Columns stored on the customer", header, key="data_cr_attributes")
@@ -124,7 +127,8 @@ def results_layout(header: list[str]):
 
 def show_check(check: quality.FileCheck, stem: str) -> None:
     if not check.problems:
-        st.success(f"All {check.rows:,} rows are valid.", icon=":material/check_circle:")
+        every = "The row is" if check.rows == 1 else f"All {check.rows:,} rows are"
+        st.success(f"{every} valid.", icon=":material/check_circle:")
     elif not check.importable:
         st.error("The file cannot be imported:", icon=":material/error:")
     else:
@@ -297,7 +301,7 @@ def history_section() -> None:
     }
     chosen = st.selectbox("One import in detail", list(labels), format_func=labels.get, key="data_history_import")
     row = history[history["import_id"] == chosen].iloc[0]
-    st.code(row["message"] or "", language=None)
+    st.code(row["message"] if isinstance(row["message"], str) else "", language=None)
     if row["has_report"]:
         report = ui.cached(quality.import_report, import_id=int(chosen))
         st.download_button(

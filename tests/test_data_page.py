@@ -220,7 +220,7 @@ def test_a_failed_import_is_shown_and_kept_in_the_history(store_url):
     at = _data_page()
     # The file itself is fine; the unknown customer is found on import, against the database.
     _upload(at, "contacts.csv", b"customer_id,occurred_at,channel\nC9,2024-03-01,email\n", kind="interactions")
-    assert at.success[0].value == "All 1 rows are valid."
+    assert at.success[0].value == "The row is valid."
     at.button(key="data_import").click().run()
     _no_exception(at)
     assert at.error[0].value.startswith("Import of contacts.csv (interactions) failed: 1 problem on 1 line(s)")
@@ -232,7 +232,7 @@ def test_a_failed_import_is_shown_and_kept_in_the_history(store_url):
     assert _rows(store_url, sa.select(sa.func.count()).select_from(schema.interactions)) == [(0,)]
     _upload(at, "contacts2.csv", b"customer_id,occurred_at,channel\nC1,2024-03-01,email\n")
     assert not at.error  # that failure belonged to the other file
-    assert at.success[0].value == "All 1 rows are valid."
+    assert at.success[0].value == "The row is valid."
 
 
 def test_a_file_without_a_required_column_cannot_be_imported(store_url):
