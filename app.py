@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
     st.Page("pages/data.py", title="Data", icon=":material/database:"),
     st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
+    st.Page("pages/customer_value.py", title="Customer value", icon=":material/diamond:"),
 ]
 
 page = st.navigation(PAGES)

@@ -26,7 +26,20 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 # Imported up front so that no timed operation pays for loading a module (scipy's is about a second).
-from crm_core import campaigns, clv_bench, db, demo, importers, overview, profiles, purchases, quality, rfm, segments
+from crm_core import (
+    campaigns,
+    clv_bench,
+    clv_report,
+    db,
+    demo,
+    importers,
+    overview,
+    profiles,
+    purchases,
+    quality,
+    rfm,
+    segments,
+)
 
 #: Import files are written for at most this many customers (and their orders).
 IMPORT_CUSTOMERS_CAP = 100_000
@@ -169,6 +182,7 @@ OPERATIONS: list[tuple[str, Operation, float | None]] = [
     ("CLV: customer summary (SQL)", clv_bench.bench_customer_summary, 2.0),
     ("CLV: fit BG/NBD + Gamma-Gamma", clv_bench.bench_model_fit, 5.0),
     ("CLV: the same fit in lifetimes (reference)", clv_bench.bench_lifetimes_fit, None),
+    ("Customer value page: first load (fit, predictions, backtest)", clv_report.bench_page_first_load, None),
     ("data-quality report (all checks)", quality.bench_quality_report, None),
     # DESIGN.md §6's target here is memory (the app < 3 GB), given in the note with the peak.
     ("Data page: import a 1M-row orders upload from memory (peak RSS)", quality.bench_upload_import, None),

@@ -284,6 +284,48 @@ def cmd_rfm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clv(args: argparse.Namespace) -> int:
+    from crm_core import clv_report
+
+    engine, _ = _engine(args)
+    if args.holdout_end is not None and args.holdout_end <= args.calibration_end:
+        print("error: --holdout-end must be after --calibration-end", file=sys.stderr)
+        return 2
+    report = clv_report.model_report(engine, args.calibration_end, args.holdout_end)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, default=str))
+        return 0 if report.model.fitted else 1
+    model = report.model
+    print(f"calibration: purchases up to {model.calibration_end} (time unit: {model.time_unit})")
+    if not model.fitted:
+        print(f"no model: {model.problem}")
+        return 1
+    print(model.data_statement())
+    print(
+        f"log-likelihood: purchases (BG/NBD) {model.purchase_log_likelihood:,.2f}"
+        + (f", spend (Gamma-Gamma) {model.spend_log_likelihood:,.2f}" if model.has_spend_model else "")
+    )
+    print()
+    params = model.parameters()
+    columns = ["model", "parameter", "estimate", "standard_error", "low", "high"]
+    shown = [(*row[:2], *("n/a" if v is None else f"{v:.4g}" for v in row[2:])) for row in _frame_rows(params[columns])]
+    _print_table(shown, columns)
+    for warning in model.warnings:
+        print(f"note: {warning}")
+    if report.backtest is None:
+        print(f"\n{report.note}")
+        return 0
+    backtest = report.backtest
+    print(f"\nbacktest: {backtest.sentence()}")
+    print(f"per customer: mean absolute error {backtest.mae:.3f}, RMSE {backtest.rmse:.3f} purchases\n")
+    print("by repeat purchases in the calibration period (mean purchases per customer in the holdout):")
+    _print_table(_frame_rows(backtest.by_frequency), list(backtest.by_frequency.columns))
+    print("\nby week (cumulative repeat purchases):")
+    weekly = ["week", "week_end", "in_holdout", "actual", "predicted", "actual_cumulative", "predicted_cumulative"]
+    _print_table(_frame_rows(backtest.by_week[weekly]), weekly)
+    return 0
+
+
 def cmd_customer(args: argparse.Namespace) -> int:
     from crm_core import config, profiles
 
@@ -568,6 +610,28 @@ def build_parser() -> argparse.ArgumentParser:
         )
     _add_db(p)
     p.set_defaults(handler=cmd_rfm)
+
+    p = sub.add_parser(
+        "clv",
+        help="fit the customer-value models on a calibration period and backtest the holdout",
+        description=(
+            "Fit the BG/NBD (purchases) and Gamma-Gamma (spend) models on the purchases up to --calibration-end; "
+            "print the estimates with standard errors and approximate 95 %% intervals, the log-likelihoods, "
+            "plain-words warnings, and the backtest on the holdout up to --holdout-end (default: the last day with "
+            "an order): predicted against actual repeat purchases in total, by calibration purchases, by week, "
+            "and the per-customer error."
+        ),
+    )
+    p.add_argument("--calibration-end", type=_date, required=True, metavar="YYYY-MM-DD", help="last calibration day")
+    p.add_argument(
+        "--holdout-end",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="last holdout day (default: the last day with an order)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_db(p)
+    p.set_defaults(handler=cmd_clv)
 
     p = sub.add_parser(
         "customer",

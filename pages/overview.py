@@ -1,9 +1,11 @@
 """Overview: the business at a glance for a period (DESIGN.md §4)."""
 
+import datetime as dt
+
 import streamlit as st
 
 import ui
-from crm_core import charts, overview
+from crm_core import charts, overview, rfm
 
 ui.page("Overview")
 
@@ -52,10 +54,16 @@ trend.plotly_chart(charts.revenue_trend(monthly, title="Revenue by month"), key=
 customers.plotly_chart(charts.new_vs_returning(split, title="New vs returning customers"), key="new_vs_returning")
 
 channels = ui.cached(overview.orders_by_channel, start=start, end=end)
-campaigns = ui.cached(overview.recent_campaigns, end=end)
-by_channel, latest = st.columns([2, 5])
+# RFM as of the day after the period: every purchase up to and including its last day counts.
+mix = ui.cached(rfm.segment_summary, as_of=end + dt.timedelta(days=1))
+by_channel, by_segment = st.columns(2)
 by_channel.plotly_chart(charts.orders_by_channel(channels, title="Orders by channel"), key="orders_by_channel")
-with latest:
+by_segment.markdown(f"**Segment mix on {end}**")
+by_segment.plotly_chart(charts.segment_value(mix), key="segment_mix")
+by_segment.caption("Named RFM segments of every buyer up to the period's end; the Segments page explains them.")
+
+campaigns = ui.cached(overview.recent_campaigns, end=end)
+with st.container():
     st.markdown("**Latest campaigns**")
     if campaigns.empty:
         st.caption("No campaign started on or before the period's end.")

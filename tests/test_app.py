@@ -137,7 +137,7 @@ def test_overview_shows_the_kpis_crm_core_computes(app_env, duckdb_demo_url):
     shown = _metrics(at)
     expected = _expected_kpis(duckdb_demo_url)
     assert {label: shown[label] for label in expected} == expected
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4
 
 
 def test_sidebar_shows_the_database_and_the_demo_notice(app_env, duckdb_demo_url):
@@ -291,6 +291,14 @@ def _check_segments(at: AppTest) -> None:
     assert at.dataframe[0].value["segment"].iloc[0] == "Champions"
 
 
+def _check_customer_value(at: AppTest) -> None:
+    # The fit, thin data, the lists, the export and the backtest: tests/test_customer_value_page.py.
+    assert at.title[0].value == "Customer value"
+    assert {"Predicted value", "Likely still active", "High churn risk"} <= set(_metrics(at))
+    assert len(at.get("plotly_chart")) == 1  # the value distribution; the other tabs draw when opened
+    assert at.dataframe[0].value["customer"].str.startswith("customers?customer=").all()
+
+
 #: Every page of the app and what its AppTest checks beyond "runs without an exception". Add a page, add it here.
 PAGE_CHECKS: dict[str, Callable[[AppTest], None]] = {
     "pages/overview.py": _check_overview,
@@ -298,6 +306,7 @@ PAGE_CHECKS: dict[str, Callable[[AppTest], None]] = {
     "pages/campaigns.py": _check_campaigns,
     "pages/data.py": _check_data,
     "pages/segments.py": _check_segments,
+    "pages/customer_value.py": _check_customer_value,
 }
 
 

@@ -56,6 +56,7 @@ PAGES = [
     PageSpec("campaigns", "Campaigns", '[data-testid="stMetricValue"]'),
     PageSpec("data", "Data", '[data-testid="stFileUploader"]'),
     PageSpec("segments", "Segments", '[data-testid="stPlotlyChart"]'),
+    PageSpec("customer_value", "Customer value", '[data-testid="stMetricValue"]'),
 ]
 
 

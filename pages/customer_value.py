@@ -1,0 +1,395 @@
+"""Customer value: who is valuable, who is slipping away, and how sure the model is (DESIGN.md §4, §5).
+
+The models are fitted once per data version (``clv_report.value_model``); the business assumptions only change the
+predictions, never the fit. Every figure comes from crm_core through ``ui.cached``.
+"""
+
+import streamlit as st
+
+import ui
+from crm_core import charts, clv, clv_report
+
+ui.page("Customer value")
+
+masked = ui.masking_enabled()
+#: Rows the at-risk list shows; the export has them all.
+LIST_MAX = 200
+TOP_MAX = 25
+CHURN_BANDS = clv.describe_churn_risk_bands()
+
+with st.spinner("Fitting the customer-value models (once per data import)…"):
+    model = ui.cached(clv_report.value_model)
+
+st.caption(
+    f"As of **{model.as_of}** (the day after the last order). Calibration period: every purchase "
+    + (f"from {model.calibration_start} " if model.calibration_start else "")
+    + f"up to {model.calibration_end}. {model.data_statement()}"
+)
+if not model.fitted:
+    st.warning(
+        f"**Too little data for a customer-value model.** {model.problem} Import more orders, or come back when "
+        "more customers have bought a second time.",
+        icon=":material/data_alert:",
+    )
+    st.stop()
+if not model.trustworthy:
+    st.warning(
+        f"**{'Too little data for a trustworthy model — read' if model.thin else 'Read'} these predictions as "
+        f"rough.** {model.plain_warning()}",
+        icon=":material/data_alert:",
+    )
+if not model.purchase_converged:
+    st.stop()
+
+period = ui.cached(clv_report.default_backtest_period)
+with st.spinner("Testing the model on the last weeks of data (once per data import)…"):
+    report = ui.cached(clv_report.model_report, calibration_end=period[0], holdout_end=period[1]) if period else None
+level, how_sure = clv_report.confidence_statement(model, report)
+if level == "good":
+    st.success(f"**How sure?** {how_sure}", icon=":material/verified:")
+else:
+    st.info(f"**How sure?** {how_sure}", icon=":material/help:")
+
+with st.expander(
+    f"Assumptions: value over the next {st.session_state.get('cv_months', clv_report.DEFAULT_MONTHS)} months at "
+    f"{st.session_state.get('cv_margin', round(clv_report.DEFAULT_MARGIN * 100))} % margin"
+):
+    left, middle, right = st.columns(3)
+    months = left.select_slider(
+        "Horizon",
+        options=[3, 6, 12, 24, 36, 60],
+        value=clv_report.DEFAULT_MONTHS,
+        format_func=lambda m: f"{m} months",
+        key="cv_months",
+        help="How far ahead the predicted value reaches.",
+    )
+    margin = middle.slider(
+        "Gross margin",
+        min_value=5,
+        max_value=100,
+        value=round(clv_report.DEFAULT_MARGIN * 100),
+        step=5,
+        format="%d %%",
+        key="cv_margin",
+        help="The share of revenue that is profit before marketing costs.",
+    )
+    discount = right.number_input(
+        "Monthly discount rate (%)",
+        min_value=0.0,
+        max_value=5.0,
+        value=clv_report.DEFAULT_MONTHLY_DISCOUNT * 100,
+        step=0.25,
+        key="cv_discount",
+        help="Money next year is worth less than money today: each month ahead counts this much less.",
+    )
+    st.caption(
+        "Profiles, segments and campaign deciles use the defaults (12 months, 30 % margin, 1 % a month). Changing "
+        "them here recomputes the value, not the model."
+    )
+
+values = ui.cached(
+    clv_report.customer_values, model=model, months=months, margin=margin / 100, monthly_discount_rate=discount / 100
+)
+totals = clv_report.value_overview(values)
+horizon = f"next {months} months"
+
+cards = st.columns(5)
+cards[0].metric(
+    "Predicted value",
+    ui.compact_currency(totals.total_value) if totals.has_value else "—",
+    horizon,
+    delta_color="off",
+    delta_arrow="off",
+    help=f"Expected margin ({margin} % of revenue) of the {totals.customers:,} customers over the {horizon}, "
+    f"discounted {discount:g} % a month: what the customer base is worth.",
+    border=True,
+)
+cards[1].metric(
+    "Average per customer",
+    ui.currency_cents(totals.average_value) if totals.has_value else "—",
+    border=True,
+)
+cards[2].metric(
+    "Likely still active",
+    ui.number(totals.likely_active),
+    f"{totals.likely_active / totals.customers:.0%} of buyers",
+    delta_color="off",
+    delta_arrow="off",
+    help=f"Customers whose probability of still being active is {clv.CHURN_RISK_CUTOFFS[1]:.0%} or more.",
+    border=True,
+)
+cards[3].metric(
+    "High churn risk",
+    ui.number(totals.high_risk),
+    f"{totals.high_risk / totals.customers:.0%} of buyers",
+    delta_color="off",
+    delta_arrow="off",
+    help=CHURN_BANDS,
+    border=True,
+)
+cards[4].metric(
+    "Purchases in 90 days",
+    ui.number(totals.expected_purchases),
+    "expected",
+    delta_color="off",
+    delta_arrow="off",
+    help="Repeat purchases (purchase days) the model expects from these customers in the next 90 days.",
+    border=True,
+)
+if not totals.has_value:
+    st.info(
+        "Spend could not be modelled (see the note above), so there are no money values: the page shows who is "
+        "still active and how often they will buy.",
+        icon=":material/info:",
+    )
+
+LINK = ui.profile_link_column("Customer")
+LIST_COLUMNS = {
+    "customer": LINK,
+    "name": "Name",
+    "country": "Country",
+    "purchases": st.column_config.NumberColumn("Purchase days", help="Days with at least one purchase."),
+    "days_since_last": st.column_config.NumberColumn("Days since last", help="Days since the last purchase."),
+    "p_alive": st.column_config.ProgressColumn(
+        "P(still active)", format="percent", min_value=0.0, max_value=1.0, help=CHURN_BANDS
+    ),
+    "churn_risk": st.column_config.TextColumn("Churn risk", help=CHURN_BANDS),
+    "p_purchase": st.column_config.NumberColumn(
+        "Buys in 90 days", format="percent", help="Probability of at least one purchase in the next 90 days."
+    ),
+    "expected_spend": st.column_config.NumberColumn("Spend per purchase", format="€%.2f"),
+    "clv": st.column_config.NumberColumn(
+        "Predicted value", format="€%.0f", help=f"Expected margin over the {horizon}, the risk of leaving included."
+    ),
+    "value_if_active": st.column_config.NumberColumn(
+        "Value if they stay", format="€%.0f", help=f"Expected margin over the {horizon} if still active."
+    ),
+}
+
+
+def show_customers(rows, key: str) -> None:
+    """A list of customers (rows of customer_values) with who they are, linking to their profiles."""
+    ids = tuple(int(i) for i in rows["customer_id"])
+    details = ui.cached(clv_report.customer_details, customer_ids=ids, mask=masked)
+    listed = clv_report.customer_list(rows, details)
+    listed.insert(0, "customer", ui.profile_links(listed.pop("external_id")))
+    st.dataframe(listed, hide_index=True, width="stretch", column_config=LIST_COLUMNS, key=key)
+
+
+valuable_tab, risk_tab, sure_tab = st.tabs(
+    ["Who is valuable", "Who is slipping away", "How sure the model is"], key="cv_view", bind="query-params"
+)
+
+# --- who is valuable ---------------------------------------------------------------------------------------------
+
+if valuable_tab.open and totals.has_value:
+    with valuable_tab:
+        log_scale = st.toggle(
+            "Log scale", value=True, key="cv_log", help="Spread out the many small values; off: equal steps in €."
+        )
+        bins = clv_report.clv_distribution(values, log_scale=log_scale)
+        st.plotly_chart(
+            charts.clv_distribution(bins, log_scale=log_scale, title=f"Customers by predicted value, {horizon}"),
+            key="cv_distribution",
+        )
+        st.markdown(
+            f"The top 10 % of customers hold **{totals.top_decile_share:.0%}** of the predicted value. "
+            f"Below, the {TOP_MAX} most valuable; a name opens the profile."
+        )
+        show_customers(clv_report.top_customers(values, TOP_MAX), "cv_top")
+        st.caption(
+            "A predicted value is an average over customers with the same history, not a promise for one person: "
+            "a single customer may well spend nothing or several times as much. Totals over hundreds of customers "
+            "are reliable (see *How sure the model is*)."
+        )
+elif valuable_tab.open:
+    valuable_tab.caption("Without a spend model there are no values to rank customers by.")
+
+# --- who is slipping away ----------------------------------------------------------------------------------------
+
+if risk_tab.open and totals.has_value:
+    with risk_tab:
+        st.markdown(
+            "Valuable customers who may be leaving: worth a lot **if they stay**, but with a falling probability of "
+            "still being active. Below the lower end of the range they are most likely gone already — a win-back "
+            "case rather than a retention one."
+        )
+        left, right = st.columns(2)
+        top_share = left.slider(
+            "Valuable: the top share of customers by value if they stay",
+            min_value=5,
+            max_value=100,
+            value=clv_report.DEFAULT_VALUABLE_SHARE,
+            step=5,
+            format="%d %%",
+            key="cv_top_share",
+            help="100 % takes every customer in the range of the probability of still being active.",
+        )
+        min_value = clv_report.value_threshold(values, top_share / 100)
+        low, high = right.slider(
+            "Probability of still being active",
+            min_value=0,
+            max_value=100,
+            value=tuple(round(p * 100) for p in clv_report.DEFAULT_AT_RISK_P_ALIVE),
+            step=5,
+            format="%d %%",
+            key="cv_p_alive",
+            help=CHURN_BANDS,
+        )
+        at_risk = clv_report.customers_at_risk(values, min_value, (low / 100, high / 100))
+        st.caption(
+            f"Customers worth at least {ui.currency(min_value)} over the {horizon} if they stay, with a "
+            f"{low} – {high} % probability of still being active."
+        )
+        count, stake, predicted = st.columns(3)
+        count.metric("Customers at risk", ui.number(len(at_risk)), border=True)
+        stake.metric(
+            "Worth if they stay",
+            ui.compact_currency(at_risk["value_if_active"].sum()),
+            help=f"Their expected margin over the {horizon} if all of them stay active.",
+            border=True,
+        )
+        predicted.metric(
+            "Predicted value",
+            ui.compact_currency(at_risk["clv"].sum()),
+            help="The same, weighted by each customer's probability of still being active.",
+            border=True,
+        )
+
+        st.subheader("Retention economics")
+        keep, cost = st.columns(2)
+        keep_share = keep.slider("Keep this many more of them", 1, 50, 10, format="%d %%", key="cv_keep_share")
+        average_cost = ui.cached(clv_report.average_acquisition_cost)
+        acquisition_cost = cost.number_input(
+            "Cost of winning a new customer (€)",
+            min_value=0.0,
+            value=round(average_cost, 2) if average_cost else 40.0,
+            step=5.0,
+            key="cv_acquisition_cost",
+            help="Default: the average acquisition cost recorded for your customers"
+            + ("." if average_cost else " — none is recorded, so €40 as an example."),
+        )
+        economics = clv_report.retention_economics(at_risk, keep_share / 100, acquisition_cost or None)
+        st.success(economics.sentence(), icon=":material/savings:")
+        st.caption(
+            economics.budget_sentence()
+            + " Each customer kept counts with their value if they stay; the model cannot say how many more a "
+            "campaign keeps — a control group in the campaign can."
+        )
+
+        if len(at_risk):
+            st.subheader("Who they are")
+            show_customers(at_risk.head(LIST_MAX), "cv_at_risk")
+            if len(at_risk) > LIST_MAX:
+                st.caption(f"The {LIST_MAX} most valuable of {len(at_risk):,}; the export has them all.")
+
+            st.subheader("Export for a retention campaign")
+            channel = st.segmented_control(
+                "Channel", ["email", "sms", "phone", "mail"], default="email", key="cv_channel", format_func=str.upper
+            )
+            if channel is not None:
+                export = ui.cached(
+                    clv_report.at_risk_export,
+                    customer_ids=tuple(int(i) for i in at_risk["customer_id"]),
+                    channel=channel,
+                    mask=masked,
+                )
+                reach, reasons = st.columns([2, 3])
+                reach.metric(
+                    "Can be contacted",
+                    ui.number(export.exported),
+                    f"of {export.members:,} customers",
+                    delta_color="off",
+                    delta_arrow="off",
+                )
+                reasons.dataframe(
+                    export.excluded,
+                    hide_index=True,
+                    column_config={
+                        "reason": "Left out because",
+                        "customers": st.column_config.NumberColumn("Customers"),
+                    },
+                )
+                st.download_button(
+                    f"Download {channel} list (CSV)",
+                    export.csv_bytes(),
+                    file_name=f"customers-at-risk-{channel}-{model.as_of}.csv",
+                    mime="text/csv",
+                    key="cv_download",
+                    icon=":material/download:",
+                    disabled=export.exported == 0,
+                )
+                st.caption(
+                    "Only customers who opted in to this channel; never erased or suppressed ones. Cells that a "
+                    "spreadsheet would run as a formula start with a ' ."
+                    + (" Personal data is masked (the switch in the sidebar)." if masked else "")
+                )
+elif risk_tab.open:
+    risk_tab.caption("Without a spend model there are no values to tell valuable customers by.")
+
+# --- how sure the model is ---------------------------------------------------------------------------------------
+
+if sure_tab.open:
+    with sure_tab:
+        if report is None:
+            st.info(
+                f"The purchase history is shorter than {clv_report.MIN_BACKTEST_WEEKS} weeks, too short to hold some "
+                "of it back and check the model against it.",
+                icon=":material/info:",
+            )
+        elif report.backtest is None:
+            st.info(f"No backtest: {report.model.problem or report.note}", icon=":material/info:")
+        else:
+            backtest = report.backtest
+            st.markdown(f"**The backtest.** {backtest.sentence()}")
+            tracking, by_frequency = st.columns(2)
+            tracking.plotly_chart(
+                charts.backtest_tracking(backtest.by_week, title="Repeat purchases, week by week"), key="cv_tracking"
+            )
+            by_frequency.plotly_chart(
+                charts.backtest_by_frequency(backtest.by_frequency, title="Holdout purchases by earlier purchases"),
+                key="cv_by_frequency",
+            )
+            st.caption(
+                f"A second fit on the purchases up to {backtest.calibration_end} only; its predictions for the "
+                f"{(backtest.holdout_end - backtest.calibration_end).days // 7} weeks after it are compared with "
+                "what those customers did. The dashed line is what the model expects of customers like these from "
+                "their first purchase on; the total above starts from each customer's own history."
+            )
+        st.plotly_chart(
+            charts.p_alive_matrix(clv_report.p_alive_matrix(values), title="Probability of still being active"),
+            key="cv_p_alive_matrix",
+        )
+        st.caption(
+            f"{CHURN_BANDS} The model learns that someone has left only from a long silence after repeat purchases, "
+            "so customers who bought once count as active until they come back or not — their low expected purchases "
+            "show in their value instead."
+        )
+        with st.expander("The fitted models, for analysts"):
+            st.markdown(
+                f"BG/NBD (Fader, Hardie & Lee 2005) for purchases, Gamma-Gamma (Fader & Hardie 2013) for spend, by "
+                f"maximum likelihood; time in {model.time_unit}. Log-likelihood: purchases "
+                f"{model.purchase_log_likelihood:,.1f}"
+                + (
+                    f", spend {model.spend_log_likelihood:,.1f} ({model.spend_customers:,} repeat buyers)."
+                    if model.has_spend_model
+                    else "."
+                )
+            )
+            st.dataframe(
+                model.parameters(),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "model": "Model",
+                    "parameter": "Parameter",
+                    "estimate": st.column_config.NumberColumn("Estimate", format="%.4g"),
+                    "standard_error": st.column_config.NumberColumn("Std. error", format="%.3g"),
+                    "low": st.column_config.NumberColumn("95 % low", format="%.4g"),
+                    "high": st.column_config.NumberColumn("95 % high", format="%.4g"),
+                    "meaning": "What it describes",
+                },
+            )
+            for note in model.warnings:
+                st.caption(f"Note: {note}")
+            st.caption("Also from the command line: `python -m crm_core clv --calibration-end DATE`.")
