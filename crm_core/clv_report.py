@@ -175,13 +175,14 @@ class ValueModel:
         if not self.customers:
             return self.problem or "The model saw no customers."
         period = (
-            f"between {self.calibration_start} and {self.calibration_end}"
+            f"{self.calibration_start} – {self.calibration_end}"
             if self.calibration_start
             else f"up to {self.calibration_end}"
         )
         return (
-            f"The model learnt from the {self.customers:,} customers who bought {period}; "
-            f"{self.repeat_buyers:,} of them ({self.repeat_buyers / self.customers:.0%}) bought on more than one day."
+            f"The model learnt from the purchases of {self.customers:,} customers in the calibration period "
+            f"{period}; {self.repeat_buyers:,} of them ({self.repeat_buyers / self.customers:.0%}) bought on more "
+            "than one day."
         )
 
     def parameters(self) -> pd.DataFrame:
@@ -371,6 +372,14 @@ class ValueOverview:
     high_risk: int
     expected_purchases: float
     has_value: bool
+
+    @property
+    def likely_active_share(self) -> float:
+        return self.likely_active / self.customers if self.customers else 0.0
+
+    @property
+    def high_risk_share(self) -> float:
+        return self.high_risk / self.customers if self.customers else 0.0
 
 
 def value_overview(values: pd.DataFrame, cutoffs: tuple[float, float] = clv.CHURN_RISK_CUTOFFS) -> ValueOverview:
@@ -734,17 +743,20 @@ class BacktestReport:
     rmse: float
 
     @property
+    def holdout_weeks(self) -> int:
+        return (self.holdout_end - self.calibration_end).days // 7
+
+    @property
     def relative_error(self) -> float | None:
         """(predicted - actual) / actual of the whole cohort's holdout purchases."""
         return (self.predicted_total - self.actual_total) / self.actual_total if self.actual_total else None
 
     def sentence(self) -> str:
         """How right the model was, in words."""
-        weeks = (self.holdout_end - self.calibration_end).days / 7
         text = (
             f"Fitted on the purchases up to {self.calibration_end}, the model predicted "
             f"{self.predicted_total:,.0f} repeat purchases by these {self.customers:,} customers in the "
-            f"{weeks:,.0f} weeks up to {self.holdout_end}; {self.actual_total:,} happened"
+            f"{self.holdout_weeks:,} weeks up to {self.holdout_end}; {self.actual_total:,} happened"
         )
         error = self.relative_error
         if error is not None:
@@ -818,9 +830,8 @@ def confidence_statement(model: ValueModel, report: ModelReport | None = None) -
     backtest = report.backtest if report is not None else None
     error = backtest.relative_error if backtest is not None else None
     if backtest is not None and error is not None:
-        weeks = (backtest.holdout_end - backtest.calibration_end).days // 7
         off = f"{abs(error):.0%} {'too high' if error > 0 else 'too low'}" if round(abs(error), 2) else "right on"
-        text += f" Tested on the last {weeks} weeks, its prediction of all repeat purchases was {off}"
+        text += f" Tested on the last {backtest.holdout_weeks} weeks, its prediction of all repeat purchases was {off}"
         if abs(error) <= RELIABLE_ERROR:
             text += ": reliable for groups of customers."
         elif abs(error) <= ROUGH_ERROR:

@@ -7,7 +7,7 @@ predictions, never the fit. Every figure comes from crm_core through ``ui.cached
 import streamlit as st
 
 import ui
-from crm_core import charts, clv, clv_report
+from crm_core import charts, clv, clv_report, schema
 
 ui.page("Customer value")
 
@@ -20,11 +20,7 @@ CHURN_BANDS = clv.describe_churn_risk_bands()
 with st.spinner("Fitting the customer-value models (once per data import)…"):
     model = ui.cached(clv_report.value_model)
 
-st.caption(
-    f"As of **{model.as_of}** (the day after the last order). Calibration period: every purchase "
-    + (f"from {model.calibration_start} " if model.calibration_start else "")
-    + f"up to {model.calibration_end}. {model.data_statement()}"
-)
+st.caption(f"As of **{model.as_of}** (the day after the last order). {model.data_statement()}")
 if not model.fitted:
     st.warning(
         f"**Too little data for a customer-value model.** {model.problem} Import more orders, or come back when "
@@ -112,7 +108,7 @@ cards[1].metric(
 cards[2].metric(
     "Likely still active",
     ui.number(totals.likely_active),
-    f"{totals.likely_active / totals.customers:.0%} of buyers",
+    f"{totals.likely_active_share:.0%} of buyers",
     delta_color="off",
     delta_arrow="off",
     help=f"Customers whose probability of still being active is {clv.CHURN_RISK_CUTOFFS[1]:.0%} or more.",
@@ -121,7 +117,7 @@ cards[2].metric(
 cards[3].metric(
     "High churn risk",
     ui.number(totals.high_risk),
-    f"{totals.high_risk / totals.customers:.0%} of buyers",
+    f"{totals.high_risk_share:.0%} of buyers",
     delta_color="off",
     delta_arrow="off",
     help=CHURN_BANDS,
@@ -241,20 +237,8 @@ if risk_tab.open and totals.has_value:
             f"Customers worth at least {ui.currency(min_value)} over the {horizon} if they stay, with a "
             f"{low} – {high} % probability of still being active."
         )
+        # Filled once the economics below are known.
         count, stake, predicted = st.columns(3)
-        count.metric("Customers at risk", ui.number(len(at_risk)), border=True)
-        stake.metric(
-            "Worth if they stay",
-            ui.compact_currency(at_risk["value_if_active"].sum()),
-            help=f"Their expected margin over the {horizon} if all of them stay active.",
-            border=True,
-        )
-        predicted.metric(
-            "Predicted value",
-            ui.compact_currency(at_risk["clv"].sum()),
-            help="The same, weighted by each customer's probability of still being active.",
-            border=True,
-        )
 
         st.subheader("Retention economics")
         keep, cost = st.columns(2)
@@ -270,6 +254,19 @@ if risk_tab.open and totals.has_value:
             + ("." if average_cost else " — none is recorded, so €40 as an example."),
         )
         economics = clv_report.retention_economics(at_risk, keep_share / 100, acquisition_cost or None)
+        count.metric("Customers at risk", ui.number(economics.customers), border=True)
+        stake.metric(
+            "Worth if they stay",
+            ui.compact_currency(economics.value_at_stake),
+            help=f"Their expected margin over the {horizon} if all of them stay active.",
+            border=True,
+        )
+        predicted.metric(
+            "Predicted value",
+            ui.compact_currency(economics.predicted_value),
+            help="The same, weighted by each customer's probability of still being active.",
+            border=True,
+        )
         st.success(economics.sentence(), icon=":material/savings:")
         st.caption(
             economics.budget_sentence()
@@ -285,7 +282,7 @@ if risk_tab.open and totals.has_value:
 
             st.subheader("Export for a retention campaign")
             channel = st.segmented_control(
-                "Channel", ["email", "sms", "phone", "mail"], default="email", key="cv_channel", format_func=str.upper
+                "Channel", list(schema.CONSENT_CHANNELS), default="email", key="cv_channel", format_func=str.upper
             )
             if channel is not None:
                 export = ui.cached(
@@ -352,7 +349,7 @@ if sure_tab.open:
             )
             st.caption(
                 f"A second fit on the purchases up to {backtest.calibration_end} only; its predictions for the "
-                f"{(backtest.holdout_end - backtest.calibration_end).days // 7} weeks after it are compared with "
+                f"{backtest.holdout_weeks} weeks after it are compared with "
                 "what those customers did. The dashed line is what the model expects of customers like these from "
                 "their first purchase on; the total above starts from each customer's own history."
             )

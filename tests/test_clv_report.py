@@ -148,8 +148,8 @@ def test_value_model_on_thin_data_is_fitted_but_rough(engine):
     assert (model.calibration_start, model.calibration_end, model.as_of) == (D(2024, 1, 1), HAND_END, D(2024, 4, 1))
     assert model.plain_warning().startswith("Only 2 of 3 customers bought more than once")
     assert model.data_statement() == (
-        "The model learnt from the 3 customers who bought between 2024-01-01 and 2024-03-31; 2 of them (67%) "
-        "bought on more than one day."
+        "The model learnt from the purchases of 3 customers in the calibration period 2024-01-01 – 2024-03-31; 2 of "
+        "them (67%) bought on more than one day."
     )
     assert clv_report.confidence_statement(model)[0] == "rough"
     # Whatever the fit, nothing on the page may be infinite or missing where a number is shown.
