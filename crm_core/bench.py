@@ -15,6 +15,7 @@ Each operation is one entry of :data:`OPERATIONS`; later features add theirs the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import resource
 import tempfile
 import time
@@ -246,7 +247,7 @@ def run_bench(
         say(f"timing queries on {db.redact_url(engine.url)} (as of {as_of}) ...")
         for name, fn, target in OPERATIONS:
             say(f"  {name}")
-            row, _ = _timed(name, lambda fn=fn: fn(ctx), target)
+            row, _ = _timed(name, functools.partial(fn, ctx), target)
             rows.append(row)
         rows.extend(_bench_import(engine, scratch, customers, seed, say))
         engine.dispose()
@@ -265,7 +266,7 @@ def _bench_import(engine: Engine, scratch: Path, customers: int | None, seed: in
     db.ensure_schema(target)
     out = []
     for kind in ("customers", "orders"):
-        row, result = _timed(f"import {kind} CSV", lambda kind=kind: importers.import_file(target, kind, files[kind]))
+        row, result = _timed(f"import {kind} CSV", functools.partial(importers.import_file, target, kind, files[kind]))
         row.rows = result.rows_total
         row.note = f"{files[kind].stat().st_size / 1e6:,.0f} MB file"
         out.append(row)

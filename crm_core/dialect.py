@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -325,11 +325,13 @@ def read_frame(conn: Connection, query: sa.Executable) -> pd.DataFrame:
     """
     if conn.dialect.name == "duckdb":
         # render_postcompile expands IN-lists of bound values into one parameter each.
-        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        compiled: Any = cast(sa.ClauseElement, query).compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
         params = compiled.construct_params()
         positional = [params[key] for key in compiled.positiontup or ()]
-        raw = conn.connection.driver_connection
-        return raw.execute(str(compiled), positional).df()  # type: ignore[union-attr]
+        raw: Any = conn.connection.driver_connection
+        return raw.execute(str(compiled), positional).df()
     result = conn.execute(query)
     # Row objects make pandas probe every row's attributes (seconds for 300k rows); plain tuples are 9x faster.
     return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
@@ -365,28 +367,26 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
 
 
 def _bulk_duckdb(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection
     # DuckDB 2 refuses new work while an earlier result on the connection is unread (``.scalar()`` reads one row,
     # as in ``db.allocate_ids``); run it to its end first.
     if hasattr(raw, "complete"):
-        raw.complete()  # type: ignore[union-attr]
+        raw.complete()
     view = f"_bulk_{table.name}"
-    raw.register(view, frame)  # type: ignore[union-attr]
+    raw.register(view, frame)
     try:
         quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) SELECT {quoted} FROM {view}")
     finally:
-        raw.unregister(view)  # type: ignore[union-attr]
+        raw.unregister(view)
 
 
 def _bulk_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
     with (
         raw.cursor() as cur,
-        cur.copy(  # type: ignore[union-attr]
-            f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        ) as copy,
+        cur.copy(f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy,
     ):
         for chunk in _chunks(frame, _CHUNK_ROWS):
             buffer = io.StringIO()
@@ -401,7 +401,7 @@ def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts of plain Python values (drivers other than DuckDB's know nothing of numpy or NaN)."""
-    out = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    out: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")  # type: ignore[assignment]
     for row in out:
         for key, value in row.items():
             if isinstance(value, np.generic):
