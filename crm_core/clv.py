@@ -1368,8 +1368,6 @@ def customer_predictions(
 
 # --- stored scores ----------------------------------------------------------------------------------------------
 
-#: ``meta`` key: the data version that ``customer_scores`` was computed for.
-SCORES_VERSION_KEY = "scores_data_version"
 #: ``meta`` key: what the page must say about the stored scores (thin-data warnings, or why there are none).
 SCORES_NOTE_KEY = "scores_note"
 
@@ -1383,10 +1381,11 @@ def ensure_scores(
     """Bring ``customer_scores`` up to date with the data, so that segments, profiles and campaigns can use the model
     outputs in SQL.
 
-    Nothing happens when the scores were computed for the current data version (``meta`` key
-    :data:`SCORES_VERSION_KEY`). Otherwise both models are fitted on the whole purchase history up to the last day
-    with orders (the day before :func:`crm_core.purchases.default_as_of`) and every buyer's predictions replace the
-    stored ones in one transaction; the data version is not changed (scores are derived data). When the data cannot
+    Nothing happens when the scores were computed for the current facts version (``meta`` key
+    :data:`crm_core.db.SCORES_VERSION_KEY`; saving a segment does not change it). Otherwise both models are fitted
+    on the whole purchase history up to the last day with orders (the day before
+    :func:`crm_core.purchases.default_as_of`) and every buyer's predictions replace the stored ones in one
+    transaction; the data version is not changed (scores are derived data). When the data cannot
     support a fit the table is emptied; either way the plain-words note is kept under :data:`SCORES_NOTE_KEY`.
 
     Returns
@@ -1394,8 +1393,8 @@ def ensure_scores(
     bool
         True when the scores were recomputed.
     """
-    version = str(db.data_version(engine))
-    if db.read_meta(engine).get(SCORES_VERSION_KEY) == version:
+    version = str(db.facts_version(engine))
+    if db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
         return False
     calibration_end = default_as_of(engine) - dt.timedelta(days=1)
     summary = customer_summary(engine, calibration_end)
@@ -1413,7 +1412,7 @@ def ensure_scores(
     with engine.begin() as conn:
         conn.execute(schema.customer_scores.delete())
         dialect.bulk_insert(conn, schema.customer_scores, scores)
-        db.set_meta(conn, SCORES_VERSION_KEY, version)
+        db.set_meta(conn, db.SCORES_VERSION_KEY, version)
         db.set_meta(conn, SCORES_NOTE_KEY, note)
     return True
 

@@ -27,7 +27,13 @@ BUSY_TIMEOUT_S = 30.0
 #: Statement timeout on the server engines; long enough for the large tier, short enough to stop a runaway query.
 STATEMENT_TIMEOUT_S = 120
 
+#: ``meta`` key: a number that changes on every write (the cache key of the pages).
 DATA_VERSION_KEY = "data_version"
+#: ``meta`` key: a number that changes on every write of customer facts (customers, orders, interactions, campaigns,
+#: erasures), but not on a write of the analyst's own work such as a saved segment. Derived data is keyed on it.
+FACTS_VERSION_KEY = "facts_version"
+#: ``meta`` key: the facts version that ``customer_scores`` were computed for.
+SCORES_VERSION_KEY = "scores_facts_version"
 DEMO_KEY = "demo_seed"
 
 
@@ -188,9 +194,18 @@ def read_meta(engine_or_conn: Engine | Connection) -> dict[str, str]:
 
 def data_version(engine: Engine) -> int:
     """A number that changes on every write; the cache key that keeps pages from showing stale numbers."""
+    return _read_counter(engine, DATA_VERSION_KEY)
+
+
+def facts_version(engine: Engine) -> int:
+    """A number that changes on every write of customer facts; what derived data such as the scores is keyed on."""
+    return _read_counter(engine, FACTS_VERSION_KEY)
+
+
+def _read_counter(engine: Engine, key: str) -> int:
     with engine.connect() as conn:
         try:
-            value = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)).scalar()
+            value = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == key)).scalar()
         except sa.exc.DBAPIError:
             return 0
     return int(value or 0)
@@ -202,20 +217,23 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
     conn.execute(schema.meta.insert().values(key=key, value=value))
 
 
-def bump_data_version(conn: Connection) -> int:
-    """Increase the data version inside the caller's transaction and return the new value."""
-    current = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)).scalar()
-    new = int(current or 0) + 1
-    set_meta(conn, DATA_VERSION_KEY, str(new))
-    return new
+def _bump(conn: Connection, key: str) -> None:
+    current = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == key)).scalar()
+    set_meta(conn, key, str(int(current or 0) + 1))
 
 
 @contextlib.contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """One all-or-nothing write: commits with a new data version, or rolls everything back."""
+def write_transaction(engine: Engine, *, facts: bool = True) -> Iterator[Connection]:
+    """One all-or-nothing write: commits with a new data version, or rolls everything back.
+
+    ``facts=False`` marks a write that changes no customer fact (a saved segment): the pages refresh, but the scores
+    and other data derived from the facts stay valid and are not recomputed.
+    """
     with engine.begin() as conn:
         yield conn
-        bump_data_version(conn)
+        _bump(conn, DATA_VERSION_KEY)
+        if facts:
+            _bump(conn, FACTS_VERSION_KEY)
 
 
 def allocate_ids(conn: Connection, table: sa.Table, count: int) -> int:

@@ -1572,7 +1572,7 @@ def load_demo(
     """
     report = progress or (lambda fraction, message: None)
     started = time.perf_counter()
-    previous_version = db.data_version(engine) if sa.inspect(engine).has_table(schema.meta.name) else 0
+    previous = {key: db.read_meta(engine).get(key, "0") for key in (db.DATA_VERSION_KEY, db.FACTS_VERSION_KEY)}
     if replace:
         report(0.0, "dropping the existing tables")
         db.drop_schema(engine)
@@ -1592,8 +1592,9 @@ def load_demo(
         return 0.02 + 0.93 * min(sum(rows.values()) / (customers * _ROWS_PER_CUSTOMER), 1.0)
 
     with db.write_transaction(engine) as conn:
-        # After a replace the version must still move on, so that no cache keeps numbers of the dropped data.
-        db.set_meta(conn, db.DATA_VERSION_KEY, str(previous_version))
+        # After a replace the versions must still move on, so that no cache keeps numbers of the dropped data.
+        for key, value in previous.items():
+            db.set_meta(conn, key, value)
         for item in _ahead(_table_parts(customers, seed, DEMO_END), depth=2):
             if isinstance(item, _Stage):
                 report(done(), item.message)

@@ -15,6 +15,7 @@ from typing import IO
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_LINE_END = "\r\n"
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 
 
@@ -39,11 +40,15 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, target: str | IO[str] | None = None) -> str | None:
-    """Write ``frame`` as UTF-8 CSV with formulas neutralised; returns the text when no target is given."""
+    """Write ``frame`` as UTF-8 CSV with formulas neutralised; returns the text when no target is given.
+
+    Lines end in CRLF as RFC 4180 says. The csv writer quotes a cell holding any character of the line terminator,
+    so with CRLF a cell with a lone carriage return is quoted too and a spreadsheet does not split the row there.
+    """
     safe = neutralise_formulas(frame)
     if target is None:
-        buffer = io.StringIO()
-        safe.to_csv(buffer, index=False)
+        buffer = io.StringIO(newline="")
+        safe.to_csv(buffer, index=False, lineterminator=_LINE_END)
         return buffer.getvalue()
-    safe.to_csv(target, index=False)
+    safe.to_csv(target, index=False, lineterminator=_LINE_END)
     return None

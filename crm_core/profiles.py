@@ -32,7 +32,7 @@ Definitions
 - Contact pressure: outbound interactions (``direction = 'out'``; campaign sends are interactions too) in the 30 and
   90 days before the as-of date, per channel; :func:`contact_warnings` compares them with :class:`ContactLimits`.
 - Predictions: ``schema.customer_scores`` as written by the customer-value models for the data version in meta
-  ``scores_data_version``. They are point estimates of the BG/NBD and Gamma-Gamma models; the uncertainty shown for
+  ``scores_facts_version``. They are point estimates of the BG/NBD and Gamma-Gamma models; the uncertainty shown for
   one customer is the model's own probabilities - P(alive) and P(at least one purchase in 90 days) next to the
   expected number of purchases - and where the predicted value ranks among all scored customers.
 - Next-best offer (:func:`next_best_offers`): a category the customer has not bought, ranked by the share of other
@@ -91,8 +91,6 @@ OFFER_COUNT = 3
 OFFER_MIN_SUPPORT = 30
 #: Categories a co-occurrence mask holds (bits of a BIGINT); beyond that the categories with most products count.
 MAX_OFFER_CATEGORIES = 62
-#: Meta key naming the data version the customer scores were computed for (written by the customer-value models).
-SCORES_VERSION_KEY = "scores_data_version"
 
 NO_STATEMENT = "no statement"
 
@@ -364,7 +362,7 @@ def most_valuable(engine: Engine, limit: int = 10, *, mask: bool = False) -> Val
 
 def _has_scores(conn: Connection) -> bool:
     """Whether the customer-value models have written scores (the meta key they set with them)."""
-    found = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == SCORES_VERSION_KEY)).first()
+    found = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == db.SCORES_VERSION_KEY)).first()
     return found is not None
 
 
@@ -1188,11 +1186,11 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
     meta = dict(
         conn.execute(
             sa.select(schema.meta.c.key, schema.meta.c.value).where(
-                schema.meta.c.key.in_([SCORES_VERSION_KEY, db.DATA_VERSION_KEY])
+                schema.meta.c.key.in_([db.SCORES_VERSION_KEY, db.FACTS_VERSION_KEY])
             )
         ).all()
     )
-    if SCORES_VERSION_KEY not in meta:
+    if db.SCORES_VERSION_KEY not in meta:
         return None
     row = (
         conn.execute(
@@ -1226,7 +1224,7 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         churn_risk=row["churn_risk"],
         clv_rank=_int(ranked["higher"]) / scored_n if clv is not None and scored_n else None,
         scored_customers=scored_n,
-        stale=meta.get(SCORES_VERSION_KEY) != meta.get(db.DATA_VERSION_KEY),
+        stale=meta.get(db.SCORES_VERSION_KEY) != meta.get(db.FACTS_VERSION_KEY, "0"),
     )
 
 

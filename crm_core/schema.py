@@ -222,7 +222,7 @@ customer_scores = _no_fk_on_duckdb(
         sa.Column("churn_risk", sa.String(8), comment="Low / Medium / High from p_alive"),
         comment=(
             "Model outputs per buyer, derived data written by crm_core.clv.ensure_scores for the data version named "
-            "in meta 'scores_data_version', so that segments, profiles and campaigns can use them in SQL"
+            "in meta 'scores_facts_version', so that segments, profiles and campaigns can use them in SQL"
         ),
     )
 )

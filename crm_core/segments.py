@@ -1907,7 +1907,7 @@ def save_segment(
     SegmentError
         For an empty or duplicate name, a bad rule or a missing ``segment_id``.
     """
-    with db.write_transaction(engine) as conn:
+    with db.write_transaction(engine, facts=False) as conn:
         return _save(conn, name, rule, description, segment_id)
 
 
@@ -1957,14 +1957,14 @@ def _save(
 
 def rename_segment(engine: Engine, segment: int | str, new_name: str) -> SavedSegment:
     """Rename a saved segment (the definition and version stay)."""
-    with db.write_transaction(engine) as conn:
+    with db.write_transaction(engine, facts=False) as conn:
         row = _find(conn, segment)
         return _save(conn, new_name, row.definition, row.description, int(row.id))
 
 
 def delete_segment(engine: Engine, segment: int | str) -> None:
     """Delete a saved segment and its versions."""
-    with db.write_transaction(engine) as conn:
+    with db.write_transaction(engine, facts=False) as conn:
         row = _find(conn, segment)
         conn.execute(schema.segment_versions.delete().where(schema.segment_versions.c.segment_id == row.id))
         conn.execute(schema.segments.delete().where(schema.segments.c.id == row.id))
@@ -2100,7 +2100,7 @@ def import_segments_json(engine: Engine, text: str | bytes) -> list[SavedSegment
             raise SegmentError(f"{where}: {exc}") from None
         description = entry.get("description")
         checked.append((name, definition, description if isinstance(description, str) else None))
-    with db.write_transaction(engine) as conn:
+    with db.write_transaction(engine, facts=False) as conn:
         return [_save(conn, name, definition, description, None) for name, definition, description in checked]
 
 

@@ -107,7 +107,7 @@ def empty_all_tables(engine: Engine) -> None:
     with engine.begin() as conn:
         for table in schema.DATA_TABLES:
             conn.execute(table.delete())
-        conn.execute(schema.meta.delete().where(schema.meta.c.key != db.DATA_VERSION_KEY))
+        conn.execute(schema.meta.delete().where(schema.meta.c.key.not_in([db.DATA_VERSION_KEY, db.FACTS_VERSION_KEY])))
 
 
 @pytest.fixture

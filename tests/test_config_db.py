@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 
@@ -74,6 +76,16 @@ def test_data_version_changes_on_every_write_and_not_on_rollback(engine):
     with engine.connect() as conn:
         ids = conn.execute(sa.select(schema.customers.c.external_id)).scalars().all()
     assert ids == ["0001"], "a failed write leaves nothing behind"
+
+
+def test_a_write_of_no_customer_fact_refreshes_pages_but_keeps_derived_data(engine):
+    with db.write_transaction(engine) as conn:
+        conn.execute(schema.customers.insert().values(id=1, external_id="0001"))
+    data, facts = db.data_version(engine), db.facts_version(engine)
+    with db.write_transaction(engine, facts=False) as conn:
+        now = dt.datetime(2026, 1, 1)
+        conn.execute(schema.segments.insert().values(id=1, name="All", definition="{}", created_at=now, updated_at=now))
+    assert (db.data_version(engine), db.facts_version(engine)) == (data + 1, facts)
 
 
 def test_allocate_ids_continues_after_the_largest(engine):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
@@ -66,3 +67,11 @@ def test_no_exported_text_cell_starts_a_formula(text):
     cell = pd.read_csv(io.StringIO(buffer.getvalue()), dtype=str, keep_default_na=False)["value"].iloc[0]
     if cell.startswith(exports.FORMULA_PREFIXES):
         assert exports._PLAIN_NUMBER.match(cell), f"{cell!r} would run as a formula"
+
+
+def test_a_carriage_return_inside_a_cell_does_not_split_the_row():
+    frame = pd.DataFrame({"note": ["first\rsecond", "line\nbreak", "plain"], "n": [1, 2, 3]})
+    text = exports.write_csv(frame)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows == [["note", "n"], ["first\rsecond", "1"], ["line\nbreak", "2"], ["plain", "3"]]
+    assert text.endswith("plain,3\r\n")

@@ -204,10 +204,10 @@ def load_store(engine: sa.Engine, *, scores: bool = True) -> None:
         ):
             dialect.bulk_insert(conn, table, frame)
     if scores:
-        version = db.data_version(engine)
+        version = db.facts_version(engine)
         with engine.begin() as conn:
             dialect.bulk_insert(conn, schema.customer_scores, SCORES)
-            db.set_meta(conn, profiles.SCORES_VERSION_KEY, str(version))
+            db.set_meta(conn, db.SCORES_VERSION_KEY, str(version))
 
 
 @pytest.fixture
@@ -294,7 +294,7 @@ def test_most_valuable_by_predicted_clv_else_by_spend(engine):
     assert by_spend.frame["value"].tolist() == [130.0, 40.0, 25.0]
     with engine.begin() as conn:
         dialect.bulk_insert(conn, schema.customer_scores, SCORES)
-        db.set_meta(conn, profiles.SCORES_VERSION_KEY, "1")
+        db.set_meta(conn, db.SCORES_VERSION_KEY, "1")
     by_clv = profiles.most_valuable(engine)
     assert by_clv.basis == "predicted CLV"
     assert by_clv.frame["external_id"].tolist() == ["C002", "C001", "C003"]  # C004 has no CLV
@@ -457,10 +457,10 @@ def test_rfm_and_predictions(store, reference):
 
 def test_predictions_are_stale_after_a_write_and_absent_before_any_scoring(engine):
     load_store(engine, scores=False)
-    assert profiles.customer_profile(engine, "C001").predictions is None  # no scores_data_version yet
+    assert profiles.customer_profile(engine, "C001").predictions is None  # no scores_facts_version yet
     with engine.begin() as conn:
         dialect.bulk_insert(conn, schema.customer_scores, SCORES)
-        db.set_meta(conn, profiles.SCORES_VERSION_KEY, "0")  # computed for an older data version
+        db.set_meta(conn, db.SCORES_VERSION_KEY, "0")  # computed for an older data version
     assert profiles.customer_profile(engine, "C001").predictions.stale
     assert profiles.customer_profile(engine, "C006").predictions is None  # not a buyer: no row
 

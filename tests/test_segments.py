@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_core import clv, db, dialect, rfm, schema, segments
+from crm_core import db, dialect, rfm, schema, segments
 
 AS_OF = dt.date(2024, 7, 1)
 EVERYONE = {1, 2, 3, 4, 5, 6, 7}
@@ -182,7 +182,7 @@ def load_store(engine) -> None:
             dialect.bulk_insert(conn, table, frame)
     # The hand-made model outputs count as current, so that clv.ensure_scores keeps them.
     with engine.begin() as conn:
-        db.set_meta(conn, clv.SCORES_VERSION_KEY, str(db.data_version(engine)))
+        db.set_meta(conn, db.SCORES_VERSION_KEY, str(db.facts_version(engine)))
 
 
 @pytest.fixture
@@ -608,6 +608,14 @@ def test_named_segments_have_average_clv(store):
 
 
 # --- saved segments --------------------------------------------------------------------------------------------
+
+
+def test_saved_segments_refresh_the_pages_but_leave_the_scores_current(store):
+    data, facts = db.data_version(store), db.facts_version(store)
+    segments.save_segment(store, "Germans", cond("country", "=", "Germany"))
+    segments.rename_segment(store, "Germans", "Deutsche")
+    segments.delete_segment(store, "Deutsche")
+    assert (db.data_version(store), db.facts_version(store)) == (data + 3, facts)
 
 
 def test_save_version_rename_delete(store):
