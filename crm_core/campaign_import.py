@@ -57,26 +57,23 @@ from crm_core.importers import (
     _attribute_writes,
     _BadFile,
     _Columns,
-    _fail,
     _fetch,
     _id,
     _load,
-    _log,
     _lookup,
     _map_unique,
     _mark_duplicates,
     _norm_key,
-    _now,
     _parse_column,
     _Plan,
     _RawFile,
     _read,
     _reasons,
-    _report_csv,
     _same_values,
     _Table,
     _update,
     parse_timestamp,
+    run_import,
 )
 
 #: The ``kind`` of these imports in ``import_log``.
@@ -687,61 +684,20 @@ def import_campaign_results(
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
-    started = _now()
-    db.ensure_schema(engine)
-    try:
-        data, name, path = _load(source, file_name)
-    except OSError as exc:
-        failed = CampaignImportResult(KIND, file_name or str(source), "", campaign=settings.name)
-        _fail(engine, failed, [Problem(None, "", f"cannot read the file: {exc.strerror or exc}")], started)
-    base = CampaignImportResult(
-        KIND, name, hashlib.sha256(data).hexdigest(), campaign=settings.name, control=layout.control.strip()
+    control = layout.control.strip()
+    result = run_import(
+        engine,
+        source,
+        file_name,
+        new_result=lambda name, digest: CampaignImportResult(
+            KIND, name, digest, campaign=settings.name, control=control
+        ),
+        validate=lambda raw: _validate(raw, layout, settings.name),
+        plan=lambda conn, table, problems, base: _plan(conn, table, problems, base, layout, settings),
+        on_error=on_error,
+        report_path=report_path,
     )
-    try:
-        raw = _read(data, name)
-        base.rows_total, base.blank_rows = raw.rows_total, raw.blank_rows
-        table = _validate(raw, layout, settings.name)
-    except _BadFile as exc:
-        _fail(engine, base, exc.problems, started)
-    base.ignored_columns = list(table.columns.ignored)
-    base.duplicates = int(table.duplicate.sum())
-    problems = list(table.problems)
-    if problems and on_error == "abort":
-        _fail(engine, base, problems, started)
-
-    # The reading connection is closed before anything is written: SQLite would otherwise lock out the writer.
-    with engine.connect() as conn:
-        plan = _plan(conn, table, problems, base, layout, settings)
-        if plan.problems:
-            problems = sorted(problems + plan.problems, key=lambda p: p.line or 0)
-            if on_error == "skip":
-                plan = _plan(conn, table, problems, base, layout, settings)
-                assert not plan.problems, "a second planning pass over the valid rows finds nothing new"
-    if plan.problems:
-        _fail(engine, base, problems, started)
-
-    result = plan.result
     assert isinstance(result, CampaignImportResult)
-    result.problems = problems
-    result.rejected = len({p.line for p in problems})
-    result.status = "partial" if problems else "ok"
-    try:
-        if plan.write is not None:
-            with db.write_transaction(engine) as conn:
-                plan.write(conn, _now())
-                result.import_id = _log(conn, result, started, result.describe(), problems)
-            result.data_version = db.data_version(engine)
-        else:
-            with engine.begin() as conn:
-                result.import_id = _log(conn, result, started, result.describe(), problems)
-    except sa.exc.DBAPIError as exc:
-        reason = f"the database refused the import, nothing was written: {exc.orig or exc}"
-        _fail(engine, base, [*problems, Problem(None, "", reason)], started)
-    if problems:
-        target = Path(report_path) if report_path else (path.with_suffix(".rejected.csv") if path else None)
-        if target is not None:
-            target.write_text(_report_csv(problems), encoding="utf-8", newline="")
-            result.report_path = str(target)
     return result
 
 

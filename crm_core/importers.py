@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -1984,6 +1984,40 @@ def import_file(
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
     _fields_of(kind)
+    return run_import(
+        engine,
+        source,
+        file_name,
+        new_result=lambda name, digest: ImportResult(kind, name, digest),
+        validate=lambda raw: _validate(kind, raw, mapping),
+        plan=_plan,
+        on_error=on_error,
+        report_path=report_path,
+        progress=progress,
+    )
+
+
+_Result = TypeVar("_Result", bound=ImportResult)
+
+
+def run_import(
+    engine: Engine,
+    source: Source,
+    file_name: str | None,
+    *,
+    new_result: Callable[[str, str], _Result],
+    validate: Callable[[_RawFile], _Table],
+    plan: Callable[[Connection, _Table, list[Problem], _Result], _Plan],
+    on_error: str,
+    report_path: str | Path | None,
+    progress: Callable[[float, str], None] | None = None,
+) -> Any:
+    """The steps every import takes, whatever it imports: read, validate the whole file, plan the writes against
+    the store, write in one transaction, log the attempt (failures too) and write the rejected-rows report.
+
+    ``new_result(file name, sha256)`` makes the kind's empty result, ``validate`` checks the raw file and ``plan``
+    matches the valid rows against the store. Raises :class:`ImportFailed` as :func:`import_file` says.
+    """
     say = progress or (lambda fraction, message: None)
     started = _now()
     db.ensure_schema(engine)
@@ -1991,14 +2025,14 @@ def import_file(
         say(0.0, "reading the file")
         data, name, path = _load(source, file_name)
     except OSError as exc:
-        failed = ImportResult(kind, file_name or str(source), "")
+        failed = new_result(file_name or str(source), "")
         _fail(engine, failed, [Problem(None, "", f"cannot read the file: {exc.strerror or exc}")], started)
-    base = ImportResult(kind, name, hashlib.sha256(data).hexdigest())
+    base = new_result(name, hashlib.sha256(data).hexdigest())
     try:
         raw = _read(data, name)
         base.rows_total, base.blank_rows = raw.rows_total, raw.blank_rows
         say(0.3, f"checking {base.rows_total:,} rows")
-        table = _validate(kind, raw, mapping)
+        table = validate(raw)
     except _BadFile as exc:
         _fail(engine, base, exc.problems, started)
     base.ignored_columns = list(table.columns.ignored)
@@ -2010,25 +2044,25 @@ def import_file(
     # The reading connection is closed before anything is written: SQLite would otherwise lock out the writer.
     say(0.55, "matching the rows against the database")
     with engine.connect() as conn:
-        plan = _plan(conn, table, problems, base)
-        if plan.problems:
-            problems = sorted(problems + plan.problems, key=lambda p: p.line or 0)
+        planned = plan(conn, table, problems, base)
+        if planned.problems:
+            problems = sorted(problems + planned.problems, key=lambda p: p.line or 0)
             if on_error == "skip":
                 table.problems = problems
-                plan = _plan(conn, table, problems, base)
-                assert not plan.problems, "a second planning pass over the valid rows finds nothing new"
-    if plan.problems:
+                planned = plan(conn, table, problems, base)
+                assert not planned.problems, "a second planning pass over the valid rows finds nothing new"
+    if planned.problems:
         _fail(engine, base, problems, started)
 
-    result = plan.result
+    result = planned.result
     result.problems = problems
     result.rejected = len({p.line for p in problems})
     result.status = "partial" if problems else "ok"
     say(0.75, "writing in one transaction")
     try:
-        if plan.write is not None:
+        if planned.write is not None:
             with db.write_transaction(engine) as conn:
-                plan.write(conn, _now())
+                planned.write(conn, _now())
                 result.import_id = _log(conn, result, started, result.describe(), problems)
             result.data_version = db.data_version(engine)
         else:
