@@ -431,19 +431,19 @@ class _Side:
         return uplift.variance_from_sums(self.revenue_recorded, self.revenue_sum, self.revenue_sumsq)
 
 
-def _conversion_effect(t: _Side, c: _Side) -> uplift.ProportionEffect | None:
+def _conversion_effect(t: _Side, c: _Side) -> uplift.Effect | None:
     if not (t.converted_recorded and c.converted_recorded):
         return None
     return uplift.newcombe_difference(t.converted, t.converted_recorded, c.converted, c.converted_recorded)
 
 
-def _response_effect(t: _Side, c: _Side) -> uplift.ProportionEffect | None:
+def _response_effect(t: _Side, c: _Side) -> uplift.Effect | None:
     if not (t.responded_recorded and c.responded_recorded):
         return None
     return uplift.newcombe_difference(t.responded, t.responded_recorded, c.responded, c.responded_recorded)
 
 
-def _revenue_effect(t: _Side, c: _Side) -> uplift.MeanEffect | None:
+def _revenue_effect(t: _Side, c: _Side) -> uplift.Effect | None:
     if not (t.revenue_recorded and c.revenue_recorded):
         return None
     return uplift.welch_difference(
@@ -501,9 +501,9 @@ class ArmEffect:
     n: int
     conversion_rate: float
     control_conversion_rate: float
-    conversion: uplift.ProportionEffect | None
-    response: uplift.ProportionEffect | None
-    revenue_per_member: uplift.MeanEffect | None
+    conversion: uplift.Effect | None
+    response: uplift.Effect | None
+    revenue_per_member: uplift.Effect | None
     incremental_conversions: float
     incremental_conversions_low: float
     incremental_conversions_high: float
@@ -685,7 +685,7 @@ def _arm_effect(
     response = _response_effect(arm, control) if has_control else None
     revenue = _revenue_effect(arm, control) if has_control else None
 
-    def scaled(effect: uplift.ProportionEffect | uplift.MeanEffect | None) -> tuple[float, float, float]:
+    def scaled(effect: uplift.Effect | uplift.Effect | None) -> tuple[float, float, float]:
         if effect is None:
             return math.nan, math.nan, math.nan
         return effect.estimate * arm.n, effect.ci_low * arm.n, effect.ci_high * arm.n

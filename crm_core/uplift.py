@@ -57,8 +57,9 @@ def _finite(value: float | None) -> bool:
 
 
 @dataclass(frozen=True)
-class ProportionEffect:
-    """A difference of two proportions (treatment − control), as a fraction: 0.013 is 1.3 points.
+class Effect:
+    """A difference treatment − control with its interval: of two proportions as a fraction (0.013 is 1.3 points),
+    or of two means such as revenue per member in currency units.
 
     ``ci_low``/``ci_high`` are NaN when the difference cannot be estimated (an empty arm); ``p_value`` is NaN too.
     """
@@ -76,28 +77,6 @@ class ProportionEffect:
     @property
     def includes_zero(self) -> bool:
         """True when the interval cannot tell the effect from no effect (or there is no interval)."""
-        return not self.is_estimable or self.ci_low <= 0 <= self.ci_high
-
-    def as_dict(self) -> dict[str, float | str | None]:
-        return _json_safe(asdict(self))
-
-
-@dataclass(frozen=True)
-class MeanEffect:
-    """A difference of two means (treatment − control), e.g. of revenue per member, in currency units."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    method: str
-
-    @property
-    def is_estimable(self) -> bool:
-        return _finite(self.ci_low) and _finite(self.ci_high)
-
-    @property
-    def includes_zero(self) -> bool:
         return not self.is_estimable or self.ci_low <= 0 <= self.ci_high
 
     def as_dict(self) -> dict[str, float | str | None]:
@@ -241,7 +220,7 @@ def two_proportion_test(k1: int, n1: int, k0: int, n0: int) -> ProportionTest:
     return ProportionTest(z, float(2 * stats.norm.sf(abs(z))), "pooled z-test")
 
 
-def newcombe_difference(k1: int, n1: int, k0: int, n0: int, confidence: float = 0.95) -> ProportionEffect:
+def newcombe_difference(k1: int, n1: int, k0: int, n0: int, confidence: float = 0.95) -> Effect:
     """The difference of two proportions ``k1/n1 − k0/n0`` with Newcombe's hybrid score interval.
 
     Parameters
@@ -255,7 +234,7 @@ def newcombe_difference(k1: int, n1: int, k0: int, n0: int, confidence: float = 
 
     Returns
     -------
-    ProportionEffect
+    Effect
         The estimate ``p1 − p0``, the interval and the p-value of :func:`two_proportion_test`; all NaN when an arm
         is empty.
 
@@ -270,19 +249,19 @@ def newcombe_difference(k1: int, n1: int, k0: int, n0: int, confidence: float = 
     """
     test = two_proportion_test(k1, n1, k0, n0)
     if n1 == 0 or n0 == 0:
-        return ProportionEffect(NAN, NAN, NAN, NAN, "Newcombe hybrid score: an arm is empty")
+        return Effect(NAN, NAN, NAN, NAN, "Newcombe hybrid score: an arm is empty")
     p1, p0 = k1 / n1, k0 / n0
     l1, u1 = wilson_interval(k1, n1, confidence)
     l0, u0 = wilson_interval(k0, n0, confidence)
     d = p1 - p0
     low = d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
     high = d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
-    return ProportionEffect(d, low, high, test.p_value, f"Newcombe hybrid score; p from {test.method}")
+    return Effect(d, low, high, test.p_value, f"Newcombe hybrid score; p from {test.method}")
 
 
 def welch_difference(
     n1: int, mean1: float, var1: float, n0: int, mean0: float, var0: float, confidence: float = 0.95
-) -> MeanEffect:
+) -> Effect:
     """The difference of two means ``mean1 − mean0`` with Welch's t interval and p-value.
 
     Parameters
@@ -294,7 +273,7 @@ def welch_difference(
 
     Returns
     -------
-    MeanEffect
+    Effect
         Agrees with ``scipy.stats.ttest_ind(treatment, control, equal_var=False)`` on the raw values. With fewer
         than two members in an arm there is no variance: the estimate stands, interval and p-value are NaN. With
         zero variance in both arms the interval is the point itself and the p-value 1 (equal means) or 0.
@@ -305,20 +284,20 @@ def welch_difference(
     ``se⁴ / ((var1/n1)²/(n1 − 1) + (var0/n0)²/(n0 − 1))`` (Welch–Satterthwaite).
     """
     if n1 == 0 or n0 == 0:
-        return MeanEffect(NAN, NAN, NAN, NAN, "Welch: an arm is empty")
+        return Effect(NAN, NAN, NAN, NAN, "Welch: an arm is empty")
     d = float(mean1) - float(mean0)
     if n1 < 2 or n0 < 2 or not (_finite(var1) and _finite(var0)):
-        return MeanEffect(d, NAN, NAN, NAN, "Welch: an arm has fewer than two members")
+        return Effect(d, NAN, NAN, NAN, "Welch: an arm has fewer than two members")
     a, b = max(var1, 0.0) / n1, max(var0, 0.0) / n0
     se2 = a + b
     if se2 == 0:
         # Every member of each arm has the same value: the difference is known exactly.
-        return MeanEffect(d, d, d, 1.0 if d == 0 else 0.0, "Welch: no variance in either arm")
+        return Effect(d, d, d, 1.0 if d == 0 else 0.0, "Welch: no variance in either arm")
     se = math.sqrt(se2)
     df = se2 * se2 / (a * a / (n1 - 1) + b * b / (n0 - 1))
     t_crit = float(stats.t.ppf(0.5 + confidence / 2, df))
     p = float(2 * stats.t.sf(abs(d / se), df))
-    return MeanEffect(d, d - t_crit * se, d + t_crit * se, p, "Welch t")
+    return Effect(d, d - t_crit * se, d + t_crit * se, p, "Welch t")
 
 
 # --- money --------------------------------------------------------------------------------------------------------
@@ -441,8 +420,8 @@ def verdict(
     has_control: bool,
     treatment_rate: float | None = None,
     control_rate: float | None = None,
-    conversion: ProportionEffect | None = None,
-    revenue: MeanEffect | None = None,
+    conversion: Effect | None = None,
+    revenue: Effect | None = None,
     roi_estimate: float | None = None,
     roi_low: float | None = None,
     roi_high: float | None = None,

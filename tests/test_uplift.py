@@ -272,8 +272,8 @@ def _significant_arm():
         "has_control": True,
         "treatment_rate": 0.034,
         "control_rate": 0.021,
-        "conversion": uplift.ProportionEffect(0.013, 0.006, 0.020, 0.001, "Newcombe"),
-        "revenue": uplift.MeanEffect(1.2, 0.4, 2.0, 0.003, "Welch t"),
+        "conversion": uplift.Effect(0.013, 0.006, 0.020, 0.001, "Newcombe"),
+        "revenue": uplift.Effect(1.2, 0.4, 2.0, 0.003, "Welch t"),
         "roi_estimate": 1.4,
         "roi_low": 0.2,
         "roi_high": 2.6,
@@ -290,8 +290,8 @@ def test_verdict_reads_like_the_issue_example():
 
 def test_verdict_says_no_measurable_effect_when_the_interval_includes_zero():
     args = _significant_arm() | {
-        "conversion": uplift.ProportionEffect(0.002, -0.004, 0.008, 0.52, "Newcombe"),
-        "revenue": uplift.MeanEffect(0.3, -0.5, 1.1, 0.46, "Welch t"),
+        "conversion": uplift.Effect(0.002, -0.004, 0.008, 0.52, "Newcombe"),
+        "revenue": uplift.Effect(0.3, -0.5, 1.1, 0.46, "Welch t"),
         "roi_estimate": 0.1,
         "roi_low": -1.2,
         "roi_high": 1.5,
@@ -315,7 +315,7 @@ def test_verdict_without_control_says_the_effect_cannot_be_measured():
         pytest.param({"revenue": None}, "revenue was not recorded", id="no-revenue"),
         pytest.param({"roi_estimate": -0.6, "roi_low": -0.9, "roi_high": -0.2}, "it did not pay", id="did-not-pay"),
         pytest.param(
-            {"conversion": uplift.ProportionEffect(-0.01, -0.02, -0.003, 0.004, "Newcombe")},
+            {"conversion": uplift.Effect(-0.01, -0.02, -0.003, 0.004, "Newcombe")},
             "lowered conversion",
             id="harmful",
         ),
