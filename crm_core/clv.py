@@ -34,7 +34,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -457,10 +457,43 @@ def _not_fitted(model: str, how: str) -> ValueError:
     return ValueError(f"The {model} model is not fitted yet: call fit({how}) first.")
 
 
+class _MaximumLikelihoodModel:
+    """What both models share: the penalty, the fitted attributes, construction from known parameters, the repr."""
+
+    param_names: tuple[str, ...] = ()
+
+    def __init__(self, penalizer_coef: float = 0.0) -> None:
+        if not penalizer_coef >= 0:
+            raise ValueError("penalizer_coef must be 0 or more")
+        self.penalizer_coef = float(penalizer_coef)
+        self.params_: dict[str, float] | None = None
+        self.standard_errors_: dict[str, float] = {}
+        self.log_likelihood_: float = math.nan
+        self.converged_: bool = False
+        self.message_: str = ""
+        self.n_customers_: int = 0
+
+    @classmethod
+    def from_params(cls, params: dict[str, float]) -> Self:
+        """A model with known parameters (e.g. stored from an earlier fit, or for simulation); not fitted here,
+        so it has no standard errors or log-likelihood."""
+        model = cls()
+        model.params_ = _known_params(cls.param_names, params)
+        model.converged_ = True
+        return model
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if self.params_ is None:
+            return f"{name}(not fitted)"
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"{name}({shown}, customers={self.n_customers_:,})"
+
+
 # --- BG/NBD ------------------------------------------------------------------------------------------------------
 
 
-class BetaGeoModel:
+class BetaGeoModel(_MaximumLikelihoodModel):
     """The BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005).
 
     While active, a customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha); after every purchase
@@ -492,31 +525,8 @@ class BetaGeoModel:
     param_names = ("r", "alpha", "a", "b")
 
     def __init__(self, penalizer_coef: float = 0.0) -> None:
-        if not penalizer_coef >= 0:
-            raise ValueError("penalizer_coef must be 0 or more")
-        self.penalizer_coef = float(penalizer_coef)
-        self.params_: dict[str, float] | None = None
-        self.standard_errors_: dict[str, float] = {}
-        self.log_likelihood_: float = math.nan
-        self.converged_: bool = False
-        self.message_: str = ""
-        self.n_customers_: int = 0
+        super().__init__(penalizer_coef)
         self.n_repeat_buyers_: int = 0
-
-    @classmethod
-    def from_params(cls, params: dict[str, float]) -> BetaGeoModel:
-        """A model with known parameters (e.g. stored from an earlier fit, or for simulation); not fitted here,
-        so it has no standard errors or log-likelihood."""
-        model = cls()
-        model.params_ = _known_params(cls.param_names, params)
-        model.converged_ = True
-        return model
-
-    def __repr__(self) -> str:
-        if self.params_ is None:
-            return "BetaGeoModel(not fitted)"
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"BetaGeoModel({shown}, customers={self.n_customers_:,})"
 
     # -- fitting --
 
@@ -876,7 +886,7 @@ def _expected_purchases_by_quadrature(t, x, T, r, alpha, a, b, nodes: int = 200)
 # --- Gamma-Gamma ---------------------------------------------------------------------------------------------------
 
 
-class GammaGammaModel:
+class GammaGammaModel(_MaximumLikelihoodModel):
     """The Gamma-Gamma model of the average value of repeat purchases (Fader & Hardie 2013).
 
     A customer's purchase values are Gamma(p, nu) around their own mean p / nu, with nu ~ Gamma(q, gamma) across
@@ -898,31 +908,6 @@ class GammaGammaModel:
     """
 
     param_names = ("p", "q", "gamma")
-
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        if not penalizer_coef >= 0:
-            raise ValueError("penalizer_coef must be 0 or more")
-        self.penalizer_coef = float(penalizer_coef)
-        self.params_: dict[str, float] | None = None
-        self.standard_errors_: dict[str, float] = {}
-        self.log_likelihood_: float = math.nan
-        self.converged_: bool = False
-        self.message_: str = ""
-        self.n_customers_: int = 0
-
-    @classmethod
-    def from_params(cls, params: dict[str, float]) -> GammaGammaModel:
-        """A model with known parameters; see :meth:`BetaGeoModel.from_params`."""
-        model = cls()
-        model.params_ = _known_params(cls.param_names, params)
-        model.converged_ = True
-        return model
-
-    def __repr__(self) -> str:
-        if self.params_ is None:
-            return "GammaGammaModel(not fitted)"
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"GammaGammaModel({shown}, customers={self.n_customers_:,})"
 
     def fit(self, frequency: Any, monetary_value: Any, weights: Any = None) -> GammaGammaModel:
         """Estimate p, q, gamma by maximum likelihood.
