@@ -127,7 +127,7 @@ def get_campaign(engine: Engine | Connection, campaign: int | str) -> CampaignIn
         condition: ColumnElement[bool] = sa.or_(campaigns.c.id == int(campaign), campaigns.c.name == str(campaign))
     else:
         condition = campaigns.c.name == campaign
-    with _connection(engine) as conn:
+    with db.connection(engine) as conn:
         rows = conn.execute(query.where(condition).order_by(campaigns.c.id)).mappings().all()
         if not rows:
             names = conn.execute(sa.select(campaigns.c.name).order_by(campaigns.c.start_date.desc()).limit(5)).all()
@@ -136,20 +136,20 @@ def get_campaign(engine: Engine | Connection, campaign: int | str) -> CampaignIn
         raise CampaignNotFound(f"no campaign with id or name {campaign!r} (recent campaigns: {known})")
     # An id wins over a campaign whose name happens to be that number.
     row = next((r for r in rows if str(r["id"]) == str(campaign)), rows[0])
-    start = _as_date(row["start_date"])
+    start = dialect.to_date(row["start_date"])
     return CampaignInfo(
         id=int(row["id"]),
         name=str(row["name"]),
         channel=row["channel"],
         objective=row["objective"],
         start_date=start,
-        end_date=_as_date(row["end_date"]),
+        end_date=dialect.to_date(row["end_date"]),
         cost=None if row["cost"] is None else float(row["cost"]),
         # The margin is a FLOAT column, single precision on DuckDB and MySQL: 0.42 reads back as 0.4199999869.
         margin=round(float(row["margin"]), 6),
         attribution_window_days=int(row["attribution_window_days"]),
         target_segment=row["target_segment"],
-        reference_start=start or _as_date(row["first_send"]),
+        reference_start=start or dialect.to_date(row["first_send"]),
     )
 
 
@@ -362,7 +362,7 @@ def arm_statistics(engine: Engine, campaign: int | str, outcomes: Outcomes = "re
         whose revenue is known, see the module's rules), ``revenue_sum`` and ``revenue_sumsq`` (Σ revenue and
         Σ revenue² over them).
     """
-    with _connection(engine) as conn:
+    with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         rows, _ = _rows_for(conn, info, outcomes)
         return _arm_statistics(conn, rows)
@@ -631,7 +631,7 @@ def campaign_results(engine: Engine, campaign: int | str, outcomes: Outcomes = "
         See its attributes. Conversion and response uplifts use Newcombe's hybrid score interval, revenue per
         member Welch's (:mod:`crm_core.uplift`).
     """
-    with _connection(engine) as conn:
+    with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         rows, source = _rows_for(conn, info, outcomes)
         stats = _arm_statistics(conn, rows)
@@ -739,7 +739,7 @@ def funnel(engine: Engine, campaign: int | str, outcomes: Outcomes = "auto") -> 
         NaN when nothing was recorded) and ``share_of_sent`` (members / sent, NaN for arms nobody was sent to,
         such as the control).
     """
-    with _connection(engine) as conn:
+    with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         rows, _ = _rows_for(conn, info, outcomes)
         stats = _arm_statistics(conn, rows)
@@ -912,7 +912,7 @@ def uplift_by_segment(
         words. Groups that can say something come first, by uplift (largest first); too-small groups follow, also
         by uplift.
     """
-    with _connection(engine) as conn:
+    with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         rows, _ = _rows_for(conn, info, outcomes)
         source, group = _dimension(conn, info, rows, by)
@@ -969,7 +969,7 @@ def uplift_by_decile(
     """
     if deciles < 2:
         raise ValueError(f"deciles must be at least 2, got {deciles}")
-    with _connection(engine) as conn:
+    with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         rows, _ = _rows_for(conn, info, outcomes)
         if isinstance(values, pd.DataFrame):
@@ -1108,7 +1108,7 @@ def response_by_day(engine: Engine, campaign: int | str, days: int = 30) -> pd.D
     """
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
-    with _connection(engine) as conn:
+    with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         reference = _reference_time(info, members.c.is_control, members.c.sent_at)
         day = dialect.days_between(reference, orders.c.ordered_at)
@@ -1243,8 +1243,8 @@ def _campaign_row(part: list[dict[str, Any]]) -> dict[str, Any]:
         "campaign_id": int(first["campaign_id"]),
         "name": first["name"],
         "channel": first["channel"],
-        "start_date": _as_date(first["start_date"]),
-        "end_date": _as_date(first["end_date"]),
+        "start_date": dialect.to_date(first["start_date"]),
+        "end_date": dialect.to_date(first["end_date"]),
         "members": t.n + c.n,
         "treatment": t.n,
         "control": c.n,
@@ -1438,7 +1438,7 @@ def member_list(
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    with _connection(engine) as conn:
+    with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         condition = members.c.campaign_id == info.id
         if arm is not None:
@@ -1482,29 +1482,6 @@ def largest_campaign(engine: Engine) -> int | None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _connection(engine_or_conn: Engine | Connection) -> Iterator[Connection]:
-    """Use the caller's connection, or open one from the engine for the length of the block."""
-    if isinstance(engine_or_conn, Connection):
-        yield engine_or_conn
-    else:
-        with engine_or_conn.connect() as conn:
-            yield conn
-
-
-def _as_date(value: Any) -> dt.date | None:
-    """A date from what the drivers return (SQLite returns text for aggregates)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return pd.Timestamp(value).date()
 
 
 def _json_value(value: Any) -> Any:

@@ -82,17 +82,13 @@ def _unit_days(time_unit: str) -> float:
         raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, not {time_unit!r}") from None
 
 
-def _midnight_after(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
-
-
 def _purchase_days(until: dt.date) -> sa.CTE:
     """Stage 1: one row per customer and purchase day up to and including ``until``, with the day's total."""
     day = dialect.day_of(orders.c.ordered_at)
     return (
         sa.select(orders.c.customer_id, day.label("day"), sa.func.sum(orders.c.amount).label("amount"))
         # A half-open timestamp range rather than day_of(...) <= until, so that an index on ordered_at is usable.
-        .where(is_purchase, orders.c.ordered_at < _midnight_after(until))
+        .where(is_purchase, orders.c.ordered_at < dialect.midnight(until + dt.timedelta(days=1)))
         .group_by(orders.c.customer_id, day)
         .cte("purchase_days")
     )

@@ -50,14 +50,6 @@ COHORT_COLUMNS = [
 ]
 
 
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value[:10])
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return value.date()
-    return value
-
-
 def _period_start(period: Period, value: ColumnElement[Any]) -> ColumnElement[Any]:
     return dialect.month_start(value) if period == "month" else dialect.week_start(value)
 
@@ -113,7 +105,7 @@ def cohort_retention(
     if exposure is not None and exposure not in EXPOSURES:
         raise ValueError(f"exposure must be one of {', '.join(EXPOSURES)}, got {exposure!r}")
     with engine.connect() as conn:
-        day = default_as_of(conn) if as_of is None else _as_date(as_of)
+        day = default_as_of(conn) if as_of is None else dialect.to_date(as_of)
         cutoff = sa.literal(dt.datetime.combine(day, dt.time()), sa.DateTime)
         purchases = sa.and_(is_purchase, orders.c.ordered_at < cutoff)
 
@@ -146,7 +138,7 @@ def cohort_retention(
         cohort = _period_start(period, members.c.first_at)
         cohorts = sa.select(members.c.customer_id, cohort.label("cohort")).cte("cohort_of")
         if first_cohort is not None:
-            start = _as_date(first_cohort)
+            start = dialect.to_date(first_cohort)
             # Compare on the period start, so that any day of the first period keeps it.
             cohorts = (
                 sa.select(cohorts.c.customer_id, cohorts.c.cohort)
@@ -174,7 +166,7 @@ def cohort_retention(
         return pd.DataFrame({c: [] for c in COHORT_COLUMNS})
     for frame, columns in ((cells, ("cohort", "purchase_period")), (sizes_frame, ("cohort",))):
         for column in columns:
-            frame[column] = frame[column].map(_as_date)
+            frame[column] = frame[column].map(dialect.to_date)
     cells = cells.astype({"active_customers": "int64", "revenue": "float64"})
     sizes_frame = sizes_frame.astype({"cohort_customers": "int64"})
     cells["period"] = [

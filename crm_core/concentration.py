@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -77,7 +76,7 @@ def value_concentration(
     Concentration
     """
     with engine.connect() as conn:
-        day = default_as_of(conn) if as_of is None else _as_date(as_of)
+        day = default_as_of(conn) if as_of is None else dialect.to_date(as_of)
         cutoff = sa.literal(dt.datetime.combine(day, dt.time()), sa.DateTime)
         revenue = sa.select(orders.c.customer_id, sa.func.sum(orders.c.amount).label("revenue")).where(
             is_purchase, orders.c.ordered_at < cutoff
@@ -127,11 +126,3 @@ def value_concentration(
     lorenz = lorenz.drop_duplicates("customer_share").sort_values("customer_share").reset_index(drop=True)
     gini = (n + 1) / n - 2 * float(totals.rank_revenue) / (n * total) if n and total else None
     return Concentration(day, n, total, gini, top, lorenz)
-
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value

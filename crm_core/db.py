@@ -185,7 +185,7 @@ def is_empty(engine: Engine) -> bool:
 
 def read_meta(engine_or_conn: Engine | Connection) -> dict[str, str]:
     """All key/value facts of the ``meta`` table (empty when the schema does not exist yet)."""
-    with _connection(engine_or_conn) as conn:
+    with connection(engine_or_conn) as conn:
         if not sa.inspect(conn).has_table(schema.meta.name):
             return {}
         rows = conn.execute(sa.select(schema.meta.c.key, schema.meta.c.value)).all()
@@ -247,7 +247,8 @@ def allocate_ids(conn: Connection, table: sa.Table, count: int) -> int:
 
 
 @contextlib.contextmanager
-def _connection(engine_or_conn: Engine | Connection) -> Iterator[Connection]:
+def connection(engine_or_conn: Engine | Connection) -> Iterator[Connection]:
+    """Use the caller's connection, or open one from the engine for the length of the block."""
     if isinstance(engine_or_conn, Connection):
         yield engine_or_conn
     else:

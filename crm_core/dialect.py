@@ -8,10 +8,11 @@ native SQL of DuckDB, PostgreSQL, MySQL/MariaDB and SQLite (see the ``@compiles`
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -311,6 +312,35 @@ def _exact_text_default(element, compiler, **kw):
 @compiles(exact_text, "mariadb")
 def _exact_text_mysql(element, compiler, **kw):
     return "CAST(%s AS BINARY)" % compiler.process(element.clauses, **kw)
+
+
+# --- values as the drivers return them ---------------------------------------------------------------------------
+
+
+@overload
+def to_date(value: None) -> None: ...
+@overload
+def to_date(value: dt.date | str) -> dt.date: ...
+@overload
+def to_date(value: Any) -> dt.date | None: ...
+def to_date(value: Any) -> dt.date | None:
+    """A date from what a driver returns for a DATE or DATETIME (SQLite returns text, DuckDB frames hold
+    Timestamps) or from ISO text a user typed; None for a missing value (None, NaN, NaT)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value.strip()).date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def midnight(day: dt.date) -> dt.datetime:
+    """The first instant of ``day``: half-open day ranges compare timestamps with ``>= midnight(a)`` and
+    ``< midnight(b + 1 day)``, which uses the index on every engine (a cast of the column would not)."""
+    return dt.datetime.combine(day, dt.time())
 
 
 # --- reading results ----------------------------------------------------------------------------------------------

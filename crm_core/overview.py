@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import schema
+from crm_core import dialect, schema
 from crm_core.dialect import month_start
 from crm_core.purchases import is_purchase
 
@@ -73,7 +73,7 @@ def date_bounds(engine: Engine) -> DateBounds:
     query = sa.select(sa.func.min(orders.c.ordered_at), sa.func.max(orders.c.ordered_at)).where(is_purchase)
     with engine.connect() as conn:
         first, last = conn.execute(query).one()
-    return DateBounds(_as_date(first), _as_date(last))
+    return DateBounds(dialect.to_date(first), dialect.to_date(last))
 
 
 def default_range(bounds: DateBounds, months: int = 12, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -102,29 +102,14 @@ def _check_range(start: dt.date, end: dt.date) -> None:
         raise ValueError(f"the period ends ({end}) before it starts ({start})")
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())
-
-
 def _ordered_in(start: dt.date, end: dt.date) -> ColumnElement[bool]:
-    return sa.and_(orders.c.ordered_at >= _midnight(start), orders.c.ordered_at < _midnight(_day_after(end)))
+    return sa.and_(
+        orders.c.ordered_at >= dialect.midnight(start), orders.c.ordered_at < dialect.midnight(_day_after(end))
+    )
 
 
 def _day_after(day: dt.date) -> dt.date:
     return day + dt.timedelta(days=1)
-
-
-def _as_date(value: Any) -> dt.date | None:
-    """A date from what the drivers return for a DATE or DATETIME aggregate (SQLite returns text)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return pd.Timestamp(value).date()
 
 
 # --- KPIs -------------------------------------------------------------------------------------------------------
@@ -208,7 +193,11 @@ def overview_kpis(engine: Engine, start: dt.date, end: dt.date) -> OverviewKpis:
       there is nothing to divide.
     """
     prev_start, prev_end = previous_period(start, end)
-    window_start, current_start, window_end = _midnight(prev_start), _midnight(start), _midnight(_day_after(end))
+    window_start, current_start, window_end = (
+        dialect.midnight(prev_start),
+        dialect.midnight(start),
+        dialect.midnight(_day_after(end)),
+    )
 
     # Stage 1: the purchases of both periods, each tagged with the period it belongs to.
     window = (
@@ -403,7 +392,7 @@ def _every_month(frame: pd.DataFrame, start: dt.date, end: dt.date, columns: dic
     months = pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), pd.Timestamp(end), freq="MS")
     if frame.empty:
         frame = pd.DataFrame({"month": pd.Series(dtype="datetime64[ns]"), **{c: [] for c in columns}})
-    frame = frame.assign(month=pd.to_datetime(frame["month"].map(_as_date)))
+    frame = frame.assign(month=pd.to_datetime(frame["month"].map(dialect.to_date)))
     out = frame.set_index("month").reindex(months).rename_axis("month").reset_index()
     for column, kind in columns.items():
         out[column] = out[column].astype(float).fillna(0).astype(kind)
@@ -504,7 +493,7 @@ def recent_campaigns(engine: Engine, end: dt.date, limit: int = 5) -> pd.DataFra
         frame[column] = frame[column].astype(float).fillna(0).astype(int)
     for column in ("treatment_conversion", "control_conversion"):
         frame[column] = frame[column].astype(float)
-    frame["start_date"] = frame["start_date"].map(_as_date)
+    frame["start_date"] = frame["start_date"].map(dialect.to_date)
     return frame
 
 

@@ -106,24 +106,6 @@ class CustomerNotFound(LookupError):
 # --- small helpers ------------------------------------------------------------------------------------------------
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, str):
-        return pd.Timestamp(value).date()
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return pd.Timestamp(value).date()
-
-
 def _as_timestamp(value: Any) -> pd.Timestamp | None:
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -407,7 +389,7 @@ def profile_reference(engine: Engine, as_of: dt.date | str | None = None) -> Pro
     passes it to :func:`customer_profile`, which then needs only point queries.
     """
     with engine.connect() as conn:
-        day = default_as_of(conn) if as_of is None else _as_date(as_of)
+        day = default_as_of(conn) if as_of is None else dialect.to_date(as_of)
         assert day is not None
         bounds, population = _rfm_boundaries(conn, day)
         categories, sets = _category_sets(conn, day)
@@ -484,7 +466,7 @@ def _category_sets(conn: Connection, as_of: dt.date) -> tuple[tuple[str, ...], t
         sa.select(orders.c.customer_id, bit.label("bit"))
         .select_from(order_items.join(orders, orders.c.id == order_items.c.order_id))
         .join(products, products.c.id == order_items.c.product_id)
-        .where(is_purchase, orders.c.ordered_at < _midnight(as_of), products.c.category.in_(categories))
+        .where(is_purchase, orders.c.ordered_at < dialect.midnight(as_of), products.c.category.in_(categories))
         .group_by(orders.c.customer_id, products.c.category)
         .cte("profile_bought_categories")
     )
@@ -997,7 +979,7 @@ def _customer(conn: Connection, customer: str | int) -> tuple[int, Identity]:
         phone=row["phone"],
         city=row["city"],
         country=row["country"],
-        birth_date=_as_date(row["birth_date"]),
+        birth_date=dialect.to_date(row["birth_date"]),
         gender=row["gender"],
         created_at=_as_timestamp(row["created_at"]),
         acquisition_channel=row["acquisition_channel"],
@@ -1068,7 +1050,7 @@ def customer_profile(
     with engine.connect() as conn:
         cid, identity = _customer(conn, customer_id)
         if as_of is not None:
-            day = _as_date(as_of)
+            day = dialect.to_date(as_of)
         elif reference is not None:
             day = reference.as_of
         else:
@@ -1161,7 +1143,7 @@ def _key_figures(conn: Connection, cid: int, as_of: dt.date, identity: Identity)
             "returned_amount"
         ),
         _count_if(orders.c.status == "cancelled").label("cancellations"),
-    ).where(orders.c.customer_id == cid, orders.c.ordered_at < _midnight(as_of))
+    ).where(orders.c.customer_id == cid, orders.c.ordered_at < dialect.midnight(as_of))
     row = conn.execute(query).mappings().one()
     purchases = _int(row["purchases"])
     spend = _float(row["spend"]) or 0.0
@@ -1489,7 +1471,7 @@ def _campaigns(conn: Connection, cid: int) -> pd.DataFrame:
         floats=["revenue"],
         flags=["is_control", "delivered", "opened", "clicked", "converted"],
     )
-    frame["start_date"] = frame["start_date"].map(_as_date)
+    frame["start_date"] = frame["start_date"].map(dialect.to_date)
     return frame
 
 
@@ -1566,7 +1548,7 @@ def _feedback_summary(conn: Connection, cid: int, entries: pd.DataFrame) -> Feed
 
 
 def _contact_pressure(conn: Connection, cid: int, as_of: dt.date) -> pd.DataFrame:
-    end = _midnight(as_of)
+    end = dialect.midnight(as_of)
     since_30, since_90 = end - dt.timedelta(days=30), end - dt.timedelta(days=90)
     query = (
         sa.select(

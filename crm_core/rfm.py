@@ -269,14 +269,6 @@ def parse_cut_points(text: str) -> CutPoints:
 # --- the query ----------------------------------------------------------------------------------------------------
 
 
-def _as_date(value: dt.date | str) -> dt.date:
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value
-
-
 def _quintile(worst_to_best: Sequence[ColumnElement[Any]], customer_id: ColumnElement[Any]) -> ColumnElement[int]:
     return sa.func.ntile(5).over(order_by=[*worst_to_best, customer_id])
 
@@ -334,7 +326,7 @@ def rfm_query(
         ``m_score``, ``rfm_cell`` (text such as ``"545"``) and ``segment``. Use it as a subquery
         (``.subquery()`` / ``.cte()``); it has no ORDER BY.
     """
-    as_of = _as_date(as_of)
+    as_of = dialect.to_date(as_of)
     cuts = cuts or RfmCuts()
     cutoff = sa.literal(dt.datetime.combine(as_of, dt.time()), sa.DateTime)
 
@@ -408,7 +400,7 @@ RFM_COLUMNS = [
 
 
 def _resolve_as_of(conn: Connection, as_of: dt.date | str | None) -> dt.date:
-    return default_as_of(conn) if as_of is None else _as_date(as_of)
+    return default_as_of(conn) if as_of is None else dialect.to_date(as_of)
 
 
 def rfm_table(
@@ -593,7 +585,7 @@ def segment_migration(
         One row per non-empty flow: ``segment_a``, ``segment_b``, ``customers``; ordered by segment A then B in
         :func:`segment_names` order.
     """
-    a_date, b_date = _as_date(date_a), _as_date(date_b)
+    a_date, b_date = dialect.to_date(date_a), dialect.to_date(date_b)
     if a_date >= b_date:
         raise ValueError(f"date A ({a_date}) must come before date B ({b_date})")
     at_a = rfm_query(a_date, cuts, rules=rules, name="rfm_a").cte("rfm_a")

@@ -683,20 +683,8 @@ def _read_bounds(conn: Connection, as_of: dt.date, cuts: rfm.RfmCuts) -> RfmBoun
 # --- compilation -------------------------------------------------------------------------------------------------
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time())
-
-
-def _as_date(value: dt.date | str) -> dt.date:
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value
-
-
 def _as_of(conn: Connection, as_of: dt.date | str | None) -> dt.date:
-    return default_as_of(conn) if as_of is None else _as_date(as_of)
+    return default_as_of(conn) if as_of is None else dialect.to_date(as_of)
 
 
 def _window_label(window: int | None) -> str:
@@ -757,7 +745,7 @@ class _Sources:
 
     def __init__(self, as_of: dt.date, needs: _Needs) -> None:
         self.as_of = as_of
-        self.cutoff = sa.literal(_midnight(as_of), sa.DateTime)
+        self.cutoff = sa.literal(dialect.midnight(as_of), sa.DateTime)
         self.needs = needs
         self.candidates: sa.CTE | None = None
         self.orders: sa.CTE | None = None
@@ -797,7 +785,7 @@ class _Sources:
     def start(self, window: int | None) -> sa.BindParameter[Any] | None:
         if window is None:
             return None
-        return sa.literal(_midnight(self.as_of - dt.timedelta(days=window)), sa.DateTime)
+        return sa.literal(dialect.midnight(self.as_of - dt.timedelta(days=window)), sa.DateTime)
 
     # -- stages
 
@@ -1134,7 +1122,7 @@ def compile_rule(
         Join the per-customer purchase summary (``seg_orders``) / ``customer_scores`` even when the rule does not
         use them, for key figures.
     """
-    day = _as_date(as_of)
+    day = dialect.to_date(as_of)
     tree = parse_rule(rule)
     needs = _needs(tree)
     if needs.rfm:
@@ -1167,7 +1155,7 @@ def _prepare(
     """Compile with the as-of date resolved and, when the rule uses RFM fields, the bounds read unless the ones
     given fit (same as-of date and cuts; without ``cuts`` the bounds' own cuts apply)."""
     known = bounds.as_of if bounds is not None else None
-    day = _as_date(as_of) if as_of is not None else known or _as_of(conn, None)
+    day = dialect.to_date(as_of) if as_of is not None else known or _as_of(conn, None)
     wanted = cuts if cuts is not None else bounds.cuts if bounds is not None else rfm.RfmCuts()
     if _needs(parse_rule(rule)).rfm and (bounds is None or bounds.as_of != day or bounds.cuts != wanted):
         bounds = _read_bounds(conn, day, wanted)
@@ -1589,7 +1577,7 @@ def _channel_mix(conn: Connection, members: sa.CTE, as_of: dt.date) -> pd.DataFr
     query = (
         sa.select(orders.c.channel, sa.func.count().label("orders"))
         .join_from(members, orders, orders.c.customer_id == members.c.id)
-        .where(is_purchase, orders.c.ordered_at < _midnight(as_of))
+        .where(is_purchase, orders.c.ordered_at < dialect.midnight(as_of))
         .group_by(orders.c.channel)
     )
     frame = dialect.read_frame(conn, query).astype({"orders": "int64"})
@@ -1609,7 +1597,7 @@ def _top_categories(conn: Connection, members: sa.CTE, as_of: dt.date, top: int)
             .join(items, items.c.order_id == orders.c.id)
             .join(products, products.c.id == items.c.product_id)
         )
-        .where(is_purchase, orders.c.ordered_at < _midnight(as_of))
+        .where(is_purchase, orders.c.ordered_at < dialect.midnight(as_of))
         .group_by(products.c.category)
     )
     frame = dialect.read_frame(conn, query).astype({"revenue": "float64"})
