@@ -261,14 +261,7 @@ class CampaignImportResult(ImportResult):
             (self.erased_untouched, "erased customers: attributes not written"),
             (self.members_not_in_file, "members of the campaign are not in this file: kept as they were"),
         ]
-        lines += [f"  {count:,} {text}" for count, text in extras if count]
-        if self.ignored_columns:
-            lines.append(f"  columns not imported: {', '.join(self.ignored_columns)}")
-        if self.report_path:
-            lines.append(f"  rejected rows and reasons written to {self.report_path}")
-        if not self.changed:
-            lines.append("  nothing changed in the database")
-        return "\n".join(lines)
+        return self._described(lines, extras)
 
 
 # --- reading and validating ----------------------------------------------------------------------------------------

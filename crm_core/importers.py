@@ -435,7 +435,11 @@ class ImportResult:
             (self.suppressed, "customers are on the suppression list: opt-out kept on the suppressed channels"),
             (self.erased_untouched, "erased customers left anonymised"),
         ]
-        lines += [f"  {count:,} {text}" for count, text in extras if count]
+        return self._described(lines, extras)
+
+    def _described(self, lines: list[str], extras: list[tuple[int, str]]) -> str:
+        """The head ``lines``, then each of ``extras`` (count, what) that happened, then what is true of any kind."""
+        lines = lines + [f"  {count:,} {text}" for count, text in extras if count]
         if self.ignored_columns:
             lines.append(f"  columns ignored: {', '.join(self.ignored_columns)}")
         if self.report_path:
