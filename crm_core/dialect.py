@@ -420,7 +420,15 @@ def _bulk_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, colum
     ):
         for chunk in _chunks(frame, _CHUNK_ROWS):
             buffer = io.StringIO()
-            chunk.to_csv(buffer, header=False, index=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
+            # CRLF line ends make the csv writer quote a text holding a lone CR, which COPY would read as a line end.
+            chunk.to_csv(
+                buffer,
+                header=False,
+                index=False,
+                na_rep="\\N",
+                date_format="%Y-%m-%d %H:%M:%S.%f",
+                lineterminator="\r\n",
+            )
             copy.write(buffer.getvalue())
 
 

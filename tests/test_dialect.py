@@ -78,7 +78,7 @@ def test_bulk_insert_round_trip(engine):
         {
             "id": [1, 2, 3],
             "external_id": ["0001", "0002", 'x,"quoted"'],
-            "first_name": ["Ann", None, "Zoë"],
+            "first_name": ["Ann", None, "Zoë\rLine\nbreak"],
             "created_at": pd.to_datetime(["2024-01-01 10:00:00", "2024-01-02 11:30:15", None]),
             "acquisition_cost": [12.5, float("nan"), -3.25],
         }
@@ -95,7 +95,7 @@ def test_bulk_insert_round_trip(engine):
             ).order_by(schema.customers.c.id)
         ).all()
     assert [r[0] for r in rows] == ["0001", "0002", 'x,"quoted"']
-    assert [r[1] for r in rows] == ["Ann", None, "Zoë"]
+    assert [r[1] for r in rows] == ["Ann", None, "Zoë\rLine\nbreak"]
     assert pd.Timestamp(rows[1][2]) == pd.Timestamp("2024-01-02 11:30:15")
     assert rows[2][2] is None
     assert rows[0][3] == pytest.approx(12.5)
