@@ -351,7 +351,6 @@ def _has_scores(conn: Connection) -> bool:
 # --- the population reference: what one customer is compared with ---------------------------------------------------
 
 #: (score, value, customer_id): the last customer of a quintile in rfm's worst-to-best order.
-Boundary = tuple[int, float, int]
 
 
 @dataclass(frozen=True)
@@ -364,9 +363,8 @@ class ProfileReference:
         The as-of date the reference was computed for.
     rfm_customers
         Customers with a purchase before ``as_of`` (the RFM population).
-    recency, frequency, monetary
-        Per score, the last customer of its quintile in :func:`crm_core.rfm.rfm_query`'s order (worst to best,
-        ties by customer id): ``(score, value, customer_id)``.
+    rfm_bounds
+        Where each RFM quintile score starts (:func:`crm_core.rfm.score_bounds`), to score one customer.
     categories
         The categories of the co-occurrence masks; bit ``i`` of a mask is ``categories[i]``.
     category_sets
@@ -375,9 +373,7 @@ class ProfileReference:
 
     as_of: dt.date
     rfm_customers: int
-    recency: tuple[Boundary, ...]
-    frequency: tuple[Boundary, ...]
-    monetary: tuple[Boundary, ...]
+    rfm_bounds: rfm.RfmBounds
     categories: tuple[str, ...]
     category_sets: tuple[tuple[int, int], ...]
 
@@ -391,59 +387,19 @@ def profile_reference(engine: Engine, as_of: dt.date | str | None = None) -> Pro
     with engine.connect() as conn:
         day = default_as_of(conn) if as_of is None else dialect.to_date(as_of)
         assert day is not None
-        bounds, population = _rfm_boundaries(conn, day)
+        bounds = rfm.score_bounds(conn, day)
+        buyers = sa.select(sa.func.count(sa.distinct(orders.c.customer_id))).where(
+            is_purchase, orders.c.ordered_at < dialect.midnight(day)
+        )
+        population = int(conn.execute(buyers).scalar() or 0)
         categories, sets = _category_sets(conn, day)
     return ProfileReference(
         as_of=day,
         rfm_customers=population,
-        recency=bounds["recency"],
-        frequency=bounds["frequency"],
-        monetary=bounds["monetary"],
+        rfm_bounds=bounds,
         categories=categories,
         category_sets=sets,
     )
-
-
-#: dimension -> (score column, value column, whether a lower value is better)
-_RFM_DIMENSIONS = {
-    "recency": ("r_score", "recency_days", True),
-    "frequency": ("f_score", "frequency", False),
-    "monetary": ("m_score", "monetary", False),
-}
-
-
-def _rfm_boundaries(conn: Connection, as_of: dt.date) -> tuple[dict[str, tuple[Boundary, ...]], int]:
-    scored = rfm.rfm_query(as_of).cte("profile_rfm")
-    parts = []
-    for dimension, (score, value, lower_is_better) in _RFM_DIMENSIONS.items():
-        # The last customer of a quintile has its best value and, among equal values, the largest id (rfm orders
-        # worst to best, ties by customer id).
-        best = sa.func.min(scored.c[value]) if lower_is_better else sa.func.max(scored.c[value])
-        edge = (
-            sa.select(scored.c[score].label("score"), best.label("value"))
-            .group_by(scored.c[score])
-            .cte(f"profile_{dimension}_edge")
-        )
-        parts.append(
-            sa.select(
-                sa.literal(dimension, sa.String).label("dimension"),
-                edge.c.score,
-                dialect.as_float(edge.c.value).label("value"),
-                sa.func.max(scored.c.customer_id).label("customer_id"),
-            )
-            .join_from(edge, scored, sa.and_(scored.c[score] == edge.c.score, scored.c[value] == edge.c.value))
-            .group_by(edge.c.score, edge.c.value)
-        )
-    frame = _frame(conn, sa.union_all(*parts), floats=["value"], ints=["score", "customer_id"])
-    population = int(conn.execute(sa.select(sa.func.count()).select_from(scored)).scalar() or 0)
-    bounds: dict[str, tuple[Boundary, ...]] = {}
-    for dimension in _RFM_DIMENSIONS:
-        rows = frame[frame["dimension"] == dimension].sort_values("score")
-        bounds[dimension] = tuple(
-            (int(s), float(v), int(c))
-            for s, v, c in zip(rows["score"], rows["value"], rows["customer_id"], strict=True)
-        )
-    return bounds, population
 
 
 def _category_sets(conn: Connection, as_of: dt.date) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
@@ -502,39 +458,12 @@ class CustomerRfm:
         return f"{self.r_score}{self.f_score}{self.m_score}"
 
 
-def _quintile(key: tuple[float, int], bounds: Sequence[Boundary]) -> int:
-    """The score whose quintile holds ``key``: the first whose last customer the key does not pass."""
-    for score, value, customer_id in bounds:
-        if key <= (value, customer_id):
-            return score
-    return bounds[-1][0]
-
-
-def score_rfm(
-    reference: ProfileReference, customer_id: int, recency_days: int, frequency: int, monetary: float
-) -> tuple[int, int, int]:
-    """The (R, F, M) quintile scores that :func:`crm_core.rfm.rfm_query` gives this customer, from the reference's
-    boundaries instead of ranking every customer again.
-
-    The comparison follows rfm's order from worst to best with ties broken by customer id: recency descending,
-    frequency and monetary ascending. Monetary values compare to the cent.
-    """
-    if not reference.recency:
-        raise ValueError("the reference has no RFM population (no purchases before its as-of date)")
-    recency = [(s, -float(v), c) for s, v, c in reference.recency]
-    freq = [(s, float(v), c) for s, v, c in reference.frequency]
-    money = [(s, round(float(v), 2), c) for s, v, c in reference.monetary]
-    return (
-        _quintile((-float(recency_days), customer_id), recency),
-        _quintile((float(frequency), customer_id), freq),
-        _quintile((round(float(monetary), 2), customer_id), money),
-    )
-
-
 def _customer_rfm(reference: ProfileReference, customer_id: int, figures: KeyFigures) -> CustomerRfm | None:
-    if figures.purchases == 0 or figures.recency_days is None or not reference.recency:
+    if figures.purchases == 0 or figures.recency_days is None or reference.rfm_customers == 0:
         return None
-    r, f, m = score_rfm(reference, customer_id, figures.recency_days, figures.purchases, figures.total_spend)
+    r, f, m = rfm.score_customer(
+        reference.rfm_bounds, customer_id, figures.recency_days, figures.purchases, figures.total_spend
+    )
     name = rfm.segment_for(r, f)
     rule = next((rule for rule in rfm.SEGMENT_RULES if rule.name == name), None)
     return CustomerRfm(

@@ -45,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import dialect, schema
+from crm_core import db, dialect, schema
 from crm_core.purchases import default_as_of, is_purchase
 
 orders = schema.orders
@@ -238,6 +238,10 @@ class RfmCuts:
             recency=_as_cut_points(recency), frequency=_as_cut_points(frequency), monetary=_as_cut_points(monetary)
         )
 
+    def points(self) -> tuple[CutPoints | None, CutPoints | None, CutPoints | None]:
+        """The cut points of recency, frequency and monetary, in that order (``None``: by quintile)."""
+        return self.recency, self.frequency, self.monetary
+
     @property
     def method(self) -> Literal["quintile", "thresholds", "mixed"]:
         given = [p is not None for p in (self.recency, self.frequency, self.monetary)]
@@ -273,17 +277,16 @@ def _quintile(worst_to_best: Sequence[ColumnElement[Any]], customer_id: ColumnEl
     return sa.func.ntile(5).over(order_by=[*worst_to_best, customer_id])
 
 
-def _lower_is_better(value: ColumnElement[Any], points: CutPoints) -> ColumnElement[int]:
-    whens = [(value <= sa.literal(p, sa.Float), score) for p, score in zip(points, (5, 4, 3, 2), strict=True)]
+def threshold_score(value: ColumnElement[Any], points: Sequence[float], *, lower_is_better: bool) -> ColumnElement[Any]:
+    """The score 1-5 from the user's cut points (:class:`RfmCuts`): a cut point belongs to the better score."""
+    if lower_is_better:
+        whens = [(value <= sa.literal(p, sa.Float), s) for p, s in zip(points, (5, 4, 3, 2), strict=True)]
+    else:
+        whens = [(value >= sa.literal(p, sa.Float), s) for p, s in zip(reversed(points), (5, 4, 3, 2), strict=True)]
     return sa.case(*whens, else_=1)
 
 
-def _higher_is_better(value: ColumnElement[Any], points: CutPoints) -> ColumnElement[int]:
-    whens = [(value >= sa.literal(p, sa.Float), score) for p, score in zip(reversed(points), (5, 4, 3, 2), strict=True)]
-    return sa.case(*whens, else_=1)
-
-
-def _segment_case(
+def segment_case(
     r_score: ColumnElement[Any], f_score: ColumnElement[Any], rules: Sequence[SegmentRule]
 ) -> ColumnElement[str]:
     whens = [
@@ -343,17 +346,17 @@ def rfm_query(
     )
 
     r = (
-        _lower_is_better(base.c.recency_days, cuts.recency)
+        threshold_score(base.c.recency_days, cuts.recency, lower_is_better=True)
         if cuts.recency
         else _quintile([base.c.recency_days.desc()], base.c.customer_id)
     )
     f = (
-        _higher_is_better(base.c.frequency, cuts.frequency)
+        threshold_score(base.c.frequency, cuts.frequency, lower_is_better=False)
         if cuts.frequency
         else _quintile([base.c.frequency], base.c.customer_id)
     )
     m = (
-        _higher_is_better(base.c.monetary, cuts.monetary)
+        threshold_score(base.c.monetary, cuts.monetary, lower_is_better=False)
         if cuts.monetary
         else _quintile([base.c.monetary], base.c.customer_id)
     )
@@ -379,8 +382,116 @@ def rfm_query(
         scores.c.f_score,
         scores.c.m_score,
         (as_text(scores.c.r_score) + as_text(scores.c.f_score) + as_text(scores.c.m_score)).label("rfm_cell"),
-        _segment_case(scores.c.r_score, scores.c.f_score, rules).label("segment"),
+        segment_case(scores.c.r_score, scores.c.f_score, rules).label("segment"),
     )
+
+
+# --- scores without ranking everyone: where each score starts ------------------------------------------------------
+
+#: Per dimension: the score column, the value column of :func:`rfm_query`, and whether a lower value is better.
+DIMENSIONS = (
+    ("r_score", "recency_days", True),
+    ("f_score", "frequency", False),
+    ("m_score", "monetary", False),
+)
+
+Bound = tuple[int, Any, int]  # (score, value, customer_id) of the first buyer with that score in NTILE order
+
+
+@dataclass(frozen=True)
+class RfmBounds:
+    """Where each quintile score starts on one as-of date, so that a customer's scores need no ranking of all.
+
+    Quintile scores are ``NTILE(5)`` over all buyers, a sort per score over everyone - more than a live segment
+    preview or a profile can afford at a million customers. But the scores of one as-of date are fixed by the data:
+    a buyer's R score is at least *k* exactly when the buyer comes at or after the first buyer of score *k* in the
+    NTILE's order (recency descending, then customer id). Per dimension this holds ``(score, value, customer_id)``
+    of that first buyer for each score above 1 (empty for a dimension cut by thresholds, which needs none). A frozen
+    dataclass of tuples, so that it can be a cache key. :func:`bounded_score` (SQL) and :func:`score_customer`
+    (Python) give the same scores as :func:`rfm_query`; the tests hold them together on every engine.
+    """
+
+    as_of: dt.date
+    cuts: RfmCuts
+    recency: tuple[Bound, ...] = ()
+    frequency: tuple[Bound, ...] = ()
+    monetary: tuple[Bound, ...] = ()
+
+    def of(self, score: str) -> tuple[Bound, ...]:
+        return {"r_score": self.recency, "f_score": self.frequency, "m_score": self.monetary}[score]
+
+
+def score_bounds(
+    engine_or_conn: Engine | Connection, as_of: dt.date | str | None = None, cuts: RfmCuts | None = None
+) -> RfmBounds:
+    """Read where each quintile score starts from :func:`rfm_query` (one query; none when every dimension is cut
+    by thresholds)."""
+    cuts = cuts or RfmCuts()
+    with db.connection(engine_or_conn) as conn:
+        day = _resolve_as_of(conn, as_of)
+        quintile = [dim for dim, points in zip(DIMENSIONS, cuts.points(), strict=True) if points is None]
+        found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
+        if quintile:
+            scored = rfm_query(day, cuts, name="bounds").cte("bounds_rfm")
+            parts = []
+            for score, value, lower in quintile:
+                order = [scored.c[value].desc() if lower else scored.c[value], scored.c.customer_id]
+                ranked = sa.select(
+                    sa.literal(score, sa.String).label("dimension"),
+                    scored.c[score].label("score"),
+                    scored.c[value].label("value"),
+                    scored.c.customer_id,
+                    sa.func.row_number().over(partition_by=scored.c[score], order_by=order).label("position"),
+                ).subquery(f"ranked_{score}")
+                parts.append(
+                    sa.select(ranked.c.dimension, ranked.c.score, ranked.c.value, ranked.c.customer_id).where(
+                        ranked.c.position == 1, ranked.c.score > 1
+                    )
+                )
+            # Fetched through the driver, not read_frame: monetary must come back exact (Decimal) to compare equal.
+            for dimension, score, value, customer_id in conn.execute(sa.union_all(*parts)).all():
+                # The union gives all values one type; recency and frequency are whole numbers again.
+                exact = value if dimension == "m_score" else int(value)
+                found[dimension].append((int(score), exact, int(customer_id)))
+    ordered = {key: tuple(sorted(bounds)) for key, bounds in found.items()}
+    return RfmBounds(day, cuts, ordered["r_score"], ordered["f_score"], ordered["m_score"])
+
+
+def bounded_score(
+    value: ColumnElement[Any], customer_id: ColumnElement[Any], bounds: Sequence[Bound], *, lower_is_better: bool
+) -> ColumnElement[Any]:
+    """In SQL, the NTILE(5) score from where each score starts: at or after the first buyer of score k -> at least k."""
+    whens = []
+    for score, bound_value, bound_id in sorted(bounds, reverse=True):
+        literal = sa.literal(bound_value)
+        better = value < literal if lower_is_better else value > literal
+        whens.append((sa.or_(better, sa.and_(value == literal, customer_id >= bound_id)), score))
+    return sa.case(*whens, else_=1) if whens else sa.literal(1, sa.Integer)
+
+
+def score_customer(
+    bounds: RfmBounds, customer_id: int, recency_days: int, frequency: int, monetary: float
+) -> tuple[int, int, int]:
+    """In Python, the (R, F, M) scores that :func:`rfm_query` gives one buyer, from ``bounds`` or the cut points.
+
+    The same comparisons as :func:`bounded_score`; money compares to the cent, whatever type the driver gave.
+    """
+    values = (recency_days, frequency, monetary)
+    scores = []
+    for (score, _, lower), points, value in zip(DIMENSIONS, bounds.cuts.points(), values, strict=True):
+        key = round(float(value), 2)
+        if points is not None:
+            cuts = points if lower else tuple(reversed(points))
+            passed = [s for p, s in zip(cuts, (5, 4, 3, 2), strict=True) if (key <= p if lower else key >= p)]
+        else:
+            passed = []
+            for s, bound_value, bound_id in bounds.of(score):
+                edge = round(float(bound_value), 2)
+                better = key < edge if lower else key > edge
+                if better or (key == edge and customer_id >= bound_id):
+                    passed.append(s)
+        scores.append(max(passed, default=1))
+    return scores[0], scores[1], scores[2]
 
 
 # --- results ------------------------------------------------------------------------------------------------------

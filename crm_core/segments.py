@@ -35,13 +35,9 @@ field, operator, key or a value of the wrong type raises :class:`RuleError` nami
 
 RFM quintiles without a window function
 ---------------------------------------
-Quintile scores are ``NTILE(5)`` over all buyers (:func:`crm_core.rfm.rfm_query`), which costs a sort per score
-on every query - more than a live preview can afford at a million customers. But the scores of one as-of date
-are fixed by the data: a buyer's R score is at least *k* exactly when the buyer comes at or after the first buyer
-of score *k* in the NTILE's order (recency descending, then customer id). :func:`rfm_bounds` reads those first
-buyers from ``rfm_query`` once (cached by the page per data version), and the segment's SQL compares each buyer
-with them - the same scores, by comparisons instead of a window function. The tests hold the two together on
-every engine.
+The RFM fields compare each buyer with where each quintile score starts (:class:`crm_core.rfm.RfmBounds`, read
+once per as-of date and cached by the page) instead of ranking every buyer again: the same scores as
+:func:`crm_core.rfm.rfm_query`, by comparisons instead of a window function.
 
 Also here: saved segments with versions (``segments`` / ``segment_versions``; JSON export and import), the
 comparison of up to four segments, and the consent-aware export of a segment for one channel.
@@ -591,8 +587,8 @@ def rule_fields(rule: Rule | str) -> list[str]:
 
 
 def needs_rfm_bounds(rule: Rule | str) -> bool:
-    """True when the rule uses an RFM field, so that its queries need :func:`rfm_bounds` of their as-of date (which
-    a page computes once and passes in, rather than once per edit of the rule)."""
+    """True when the rule uses an RFM field, so that its queries need :func:`crm_core.rfm.score_bounds` of their
+    as-of date (which a page computes once and passes in, rather than once per edit of the rule)."""
     return _needs(parse_rule(rule)).rfm
 
 
@@ -602,82 +598,6 @@ def _conditions(node: Node) -> Iterator[Condition]:
     else:
         for child in node.children:
             yield from _conditions(child)
-
-
-# --- RFM score bounds ------------------------------------------------------------------------------------------
-
-_DIMENSIONS = (
-    # (score, value column of rfm_query, True when a lower value is better)
-    ("r_score", "recency_days", True),
-    ("f_score", "frequency", False),
-    ("m_score", "monetary", False),
-)
-
-Bound = tuple[int, Any, int]  # (score, value, customer_id) of the first buyer with that score in NTILE order
-
-
-@dataclass(frozen=True)
-class RfmBounds:
-    """Where each quintile score starts, on one as-of date (see the module docstring).
-
-    Per dimension, ``(score, value, customer_id)`` of the first buyer (in the NTILE's order) with each score above
-    1. A frozen dataclass of tuples, so that it can be a cache key.
-    """
-
-    as_of: dt.date
-    cuts: rfm.RfmCuts
-    recency: tuple[Bound, ...] = ()
-    frequency: tuple[Bound, ...] = ()
-    monetary: tuple[Bound, ...] = ()
-
-
-def rfm_bounds(engine: Engine, as_of: dt.date | str | None = None, cuts: rfm.RfmCuts | None = None) -> RfmBounds:
-    """Read where each quintile score starts from :func:`crm_core.rfm.rfm_query` (one query; dimensions cut by
-    thresholds need none).
-
-    Returns
-    -------
-    RfmBounds
-    """
-    cuts = cuts or rfm.RfmCuts()
-    with engine.connect() as conn:
-        day = _as_of(conn, as_of)
-        return _read_bounds(conn, day, cuts)
-
-
-def _read_bounds(conn: Connection, as_of: dt.date, cuts: rfm.RfmCuts) -> RfmBounds:
-    quintile = [
-        (score, value, lower)
-        for (score, value, lower), points in zip(
-            _DIMENSIONS, (cuts.recency, cuts.frequency, cuts.monetary), strict=True
-        )
-        if points is None
-    ]
-    found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
-    if quintile:
-        scored = rfm.rfm_query(as_of, cuts, name="bounds").cte("bounds_rfm")
-        parts = []
-        for score, value, lower in quintile:
-            order = [scored.c[value].desc() if lower else scored.c[value], scored.c.customer_id]
-            ranked = sa.select(
-                sa.literal(score, sa.String).label("dimension"),
-                scored.c[score].label("score"),
-                scored.c[value].label("value"),
-                scored.c.customer_id,
-                sa.func.row_number().over(partition_by=scored.c[score], order_by=order).label("position"),
-            ).subquery(f"ranked_{score}")
-            parts.append(
-                sa.select(ranked.c.dimension, ranked.c.score, ranked.c.value, ranked.c.customer_id).where(
-                    ranked.c.position == 1, ranked.c.score > 1
-                )
-            )
-        # Fetched through the driver, not read_frame: monetary must come back exact (Decimal) to compare equal.
-        for dimension, score, value, customer_id in conn.execute(sa.union_all(*parts)).all():
-            # The union gives all values one type; recency and frequency are whole numbers again.
-            exact = value if dimension == "m_score" else int(value)
-            found[dimension].append((int(score), exact, int(customer_id)))
-    ordered = {key: tuple(sorted(bounds)) for key, bounds in found.items()}
-    return RfmBounds(as_of, cuts, ordered["r_score"], ordered["f_score"], ordered["m_score"])
 
 
 # --- compilation -------------------------------------------------------------------------------------------------
@@ -759,7 +679,7 @@ class _Sources:
         }
 
     def build(
-        self, bounds: RfmBounds | None, *, with_orders: bool, candidates: Sequence[ColumnElement[bool]] = ()
+        self, bounds: rfm.RfmBounds | None, *, with_orders: bool, candidates: Sequence[ColumnElement[bool]] = ()
     ) -> None:
         """Build the stages. ``candidates`` are conditions on the customers table that every member meets (those at
         the top of an ``all`` rule): the per-customer aggregates are computed only for customers who meet them,
@@ -846,40 +766,22 @@ class _Sources:
             .cte("seg_campaigns")
         )
 
-    def _rfm_cte(self, bounds: RfmBounds) -> sa.CTE:
+    def _rfm_cte(self, bounds: rfm.RfmBounds) -> sa.CTE:
         """The purchase summary with R, F, M scores and the segment added: stages over ``seg_orders`` that carry
         its columns along, so that the customers are joined to one per-customer row source, not two."""
         assert self.orders is not None
         o = self.orders
         recency = dialect.days_between(o.c.last_at, sa.literal(self.as_of, sa.Date))
         values = {"recency_days": recency, "frequency": o.c.frequency, "monetary": o.c.monetary}
-        cuts = bounds.cuts
         scores = {}
-        for (score, value, lower), points, found in zip(
-            _DIMENSIONS,
-            (cuts.recency, cuts.frequency, cuts.monetary),
-            (bounds.recency, bounds.frequency, bounds.monetary),
-            strict=True,
-        ):
+        for (score, value, lower), points in zip(rfm.DIMENSIONS, bounds.cuts.points(), strict=True):
             column = values[value]
             if points is not None:
-                scores[score] = _threshold_score(column, points, lower_is_better=lower)
+                scores[score] = rfm.threshold_score(column, points, lower_is_better=lower)
             else:
-                scores[score] = _bounded_score(column, o.c.customer_id, found, lower_is_better=lower)
+                scores[score] = rfm.bounded_score(column, o.c.customer_id, bounds.of(score), lower_is_better=lower)
         stage = sa.select(*o.c, *(expr.label(name) for name, expr in scores.items())).cte("seg_rfm_scores")
-        segment = sa.case(
-            *(
-                (
-                    sa.and_(
-                        stage.c.r_score.between(rule.recency[0], rule.recency[1]),
-                        stage.c.f_score.between(rule.frequency[0], rule.frequency[1]),
-                    ),
-                    sa.literal(rule.name, sa.String),
-                )
-                for rule in rfm.SEGMENT_RULES
-            ),
-            else_=sa.literal(rfm.UNCLASSIFIED, sa.String),
-        )
+        segment = rfm.segment_case(stage.c.r_score, stage.c.f_score, rfm.SEGMENT_RULES)
         return sa.select(*stage.c, segment.label("segment")).cte("seg_rfm")
 
     @property
@@ -1013,29 +915,6 @@ class _Sources:
         return rows, campaigns.c.name
 
 
-def _threshold_score(
-    value: ColumnElement[Any], points: Sequence[float], *, lower_is_better: bool
-) -> ColumnElement[Any]:
-    # The same cut points as crm_core.rfm.RfmCuts: a cut point belongs to the better score.
-    if lower_is_better:
-        whens = [(value <= sa.literal(p, sa.Float), s) for p, s in zip(points, (5, 4, 3, 2), strict=True)]
-    else:
-        whens = [(value >= sa.literal(p, sa.Float), s) for p, s in zip(reversed(points), (5, 4, 3, 2), strict=True)]
-    return sa.case(*whens, else_=1)
-
-
-def _bounded_score(
-    value: ColumnElement[Any], customer_id: ColumnElement[Any], bounds: Sequence[Bound], *, lower_is_better: bool
-) -> ColumnElement[Any]:
-    """The NTILE(5) score from where each score starts: at or after the first buyer of score k -> at least k."""
-    whens = []
-    for score, bound_value, bound_id in sorted(bounds, reverse=True):
-        literal = sa.literal(bound_value)
-        better = value < literal if lower_is_better else value > literal
-        whens.append((sa.or_(better, sa.and_(value == literal, customer_id >= bound_id)), score))
-    return sa.case(*whens, else_=1) if whens else sa.literal(1, sa.Integer)
-
-
 def _predicate(sources: _Sources, cond: Condition) -> ColumnElement[bool]:
     op, value = cond.op, cond.value
     if cond.field.type == "set":
@@ -1108,7 +987,7 @@ def compile_rule(
     rule: Rule | str,
     as_of: dt.date | str,
     *,
-    bounds: RfmBounds | None = None,
+    bounds: rfm.RfmBounds | None = None,
     with_orders: bool = False,
     with_scores: bool = False,
 ) -> CompiledRule:
@@ -1117,7 +996,8 @@ def compile_rule(
     Parameters
     ----------
     bounds
-        The RFM score bounds of this as-of date (:func:`rfm_bounds`); required when the rule uses an RFM field.
+        The RFM score bounds of this as-of date (:func:`crm_core.rfm.score_bounds`); required when the rule uses an
+        RFM field.
     with_orders, with_scores
         Join the per-customer purchase summary (``seg_orders``) / ``customer_scores`` even when the rule does not
         use them, for key figures.
@@ -1127,7 +1007,7 @@ def compile_rule(
     needs = _needs(tree)
     if needs.rfm:
         if bounds is None:
-            raise ValueError("the rule uses an RFM field: pass the bounds of its as-of date (rfm_bounds)")
+            raise ValueError("the rule uses an RFM field: pass the bounds of its as-of date (rfm.score_bounds)")
         if bounds.as_of != day:
             raise ValueError(f"the RFM bounds are for {bounds.as_of}, the rule is compiled for {day}")
     sources = _Sources(day, needs)
@@ -1149,7 +1029,7 @@ def _prepare(
     rule: Rule | str,
     as_of: dt.date | str | None,
     cuts: rfm.RfmCuts | None,
-    bounds: RfmBounds | None,
+    bounds: rfm.RfmBounds | None,
     **kwargs: Any,
 ) -> CompiledRule:
     """Compile with the as-of date resolved and, when the rule uses RFM fields, the bounds read unless the ones
@@ -1158,11 +1038,11 @@ def _prepare(
     day = dialect.to_date(as_of) if as_of is not None else known or _as_of(conn, None)
     wanted = cuts if cuts is not None else bounds.cuts if bounds is not None else rfm.RfmCuts()
     if _needs(parse_rule(rule)).rfm and (bounds is None or bounds.as_of != day or bounds.cuts != wanted):
-        bounds = _read_bounds(conn, day, wanted)
+        bounds = rfm.score_bounds(conn, day, wanted)
     return compile_rule(rule, day, bounds=bounds, **kwargs)
 
 
-def members_query(rule: Rule | str, as_of: dt.date | str, *, bounds: RfmBounds | None = None) -> sa.Select:
+def members_query(rule: Rule | str, as_of: dt.date | str, *, bounds: rfm.RfmBounds | None = None) -> sa.Select:
     """The SELECT of the ids (``customer_id``) of the customers a rule selects on an as-of date."""
     compiled = compile_rule(rule, as_of, bounds=bounds)
     return sa.select(customers.c.id.label("customer_id")).select_from(compiled.from_clause).where(compiled.where)
@@ -1173,7 +1053,7 @@ def rule_members(
     rule: Rule | str,
     as_of: dt.date | str | None = None,
     cuts: rfm.RfmCuts | None = None,
-    bounds: RfmBounds | None = None,
+    bounds: rfm.RfmBounds | None = None,
 ) -> sa.Select:
     """The SELECT of the member ids (``customer_id``) of a rule, with the RFM bounds read on ``conn`` when the rule
     needs them and none that fit are given: for other modules that restrict their queries to a segment."""
@@ -1257,7 +1137,7 @@ def segment_preview(
     rule: Rule | str,
     as_of: dt.date | str | None = None,
     cuts: rfm.RfmCuts | None = None,
-    bounds: RfmBounds | None = None,
+    bounds: rfm.RfmBounds | None = None,
 ) -> SegmentPreview:
     """Size and key figures of a rule, in one query.
 
@@ -1270,7 +1150,8 @@ def segment_preview(
     cuts
         RFM cut points for the RFM fields (quintiles by default).
     bounds
-        RFM score bounds of the as-of date, if the caller has them (:func:`rfm_bounds`); read when needed otherwise.
+        RFM score bounds of the as-of date, if the caller has them (:func:`crm_core.rfm.score_bounds`); read when
+        needed otherwise.
 
     Returns
     -------
@@ -1320,7 +1201,7 @@ def segment_size(
     rule: Rule | str,
     as_of: dt.date | str | None = None,
     cuts: rfm.RfmCuts | None = None,
-    bounds: RfmBounds | None = None,
+    bounds: rfm.RfmBounds | None = None,
 ) -> int:
     """How many customers a rule selects (``segment count``)."""
     _ensure_scores_for(engine, rule)
@@ -1335,7 +1216,7 @@ def segment_member_ids(
     rule: Rule | str,
     as_of: dt.date | str | None = None,
     cuts: rfm.RfmCuts | None = None,
-    bounds: RfmBounds | None = None,
+    bounds: rfm.RfmBounds | None = None,
 ) -> list[int]:
     """The ids of the customers a rule selects, ascending (one row per member; for tests and small segments)."""
     _ensure_scores_for(engine, rule)
@@ -1380,7 +1261,7 @@ def segment_members(
     rule: Rule | str,
     as_of: dt.date | str | None = None,
     cuts: rfm.RfmCuts | None = None,
-    bounds: RfmBounds | None = None,
+    bounds: rfm.RfmBounds | None = None,
     limit: int = 500,
 ) -> MemberList:
     """The members of a rule, highest revenue first, capped at ``limit`` rows.
@@ -1534,7 +1415,7 @@ def compare_segments(
     with engine.connect() as conn:
         day = _as_of(conn, as_of)
         trees = [parse_rule(rule) for _, rule in segments]
-        bounds = _read_bounds(conn, day, cuts or rfm.RfmCuts()) if any(_needs(t).rfm for t in trees) else None
+        bounds = rfm.score_bounds(conn, day, cuts or rfm.RfmCuts()) if any(_needs(t).rfm for t in trees) else None
     for name, rule in segments:
         preview = segment_preview(engine, rule, day, cuts, bounds)
         with engine.connect() as conn:
@@ -1715,7 +1596,7 @@ def export_segment(
     channel: str,
     as_of: dt.date | str | None = None,
     cuts: rfm.RfmCuts | None = None,
-    bounds: RfmBounds | None = None,
+    bounds: rfm.RfmBounds | None = None,
     mask: bool = False,
 ) -> SegmentExport:
     """The contact list of a segment for one channel: consented, never erased or suppressed.
@@ -2023,7 +1904,7 @@ def version_sizes(engine: Engine, segment: int | str, as_of: dt.date | str | Non
     sizes = []
     for definition in history["definition"]:
         if bounds is None and _needs(parse_rule(definition)).rfm:
-            bounds = rfm_bounds(engine, day)
+            bounds = rfm.score_bounds(engine, day)
         sizes.append(segment_size(engine, definition, day, bounds=bounds))
     return history.assign(customers=sizes)[["version", "saved_at", "customers"]]
 
@@ -2275,14 +2156,14 @@ def bench_scores(ctx: Any) -> int:
 
 def bench_bounds(ctx: Any) -> int:
     """``bench``: read the RFM score bounds (once per data version and as-of date; the page caches them)."""
-    ctx.cache["segment_bounds"] = rfm_bounds(ctx.engine, ctx.as_of)
+    ctx.cache["segment_bounds"] = rfm.score_bounds(ctx.engine, ctx.as_of)
     return 1
 
 
 def bench_preview(ctx: Any) -> tuple[int, str]:
     """``bench``: the live preview of :data:`EXAMPLE_RULE` with the bounds read, as while a user edits a rule; the
     note gives the CPU time of the process, which says more than the wall time on a loaded machine."""
-    bounds = ctx.cache.get("segment_bounds") or rfm_bounds(ctx.engine, ctx.as_of)
+    bounds = ctx.cache.get("segment_bounds") or rfm.score_bounds(ctx.engine, ctx.as_of)
     before = resource.getrusage(resource.RUSAGE_SELF)
     preview = segment_preview(ctx.engine, EXAMPLE_RULE, ctx.as_of, bounds=bounds)
     after = resource.getrusage(resource.RUSAGE_SELF)

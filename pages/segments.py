@@ -133,7 +133,7 @@ def builder_part() -> None:
     except segments.RuleError as exc:
         st.warning(f"The rule is not complete yet: {exc}", icon=":material/edit:")
         return
-    bounds = ui.cached(segments.rfm_bounds, as_of=as_of, cuts=cuts) if segments.needs_rfm_bounds(rule_text) else None
+    bounds = ui.cached(rfm.score_bounds, as_of=as_of, cuts=cuts) if segments.needs_rfm_bounds(rule_text) else None
     preview = ui.cached(segments.segment_preview, rule=rule_text, as_of=as_of, cuts=cuts, bounds=bounds)
     figures = st.columns(4)
     figures[0].metric(

@@ -308,13 +308,15 @@ def test_like_pattern_escapes_wildcards_and_the_escape_character():
 # --- the population reference and RFM ------------------------------------------------------------------------------
 
 
-def test_reference_holds_the_last_customer_of_every_quintile_and_the_category_sets(reference):
+def test_reference_holds_where_every_quintile_starts_and_the_category_sets(reference):
     assert reference.as_of == AS_OF
     assert reference.rfm_customers == 5
+    bounds = reference.rfm_bounds
     # recency: C001 103 days, C003 47, C005 30, C004 21, C002 1 -> one customer per quintile, worst first
-    assert reference.recency == ((1, 103.0, 1), (2, 47.0, 3), (3, 30.0, 5), (4, 21.0, 4), (5, 1.0, 2))
-    assert reference.frequency == ((1, 1.0, 3), (2, 1.0, 4), (3, 1.0, 5), (4, 2.0, 1), (5, 2.0, 2))
-    assert reference.monetary == ((1, 5.0, 4), (2, 20.0, 5), (3, 25.0, 2), (4, 40.0, 3), (5, 130.0, 1))
+    assert bounds.recency == ((2, 47, 3), (3, 30, 5), (4, 21, 4), (5, 1, 2))
+    # frequency ties (C003, C004, C005 one purchase each) are broken by customer id
+    assert bounds.frequency == ((2, 1, 4), (3, 1, 5), (4, 2, 1), (5, 2, 2))
+    assert bounds.monetary == ((2, 20, 5), (3, 25, 2), (4, 40, 3), (5, 130, 1))
     assert reference.categories == ("Books", "Garden", "Home", "Kitchen")
     # C004 {Books}=1, C005 {Garden}=2, C002 {Books, Kitchen}=9, C003 {Garden, Kitchen}=10, C001 {Garden, Home,
     # Kitchen}=14; the returned and cancelled orders add nothing.
@@ -327,7 +329,7 @@ def test_rfm_scores_from_the_reference_equal_rfm_querys_for_every_demo_customer(
     reference = profiles.profile_reference(demo_engine)
     assert reference.rfm_customers == len(table)
     got = [
-        profiles.score_rfm(reference, row.customer_id, row.recency_days, row.frequency, row.monetary)
+        rfm.score_customer(reference.rfm_bounds, row.customer_id, row.recency_days, row.frequency, row.monetary)
         for row in table.itertuples()
     ]
     expected = list(zip(table["r_score"], table["f_score"], table["m_score"], strict=True))

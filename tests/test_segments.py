@@ -419,7 +419,7 @@ def test_values_are_bound_and_fields_are_identifiers_from_the_allow_list(store):
 
 def test_rfm_fields_equal_rfm_table_on_the_hand_store(store):
     table = rfm.rfm_table(store, AS_OF)
-    bounds = segments.rfm_bounds(store, AS_OF)
+    bounds = rfm.score_bounds(store, AS_OF)
     for name in rfm.segment_names():
         expected = set(table.loc[table["segment"] == name, "customer_id"])
         assert members(store, segments.rfm_segment_rule(name), bounds=bounds) == expected, name
@@ -441,7 +441,7 @@ def test_rfm_fields_with_threshold_cuts(store):
 def test_rfm_fields_equal_rfm_table_on_the_demo_data_with_many_ties(demo_engine):
     as_of = dt.date(2025, 6, 1)  # within the demo's history, so that recency ties and late buyers are common
     table = rfm.rfm_table(demo_engine, as_of)
-    bounds = segments.rfm_bounds(demo_engine, as_of)
+    bounds = rfm.score_bounds(demo_engine, as_of)
     assert bounds.as_of == as_of and len(bounds.recency) == len(bounds.frequency) == 4
     for name in rfm.segment_names():
         expected = set(table.loc[table["segment"] == name, "customer_id"])
@@ -454,7 +454,7 @@ def test_rfm_fields_equal_rfm_table_on_the_demo_data_with_many_ties(demo_engine)
 
 
 def test_bounds_of_another_date_are_not_used(store):
-    wrong = segments.rfm_bounds(store, dt.date(2023, 1, 1))
+    wrong = rfm.score_bounds(store, dt.date(2023, 1, 1))
     assert members(store, cond("rfm_segment", "=", "At risk"), bounds=wrong) == {2}
     with pytest.raises(ValueError, match="bounds are for 2023-01-01"):
         segments.compile_rule(cond("rfm_segment", "=", "At risk"), AS_OF, bounds=wrong)
@@ -546,7 +546,7 @@ def test_preview_of_nobody_and_of_non_buyers(store):
 
 def test_preview_of_the_done_when_rule_with_and_without_bounds(store):
     rule = {"all": [cond("country", "in", ["Germany", "France"]), cond("rfm_segment", "=", "At risk")]}
-    bounds = segments.rfm_bounds(store, AS_OF)
+    bounds = rfm.score_bounds(store, AS_OF)
     with_bounds = segments.segment_preview(store, segments.rule_json(rule), AS_OF, bounds=bounds)
     without = segments.segment_preview(store, rule, AS_OF)
     assert with_bounds == without
