@@ -359,7 +359,7 @@ def test_a_profiles_rfm_values_equal_rfm_tables(demo_engine):
 
 
 def _reference(sets, categories=("A", "B", "C")):
-    return profiles.ProfileReference(AS_OF, 0, (), (), (), tuple(categories), tuple(sets))
+    return profiles.ProfileReference(AS_OF, 0, rfm.RfmBounds(AS_OF, rfm.RfmCuts()), tuple(categories), tuple(sets))
 
 
 # {A,B}: 60 buyers, {A}: 40, {B}: 20, {C}: 80 -> 200 buyers; B is bought by 80 of them (40 %).
