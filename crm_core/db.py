@@ -1,22 +1,27 @@
 """Engines, the schema's creation, the data version and write transactions.
 
-One engine per process (the app keeps it in ``st.cache_resource``; tests in a fixture). For an embedded DuckDB file
-the engine opens the file per connection and closes it afterwards (``NullPool``): DuckDB lets only one process open
-a file for writing, and the dashboard must not keep the command line from importing. A connection that finds the
-file busy waits and retries for a while, then raises :class:`DatabaseBusyError` with a plain message.
+One engine per process (the app keeps it in ``st.cache_resource``; tests in a fixture). DuckDB lets only one
+process open a file for writing, and the dashboard must not keep the command line from importing; so for an embedded
+DuckDB file the engine keeps the file open while queries follow each other (they share DuckDB's caches) and closes
+it when the process falls idle for :data:`IDLE_RELEASE_S`, or at once when another process is waiting for it. A
+connection that finds the file busy leaves a marker that says so, waits and retries for a while, then raises
+:class:`DatabaseBusyError` with a plain message.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from crm_core import schema
 from crm_core.config import DatabaseSetting
@@ -24,6 +29,11 @@ from crm_core.dialect import engine_label
 
 #: How long a connection waits for a DuckDB file that another process is writing.
 BUSY_TIMEOUT_S = 30.0
+#: How long the app keeps a DuckDB file open after its last query: queries in quick succession (one page) share
+#: DuckDB's caches instead of opening the file cold each time; after that the file is free for another process.
+IDLE_RELEASE_S = 2.0
+#: A waiting marker older than this is left over from a process that died while waiting, and is ignored.
+WAITING_MARKER_FRESH_S = 60.0
 #: Statement timeout on the server engines; long enough for the large tier, short enough to stop a runaway query.
 STATEMENT_TIMEOUT_S = 120
 
@@ -60,7 +70,9 @@ def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: boo
         database = parsed.database or ":memory:"
         if database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            kwargs["poolclass"] = NullPool
+            kwargs["poolclass"] = QueuePool
+            kwargs["pool_size"] = 1
+            kwargs["max_overflow"] = 16
     elif backend == "sqlite":
         connect_args["timeout"] = busy_timeout_s
         database = parsed.database or ""
@@ -80,32 +92,100 @@ def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: boo
     if backend == "duckdb":
         _retry_when_busy(engine, busy_timeout_s)
         _quiet_duckdb(engine)
+        if isinstance(engine.pool, QueuePool):
+            _release_when_idle(engine, IDLE_RELEASE_S)
     if backend in ("mysql", "mariadb"):
         _set_mysql_session(engine)
     return engine
 
 
 def _retry_when_busy(engine: Engine, timeout_s: float) -> None:
-    """DuckDB refuses to open a file that another process has open for writing; wait for it instead."""
+    """DuckDB refuses to open a file that another process has open for writing; wait for it instead, and leave a
+    marker beside the file while waiting, so that an app holding it open lets go at once (:func:`_release_when_idle`).
+    """
 
     @sa.event.listens_for(engine, "do_connect")
     def _connect(dialect, conn_rec, cargs, cparams):
         deadline = time.monotonic() + timeout_s
         delay = 0.05
-        while True:
-            try:
-                return dialect.connect(*cargs, **cparams)
-            except Exception as exc:
-                if "lock" not in str(exc).lower():
-                    raise
-                if time.monotonic() >= deadline:
-                    raise DatabaseBusyError(
-                        f"The database file {engine.url.database} is in use by another process "
-                        f"(waited {timeout_s:.0f} s). Close the other writer, or wait for it to finish, "
-                        "and try again."
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+        marker = _waiting_marker(engine)
+        try:
+            while True:
+                try:
+                    return dialect.connect(*cargs, **cparams)
+                except Exception as exc:
+                    if "lock" not in str(exc).lower():
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise DatabaseBusyError(
+                            f"The database file {engine.url.database} is in use by another process "
+                            f"(waited {timeout_s:.0f} s). Close the other writer, or wait for it to finish, "
+                            "and try again."
+                        ) from exc
+                    marker.touch()
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+        finally:
+            marker.unlink(missing_ok=True)
+
+
+def _waiting_marker(engine: Engine) -> Path:
+    """The file that says this process is waiting for the database file."""
+    database = Path(str(engine.url.database)).expanduser()
+    return database.with_name(f"{database.name}.waiting-{os.getpid()}")
+
+
+def _someone_waits(engine: Engine) -> bool:
+    """Whether another process has left a fresh waiting marker beside the database file."""
+    database = Path(str(engine.url.database)).expanduser()
+    now = time.time()
+    for marker in database.parent.glob(f"{database.name}.waiting-*"):
+        try:
+            if now - marker.stat().st_mtime < WAITING_MARKER_FRESH_S:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def _release_when_idle(engine: Engine, idle_s: float) -> None:
+    """Close the pooled DuckDB connections once none has been used for ``idle_s`` seconds, or at once when another
+    process is waiting for the file.
+
+    DuckDB lets one process at a time open a file for writing. Holding the file between queries would lock out the
+    command line (an import while the app is open); opening it for every query would start each one with cold
+    caches and pay for opening the file. So the pool keeps the file open while queries follow each other and lets
+    go when the app falls idle, or as soon as a waiting process has left its marker (:func:`_retry_when_busy`).
+    """
+    lock = threading.Lock()
+    state: dict[str, Any] = {"out": 0, "timer": None}
+
+    def release() -> None:
+        with lock:
+            if state["out"] == 0:
+                engine.pool.dispose()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, connection_record, connection_proxy):
+        with lock:
+            state["out"] += 1
+            if state["timer"] is not None:
+                state["timer"].cancel()
+                state["timer"] = None
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection, connection_record):
+        with lock:
+            state["out"] = max(state["out"] - 1, 0)
+            if state["out"] == 0 and _someone_waits(engine):
+                # This connection goes back to the pool after this event: close it now, and any others idle there.
+                connection_record.invalidate()
+                engine.pool.dispose()
+            elif state["out"] == 0:
+                timer = threading.Timer(idle_s, release)
+                timer.daemon = True
+                state["timer"] = timer
+                timer.start()
 
 
 def _quiet_duckdb(engine: Engine) -> None:

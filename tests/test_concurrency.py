@@ -1,7 +1,8 @@
 """The dashboard and the command line share the default DuckDB file.
 
-DuckDB lets one process open a file for writing, so the app opens the file per query and closes it afterwards, and
-a connection that finds the file busy waits and retries (``db.create_engine``). These tests run a reader process
+DuckDB lets one process open a file for writing, so the app keeps the file open only while its queries follow each
+other, and lets go when idle or when another process waits for it; a connection that finds the file busy waits and
+retries (``db.create_engine``). These tests run a reader process
 that queries the way the app does, in a loop, while another process writes: both must succeed, and the reader
 must end up seeing the new data. A writer that waits longer than its timeout must fail with a plain message.
 """
@@ -122,6 +123,25 @@ def test_many_small_writes_interleave_with_reads(duckdb_url):
     _finish(writer)
     seen = json.loads(_finish(reader)[0])
     assert (seen["version"], seen["customers"]) == (8, 8)
+
+
+def test_the_file_stays_open_between_queries_and_is_let_go_when_idle(duckdb_url, monkeypatch):
+    monkeypatch.setattr(db, "IDLE_RELEASE_S", 0.3)
+    engine = db.create_engine(duckdb_url)
+    db.data_version(engine)
+    db.data_version(engine)
+    assert engine.pool.checkedin() == 1, "one connection kept for the next query"
+    deadline = time.monotonic() + 10
+    while engine.pool.checkedin() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.pool.checkedin() == 0, "closed once idle"
+    holder = _python(HOLDER, duckdb_url.removeprefix("duckdb:///"))
+    try:
+        assert holder.stdout.readline().strip() == "holding", "another process can open the file now"
+    finally:
+        holder.kill()
+        holder.communicate()
+    engine.dispose()
 
 
 def test_a_writer_that_waits_too_long_fails_with_a_clear_message(duckdb_url):
