@@ -50,14 +50,19 @@ class PageSpec:
 
 
 PAGES = [
-    PageSpec("", "Overview", '[data-testid="stMetricValue"]'),
-    # A profile opened by its deep link: the KPI cards exist only once a profile is drawn.
+    # A profile opened by its deep link: the KPI cards exist only once a profile is drawn. First, so that it is the
+    # fresh server's first request: a page URL before any run of app.py is the case Streamlit treats differently.
     PageSpec("customers?customer=C0000001", "Customers", '[data-testid="stMetricValue"]'),
+    PageSpec("", "Overview", '[data-testid="stMetricValue"]'),
     PageSpec("campaigns", "Campaigns", '[data-testid="stMetricValue"]'),
     PageSpec("data", "Data", '[data-testid="stFileUploader"]'),
     PageSpec("segments", "Segments", '[data-testid="stPlotlyChart"]'),
     PageSpec("customer_value", "Customer value", '[data-testid="stMetricValue"]'),
 ]
+
+
+#: The sidebar's navigation, in app.py's order.
+NAVIGATION = ["Overview", "Customers", "Campaigns", "Data", "Segments", "Customer value"]
 
 
 def _free_port() -> int:
@@ -177,6 +182,9 @@ def test_page_draws_without_an_exception(server, page, js_errors, spec):
     assert page.locator("h1").first.inner_text().strip() == spec.title
     assert page.locator('[data-testid="stException"]').count() == 0
     assert js_errors == []
+    # The app's navigation, whatever page the server's first visitor opened (not a list of the pages/ files).
+    links = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').all_inner_texts()
+    assert [link.split("\n")[-1].strip() for link in links] == NAVIGATION
 
 
 def test_overview_kpis_equal_what_crm_core_computes(server, page, duckdb_demo_url, monkeypatch):
@@ -189,7 +197,7 @@ def test_overview_kpis_equal_what_crm_core_computes(server, page, duckdb_demo_ur
         now = overview.overview_kpis(engine, start, end).current
     finally:
         engine.dispose()
-    _open(page, server, PAGES[0])
+    _open(page, server, PageSpec("", "Overview", '[data-testid="stMetricValue"]'))
     page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
     shown = _metrics(page)
     assert shown["Customers"] == ui.number(now.customers)

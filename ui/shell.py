@@ -32,6 +32,7 @@ def page(title: str) -> None:
     process on a page's URL, and every rerun under ``AppTest``); a page must not depend on the entrypoint having
     run.
     """
+    _leave_pages_directory_mode()
     st.set_page_config(layout="wide")
     try:
         ready = database_ready()
@@ -42,6 +43,21 @@ def page(title: str) -> None:
         st.stop()
     sidebar()
     st.title(title)
+
+
+def _leave_pages_directory_mode() -> None:
+    """Run the entrypoint's navigation even when a fresh server's first visitor opens a page's URL.
+
+    Until ``st.navigation`` has been called once in the server process, Streamlit treats ``pages/`` as an old-style
+    pages folder: a page URL runs the page script alone and the sidebar lists the file names ("app", "customers").
+    Leaving that mode and rerunning runs ``app.py``, whose navigation finds the page by the same URL, query
+    parameters included.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def database_ready() -> bool:
