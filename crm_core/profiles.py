@@ -379,11 +379,15 @@ class ProfileReference:
 
 
 def profile_reference(engine: Engine, as_of: dt.date | str | None = None) -> ProfileReference:
-    """RFM quintile boundaries and category co-occurrence over every customer (two queries over all purchases).
+    """RFM quintile boundaries and category co-occurrence over every customer (two queries over all purchases), with
+    the stored model outputs brought up to date (:func:`crm_core.clv.ensure_scores`) for the profiles' predictions.
 
     Its cost grows with the data (a few seconds at a million customers), so the app caches it per data version and
     passes it to :func:`customer_profile`, which then needs only point queries.
     """
+    from crm_core import clv  # scipy is a second to import; only the reference needs it
+
+    clv.ensure_scores(engine)
     with engine.connect() as conn:
         day = default_as_of(conn) if as_of is None else dialect.to_date(as_of)
         assert day is not None

@@ -457,14 +457,18 @@ def test_rfm_and_predictions(store, reference):
     assert (s.clv_rank, s.scored_customers, s.stale) == (pytest.approx(1 / 3), 3, False)  # C002 is higher; C004 no CLV
 
 
-def test_predictions_are_stale_after_a_write_and_absent_before_any_scoring(engine):
+def test_the_reference_brings_the_scores_up_to_date_and_old_scores_show_as_stale(engine):
     load_store(engine, scores=False)
-    assert profiles.customer_profile(engine, "C001").predictions is None  # no scores_facts_version yet
+    reference = profiles.profile_reference(engine)
+    assert db.read_meta(engine)[db.SCORES_VERSION_KEY] == str(db.facts_version(engine)), "the reference scored"
+    scored = profiles.customer_profile(engine, "C001", reference=reference).predictions
+    assert scored is not None and not scored.stale
     with engine.begin() as conn:
+        conn.execute(schema.customer_scores.delete())
         dialect.bulk_insert(conn, schema.customer_scores, SCORES)
-        db.set_meta(conn, db.SCORES_VERSION_KEY, "0")  # computed for an older data version
-    assert profiles.customer_profile(engine, "C001").predictions.stale
-    assert profiles.customer_profile(engine, "C006").predictions is None  # not a buyer: no row
+        db.set_meta(conn, db.SCORES_VERSION_KEY, "0")  # computed for older facts
+    assert profiles.customer_profile(engine, "C001", reference=reference).predictions.stale
+    assert profiles.customer_profile(engine, "C006", reference=reference).predictions is None  # not a buyer: no row
 
 
 def test_orders_lines_and_favourites(store, reference):
