@@ -31,7 +31,7 @@ from crm_core.dialect import engine_label
 BUSY_TIMEOUT_S = 30.0
 #: How long the app keeps a DuckDB file open after its last query: queries in quick succession (one page) share
 #: DuckDB's caches instead of opening the file cold each time; after that the file is free for another process.
-IDLE_RELEASE_S = 2.0
+IDLE_RELEASE_S = 0.5
 #: A waiting marker older than this is left over from a process that died while waiting, and is ignored.
 WAITING_MARKER_FRESH_S = 60.0
 #: Statement timeout on the server engines; long enough for the large tier, short enough to stop a runaway query.
