@@ -78,7 +78,8 @@ class BenchContext:
     cache: dict[str, Any] = field(default_factory=dict)
 
 
-Operation = Callable[[BenchContext], "int | tuple[int, str] | None"]
+#: An operation returns its rows, or (rows, note), or (rows, note, seconds) when it times itself.
+Operation = Callable[[BenchContext], "int | tuple[int, str] | tuple[int, str, float] | None"]
 
 
 def _rows(result: Any) -> int | None:
@@ -199,7 +200,10 @@ def _timed(name: str, fn: Callable[[], Any], target_s: float | None = None) -> t
     started = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - started
-    rows, note = result if isinstance(result, tuple) else (result, "")
+    if isinstance(result, tuple) and len(result) == 3:  # an operation that times itself (a median of repeats)
+        rows, note, seconds = result
+    else:
+        rows, note = result if isinstance(result, tuple) else (result, "")
     return BenchRow(name, seconds, rows if isinstance(rows, int) else None, target_s, note), result
 
 
