@@ -1134,38 +1134,29 @@ def _key_figures(conn: Connection, cid: int, as_of: dt.date, identity: Identity)
 
 
 def _predictions(conn: Connection, cid: int) -> Predictions | None:
-    meta = dict(
-        conn.execute(
-            sa.select(schema.meta.c.key, schema.meta.c.value).where(
-                schema.meta.c.key.in_([db.SCORES_VERSION_KEY, db.FACTS_VERSION_KEY])
-            )
-        ).all()
-    )
-    if db.SCORES_VERSION_KEY not in meta:
-        return None
-    row = (
-        conn.execute(
-            sa.select(
-                scores.c.p_alive,
-                scores.c.expected_purchases_90d,
-                scores.c.prob_purchase_90d,
-                scores.c.expected_spend,
-                scores.c.clv,
-                scores.c.churn_risk,
-            ).where(scores.c.customer_id == cid)
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
+    """The customer's stored model outputs, where their value ranks, and whether the scores are current: one query."""
+
+    def meta_value(key: str) -> ColumnElement[Any]:
+        return sa.select(schema.meta.c.value).where(schema.meta.c.key == key).scalar_subquery()
+
+    others = scores.alias("other_scores")
+    query = sa.select(
+        scores.c.p_alive,
+        scores.c.expected_purchases_90d,
+        scores.c.prob_purchase_90d,
+        scores.c.expected_spend,
+        scores.c.clv,
+        scores.c.churn_risk,
+        sa.select(sa.func.count(others.c.clv)).scalar_subquery().label("scored"),
+        sa.select(sa.func.count()).where(others.c.clv > scores.c.clv).scalar_subquery().label("higher"),
+        meta_value(db.SCORES_VERSION_KEY).label("scores_version"),
+        meta_value(db.FACTS_VERSION_KEY).label("facts_version"),
+    ).where(scores.c.customer_id == cid)
+    row = conn.execute(query).mappings().first()
+    if row is None or row["scores_version"] is None:
         return None
     clv = _float(row["clv"])
-    # Where the value ranks: one pass over the scores counts both the scored customers and those worth more.
-    counts = [sa.func.count(scores.c.clv).label("scored")]
-    if clv is not None:
-        counts.append(_count_if(scores.c.clv > clv).label("higher"))
-    ranked = conn.execute(sa.select(*counts)).mappings().one()
-    scored_n = _int(ranked["scored"])
+    scored_n = _int(row["scored"])
     return Predictions(
         p_alive=_float(row["p_alive"]),
         expected_purchases_90d=_float(row["expected_purchases_90d"]),
@@ -1173,9 +1164,9 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         expected_spend=_float(row["expected_spend"]),
         clv=clv,
         churn_risk=row["churn_risk"],
-        clv_rank=_int(ranked["higher"]) / scored_n if clv is not None and scored_n else None,
+        clv_rank=_int(row["higher"]) / scored_n if clv is not None and scored_n else None,
         scored_customers=scored_n,
-        stale=meta.get(db.SCORES_VERSION_KEY) != meta.get(db.FACTS_VERSION_KEY, "0"),
+        stale=row["scores_version"] != (row["facts_version"] or "0"),
     )
 
 
