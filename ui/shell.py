@@ -21,6 +21,8 @@ from ui.privacy import masking_switch
 FIRST_START_CUSTOMERS = 20_000
 
 _SOURCES = {"default": "the default setting"}
+#: Session-state key: this session has run a page before.
+_STARTED_KEY = "_crm_session_started"
 
 
 def page(title: str) -> None:
@@ -51,11 +53,14 @@ def _leave_pages_directory_mode() -> None:
     Until ``st.navigation`` has been called once in the server process, Streamlit treats ``pages/`` as an old-style
     pages folder: a page URL runs the page script alone and the sidebar lists the file names ("app", "customers").
     Leaving that mode and rerunning runs ``app.py``, whose navigation finds the page by the same URL, query
-    parameters included.
+    parameters included. Only on a session's first run, which has no widget interaction a rerun could drop (AppTest
+    runs every page that way, and its clicks must count).
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if getattr(PagesManager, "uses_pages_directory", False):
+    first_run = not st.session_state.get(_STARTED_KEY, False)
+    st.session_state[_STARTED_KEY] = True
+    if first_run and getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
 
