@@ -1349,9 +1349,6 @@ def customer_predictions(
 
 # --- stored scores ----------------------------------------------------------------------------------------------
 
-#: ``meta`` key: what the page must say about the stored scores (thin-data warnings, or why there are none).
-SCORES_NOTE_KEY = "scores_note"
-
 
 def ensure_scores(
     engine: Engine,
@@ -1366,8 +1363,8 @@ def ensure_scores(
     :data:`crm_core.db.SCORES_VERSION_KEY`; saving a segment does not change it). Otherwise both models are fitted
     on the whole purchase history up to the last day with orders (the day before
     :func:`crm_core.purchases.default_as_of`) and every buyer's predictions replace the stored ones in one
-    transaction; the data version is not changed (scores are derived data). When the data cannot
-    support a fit the table is emptied; either way the plain-words note is kept under :data:`SCORES_NOTE_KEY`.
+    transaction; the data version is not changed (scores are derived data). When the data cannot support a fit
+    the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`.
 
     Returns
     -------
@@ -1394,7 +1391,7 @@ def ensure_scores(
         conn.execute(schema.customer_scores.delete())
         dialect.bulk_insert(conn, schema.customer_scores, scores)
         db.set_meta(conn, db.SCORES_VERSION_KEY, version)
-        db.set_meta(conn, SCORES_NOTE_KEY, note)
+        db.set_meta(conn, db.SCORES_NOTE_KEY, note)
     return True
 
 

@@ -44,6 +44,8 @@ DATA_VERSION_KEY = "data_version"
 FACTS_VERSION_KEY = "facts_version"
 #: ``meta`` key: the facts version that ``customer_scores`` were computed for.
 SCORES_VERSION_KEY = "scores_facts_version"
+#: ``meta`` key: what must be said about the stored scores (thin-data warnings, or why there are none).
+SCORES_NOTE_KEY = "scores_note"
 DEMO_KEY = "demo_seed"
 
 

@@ -667,7 +667,8 @@ class Predictions:
     """The customer-value models' outputs for this customer (``schema.customer_scores``).
 
     ``clv_rank`` is the share of scored customers with a higher predicted value (0.03 = top 3 %); ``stale`` says
-    that the data changed after the scores were computed.
+    that the data changed after the scores were computed; ``note`` is what the models said about the data they were
+    fitted on (e.g. too few repeat buyers for trustworthy estimates), empty when all was well.
     """
 
     p_alive: float | None
@@ -679,6 +680,7 @@ class Predictions:
     clv_rank: float | None
     scored_customers: int
     stale: bool
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -1151,6 +1153,7 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         sa.select(sa.func.count()).where(others.c.clv > scores.c.clv).scalar_subquery().label("higher"),
         meta_value(db.SCORES_VERSION_KEY).label("scores_version"),
         meta_value(db.FACTS_VERSION_KEY).label("facts_version"),
+        meta_value(db.SCORES_NOTE_KEY).label("note"),
     ).where(scores.c.customer_id == cid)
     row = conn.execute(query).mappings().first()
     if row is None or row["scores_version"] is None:
@@ -1167,6 +1170,7 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         clv_rank=_int(row["higher"]) / scored_n if clv is not None and scored_n else None,
         scored_customers=scored_n,
         stale=row["scores_version"] != (row["facts_version"] or "0"),
+        note=row["note"] or "",
     )
 
 

@@ -204,6 +204,7 @@ else:
         f"(P(alive) {or_dash(scores.p_alive, ui.percent)}, P(≥1 purchase in 90 days) "
         f"{or_dash(scores.prob_purchase_90d, ui.percent)})."
         + (" The data changed since they were computed." if scores.stale else "")
+        + (f" **Take them with care:** {scores.note}" if scores.note else "")
     )
 if notes:
     st.caption("  \n".join(notes))

@@ -654,4 +654,4 @@ def test_ensure_scores_without_repeat_buyers_empties_the_table_and_says_why(engi
     )
     assert clv.ensure_scores(engine) is True
     assert stored_scores(engine).empty
-    assert db.read_meta(engine)[clv.SCORES_NOTE_KEY].startswith("None of the 2 customers bought more than once")
+    assert db.read_meta(engine)[db.SCORES_NOTE_KEY].startswith("None of the 2 customers bought more than once")

@@ -463,6 +463,8 @@ def test_the_reference_brings_the_scores_up_to_date_and_old_scores_show_as_stale
     assert db.read_meta(engine)[db.SCORES_VERSION_KEY] == str(db.facts_version(engine)), "the reference scored"
     scored = profiles.customer_profile(engine, "C001", reference=reference).predictions
     assert scored is not None and not scored.stale
+    # Five buyers are too few for trustworthy estimates, and the profile passes on what the models said about it.
+    assert scored.note and scored.note == db.read_meta(engine)[db.SCORES_NOTE_KEY]
     with engine.begin() as conn:
         conn.execute(schema.customer_scores.delete())
         dialect.bulk_insert(conn, schema.customer_scores, SCORES)
