@@ -49,7 +49,14 @@ PARTIAL_OPACITY = 0.4
 
 def _figure(title: str | None = None) -> go.Figure:
     figure = go.Figure()
-    figure.update_layout(template=TEMPLATE, title={"text": title, "x": 0, "font_size": 14} if title else None)
+    figure.update_layout(template=TEMPLATE)
+    if title:
+        # The title on a line of its own at the top; the legend (just above the plot) stays clear of it.
+        figure.update_layout(
+            title={"text": title, "x": 0, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 6}},
+            title_font_size=14,
+            margin_t=64,
+        )
     return figure
 
 
@@ -286,7 +293,7 @@ def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
         rows=1,
         cols=len(metrics),
         shared_yaxes=True,
-        horizontal_spacing=0.06,
+        horizontal_spacing=0.1,
         subplot_titles=[_METRIC_LABELS[m] for m in metrics],
     )
     figure.update_layout(template=TEMPLATE, title={"text": title, "x": 0, "font_size": 14} if title else None)
@@ -311,10 +318,11 @@ def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
         )
         figure.add_vline(x=0, line_color=PALETTE["text"], line_width=1, row=1, col=column)
         if money:
-            figure.update_xaxes(tickprefix=CURRENCY, tickformat="+,.2f", row=1, col=column)
+            figure.update_xaxes(tickprefix=CURRENCY, tickformat="+,.2~f", row=1, col=column)
         else:
             figure.update_xaxes(tickformat="+.1%", row=1, col=column)
-    figure.update_xaxes(showgrid=True, gridcolor=PALETTE["grid"], zeroline=False)
+    # Few ticks per panel, so that the labels of neighbouring panels never run into each other.
+    figure.update_xaxes(showgrid=True, gridcolor=PALETTE["grid"], zeroline=False, nticks=4)
     figure.update_yaxes(autorange="reversed", showgrid=False)
     # Room above the panels for the chart's title and the panels' own titles.
     top = 72 if title else 36
