@@ -205,7 +205,7 @@ def _set_mysql_session(engine: Engine) -> None:
             # Timestamps are naive UTC everywhere; the session time zone must not shift them.
             cur.execute("SET time_zone = '+00:00'")
             if "mariadb" in engine.dialect.name or getattr(engine.dialect, "is_mariadb", False):
-                cur.execute(f"SET SESSION max_statement_time = {STATEMENT_TIMEOUT_S}")
+                cur.execute("SET SESSION max_statement_time = %s", (STATEMENT_TIMEOUT_S,))
 
 
 def redact_url(url: str | sa.URL) -> str:
