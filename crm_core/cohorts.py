@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import dialect, rfm, schema
-from crm_core.purchases import default_as_of, is_purchase
+from crm_core.purchases import is_purchase, resolve_as_of
 
 orders = schema.orders
 
@@ -105,7 +105,7 @@ def cohort_retention(
     if exposure is not None and exposure not in EXPOSURES:
         raise ValueError(f"exposure must be one of {', '.join(EXPOSURES)}, got {exposure!r}")
     with engine.connect() as conn:
-        day = default_as_of(conn) if as_of is None else dialect.to_date(as_of)
+        day = resolve_as_of(conn, as_of)
         cutoff = sa.literal(dt.datetime.combine(day, dt.time()), sa.DateTime)
         purchases = sa.and_(is_purchase, orders.c.ordered_at < cutoff)
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crm_core import dialect, rfm, schema
-from crm_core.purchases import default_as_of, is_purchase
+from crm_core.purchases import is_purchase, resolve_as_of
 
 orders = schema.orders
 
@@ -76,7 +76,7 @@ def value_concentration(
     Concentration
     """
     with engine.connect() as conn:
-        day = default_as_of(conn) if as_of is None else dialect.to_date(as_of)
+        day = resolve_as_of(conn, as_of)
         cutoff = sa.literal(dt.datetime.combine(day, dt.time()), sa.DateTime)
         revenue = sa.select(orders.c.customer_id, sa.func.sum(orders.c.amount).label("revenue")).where(
             is_purchase, orders.c.ordered_at < cutoff

@@ -59,7 +59,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import db, dialect, masking, privacy, rfm, schema
-from crm_core.purchases import default_as_of, is_purchase
+from crm_core.purchases import default_as_of, is_purchase, resolve_as_of
 
 customers = schema.customers
 orders = schema.orders
@@ -394,7 +394,7 @@ def profile_reference(engine: Engine, as_of: dt.date | str | None = None) -> Pro
 
     clv.ensure_scores(engine)
     with engine.connect() as conn:
-        day = default_as_of(conn) if as_of is None else dialect.to_date(as_of)
+        day = resolve_as_of(conn, as_of)
         assert day is not None
         bounds = rfm.score_bounds(conn, day)
         buyers = sa.select(sa.func.count(sa.distinct(orders.c.customer_id))).where(

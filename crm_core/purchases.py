@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import schema
+from crm_core import dialect, schema
 
 orders = schema.orders
 
@@ -43,3 +43,8 @@ def default_as_of(engine_or_conn: Engine | Connection) -> dt.date:
     if isinstance(last, str):  # SQLite hands back text for an aggregate over a DATETIME column
         last = dt.datetime.fromisoformat(last)
     return (last.date() if isinstance(last, dt.datetime) else last) + dt.timedelta(days=1)
+
+
+def resolve_as_of(engine_or_conn: Engine | Connection, as_of: dt.date | str | None) -> dt.date:
+    """The as-of date a caller gave (a date or ISO text), or :func:`default_as_of` when it gave none."""
+    return default_as_of(engine_or_conn) if as_of is None else dialect.to_date(as_of)

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import db, dialect, schema
-from crm_core.purchases import default_as_of, is_purchase
+from crm_core.purchases import is_purchase, resolve_as_of
 
 orders = schema.orders
 customers = schema.customers
@@ -428,7 +428,7 @@ def score_bounds(
     by thresholds)."""
     cuts = cuts or RfmCuts()
     with db.connection(engine_or_conn) as conn:
-        day = _resolve_as_of(conn, as_of)
+        day = resolve_as_of(conn, as_of)
         quintile = [dim for dim, points in zip(DIMENSIONS, cuts.points(), strict=True) if points is None]
         found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
         if quintile:
@@ -510,10 +510,6 @@ RFM_COLUMNS = [
 ]
 
 
-def _resolve_as_of(conn: Connection, as_of: dt.date | str | None) -> dt.date:
-    return default_as_of(conn) if as_of is None else dialect.to_date(as_of)
-
-
 def rfm_table(
     engine: Engine,
     as_of: dt.date | str | None = None,
@@ -542,7 +538,7 @@ def rfm_table(
         two are categoricals (``segment`` with the categories of :func:`segment_names`, in that order).
     """
     with engine.connect() as conn:
-        rfm = rfm_query(_resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
+        rfm = rfm_query(resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
         # The labels are not fetched as text (see the module docstring).
         query = (
             sa.select(
@@ -600,7 +596,7 @@ def rfm_grid(
         (sum of monetary), ``avg_monetary`` (NaN for an empty cell), ``segment`` (the cell's name by ``rules``).
     """
     with engine.connect() as conn:
-        rfm = rfm_query(_resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
+        rfm = rfm_query(resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
         query = sa.select(
             rfm.c.r_score,
             rfm.c.f_score,
@@ -644,7 +640,7 @@ def segment_summary(
         (days), ``avg_frequency``, ``avg_monetary``, ``action``; and ``avg_clv`` when ``clv`` is given.
     """
     with engine.connect() as conn:
-        rfm = rfm_query(_resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
+        rfm = rfm_query(resolve_as_of(conn, as_of), cuts, rules=rules).cte("rfm")
         query = sa.select(
             rfm.c.segment,
             sa.func.count().label("customers"),
@@ -740,7 +736,7 @@ def score_ranges(
         ``score``, ``customers``, ``min_value``, ``max_value``.
     """
     with engine.connect() as conn:
-        rfm = rfm_query(_resolve_as_of(conn, as_of), cuts).cte("rfm")
+        rfm = rfm_query(resolve_as_of(conn, as_of), cuts).cte("rfm")
         parts = [
             sa.select(
                 sa.literal(dimension, sa.String).label("dimension"),

@@ -62,7 +62,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import db, dialect, exports, privacy, rfm, schema
 from crm_core.charts import CURRENCY
-from crm_core.purchases import default_as_of, is_purchase
+from crm_core.purchases import is_purchase, resolve_as_of
 
 customers = schema.customers
 orders = schema.orders
@@ -603,10 +603,6 @@ def _conditions(node: Node) -> Iterator[Condition]:
 # --- compilation -------------------------------------------------------------------------------------------------
 
 
-def _as_of(conn: Connection, as_of: dt.date | str | None) -> dt.date:
-    return default_as_of(conn) if as_of is None else dialect.to_date(as_of)
-
-
 def _window_label(window: int | None) -> str:
     return "all" if window is None else f"{window}d"
 
@@ -1035,7 +1031,7 @@ def _prepare(
     """Compile with the as-of date resolved and, when the rule uses RFM fields, the bounds read unless the ones
     given fit (same as-of date and cuts; without ``cuts`` the bounds' own cuts apply)."""
     known = bounds.as_of if bounds is not None else None
-    day = dialect.to_date(as_of) if as_of is not None else known or _as_of(conn, None)
+    day = dialect.to_date(as_of) if as_of is not None else known or resolve_as_of(conn, None)
     wanted = cuts if cuts is not None else bounds.cuts if bounds is not None else rfm.RfmCuts()
     if _needs(parse_rule(rule)).rfm and (bounds is None or bounds.as_of != day or bounds.cuts != wanted):
         bounds = rfm.score_bounds(conn, day, wanted)
@@ -1324,7 +1320,7 @@ def named_segments(engine: Engine, as_of: dt.date | str | None = None, cuts: rfm
     """
     ensure_scores(engine)
     with engine.connect() as conn:
-        day = _as_of(conn, as_of)
+        day = resolve_as_of(conn, as_of)
     summary = rfm.segment_summary(engine, day, cuts)
     scored = rfm.rfm_query(day, cuts).cte("rfm")
     scores = schema.customer_scores
@@ -1413,7 +1409,7 @@ def compare_segments(
     ensure_scores(engine)
     rows, channel_frames, category_frames = [], [], []
     with engine.connect() as conn:
-        day = _as_of(conn, as_of)
+        day = resolve_as_of(conn, as_of)
         trees = [parse_rule(rule) for _, rule in segments]
         bounds = rfm.score_bounds(conn, day, cuts or rfm.RfmCuts()) if any(_needs(t).rfm for t in trees) else None
     for name, rule in segments:
@@ -1899,7 +1895,7 @@ def version_sizes(engine: Engine, segment: int | str, as_of: dt.date | str | Non
     """
     history = segment_versions(engine, segment)
     with engine.connect() as conn:
-        day = _as_of(conn, as_of)
+        day = resolve_as_of(conn, as_of)
     bounds = None
     sizes = []
     for definition in history["definition"]:
