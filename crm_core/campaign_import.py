@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -642,6 +642,7 @@ def import_campaign_results(
     on_error: str = "abort",
     report_path: str | Path | None = None,
     file_name: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> CampaignImportResult:
     """Validate a campaign-results file and import it, recording the attempt in ``import_log``.
 
@@ -660,7 +661,7 @@ def import_campaign_results(
     on_error
         ``abort`` (default): any bad row fails the whole import and nothing is written. ``skip``: the valid rows
         are imported and the rejected ones, with their reasons, are written as CSV to ``report_path``.
-    report_path, file_name
+    report_path, file_name, progress
         As for :func:`crm_core.importers.import_file`.
 
     Returns
@@ -689,6 +690,7 @@ def import_campaign_results(
         plan=lambda conn, table, problems, base: _plan(conn, table, problems, base, layout, settings),
         on_error=on_error,
         report_path=report_path,
+        progress=progress,
     )
     assert isinstance(result, CampaignImportResult)
     return result

@@ -236,7 +236,7 @@ def import_section() -> None:
         run_import(
             upload.file_id,
             lambda progress: campaign_import.import_campaign_results(
-                engine, data, layout, settings, on_error=on_error, file_name=name
+                engine, data, layout, settings, on_error=on_error, file_name=name, progress=progress
             ),
         )
     else:
