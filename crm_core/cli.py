@@ -104,7 +104,7 @@ CAMPAIGN_RESULTS_OPTIONS = (
 
 
 def cmd_import_campaign_results(args: argparse.Namespace) -> int:
-    from crm_core import campaign_import
+    from crm_core.imports import campaign_results
 
     missing = [
         f"--{name.replace('_', '-')}" for name in ("campaign", "arm_col", "control") if getattr(args, name) is None
@@ -114,15 +114,15 @@ def cmd_import_campaign_results(args: argparse.Namespace) -> int:
         print(f"error: import campaign-results {problem}", file=sys.stderr)
         return 2
     try:
-        layout = campaign_import.ResultsLayout(
+        layout = campaign_results.ResultsLayout(
             arm=args.arm_col,
             control=args.control,
             customer=args.customer_col,
-            outcomes={o: getattr(args, f"{o}_col") for o in campaign_import.OUTCOMES if getattr(args, f"{o}_col")},
+            outcomes={o: getattr(args, f"{o}_col") for o in campaign_results.OUTCOMES if getattr(args, f"{o}_col")},
             revenue=args.revenue_col,
-            attributes=campaign_import.parse_attribute_list(args.attributes),
+            attributes=campaign_results.parse_attribute_list(args.attributes),
         )
-        settings = campaign_import.CampaignSettings.parse(
+        settings = campaign_results.CampaignSettings.parse(
             args.campaign, sent_at=args.sent_at, channel=args.channel, cost=args.cost, margin=args.margin
         )
     except ValueError as exc:
@@ -130,10 +130,10 @@ def cmd_import_campaign_results(args: argparse.Namespace) -> int:
         return 2
     engine, _ = _engine(args)
     try:
-        result = campaign_import.import_campaign_results(
+        result = campaign_results.import_campaign_results(
             engine, args.file, layout, settings, on_error=args.on_error, report_path=args.report
         )
-    except campaign_import.ImportFailed as exc:
+    except campaign_results.ImportFailed as exc:
         print(exc.report(), file=sys.stderr)
         return 1
     print(result.describe())
@@ -141,7 +141,7 @@ def cmd_import_campaign_results(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from crm_core import importers
+    from crm_core import imports
 
     if args.kind == "campaign-results":
         return cmd_import_campaign_results(args)
@@ -151,12 +151,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     engine, _ = _engine(args)
     try:
-        mapping = importers.parse_mapping(args.map or [])
+        mapping = imports.parse_mapping(args.map or [])
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        result = importers.import_file(
+        result = imports.import_file(
             engine,
             args.kind,
             args.file,
@@ -164,7 +164,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             on_error=args.on_error,
             report_path=args.report,
         )
-    except importers.ImportFailed as exc:
+    except imports.ImportFailed as exc:
         print(exc.report(), file=sys.stderr)
         return 1
     print(result.describe())

@@ -2,7 +2,7 @@
 the database in use (DESIGN.md §4; README "The Data page").
 
 An upload goes through the same functions as ``python -m crm_core import``: the whole file is checked first
-(``quality.check_file``), then ``importers.import_file`` writes it in one transaction. The uploaded bytes are the
+(``imports.check_file``), then ``imports.import_file`` writes it in one transaction. The uploaded bytes are the
 only copy of the file the page keeps; after a successful import the uploader is reset, which lets it go.
 """
 
@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import campaign_import, db, erasure, importers, profiles, quality, schema
+from crm_core import db, erasure, imports, profiles, quality, schema
+from crm_core.imports import campaign_results
 
 ui.page("Data")
 
@@ -21,7 +22,7 @@ KINDS = {
     "orders": "Orders (one row per order, or per order line)",
     "interactions": "Interactions",
     "feedback": "Feedback",
-    campaign_import.KIND: "Campaign results (one row per campaign member)",
+    campaign_results.KIND: "Campaign results (one row per campaign member)",
 }
 NOT_MAPPED = "—"
 #: Problems listed on the page; the download has them all.
@@ -46,10 +47,10 @@ def forget_upload() -> None:
 
 
 def fields_help(kind: str) -> str:
-    if kind == campaign_import.KIND:
+    if kind == campaign_results.KIND:
         return "One row per campaign member: an arm column, the control's arm value, optional outcome columns."
-    required = set(importers.REQUIRED_ONE_OF.get(kind, ()))
-    names = [f"**{f.name}**" if f.required or f.name in required else f.name for f in importers.FIELDS[kind]]
+    required = set(imports.REQUIRED_ONE_OF.get(kind, ()))
+    names = [f"**{f.name}**" if f.required or f.name in required else f.name for f in imports.FIELDS[kind]]
     return f"Fields (required in bold): {', '.join(names)}."
 
 
@@ -58,9 +59,9 @@ def mapping_editor(kind: str, header: list[str], file_id: str) -> dict[str, str]
     last used for this kind."""
     mappings = st.session_state.setdefault("data_mappings", {})
     if kind not in mappings:
-        mappings[kind] = importers.remembered_mapping(ui.get_engine(), kind)
-    remembered, guessed = mappings[kind], importers.guess_mapping(header, kind)
-    options = [NOT_MAPPED, *(f.name for f in importers.FIELDS[kind])]
+        mappings[kind] = imports.remembered_mapping(ui.get_engine(), kind)
+    remembered, guessed = mappings[kind], imports.guess_mapping(header, kind)
+    options = [NOT_MAPPED, *(f.name for f in imports.FIELDS[kind])]
     chosen: dict[str, str] = {}
     columns = st.columns(4)
     for position, name in enumerate(header):
@@ -96,7 +97,7 @@ def results_layout(header: list[str]):
     )
     outcomes = {}
     columns = st.columns(3)
-    for position, outcome in enumerate((*campaign_import.OUTCOMES, "revenue")):
+    for position, outcome in enumerate((*campaign_results.OUTCOMES, "revenue")):
         outcomes[outcome] = columns[position % 3].selectbox(
             f"{outcome} column", none, key=f"data_cr_{outcome}", **shown
         )
@@ -110,7 +111,7 @@ def results_layout(header: list[str]):
         st.info("Name the campaign, its arm column and the control group's arm value to check the file.")
         return None
     try:
-        layout = campaign_import.ResultsLayout(
+        layout = campaign_results.ResultsLayout(
             arm=arm,
             control=control.strip(),
             customer=customer,
@@ -118,14 +119,14 @@ def results_layout(header: list[str]):
             revenue=outcomes["revenue"],
             attributes=tuple(attributes),
         )
-        settings = campaign_import.CampaignSettings.parse(name, sent_at, channel, cost, margin)
+        settings = campaign_results.CampaignSettings.parse(name, sent_at, channel, cost, margin)
     except ValueError as exc:
         st.error(str(exc))
         return None
     return layout, settings
 
 
-def show_check(check: quality.FileCheck, stem: str) -> None:
+def show_check(check: imports.FileCheck, stem: str) -> None:
     if not check.problems:
         every = "The row is" if check.rows == 1 else f"All {check.rows:,} rows are"
         st.success(f"{every} valid.", icon=":material/check_circle:")
@@ -163,7 +164,7 @@ def show_last_import(file_id: str | None) -> None:
     if stored is None or file_id not in (None, stored[0]):
         return
     last = stored[1]
-    if isinstance(last, importers.ImportResult):
+    if isinstance(last, imports.ImportResult):
         st.success(f"Imported {last.file_name} ({last.kind}): status {last.status}.", icon=":material/task_alt:")
         created, updated, unchanged, skipped = st.columns(4)
         created.metric("Created", ui.number(last.created))
@@ -184,8 +185,8 @@ def run_import(file_id: str, write) -> None:
     bar = st.progress(0.0, text="Starting the import")
     try:
         result = write(lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
-    except importers.ImportFailed as failure:
-        outcome = (failure.summary(), quality.problems_frame(failure.problems))
+    except imports.ImportFailed as failure:
+        outcome = (failure.summary(), imports.problems_frame(failure.problems))
         st.session_state["data_last_import"] = (file_id, outcome)
     else:
         st.session_state["data_last_import"] = (file_id, result)
@@ -205,22 +206,22 @@ def import_section() -> None:
         st.caption(fields_help(kind))
         return
     data, name = upload.getvalue(), upload.name
-    header = memo("header", upload.file_id, lambda: quality.file_header(data, name))
+    header = memo("header", upload.file_id, lambda: imports.file_header(data, name))
     engine = ui.get_engine()
-    if kind == campaign_import.KIND:
+    if kind == campaign_results.KIND:
         chosen = results_layout(header)
         if chosen is None:
             return
         layout, settings = chosen
         key = (upload.file_id, repr(layout), settings.name)
         with st.spinner("Checking every row…"):
-            check = memo("check", key, lambda: quality.check_campaign_results_file(data, layout, settings.name))
+            check = memo("check", key, lambda: imports.check_campaign_results_file(data, layout, settings.name))
     else:
         st.markdown("**Columns** — what each column of the file holds")
         mapping = mapping_editor(kind, header, upload.file_id)
         key = (upload.file_id, kind, tuple(sorted(mapping.items())))
         with st.spinner("Checking every row…"):
-            check = memo("check", key, lambda: quality.check_file(kind, data, mapping, file_name=name))
+            check = memo("check", key, lambda: imports.check_file(kind, data, mapping, file_name=name))
     show_check(check, Path(name).stem)
     skip = st.toggle(
         "Skip bad rows",
@@ -232,19 +233,19 @@ def import_section() -> None:
     blocked = not check.importable or (bool(check.problems) and not skip)
     if not st.button(f"Import {check.rows:,} rows", type="primary", disabled=blocked, key="data_import"):
         return
-    if kind == campaign_import.KIND:
+    if kind == campaign_results.KIND:
         run_import(
             upload.file_id,
-            lambda progress: campaign_import.import_campaign_results(
+            lambda progress: campaign_results.import_campaign_results(
                 engine, data, layout, settings, on_error=on_error, file_name=name, progress=progress
             ),
         )
     else:
         st.session_state["data_mappings"][kind] = mapping
-        importers.remember_mapping(engine, kind, mapping)
+        imports.remember_mapping(engine, kind, mapping)
         run_import(
             upload.file_id,
-            lambda progress: importers.import_file(
+            lambda progress: imports.import_file(
                 engine, kind, data, mapping=mapping, on_error=on_error, file_name=name, progress=progress
             ),
         )
@@ -280,7 +281,7 @@ def quality_section() -> None:
 
 def history_section() -> None:
     # Not through the data cache: a failed import, or one that changes nothing, is logged without a new data version.
-    history = quality.import_history(ui.get_engine())
+    history = imports.import_history(ui.get_engine())
     if history.empty:
         st.info("No file has been imported into this database yet.")
         return
@@ -303,7 +304,7 @@ def history_section() -> None:
     row = history[history["import_id"] == chosen].iloc[0]
     st.code(row["message"] if isinstance(row["message"], str) else "", language=None)
     if row["has_report"]:
-        report = ui.cached(quality.import_report, import_id=int(chosen))
+        report = ui.cached(imports.import_report, import_id=int(chosen))
         st.download_button(
             "Download its rejected rows (CSV)",
             report,

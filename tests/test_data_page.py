@@ -3,7 +3,7 @@ pages showing the new data on their next run.
 
 Every test works on its own small DuckDB file (``store_url``): three customers and three orders, written
 directly. What the functions behind the page compute is tested in tests/test_quality.py, tests/test_erasure.py and
-tests/test_importers.py; here the page must wire them up and show their results.
+tests/test_imports.py; here the page must wire them up and show their results.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from crm_core import config, db, dialect, importers, privacy, schema
+from crm_core import config, db, dialect, imports, privacy, schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP = PROJECT_ROOT / "app.py"
@@ -167,7 +167,7 @@ def test_upload_map_preview_and_import_then_every_page_shows_the_new_data(store_
 
 def test_the_mapping_is_remembered_for_the_next_file_of_the_kind(store_url):
     engine = db.create_engine(store_url)
-    importers.remember_mapping(engine, "customers", {"Kundennummer": "customer_id", "Vorname": "first_name"})
+    imports.remember_mapping(engine, "customers", {"Kundennummer": "customer_id", "Vorname": "first_name"})
     engine.dispose()
     at = _data_page()  # a new session: the mapping comes from the database
     _upload(at, "kunden.csv", KUNDEN.encode(), kind="customers")

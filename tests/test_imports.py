@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm_core import cli, db, dialect, privacy, purchases, schema
-from crm_core.importers import (
+from crm_core.imports import (
     FIELDS,
     ImportFailed,
     Problem,

@@ -1,0 +1,274 @@
+"""Customers matched (by id, else by email) and planned: new ones, changed fields, attributes, consents and
+suppression.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from crm_core import db, dialect, privacy, schema
+from crm_core.imports.fields import CONSENT_FIELDS, fields_of
+from crm_core.imports.results import ImportResult, Problem
+from crm_core.imports.store import KeyedWrites, Plan, changes, exact, fetch, update_rows
+from crm_core.imports.validation import Table
+from crm_core.imports.values import map_unique
+
+# customers ------------------------------------------------------------------------------------------------------
+
+_CUSTOMER_COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "city",
+    "country",
+    "birth_date",
+    "gender",
+    "created_at",
+    "acquisition_channel",
+    "acquisition_cost",
+)
+
+
+def plan_customers(conn: Connection, table: Table, keep: np.ndarray, result: ImportResult) -> Plan:
+    fields = fields_of("customers")
+    frame = table.frame
+    columns = [c for c in _CUSTOMER_COLUMNS if c in frame] + (["email_norm"] if "email_norm" in frame else [])
+    customers = schema.customers
+    rows = frame[keep & ~table.duplicate].copy()
+    rows["seq"] = np.arange(len(rows), dtype=np.int64)
+    stored_columns = [customers.c[c] for c in columns]
+    by_id = exact(
+        fetch(
+            conn,
+            rows[["seq", "key"]],
+            lambda s: (
+                sa.select(
+                    s.c.seq, s.c.key, customers.c.id, customers.c.external_id, customers.c.erased_at, *stored_columns
+                )
+                .select_from(s)
+                .join(customers, customers.c.external_id == s.c.key)
+            ),
+        ),
+        "key",
+        "external_id",
+    )
+    matched = by_id.drop(columns=["key", "external_id"])
+    if "email_norm" in rows:
+        unmatched = rows[~rows["seq"].isin(matched["seq"]) & rows["email_norm"].notna()]
+        by_email = exact(
+            fetch(
+                conn,
+                unmatched[["seq", "email_norm"]].rename(columns={"email_norm": "wanted"}),
+                lambda s: (
+                    sa.select(s.c.seq, s.c.wanted, customers.c.id, customers.c.erased_at, *stored_columns)
+                    .select_from(s)
+                    .join(customers, customers.c.email_norm == s.c.wanted)
+                ),
+            ),
+            "wanted",
+            "email_norm",
+        )
+        # Several stored customers may share an email (duplicates of the source system): take the oldest.
+        by_email = by_email.sort_values(["seq", "id"]).drop_duplicates("seq").drop(columns=["wanted"])
+        if len(by_email):  # concatenating an empty frame would turn the timestamps into objects
+            matched = pd.concat([matched, by_email], ignore_index=True)
+    matched = matched.astype({"seq": "int64", "id": "int64"}).sort_values("seq").reset_index(drop=True)
+    problems = _same_target_problems(
+        rows, matched, table.columns.fields.get("customer_id") or table.columns.fields["email"]
+    )
+    if problems:
+        return Plan(result, problems=problems)
+
+    new = rows[~rows["seq"].isin(matched["seq"])]
+    old = rows.set_index("seq").loc[matched["seq"]].reset_index()
+    erased = matched["erased_at"].notna().to_numpy()
+    result.erased_untouched = int(erased.sum())
+    stated = old[columns].reset_index(drop=True)
+    field_changed = changes(stated, matched[columns], fields).any(axis=1).to_numpy() & ~erased
+    # An empty cell states nothing: the stored value stays.
+    before = matched[columns].reset_index(drop=True)[field_changed].astype(object)
+    field_updates = stated[field_changed].astype(object).combine_first(before)[columns]
+    field_updates.insert(0, "_id", matched["id"].to_numpy()[field_changed])
+
+    ids = pd.Series(matched["id"].to_numpy(), index=matched["seq"].to_numpy())
+    # An erased customer stays anonymised and uncontactable, whatever the file says.
+    erased_seqs = matched["seq"][erased].to_numpy()
+    attribute_rows = stated_attributes(table, rows)
+    attribute_rows = attribute_rows[~attribute_rows["seq"].isin(erased_seqs)]
+    attribute_writes, attribute_changed = plan_attribute_writes(conn, attribute_rows, ids)
+    consent_rows, result.suppressed = stated_consents(conn, rows)
+    consent_rows = consent_rows[~(consent_rows["seq"].isin(erased_seqs) & (consent_rows["status"] == "opt_in"))]
+    consent_writes, consent_changed = plan_consent_writes(conn, consent_rows, ids)
+
+    changed_seqs = set(matched["seq"][field_changed]) | attribute_changed | consent_changed
+    result.created = len(new)
+    result.updated = len(changed_seqs)
+    result.unchanged = len(matched) - result.updated
+    result.attributes_written = attribute_writes.count()
+    result.consents_written = consent_writes.count()
+    if not result.changed:
+        return Plan(result)
+
+    def write(conn: Connection, now: dt.datetime) -> None:
+        first = db.allocate_ids(conn, customers, len(new))
+        all_ids = pd.concat([ids, pd.Series(np.arange(first, first + len(new)), index=new["seq"].to_numpy())])
+        inserts = new[["key", *columns]].rename(columns={"key": "external_id"})
+        inserts.insert(0, "id", np.arange(first, first + len(new), dtype=np.int64))
+        dialect.bulk_insert(conn, customers, inserts)
+        update_rows(conn, customers, field_updates, ["_id"])
+        attribute_writes.apply(conn, all_ids, now, None)
+        consent_writes.apply(conn, all_ids, now, f"import:{result.file_name}"[:64])
+
+    return Plan(result, write)
+
+
+def _same_target_problems(rows: pd.DataFrame, matched: pd.DataFrame, column: str) -> list[Problem]:
+    """Two rows of the file that match the same stored customer (one by id, one by email, say)."""
+    twice = matched[matched["id"].duplicated(keep=False)]
+    if twice.empty:
+        return []
+    lines = rows.set_index("seq")["line"]
+    problems = []
+    for _, group in twice.groupby("id"):
+        seqs = sorted(group["seq"])
+        for seq in seqs[1:]:
+            problems.append(
+                Problem(
+                    int(lines[seq]),
+                    column,
+                    f"matches the same stored customer as line {lines[seqs[0]]} (by id or by email)",
+                    str(rows.set_index("seq")["key"][seq]),
+                )
+            )
+    return problems
+
+
+def stated_attributes(table: Table, rows: pd.DataFrame) -> pd.DataFrame:
+    """The stated attributes, long: seq, name, value."""
+    if table.attributes.empty or not len(table.attributes.columns):
+        return pd.DataFrame(columns=["seq", "name", "value"])
+    wide = table.attributes.loc[rows.index].copy()
+    wide.insert(0, "seq", rows["seq"].to_numpy())
+    long = wide.melt(id_vars="seq", var_name="name", value_name="value")
+    return long[long["value"].notna()].reset_index(drop=True)
+
+
+def plan_attribute_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series) -> tuple[KeyedWrites, set[int]]:
+    attributes = schema.customer_attributes
+    known = wanted[wanted["seq"].isin(ids.index)].assign(customer_id=lambda f: ids.loc[f["seq"]].to_numpy())
+    known = known.astype({"customer_id": "int64"})
+    stored = exact(
+        fetch(
+            conn,
+            known[["customer_id", "name"]].rename(columns={"name": "wanted"}),
+            lambda s: (
+                sa.select(s.c.customer_id, s.c.wanted, attributes.c.name, attributes.c.value)
+                .select_from(s)
+                .join(attributes, sa.and_(attributes.c.customer_id == s.c.customer_id, attributes.c.name == s.c.wanted))
+            ),
+        ),
+        "wanted",
+        "name",
+    )
+    merged = known.merge(
+        stored.drop(columns=["wanted"]).astype({"customer_id": "int64"}).rename(columns={"value": "stored"}),
+        on=["customer_id", "name"],
+        how="left",
+    )
+    updates = merged[merged["stored"].notna() & (merged["stored"] != merged["value"])]
+    inserts = pd.concat(
+        [wanted[~wanted["seq"].isin(ids.index)], merged[merged["stored"].isna()][["seq", "name", "value"]]]
+    )
+    writes = KeyedWrites(
+        attributes, "name", inserts[["seq", "name", "value"]], updates[["customer_id", "name", "value"]]
+    )
+    changed = set(merged["seq"][merged["stored"].isna() | (merged["stored"] != merged["value"])])
+    return writes, changed
+
+
+def stated_consents(conn: Connection, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The consents the file states, long (seq, channel, status), with the suppression list applied."""
+    parts = [
+        pd.DataFrame({"seq": rows["seq"].to_numpy(), "channel": channel, "status": rows[column].to_numpy()})
+        for column, channel in CONSENT_FIELDS.items()
+        if column in rows
+    ]
+    stated = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["seq", "channel", "status"])
+    stated = stated[stated["status"].notna()]
+    suppressed = _suppressed_channels(conn, rows)
+    if suppressed.empty:
+        return stated, 0
+    # Suppression wins over whatever the file says: the person asked not to be contacted there.
+    forced = suppressed.assign(status="opt_out")
+    stated = pd.concat(
+        [stated[~stated.set_index(["seq", "channel"]).index.isin(forced.set_index(["seq", "channel"]).index)], forced]
+    )
+    return stated.reset_index(drop=True), int(suppressed["seq"].nunique())
+
+
+def _suppressed_channels(conn: Connection, rows: pd.DataFrame) -> pd.DataFrame:
+    """seq, channel for every row whose email or phone is on the suppression list."""
+    empty = pd.DataFrame(columns=["seq", "channel"])
+    if conn.execute(sa.select(schema.suppressions.c.id).limit(1)).first() is None:
+        return empty
+    hashes = pd.DataFrame(
+        {
+            "seq": rows["seq"].to_numpy(),
+            "email_hash": map_unique(rows["email"], privacy.email_hash).to_numpy() if "email" in rows else None,
+            "phone_hash": map_unique(rows["phone"], privacy.phone_hash).to_numpy() if "phone" in rows else None,
+        }
+    )
+    hashes = hashes[hashes["email_hash"].notna() | hashes["phone_hash"].notna()]
+    suppressions = schema.suppressions
+    found = fetch(
+        conn,
+        hashes.astype({"email_hash": object, "phone_hash": object}),
+        lambda s: (
+            sa.select(s.c.seq, suppressions.c.channel)
+            .select_from(s)
+            .join(
+                suppressions,
+                sa.or_(suppressions.c.email_hash == s.c.email_hash, suppressions.c.phone_hash == s.c.phone_hash),
+            )
+        ),
+    )
+    if found.empty:
+        return empty
+    everywhere = found["channel"] == "all"
+    expanded = pd.concat(
+        [found[~everywhere]] + [found[everywhere].assign(channel=channel) for channel in schema.CONSENT_CHANNELS]
+    )
+    expanded = expanded[expanded["channel"].isin(schema.CONSENT_CHANNELS)]
+    return expanded.astype({"seq": "int64"}).drop_duplicates().reset_index(drop=True)
+
+
+def plan_consent_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series) -> tuple[KeyedWrites, set[int]]:
+    consents = schema.consents
+    wanted = wanted.astype({"seq": "int64"})
+    known = wanted[wanted["seq"].isin(ids.index)].assign(customer_id=lambda f: ids.loc[f["seq"]].to_numpy())
+    known = known.astype({"customer_id": "int64"})
+    stored = fetch(
+        conn,
+        known[["customer_id"]].drop_duplicates(),
+        lambda s: (
+            sa.select(consents.c.customer_id, consents.c.channel, consents.c.status)
+            .select_from(s)
+            .join(consents, consents.c.customer_id == s.c.customer_id)
+        ),
+    ).rename(columns={"status": "stored"})
+    merged = known.merge(stored.astype({"customer_id": "int64"}), on=["customer_id", "channel"], how="left")
+    differs = merged["stored"] != merged["status"]
+    updates = merged[merged["stored"].notna() & differs]
+    inserts = pd.concat(
+        [wanted[~wanted["seq"].isin(ids.index)], merged[merged["stored"].isna()][["seq", "channel", "status"]]]
+    )
+    writes = KeyedWrites(
+        consents, "channel", inserts[["seq", "channel", "status"]], updates[["customer_id", "channel", "status"]]
+    )
+    return writes, set(merged["seq"][merged["stored"].isna() | differs])

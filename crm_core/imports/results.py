@@ -1,0 +1,165 @@
+"""What an import says: a :class:`Problem` (line, column, reason, value), :class:`ImportFailed` and
+:class:`ImportResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+#: How many problems a failure report lists before it only counts them.
+PROBLEMS_SHOWN = 50
+
+# --- problems and results ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a file or one of its rows.
+
+    ``line`` is the physical line in the file (the header is line 1; a row whose quoted field spans lines is
+    reported at the line it starts on; in an Excel sheet, the row number), or None for a problem of the whole file
+    (empty, unreadable). ``column`` is the file's column name as written in its header, or the import field when
+    the file lacks that column.
+    """
+
+    line: int | None
+    column: str
+    reason: str
+    value: str = ""
+
+    def __str__(self) -> str:
+        where = "file" if self.line is None else f"line {self.line}"
+        column = f", column {self.column}" if self.column else ""
+        value = f" (value {_shorten(self.value)!r})" if self.value else ""
+        return f"{where}{column}: {self.reason}{value}"
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ImportFailed(Exception):
+    """An import that wrote nothing (but its ``import_log`` row): the file or some of its rows are bad."""
+
+    def __init__(self, kind: str, file_name: str, problems: Sequence[Problem], rows_total: int = 0):
+        self.kind = kind
+        self.file_name = file_name
+        self.problems = list(problems)
+        self.rows_total = rows_total
+        super().__init__(self.summary())
+
+    @property
+    def bad_lines(self) -> int:
+        """How many distinct lines have a problem."""
+        return len({p.line for p in self.problems if p.line is not None})
+
+    def summary(self) -> str:
+        count = len(self.problems)
+        return (
+            f"Import of {self.file_name} ({self.kind}) failed: {count} problem{'s' if count != 1 else ''}"
+            f"{f' on {self.bad_lines} line(s)' if self.bad_lines else ''}; nothing was imported."
+        )
+
+    def report(self, limit: int = PROBLEMS_SHOWN) -> str:
+        """The summary and the first ``limit`` problems, one per line, with the total when there are more."""
+        lines = [self.summary()]
+        lines += [f"  {p}" for p in self.problems[:limit]]
+        if len(self.problems) > limit:
+            lines.append(f"  … the first {limit} of {len(self.problems)} problems are shown.")
+        return "\n".join(lines)
+
+
+@dataclass
+class ImportResult:
+    """What an import did.
+
+    ``created``, ``updated`` and ``unchanged`` count customers, orders (not order lines), interactions or feedback
+    entries; ``duplicates`` counts rows that repeat an earlier row of the same file; ``rejected`` counts rows left
+    out with ``on_error="skip"`` (each with its problems in ``problems``).
+    """
+
+    kind: str
+    file_name: str
+    sha256: str
+    status: str = "ok"
+    rows_total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    blank_rows: int = 0
+    customers_created: int = 0
+    products_created: int = 0
+    products_updated: int = 0
+    items_created: int = 0
+    returns: int = 0
+    orders_without_amount: int = 0
+    consents_written: int = 0
+    attributes_written: int = 0
+    suppressed: int = 0
+    erased_untouched: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    report_path: str | None = None
+    data_version: int | None = None
+    import_id: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        """True when the import wrote anything besides its log entry."""
+        return bool(
+            self.created
+            or self.updated
+            or self.customers_created
+            or self.products_created
+            or self.products_updated
+            or self.items_created
+            or self.consents_written
+            or self.attributes_written
+        )
+
+    def describe(self) -> str:
+        """A few lines for the command line and the Data page."""
+        unit = "orders" if self.kind == "orders" else self.kind
+        lines = [
+            f"{self.file_name}: {self.rows_total:,} row{'s' if self.rows_total != 1 else ''} read ({self.kind}, "
+            f"sha256 {self.sha256[:12]}), status {self.status}",
+            f"  {unit}: {self.created:,} created, {self.updated:,} updated, {self.unchanged:,} unchanged; "
+            f"{self.rejected:,} rows skipped",
+        ]
+        extras = [
+            (self.duplicates, "duplicate rows of the file ignored"),
+            (self.blank_rows, "blank rows ignored"),
+            (self.items_created, "order lines written"),
+            (self.products_created, "products created"),
+            (self.products_updated, "products updated"),
+            (self.customers_created, "customers created for customer ids not in the database (guest buyers)"),
+            (self.returns, "orders in the file have a negative amount: returns, never revenue"),
+            (self.orders_without_amount, "orders in the file have no amount: stored as 0"),
+            (self.consents_written, "consent statuses written"),
+            (self.attributes_written, "attribute values written"),
+            (self.suppressed, "customers are on the suppression list: opt-out kept on the suppressed channels"),
+            (self.erased_untouched, "erased customers left anonymised"),
+        ]
+        return self._described(lines, extras)
+
+    def _described(self, lines: list[str], extras: list[tuple[int, str]]) -> str:
+        """The head ``lines``, then each of ``extras`` (count, what) that happened, then what is true of any kind."""
+        lines = lines + [f"  {count:,} {text}" for count, text in extras if count]
+        if self.ignored_columns:
+            lines.append(f"  columns ignored: {', '.join(self.ignored_columns)}")
+        if self.report_path:
+            lines.append(f"  rejected rows and reasons written to {self.report_path}")
+        if not self.changed:
+            lines.append("  nothing changed in the database")
+        return "\n".join(lines)
+
+
+class BadFile(Exception):
+    """The file cannot be imported at all: unreadable, or its header lacks what the kind needs."""
+
+    def __init__(self, *problems: Problem):
+        self.problems = list(problems)
+        super().__init__("; ".join(map(str, problems)))
