@@ -4,7 +4,8 @@
   with a count, up to a few example rows and one line on how the metrics treat the rows it finds: duplicate
   customers, orders without a customer, zero or negative amounts, cancellations and returns, dates in the future
   or before the business existed, timestamps without a time of day (and the time-zone policy), customers without
-  consent records, orders without items. ``python -m crm_core quality`` prints it.
+  consent records, orders without items, products renamed between order lines. ``python -m crm_core quality``
+  prints it.
 The file check before an import and the import history are the import package's
 (:mod:`crm_core.imports.file_check`, :mod:`crm_core.imports.log`).
 """
@@ -376,6 +377,39 @@ def _orders_without_items(conn: Connection, limit: int) -> QualityCheck:
     )
 
 
+def _renamed_products(conn: Connection, limit: int) -> QualityCheck:
+    variants, products = schema.product_variants, schema.products
+    per_product = (
+        sa.select(variants.c.product_id, sa.func.count().label("variants"))
+        .group_by(variants.c.product_id)
+        .having(sa.func.count() > 1)
+        .subquery("renamed")
+    )
+    examples = (
+        sa.select(
+            products.c.external_id.label("product_id"),
+            products.c.name,
+            products.c.category,
+            products.c.brand,
+            per_product.c.variants,
+        )
+        .join(per_product, per_product.c.product_id == products.c.id)
+        .order_by(per_product.c.variants.desc(), products.c.external_id)
+    )
+    return QualityCheck(
+        key="renamed_products",
+        title="Products renamed between order lines",
+        count=_scalar(conn, sa.select(sa.func.count()).select_from(per_product)),
+        total=_count(conn, products),
+        unit="products",
+        examples=_examples(conn, examples, limit),
+        treatment=(
+            "Imported under one id: the most recent name, category and brand are kept, every variant with its first "
+            "and last order is in product_variants; category and brand analyses use the kept values."
+        ),
+    )
+
+
 def quality_report(
     engine: Engine,
     business_start: dt.date | None = None,
@@ -398,7 +432,8 @@ def quality_report(
     list of QualityCheck
         In this order: ``duplicate_customers``, ``orders_without_customer``, ``non_positive_amounts``,
         ``cancellations_and_returns``, ``future_dates``, ``dates_before_business``,
-        ``timestamps_without_time_zone``, ``customers_without_consent``, ``orders_without_items``.
+        ``timestamps_without_time_zone``, ``customers_without_consent``, ``orders_without_items``,
+        ``renamed_products``.
     """
     if examples < 0:
         raise ValueError(f"examples must not be negative, got {examples}")
@@ -414,6 +449,7 @@ def quality_report(
             _timestamps_without_time(conn, examples),
             _customers_without_consent(conn, examples),
             _orders_without_items(conn, examples),
+            _renamed_products(conn, examples),
         ]
 
 

@@ -134,11 +134,18 @@ def show_check(check: imports.FileCheck, stem: str) -> None:
         st.error("The file cannot be imported:", icon=":material/error:")
     else:
         st.error(
-            f"{len(check.problems):,} problem{'s' if len(check.problems) != 1 else ''} on {check.bad_lines:,} of "
+            f"{len(check.problems):,} error{'s' if len(check.problems) != 1 else ''} on {check.bad_lines:,} of "
             f"{check.rows:,} rows. Fix the file, or skip the bad rows.",
             icon=":material/error:",
         )
-    if check.problems:
+    if check.warnings:
+        count = len(check.warnings)
+        st.warning(
+            f"{count:,} warning{'s' if count != 1 else ''}: the rows are kept, and each warning says what the import "
+            "assumes.",
+            icon=":material/warning:",
+        )
+    if check.problems or check.warnings:
         problems = check.problems_frame()
         st.dataframe(
             ui.mask_pii(problems.head(PROBLEMS_SHOWN), {"value": "text"}), hide_index=True, key="data_problems"
@@ -166,11 +173,12 @@ def show_last_import(file_id: str | None) -> None:
     last = stored[1]
     if isinstance(last, imports.ImportResult):
         st.success(f"Imported {last.file_name} ({last.kind}): status {last.status}.", icon=":material/task_alt:")
-        created, updated, unchanged, skipped = st.columns(4)
+        created, updated, unchanged, skipped, warned = st.columns(5)
         created.metric("Created", ui.number(last.created))
         updated.metric("Updated", ui.number(last.updated))
         unchanged.metric("Unchanged", ui.number(last.unchanged))
-        skipped.metric("Skipped", ui.number(last.rejected))
+        skipped.metric("Skipped (errors)", ui.number(last.rejected))
+        warned.metric("Warnings", ui.number(len(last.warnings)))
         with st.expander("What the import did"):
             st.text(last.describe())
         return
@@ -186,7 +194,7 @@ def run_import(file_id: str, write) -> None:
     try:
         result = write(lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
     except imports.ImportFailed as failure:
-        outcome = (failure.summary(), imports.problems_frame(failure.problems))
+        outcome = (failure.summary(), imports.problems_frame([*failure.problems, *failure.warnings]))
         st.session_state["data_last_import"] = (file_id, outcome)
     else:
         st.session_state["data_last_import"] = (file_id, result)

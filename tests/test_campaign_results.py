@@ -364,7 +364,7 @@ def test_skip_imports_the_valid_rows_and_reports_the_others(engine, tmp_path):
     )
     assert (result.status, result.created, result.rejected) == ("partial", 3, 1)
     assert report.read_text() == (
-        f'line,column,reason,value\n3,converted,"not a yes/no value; accepted: {FLAG_HELP}",maybe\n'
+        f'severity,line,column,reason,value\nerror,3,converted,"not a yes/no value; accepted: {FLAG_HELP}",maybe\n'
     )
     # Row numbers stay those of the file: the rejected row 2 leaves a gap.
     ids = sorted(row[0] for row in _members(engine, "S"))
@@ -519,5 +519,5 @@ def test_cli_reports_a_bad_file_and_exits_1(engine, tmp_path, capsys):
     path = _write(tmp_path, "arm,converted\nA,1\nB,0\n")
     assert _import_cli(engine, path, "--campaign", "C", "--arm-col", "arm", "--control", "ctrl") == 1
     err = capsys.readouterr().err
-    assert err.startswith("Import of results.csv (campaign_results) failed: 1 problem; nothing was imported.")
+    assert err.startswith("Import of results.csv (campaign_results) failed: 1 error; nothing was imported.")
     assert "column arm: no row has the control arm 'ctrl'" in err

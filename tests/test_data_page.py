@@ -145,11 +145,11 @@ def test_upload_map_preview_and_import_then_every_page_shows_the_new_data(store_
     at.button(key="data_import").click().run()
     _no_exception(at)
     assert at.success[0].value == "Imported kunden.csv (customers): status ok."
-    assert {k: _metrics(at)[k] for k in ("Created", "Updated", "Unchanged", "Skipped")} == {
+    assert {k: _metrics(at)[k] for k in ("Created", "Updated", "Unchanged", "Skipped (errors)")} == {
         "Created": "2",
         "Updated": "0",
         "Unchanged": "0",
-        "Skipped": "0",
+        "Skipped (errors)": "0",
     }
     C = schema.customers.c
     assert _rows(store_url, sa.select(C.external_id, C.first_name, C.city).where(C.id > 3).order_by(C.id)) == [
@@ -192,8 +192,8 @@ ORDERS = (
 def test_every_problem_is_shown_before_anything_is_written_and_bad_rows_can_be_skipped(store_url):
     at = _data_page()
     _upload(at, "orders.csv", ORDERS, kind="orders")
-    assert at.error[0].value == "2 problems on 2 of 3 rows. Fix the file, or skip the bad rows."
-    problems = _frame(at, "line")
+    assert at.error[0].value == "2 errors on 2 of 3 rows. Fix the file, or skip the bad rows."
+    problems = _frame(at, "severity")
     assert problems[["line", "column", "reason"]].values.tolist() == [
         [3, "ordered_at", "no such date or time"],
         [4, "amount", "not a number (use '.' as the decimal point, no thousands separators or currency signs)"],
@@ -206,7 +206,7 @@ def test_every_problem_is_shown_before_anything_is_written_and_bad_rows_can_be_s
     at.button(key="data_import").click().run()
     _no_exception(at)
     assert at.success[0].value == "Imported orders.csv (orders): status partial."
-    assert (_metrics(at)["Created"], _metrics(at)["Skipped"]) == ("1", "2")
+    assert (_metrics(at)["Created"], _metrics(at)["Skipped (errors)"]) == ("1", "2")
     orders = schema.orders.c
     assert _rows(store_url, sa.select(orders.external_id, orders.amount).where(orders.id > 3)) == [("o10", 10.5)]
     history = _frame(at, "import_id")
@@ -223,8 +223,8 @@ def test_a_failed_import_is_shown_and_kept_in_the_history(store_url):
     assert at.success[0].value == "The row is valid."
     at.button(key="data_import").click().run()
     _no_exception(at)
-    assert at.error[0].value.startswith("Import of contacts.csv (interactions) failed: 1 problem on 1 line(s)")
-    assert _frame(at, "line")[["line", "column"]].values.tolist() == [[2, "customer_id"]]
+    assert at.error[0].value.startswith("Import of contacts.csv (interactions) failed: 1 error on 1 line(s)")
+    assert _frame(at, "severity")[["line", "column"]].values.tolist() == [[2, "customer_id"]]
     history = _frame(at, "import_id")
     assert history[["file_name", "kind", "status", "rows_rejected"]].values.tolist() == [
         ["contacts.csv", "interactions", "failed", 1]
@@ -239,7 +239,7 @@ def test_a_file_without_a_required_column_cannot_be_imported(store_url):
     at = _data_page()
     _upload(at, "o.csv", b"order_id,ordered_at\no1,2024-01-01\n", kind="orders")
     assert at.error[0].value == "The file cannot be imported:"
-    assert _frame(at, "line")["column"].tolist() == ["customer_id"]
+    assert _frame(at, "severity")["column"].tolist() == ["customer_id"]
     assert at.button(key="data_import").disabled
     assert at.toggle(key="data_skip").disabled
 

@@ -65,17 +65,17 @@ def test_check_file_previews_the_rows_as_stored_and_lists_every_problem():
         Problem(3, "E-Mail", "not an email address", "not-an-email"),
     ]
     frame = check.problems_frame()
-    assert frame.columns.tolist() == ["line", "column", "reason", "value"]
+    assert frame.columns.tolist() == ["severity", "line", "column", "reason", "value"]
     assert check.problems_csv().splitlines() == [
-        "line,column,reason,value",
-        "3,Geburtstag,no such date or time,1980-13-01",
-        "3,E-Mail,not an email address,not-an-email",
+        "severity,line,column,reason,value",
+        "error,3,Geburtstag,no such date or time,1980-13-01",
+        "error,3,E-Mail,not an email address,not-an-email",
     ]
 
 
 def test_check_file_neutralises_formulas_in_the_problem_report():
     check = imports.check_file("orders", b"order_id,customer_id,ordered_at\n=1+1,c1,2024-13-01\n")
-    assert check.problems_csv().splitlines()[1] == "2,ordered_at,no such date or time,2024-13-01"
+    assert check.problems_csv().splitlines()[1] == "error,2,ordered_at,no such date or time,2024-13-01"
     check = imports.check_file("orders", b"order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,=SUM(A1)\n")
     assert check.problems_csv().splitlines()[1].endswith(",'=SUM(A1)")
 
@@ -84,7 +84,7 @@ def test_a_file_without_a_required_column_cannot_be_imported():
     check = imports.check_file("orders", b"order_id,ordered_at\no1,2024-01-01\n", file_name="o.csv")
     assert (check.rows, check.importable, check.bad_lines) == (0, False, 1)
     assert check.problems == [
-        Problem(1, "customer_id", "required column missing (name it customer_id or use --map SOURCE=customer_id)")
+        Problem(1, "customer_id", "required column missing: the file needs customer_id or email or phone")
     ]
 
 
@@ -127,7 +127,7 @@ def test_check_campaign_results_file():
 def test_the_mapping_is_remembered_per_kind_without_a_new_data_version(engine):
     version = db.data_version(engine)
     assert imports.remembered_mapping(engine, "orders") == {}
-    imports.remember_mapping(engine, "orders", {"Bestellnr": "order_id", "Kunde": "customer_id", "x": "email"})
+    imports.remember_mapping(engine, "orders", {"Bestellnr": "order_id", "Kunde": "customer_id", "x": "birth_date"})
     imports.remember_mapping(engine, "customers", {"Mail": "email"})
     assert imports.remembered_mapping(engine, "orders") == {"Bestellnr": "order_id", "Kunde": "customer_id"}
     assert imports.remembered_mapping(engine, "customers") == {"Mail": "email"}
@@ -166,10 +166,10 @@ def test_the_import_history_lists_every_attempt_newest_first(engine):
         [1, "ok.csv", "ok", 1, 1, 0, False],
     ]
     assert history["file_hash"].str.len().tolist() == [64, 64, 64]
-    assert history["message"][1].startswith("Import of bad.csv (orders) failed: 1 problem on 1 line(s)")
+    assert history["message"][1].startswith("Import of bad.csv (orders) failed: 1 error on 1 line(s)")
     assert imports.import_report(engine, 2).splitlines() == [
-        "line,column,reason,value",
-        "2,ordered_at,no such date or time,2024-13-01",
+        "severity,line,column,reason,value",
+        "error,2,ordered_at,no such date or time,2024-13-01",
     ]
     assert imports.import_report(engine, 1) is None
     assert len(imports.import_history(engine, limit=2)) == 2

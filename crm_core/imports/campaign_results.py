@@ -554,7 +554,7 @@ def _plan(
     new_members = wanted[~wanted["seq"].isin(existing["seq"]).to_numpy()]
     changed, updates = _member_updates(wanted, existing, stated, settings.sent_at is not None)
 
-    attribute_rows = stated_attributes(table, rows.set_index("index"))
+    attribute_rows = stated_attributes(table.attributes, rows.set_index("index"))
     attribute_rows = attribute_rows[~attribute_rows["seq"].isin(rows["seq"][matched.erased])]
     result.erased_untouched = int(matched.erased.sum()) if layout.attributes else 0
     attribute_writes, _ = plan_attribute_writes(conn, attribute_rows, ids)

@@ -5,6 +5,7 @@ suppression.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -36,11 +37,34 @@ _CUSTOMER_COLUMNS = (
 
 
 def plan_customers(conn: Connection, table: Table, keep: np.ndarray, result: ImportResult) -> Plan:
+    """Match a customers file's valid rows (by id, else email, else phone) and plan their writes."""
+    chosen = keep & ~table.duplicate
+    fields = table.columns.fields
+    column = next(fields[name] for name in ("customer_id", "email", "phone") if name in fields)
+    return plan_customer_rows(conn, table.frame[chosen], table.attributes[chosen], result, column)
+
+
+def plan_customer_rows(
+    conn: Connection,
+    rows: pd.DataFrame,
+    attributes: pd.DataFrame,
+    result: ImportResult,
+    column: str,
+    new_only: Mapping[str, pd.Series] | None = None,
+) -> Plan:
+    """Match customer rows against the store and plan their writes.
+
+    ``rows`` holds ``key`` (the customer id, else the normalised email, else ``tel:`` and the normalised phone),
+    ``line``, the stated fields (``email_norm`` with ``email``) and any consent columns; ``attributes`` the
+    attribute columns of the same rows. A key matches a stored customer's id, else (with an email) the stored
+    customer with that email. ``new_only`` columns (aligned with ``rows``) are written for new customers only (the
+    first order of a guest buyer as their creation date). ``column`` names the file's column in problems.
+    """
     fields = fields_of("customers")
-    frame = table.frame
-    columns = [c for c in _CUSTOMER_COLUMNS if c in frame] + (["email_norm"] if "email_norm" in frame else [])
+    columns = [c for c in _CUSTOMER_COLUMNS if c in rows] + (["email_norm"] if "email_norm" in rows else [])
     customers = schema.customers
-    rows = frame[keep & ~table.duplicate].copy()
+    rows = rows.copy()
+    extra = {name: values.to_numpy() for name, values in (new_only or {}).items()}
     rows["seq"] = np.arange(len(rows), dtype=np.int64)
     stored_columns = [customers.c[c] for c in columns]
     by_id = exact(
@@ -79,9 +103,7 @@ def plan_customers(conn: Connection, table: Table, keep: np.ndarray, result: Imp
         if len(by_email):  # concatenating an empty frame would turn the timestamps into objects
             matched = pd.concat([matched, by_email], ignore_index=True)
     matched = matched.astype({"seq": "int64", "id": "int64"}).sort_values("seq").reset_index(drop=True)
-    problems = _same_target_problems(
-        rows, matched, table.columns.fields.get("customer_id") or table.columns.fields["email"]
-    )
+    problems = _same_target_problems(rows, matched, column)
     if problems:
         return Plan(result, problems=problems)
 
@@ -99,7 +121,7 @@ def plan_customers(conn: Connection, table: Table, keep: np.ndarray, result: Imp
     ids = pd.Series(matched["id"].to_numpy(), index=matched["seq"].to_numpy())
     # An erased customer stays anonymised and uncontactable, whatever the file says.
     erased_seqs = matched["seq"][erased].to_numpy()
-    attribute_rows = stated_attributes(table, rows)
+    attribute_rows = stated_attributes(attributes, rows)
     attribute_rows = attribute_rows[~attribute_rows["seq"].isin(erased_seqs)]
     attribute_writes, attribute_changed = plan_attribute_writes(conn, attribute_rows, ids)
     consent_rows, result.suppressed = stated_consents(conn, rows)
@@ -112,20 +134,28 @@ def plan_customers(conn: Connection, table: Table, keep: np.ndarray, result: Imp
     result.unchanged = len(matched) - result.updated
     result.attributes_written = attribute_writes.count()
     result.consents_written = consent_writes.count()
+    keys = dict(zip(rows["seq"].to_numpy().tolist(), rows["key"].tolist(), strict=True))
+    known = {keys[seq]: i for seq, i in zip(ids.index.tolist(), ids.tolist(), strict=True)}
     if not result.changed:
-        return Plan(result)
+        return Plan(result, customer_ids=known)
+    plan = Plan(result, customer_ids=dict(known))
 
     def write(conn: Connection, now: dt.datetime) -> None:
         first = db.allocate_ids(conn, customers, len(new))
         all_ids = pd.concat([ids, pd.Series(np.arange(first, first + len(new)), index=new["seq"].to_numpy())])
         inserts = new[["key", *columns]].rename(columns={"key": "external_id"})
+        for name, values in extra.items():
+            if name not in inserts:
+                inserts[name] = values[new["seq"].to_numpy()]
         inserts.insert(0, "id", np.arange(first, first + len(new), dtype=np.int64))
         dialect.bulk_insert(conn, customers, inserts)
         update_rows(conn, customers, field_updates, ["_id"])
         attribute_writes.apply(conn, all_ids, now, None)
         consent_writes.apply(conn, all_ids, now, f"import:{result.file_name}"[:64])
+        plan.customer_ids.update(zip([keys[seq] for seq in all_ids.index.tolist()], all_ids.tolist(), strict=True))
 
-    return Plan(result, write)
+    plan.write = write
+    return plan
 
 
 def _same_target_problems(rows: pd.DataFrame, matched: pd.DataFrame, column: str) -> list[Problem]:
@@ -149,11 +179,11 @@ def _same_target_problems(rows: pd.DataFrame, matched: pd.DataFrame, column: str
     return problems
 
 
-def stated_attributes(table: Table, rows: pd.DataFrame) -> pd.DataFrame:
-    """The stated attributes, long: seq, name, value."""
-    if table.attributes.empty or not len(table.attributes.columns):
+def stated_attributes(attributes: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The stated attributes, long: seq, name, value (``attributes`` has the rows' index)."""
+    if attributes.empty or not len(attributes.columns):
         return pd.DataFrame(columns=["seq", "name", "value"])
-    wide = table.attributes.loc[rows.index].copy()
+    wide = attributes.loc[rows.index].copy()
     wide.insert(0, "seq", rows["seq"].to_numpy())
     long = wide.melt(id_vars="seq", var_name="name", value_name="value")
     return long[long["value"].notna()].reset_index(drop=True)
@@ -193,19 +223,26 @@ def plan_attribute_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series
 
 
 def stated_consents(conn: Connection, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The consents the file states, long (seq, channel, status), with the suppression list applied."""
+    """The consents the file states, long (seq, channel, status, changed_at, source: the row's own date and origin
+    of the statement, when it states them), with the suppression list applied."""
+    own = {
+        "changed_at": rows["consent_at"].to_numpy() if "consent_at" in rows else None,
+        "source": rows["consent_source"].to_numpy(dtype=object) if "consent_source" in rows else None,
+    }
     parts = [
-        pd.DataFrame({"seq": rows["seq"].to_numpy(), "channel": channel, "status": rows[column].to_numpy()})
+        pd.DataFrame({"seq": rows["seq"].to_numpy(), "channel": channel, "status": rows[column].to_numpy(), **own})
         for column, channel in CONSENT_FIELDS.items()
         if column in rows
     ]
-    stated = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["seq", "channel", "status"])
+    columns = ["seq", "channel", "status", "changed_at", "source"]
+    stated = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     stated = stated[stated["status"].notna()]
+    stated["changed_at"] = pd.to_datetime(stated["changed_at"])
     suppressed = _suppressed_channels(conn, rows)
     if suppressed.empty:
         return stated, 0
     # Suppression wins over whatever the file says: the person asked not to be contacted there.
-    forced = suppressed.assign(status="opt_out")
+    forced = suppressed.assign(status="opt_out", changed_at=None, source=None)
     stated = pd.concat(
         [stated[~stated.set_index(["seq", "channel"]).index.isin(forced.set_index(["seq", "channel"]).index)], forced]
     )
@@ -265,10 +302,9 @@ def plan_consent_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series) 
     merged = known.merge(stored.astype({"customer_id": "int64"}), on=["customer_id", "channel"], how="left")
     differs = merged["stored"] != merged["status"]
     updates = merged[merged["stored"].notna() & differs]
-    inserts = pd.concat(
-        [wanted[~wanted["seq"].isin(ids.index)], merged[merged["stored"].isna()][["seq", "channel", "status"]]]
-    )
-    writes = KeyedWrites(
-        consents, "channel", inserts[["seq", "channel", "status"]], updates[["customer_id", "channel", "status"]]
-    )
+    columns = ["channel", "status", "changed_at", "source"]
+    new = wanted[~wanted["seq"].isin(ids.index)][["seq", *columns]]
+    added = merged[merged["stored"].isna()][["seq", *columns]]
+    inserts = pd.concat([new, added]) if len(new) and len(added) else (added if len(added) else new)
+    writes = KeyedWrites(consents, "channel", inserts[["seq", *columns]], updates[["customer_id", *columns]])
     return writes, set(merged["seq"][merged["stored"].isna() | differs])

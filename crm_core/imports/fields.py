@@ -39,9 +39,13 @@ def norm_key(text: str) -> str:
 ORDER_STATUS_VALUES = vocabulary(
     schema.ORDER_STATUSES,
     {
-        **dict.fromkeys(("complete", "paid", "shipped", "delivered", "fulfilled", "closed"), "completed"),
-        **dict.fromkeys(("canceled", "cancel", "void", "voided"), "cancelled"),
+        **dict.fromkeys(
+            ("complete", "paid", "shipped", "delivered", "fulfilled", "closed", "processing", "partially refunded"),
+            "completed",
+        ),
+        **dict.fromkeys(("canceled", "cancel", "void", "voided", "failed"), "cancelled"),
         **dict.fromkeys(("return", "refunded", "refund"), "returned"),
+        **dict.fromkeys(("unpaid", "authorized", "on hold", "payment pending", "awaiting payment"), "pending"),
     },
 )
 ORDER_CHANNEL_VALUES = vocabulary(
@@ -103,16 +107,29 @@ def id_field(name: str, required: bool = False, synonyms: tuple[str, ...] = ()) 
 
 CUSTOMER_ID_SYNONYMS = ("customer", "customer number", "customer no", "cust id", "client id", "client number")
 
+_FIRST_NAME = Field("first_name", "text", max_length=100, synonyms=("firstname", "first", "given name", "forename"))
+_LAST_NAME = Field("last_name", "text", max_length=100, synonyms=("surname", "family name", "last"))
+_EMAIL = Field("email", "email", max_length=254, synonyms=("e-mail", "email address", "e-mail address", "mail address"))
+_PHONE = Field("phone", "phone", max_length=40, synonyms=("phone number", "telephone", "tel", "mobile"))
+_CITY = Field("city", "text", max_length=100, synonyms=("town",))
+_COUNTRY = Field("country", "text", max_length=64, synonyms=("country code",))
+_CONSENT_EMAIL = Field("consent_email", "consent", synonyms=("email consent", "email opt in", "newsletter"))
+_CONSENT_SMS = Field("consent_sms", "consent", synonyms=("sms consent", "sms opt in"))
+#: When the consent statements of a row were made (default: the order's time, else the time of the import).
+_CONSENT_AT = Field("consent_at", "datetime", synonyms=("consent date", "opt in date", "optin time"))
+#: Where the consent statements of a row come from (default: ``import:<file name>``).
+_CONSENT_SOURCE = Field("consent_source", "text", max_length=64)
+
 FIELDS: dict[str, tuple[Field, ...]] = {
     "customers": (
-        # customer_id or email is required: a customer is matched on its id, else on its email.
+        # customer_id, email or phone is required: a customer is matched on its id, else its email, else its phone.
         id_field("customer_id", synonyms=CUSTOMER_ID_SYNONYMS),
-        Field("first_name", "text", max_length=100, synonyms=("firstname", "first", "given name", "forename")),
-        Field("last_name", "text", max_length=100, synonyms=("surname", "family name", "last")),
-        Field("email", "email", max_length=254, synonyms=("e-mail", "email address", "e-mail address", "mail address")),
-        Field("phone", "phone", max_length=40, synonyms=("phone number", "telephone", "tel", "mobile")),
-        Field("city", "text", max_length=100, synonyms=("town",)),
-        Field("country", "text", max_length=64, synonyms=("country code",)),
+        _FIRST_NAME,
+        _LAST_NAME,
+        _EMAIL,
+        _PHONE,
+        _CITY,
+        _COUNTRY,
         Field("birth_date", "date", synonyms=("date of birth", "dob", "birthday")),
         Field("gender", "text", max_length=16, synonyms=("sex",)),
         Field(
@@ -122,29 +139,65 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         ),
         Field("acquisition_channel", "text", max_length=32, synonyms=("acquisition", "source")),
         Field("acquisition_cost", "money", synonyms=("cac",)),
-        Field("consent_email", "consent", synonyms=("email consent", "email opt in", "newsletter")),
-        Field("consent_sms", "consent", synonyms=("sms consent", "sms opt in")),
+        _CONSENT_EMAIL,
+        _CONSENT_SMS,
         Field("consent_phone", "consent", synonyms=("phone consent", "phone opt in")),
         Field("consent_mail", "consent", synonyms=("mail consent", "post consent", "mail opt in")),
+        _CONSENT_AT,
+        _CONSENT_SOURCE,
     ),
     "orders": (
-        id_field("order_id", True, ("order", "order number", "order no", "invoice", "invoice id", "transaction id")),
-        id_field("customer_id", True, CUSTOMER_ID_SYNONYMS),
+        id_field(
+            "order_id",
+            True,
+            (
+                "order",
+                "order number",
+                "order no",
+                "invoice",
+                "invoice id",
+                "invoice no",
+                "invoice number",
+                "transaction id",
+            ),
+        ),
+        # customer_id, email or phone is required: the buyer is matched on its id, else its email, else its phone.
+        id_field("customer_id", synonyms=CUSTOMER_ID_SYNONYMS),
         Field(
             "ordered_at",
             "datetime",
             True,
-            synonyms=("order date", "ordered", "date", "purchase date", "order time", "timestamp", "created at"),
+            synonyms=(
+                "order date",
+                "ordered",
+                "date",
+                "purchase date",
+                "order time",
+                "timestamp",
+                "created at",
+                "invoice date",
+            ),
         ),
         Field("amount", "money", synonyms=("total", "order total", "net amount", "revenue", "value")),
         Field("channel", "choice", choices=ORDER_CHANNEL_VALUES, synonyms=("sales channel",)),
         Field("status", "choice", choices=ORDER_STATUS_VALUES, synonyms=("order status",)),
-        id_field("product_id", synonyms=("sku", "article", "article id", "item id", "product code")),
-        Field("product_name", "text", max_length=200, synonyms=("product", "item", "item name", "article name")),
+        id_field("product_id", synonyms=("sku", "article", "article id", "item id", "product code", "stock code")),
+        Field("product_name", "text", synonyms=("product", "item", "item name", "article name", "description")),
         Field("category", "text", max_length=64, synonyms=("product category",)),
         Field("brand", "text", max_length=64),
         Field("quantity", "integer", synonyms=("qty", "units")),
         Field("unit_price", "money", synonyms=("price", "item price")),
+        # The buyer, as a shop's order export states it; the most recent order's values win.
+        _EMAIL,
+        _PHONE,
+        _FIRST_NAME,
+        _LAST_NAME,
+        _CITY,
+        _COUNTRY,
+        _CONSENT_EMAIL,
+        _CONSENT_SMS,
+        _CONSENT_AT,
+        _CONSENT_SOURCE,
     ),
     "interactions": (
         id_field("customer_id", True, CUSTOMER_ID_SYNONYMS),
@@ -167,10 +220,26 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     ),
 }
 
-#: For these kinds at least one of the fields must be present (customers are matched on id, else email).
-REQUIRED_ONE_OF: dict[str, tuple[str, ...]] = {"customers": ("customer_id", "email")}
-
-ORDER_LEVEL = ("customer_id", "ordered_at", "channel", "status")
+#: For these kinds at least one of the fields must be present (customers are matched on id, else email, else phone).
+REQUIRED_ONE_OF: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id", "email", "phone"),
+    "orders": ("customer_id", "email", "phone"),
+}
+#: The buyer's fields of an orders file (besides customer_id), written to the customer.
+BUYER_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "city",
+    "country",
+    "consent_email",
+    "consent_sms",
+    "consent_at",
+    "consent_source",
+)
+#: The fields of an order stated on each of its lines; a line that leaves one empty takes the order's value.
+ORDER_LEVEL = ("customer_id", "ordered_at", "channel", "status", "amount", *BUYER_FIELDS)
 PRODUCT_LEVEL = ("product_name", "category", "brand")
 CONSENT_FIELDS = {f"consent_{channel}": channel for channel in schema.CONSENT_CHANNELS}
 

@@ -5,7 +5,7 @@ problem.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -13,7 +13,7 @@ import pandas as pd
 from crm_core import exports
 from crm_core.imports.reading import Source, load
 from crm_core.imports.results import Problem
-from crm_core.imports.validation import read_table
+from crm_core.imports.validation import read_checked
 
 # --- a file before it is imported ---------------------------------------------------------------------------------
 
@@ -27,7 +27,8 @@ class FileCheck:
 
     ``rows`` counts the data rows with the header's field count; ``preview`` holds the first of them (columns as
     :func:`crm_core.read_table` returns them). ``problems`` are sorted by line; a file without readable
-    rows (``importable`` false) cannot be imported even when bad rows are skipped.
+    rows (``importable`` false) cannot be imported even when bad rows are skipped. ``warnings`` say what the import
+    will assume about rows it keeps; ``preset`` is the platform export the file is read as, if any.
     """
 
     kind: str
@@ -35,6 +36,8 @@ class FileCheck:
     rows: int
     preview: pd.DataFrame
     problems: list[Problem]
+    warnings: list[Problem] = field(default_factory=list)
+    preset: str | None = None
 
     @property
     def importable(self) -> bool:
@@ -46,20 +49,21 @@ class FileCheck:
         return len({p.line for p in self.problems if p.line is not None})
 
     def problems_frame(self) -> pd.DataFrame:
-        """``line``, ``column``, ``reason``, ``value``: one row per problem."""
-        return problems_frame(self.problems)
+        """``severity``, ``line``, ``column``, ``reason``, ``value``: one row per error, then one per warning."""
+        return problems_frame([*self.problems, *self.warnings])
 
     def problems_csv(self) -> str:
-        """The problems as CSV, spreadsheet formulas neutralised."""
+        """The errors and warnings as CSV, spreadsheet formulas neutralised."""
         text = exports.write_csv(self.problems_frame())
         assert text is not None
         return text
 
 
 def problems_frame(problems: Sequence[Problem]) -> pd.DataFrame:
-    """Problems as a table: ``line`` (empty for the whole file), ``column``, ``reason``, ``value``."""
+    """Problems as a table: ``severity``, ``line`` (empty for the whole file), ``column``, ``reason``, ``value``."""
     return pd.DataFrame(
         {
+            "severity": [p.severity for p in problems],
             "line": pd.array([p.line for p in problems], dtype="Int64"),
             "column": [p.column for p in problems],
             "reason": [p.reason for p in problems],
@@ -92,8 +96,9 @@ def check_file(
         The first ``preview_rows`` rows as they will be stored and every problem (line, column, reason, value).
     """
     data, name, _ = load(source, file_name)
-    frame, problems = read_table(kind, data, mapping, file_name=name)
-    return _file_check(kind, name, frame, problems, preview_rows)
+    frame, problems, warnings = read_checked(kind, data, mapping, file_name=name)
+    check = _file_check(kind, name, frame, problems, preview_rows)
+    return replace(check, warnings=warnings)
 
 
 def check_campaign_results_file(

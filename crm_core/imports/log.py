@@ -44,9 +44,10 @@ def write_log(
 
 
 def report_csv(problems: Iterable[Problem]) -> str:
-    """The problems as CSV (line, column, reason, value), safe to open in a spreadsheet."""
-    rows = [("" if p.line is None else p.line, p.column, p.reason, p.value) for p in problems]
-    report = exports.write_csv(pd.DataFrame(rows, columns=["line", "column", "reason", "value"], dtype=object))
+    """The errors and warnings as CSV (severity, line, column, reason, value), safe to open in a spreadsheet."""
+    rows = [(p.severity, "" if p.line is None else p.line, p.column, p.reason, p.value) for p in problems]
+    columns = ["severity", "line", "column", "reason", "value"]
+    report = exports.write_csv(pd.DataFrame(rows, columns=columns, dtype=object))
     assert report is not None
     return report
 
@@ -99,7 +100,8 @@ def import_history(engine: Engine, limit: int = HISTORY_LIMIT) -> pd.DataFrame:
 
 
 def import_report(engine: Engine, import_id: int) -> str | None:
-    """The rejected rows of one import as CSV (line, column, reason, value), or None when it rejected none."""
+    """The errors and warnings of one import as CSV (severity, line, column, reason, value), or None when it had
+    none."""
     log = schema.import_log
     with engine.connect() as conn:
         return conn.execute(sa.select(log.c.report).where(log.c.id == int(import_id))).scalar()

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crm_core import db, dialect, schema
+from crm_core.imports.customers import plan_customer_rows
+from crm_core.imports.fields import BUYER_FIELDS, CONSENT_FIELDS
 from crm_core.imports.products import plan_products
 from crm_core.imports.results import ImportResult
 from crm_core.imports.store import Plan, fetch, lookup, same_values, update_rows
@@ -22,17 +24,32 @@ from crm_core.imports.validation import Table
 
 
 def plan_orders(conn: Connection, table: Table, keep: np.ndarray, result: ImportResult) -> Plan:
+    """Match the valid orders (and their lines, products and buyers) against the store and plan the writes.
+
+    Each order's buyer is its ``customer_key`` (the customer id, else the email, else the phone). When the file
+    states the buyer's email, phone, name, city, country or consent, the buyers are planned as customers (the most
+    recent order's stated values win); otherwise an unknown id becomes a guest with that id.
+    """
     lines = table.frame[keep & ~table.duplicate].reset_index(drop=True)
+    lines["customer_id"] = lines["customer_key"]
     customers, orders, items = schema.customers, schema.orders, schema.order_items
     order_rows = lines.drop_duplicates("order_id").reset_index(drop=True)
 
-    # Customers: known ones by their id; the others are guests, created with that id.
-    wanted = pd.DataFrame({"key": order_rows["customer_id"].unique()})
-    known_customers = lookup(conn, wanted, customers, customers.c.external_id)
-    customer_ids = dict(zip(known_customers["key"], known_customers["id"].astype("int64"), strict=True))
-    guests = order_rows[~order_rows["customer_id"].isin(customer_ids)]
-    guests = guests.groupby("customer_id", sort=False)["ordered_at"].min().reset_index()
-    result.customers_created = len(guests)
+    buyer_plan = None
+    guests = pd.DataFrame(columns=["customer_id", "ordered_at"])
+    if any(c in order_rows for c in BUYER_FIELDS):
+        buyer_plan = _plan_buyers(conn, table, order_rows, result)
+        if buyer_plan.problems:
+            return Plan(result, problems=buyer_plan.problems)
+        customer_ids = dict(buyer_plan.customer_ids)
+    else:
+        # Customers: known ones by their id; the others are guests, created with that id.
+        wanted = pd.DataFrame({"key": order_rows["customer_id"].unique()})
+        known_customers = lookup(conn, wanted, customers, customers.c.external_id)
+        customer_ids = dict(zip(known_customers["key"], known_customers["id"].astype("int64"), strict=True))
+        guests = order_rows[~order_rows["customer_id"].isin(customer_ids)]
+        guests = guests.groupby("customer_id", sort=False)["ordered_at"].min().reset_index()
+        result.customers_created = len(guests)
 
     # Orders: the stored ones by their id, compared field by field.
     order_columns = ["customer_id", "ordered_at", "channel", "status", "amount"]
@@ -60,12 +77,13 @@ def plan_orders(conn: Connection, table: Table, keep: np.ndarray, result: Import
     )
     existing = order_rows[~is_new].reset_index(drop=True)
     before = stored.loc[existing["order_id"]].reset_index(drop=True)
-    external = {v: k for k, v in customer_ids.items()}
-    before["customer_id"] = before["stored_customer"].map(lambda i: external.get(int(i), f"#{i}"))
+    before["customer_id"] = existing["customer_id"]
     types = {"ordered_at": "datetime", "amount": "money"}
     stated = existing[[c for c in order_columns if c in existing]]
-    differs = np.zeros(len(existing), dtype=bool)
-    for column in stated:
+    # The buyer is compared by the stored customer it resolves to (a buyer known by email may have another id).
+    buyer = pd.to_numeric(existing["customer_id"].map(customer_ids), errors="coerce").to_numpy(dtype=float)
+    differs = buyer != pd.to_numeric(before["stored_customer"]).to_numpy(dtype=float)
+    for column in stated.columns.drop("customer_id"):
         same = same_values(stated[column], before[column], types.get(column, "text"))
         differs |= stated[column].notna().to_numpy() & ~same
 
@@ -73,7 +91,7 @@ def plan_orders(conn: Connection, table: Table, keep: np.ndarray, result: Import
     replaced_ids: list[int] = []
     product_plan = None
     if table.line_mode:
-        product_plan = plan_products(conn, lines, result)
+        product_plan = plan_products(conn, lines, result, table.variants)
         line_items = lines.assign(unit_price=lines["unit_price"].round(2))
         stored_items = _stored_items(conn, stored.loc[existing["order_id"], "id"].to_numpy())
         items_differ = _items_differ(line_items, existing, stored, stored_items, product_plan.known)
@@ -93,6 +111,10 @@ def plan_orders(conn: Connection, table: Table, keep: np.ndarray, result: Import
     order_updates["order_id"] = existing["order_id"][differs]
 
     def write(conn: Connection, now: dt.datetime) -> None:
+        if buyer_plan is not None and buyer_plan.write is not None:
+            buyer_plan.write(conn, now)
+        if buyer_plan is not None:
+            customer_ids.update(buyer_plan.customer_ids)
         first = db.allocate_ids(conn, customers, len(guests))
         new_customers = pd.DataFrame(
             {
@@ -130,6 +152,31 @@ def plan_orders(conn: Connection, table: Table, keep: np.ndarray, result: Import
             )
 
     return Plan(result, write)
+
+
+def _plan_buyers(conn: Connection, table: Table, order_rows: pd.DataFrame, result: ImportResult) -> Plan:
+    """The buyers of the orders as customers: one per customer key, each field from the most recent order that
+    states it; a consent without its own date is dated by that order. New buyers are created at their first order.
+    """
+    by_time = order_rows.sort_values(["ordered_at", "line"], kind="stable")
+    columns = [c for c in (*BUYER_FIELDS, "email_norm") if c in by_time]
+    grouped = by_time.groupby("customer_id", sort=False)
+    buyers = grouped[[*columns, "line"]].last()  # the last stated value of each column
+    if any(c in buyers for c in CONSENT_FIELDS) and "consent_at" not in buyers:
+        buyers["consent_at"] = grouped["ordered_at"].last()
+    buyers = buyers.rename_axis("key").reset_index()
+    first_order = grouped["ordered_at"].min().loc[buyers["key"]].reset_index(drop=True)
+    attributes = pd.DataFrame(index=buyers.index)
+    buyer_result = ImportResult("customers", result.file_name, result.sha256)
+    fields = table.columns.fields
+    column = next(fields[name] for name in ("customer_id", "email", "phone") if name in fields)
+    plan = plan_customer_rows(conn, buyers, attributes, buyer_result, column, new_only={"created_at": first_order})
+    result.customers_created = buyer_result.created
+    result.customers_updated = buyer_result.updated
+    result.consents_written = buyer_result.consents_written
+    result.suppressed = buyer_result.suppressed
+    result.erased_untouched = buyer_result.erased_untouched
+    return plan
 
 
 def _order_frame(rows: pd.DataFrame, customer_ids: Mapping[str, int], order_ids: Mapping[str, int]) -> pd.DataFrame:

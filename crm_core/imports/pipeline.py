@@ -56,8 +56,8 @@ def import_file(
         ``abort`` (default): any bad row fails the whole import and nothing is written. ``skip``: the valid rows
         are imported and the rejected ones, with their reasons, are written as CSV to ``report_path``.
     report_path
-        Where ``skip`` writes the rejected rows (default: ``<file stem>.rejected.csv`` beside a file given by
-        path; none for bytes).
+        Where the report of errors and warnings is written (CSV: severity, line, column, reason, value); without
+        it, a file given by path with rejected rows gets ``<file stem>.rejected.csv`` beside it.
     file_name
         The name recorded in the log (default: the path's name, or the upload's).
     progress
@@ -130,6 +130,7 @@ def run_import(
         fail(engine, base, exc.problems, started)
     base.ignored_columns = list(table.columns.ignored)
     base.duplicates = int(table.duplicate.sum())
+    base.warnings = sorted(table.warnings, key=lambda p: p.line or 0)
     problems = list(table.problems)
     if problems and on_error == "abort":
         fail(engine, base, problems, started)
@@ -146,6 +147,7 @@ def run_import(
                 assert not planned.problems, "a second planning pass over the valid rows finds nothing new"
     if planned.problems:
         fail(engine, base, problems, started)
+    warnings = base.warnings
 
     result = planned.result
     result.problems = problems
@@ -156,18 +158,19 @@ def run_import(
         if planned.write is not None:
             with db.write_transaction(engine) as conn:
                 planned.write(conn, utc_now())
-                result.import_id = write_log(conn, result, started, result.describe(), problems)
+                result.import_id = write_log(conn, result, started, result.describe(), [*problems, *warnings])
             result.data_version = db.data_version(engine)
         else:
             with engine.begin() as conn:
-                result.import_id = write_log(conn, result, started, result.describe(), problems)
+                result.import_id = write_log(conn, result, started, result.describe(), [*problems, *warnings])
     except sa.exc.DBAPIError as exc:
         reason = f"the database refused the import, nothing was written: {exc.orig or exc}"
         fail(engine, base, [*problems, Problem(None, "", reason)], started)
-    if problems:
+    # The report: where asked for, else beside a file with rejected rows (errors first, then warnings).
+    if problems or (warnings and report_path):
         target = Path(report_path) if report_path else (path.with_suffix(".rejected.csv") if path else None)
         if target is not None:
-            target.write_text(report_csv(problems), encoding="utf-8", newline="")
+            target.write_text(report_csv([*problems, *warnings]), encoding="utf-8", newline="")
             result.report_path = str(target)
     say(1.0, "done")
     return result
@@ -213,8 +216,8 @@ def _whole_orders(table: Table, keep: np.ndarray, problems: list[Problem]) -> np
 
 def fail(engine: Engine, base: ImportResult, problems: list[Problem], started: dt.datetime) -> NoReturn:
     """Log the failed attempt in its own transaction (nothing else is written) and raise."""
-    error = ImportFailed(base.kind, base.file_name, problems, base.rows_total)
+    error = ImportFailed(base.kind, base.file_name, problems, base.rows_total, base.warnings)
     failed = replace(base, status="failed", rejected=error.bad_lines)
     with engine.begin() as conn:
-        write_log(conn, failed, started, error.summary(), problems)
+        write_log(conn, failed, started, error.summary(), [*problems, *base.warnings])
     raise error

@@ -21,18 +21,36 @@ class Problem:
     reported at the line it starts on; in an Excel sheet, the row number), or None for a problem of the whole file
     (empty, unreadable). ``column`` is the file's column name as written in its header, or the import field when
     the file lacks that column.
+
+    ``severity`` is ``error`` (the row is rejected; by default the whole file) or ``warning`` (the row is kept and
+    the reason says what was assumed: a renamed product, an id read as an integer, an offset converted...).
     """
 
     line: int | None
     column: str
     reason: str
     value: str = ""
+    severity: str = "error"
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == WARNING
 
     def __str__(self) -> str:
         where = "file" if self.line is None else f"line {self.line}"
         column = f", column {self.column}" if self.column else ""
         value = f" (value {_shorten(self.value)!r})" if self.value else ""
-        return f"{where}{column}: {self.reason}{value}"
+        prefix = "warning: " if self.is_warning else ""
+        return f"{prefix}{where}{column}: {self.reason}{value}"
+
+
+#: The two severities of a :class:`Problem`.
+ERROR, WARNING = "error", "warning"
+
+
+def warning(line: int | None, column: str, reason: str, value: str = "") -> Problem:
+    """A :class:`Problem` that keeps its row: what the import assumed."""
+    return Problem(line, column, reason, value, WARNING)
 
 
 def _shorten(text: str, limit: int = 60) -> str:
@@ -42,10 +60,18 @@ def _shorten(text: str, limit: int = 60) -> str:
 class ImportFailed(Exception):
     """An import that wrote nothing (but its ``import_log`` row): the file or some of its rows are bad."""
 
-    def __init__(self, kind: str, file_name: str, problems: Sequence[Problem], rows_total: int = 0):
+    def __init__(
+        self,
+        kind: str,
+        file_name: str,
+        problems: Sequence[Problem],
+        rows_total: int = 0,
+        warnings: Sequence[Problem] = (),
+    ):
         self.kind = kind
         self.file_name = file_name
         self.problems = list(problems)
+        self.warnings = list(warnings)
         self.rows_total = rows_total
         super().__init__(self.summary())
 
@@ -57,8 +83,9 @@ class ImportFailed(Exception):
     def summary(self) -> str:
         count = len(self.problems)
         return (
-            f"Import of {self.file_name} ({self.kind}) failed: {count} problem{'s' if count != 1 else ''}"
-            f"{f' on {self.bad_lines} line(s)' if self.bad_lines else ''}; nothing was imported."
+            f"Import of {self.file_name} ({self.kind}) failed: {count} error{'s' if count != 1 else ''}"
+            f"{f' on {self.bad_lines} line(s)' if self.bad_lines else ''}"
+            f"{f' and {len(self.warnings)} warning(s)' if self.warnings else ''}; nothing was imported."
         )
 
     def report(self, limit: int = PROBLEMS_SHOWN) -> str:
@@ -66,7 +93,10 @@ class ImportFailed(Exception):
         lines = [self.summary()]
         lines += [f"  {p}" for p in self.problems[:limit]]
         if len(self.problems) > limit:
-            lines.append(f"  … the first {limit} of {len(self.problems)} problems are shown.")
+            lines.append(f"  … the first {limit} of {len(self.problems)} errors are shown.")
+        lines += [f"  {p}" for p in self.warnings[:limit]]
+        if len(self.warnings) > limit:
+            lines.append(f"  … the first {limit} of {len(self.warnings)} warnings are shown.")
         return "\n".join(lines)
 
 
@@ -76,7 +106,8 @@ class ImportResult:
 
     ``created``, ``updated`` and ``unchanged`` count customers, orders (not order lines), interactions or feedback
     entries; ``duplicates`` counts rows that repeat an earlier row of the same file; ``rejected`` counts rows left
-    out with ``on_error="skip"`` (each with its problems in ``problems``).
+    out with ``on_error="skip"`` (each with its problems in ``problems``); ``warnings`` say what the import assumed
+    about rows it kept. ``preset`` names the platform export the file was recognised as (or forced to).
     """
 
     kind: str
@@ -91,6 +122,7 @@ class ImportResult:
     rejected: int = 0
     blank_rows: int = 0
     customers_created: int = 0
+    customers_updated: int = 0
     products_created: int = 0
     products_updated: int = 0
     items_created: int = 0
@@ -100,8 +132,11 @@ class ImportResult:
     attributes_written: int = 0
     suppressed: int = 0
     erased_untouched: int = 0
+    product_variants: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    preset: str | None = None
     report_path: str | None = None
     data_version: int | None = None
     import_id: int | None = None
@@ -113,11 +148,13 @@ class ImportResult:
             self.created
             or self.updated
             or self.customers_created
+            or self.customers_updated
             or self.products_created
             or self.products_updated
             or self.items_created
             or self.consents_written
             or self.attributes_written
+            or self.product_variants
         )
 
     def describe(self) -> str:
@@ -135,7 +172,9 @@ class ImportResult:
             (self.items_created, "order lines written"),
             (self.products_created, "products created"),
             (self.products_updated, "products updated"),
-            (self.customers_created, "customers created for customer ids not in the database (guest buyers)"),
+            (self.product_variants, "product name, category or brand variants recorded (renamed products)"),
+            (self.customers_created, "customers created for buyers not in the database (guest buyers)"),
+            (self.customers_updated, "customers updated from the buyers' details"),
             (self.returns, "orders in the file have a negative amount: returns, never revenue"),
             (self.orders_without_amount, "orders in the file have no amount: stored as 0"),
             (self.consents_written, "consent statuses written"),
@@ -147,11 +186,21 @@ class ImportResult:
 
     def _described(self, lines: list[str], extras: list[tuple[int, str]]) -> str:
         """The head ``lines``, then each of ``extras`` (count, what) that happened, then what is true of any kind."""
+        if self.preset:
+            lines.insert(1, f"  recognised as: {self.preset}")
         lines = lines + [f"  {count:,} {text}" for count, text in extras if count]
+        errors = len(self.problems)
+        lines.append(
+            f"  {errors:,} error{'s' if errors != 1 else ''} (rows rejected), "
+            f"{len(self.warnings):,} warning{'s' if len(self.warnings) != 1 else ''} (rows kept, an assumption stated)"
+        )
+        lines += [f"    {p}" for p in self.warnings[:PROBLEMS_SHOWN]]
+        if len(self.warnings) > PROBLEMS_SHOWN:
+            lines.append(f"    … the first {PROBLEMS_SHOWN} of {len(self.warnings)} warnings are shown.")
         if self.ignored_columns:
             lines.append(f"  columns ignored: {', '.join(self.ignored_columns)}")
         if self.report_path:
-            lines.append(f"  rejected rows and reasons written to {self.report_path}")
+            lines.append(f"  errors and warnings, with lines and reasons, written to {self.report_path}")
         if not self.changed:
             lines.append("  nothing changed in the database")
         return "\n".join(lines)

@@ -114,6 +114,8 @@ class Plan:
     result: ImportResult
     write: Callable[[Connection, dt.datetime], None] | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: Customers: the stored id of each customer key of the file, complete once ``write`` has run.
+    customer_ids: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,18 +131,26 @@ class KeyedWrites:
         return len(self.inserts) + len(self.updates)
 
     def apply(self, conn: Connection, ids: pd.Series, now: dt.datetime, source: str | None) -> None:
+        """Write the rows; with a ``source``, each row also gets ``changed_at`` and ``source`` — its own when it
+        states them (a consent's date and origin in the file), else ``now`` and ``source``."""
         extra: dict[str, Any] = {"changed_at": now, "source": source} if source is not None else {}
         if not self.inserts.empty:
             inserts = self.inserts.drop(columns=["seq"])
             inserts["customer_id"] = ids.loc[self.inserts["seq"]].to_numpy()
-            for name, value in extra.items():
-                inserts[name] = value
-            dialect.bulk_insert(conn, self.table, inserts)
+            dialect.bulk_insert(conn, self.table, _with_defaults(inserts, extra))
         if not self.updates.empty:
             updates = self.updates.rename(columns={"customer_id": "_customer_id", self.key: f"_{self.key}"})
-            for name, value in extra.items():
-                updates[name] = value
-            update_rows(conn, self.table, updates, ["_customer_id", f"_{self.key}"])
+            update_rows(conn, self.table, _with_defaults(updates, extra), ["_customer_id", f"_{self.key}"])
+
+
+def _with_defaults(frame: pd.DataFrame, defaults: Mapping[str, Any]) -> pd.DataFrame:
+    frame = frame.copy()
+    for name, value in defaults.items():
+        if name in frame:
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), value)
+        else:
+            frame[name] = value
+    return frame
 
 
 def update_rows(conn: Connection, table: sa.Table, frame: pd.DataFrame, keys: Sequence[str]) -> None:

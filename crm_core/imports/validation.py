@@ -4,8 +4,9 @@ repeated within the file, and the consistency of an order's lines and of a produ
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 from crm_core import privacy
 from crm_core.imports.fields import ORDER_LEVEL, PRODUCT_LEVEL, REQUIRED_ONE_OF, fields_of, guess_mapping
 from crm_core.imports.reading import RawFile, Source, load, read_file
-from crm_core.imports.results import BadFile, Problem
+from crm_core.imports.results import BadFile, Problem, warning
 from crm_core.imports.values import add_reason, map_unique, parse_column
 
 # --- columns ----------------------------------------------------------------------------------------------------
@@ -124,6 +125,10 @@ class Table:
     texts: dict[str, pd.Series]  # the mapped fields' cells as written (stripped), for problem reports
     problems: list[Problem]
     duplicate: np.ndarray  # rows that repeat an earlier row (same key, same values)
+    warnings: list[Problem] = field(default_factory=list)
+    #: A file of order lines: every (product, name, category, brand) seen, with the first and last order time, when
+    #: a product has more than one (see :func:`_check_products`).
+    variants: pd.DataFrame | None = None
 
     @property
     def line_mode(self) -> bool:
@@ -151,11 +156,25 @@ def validate(kind: str, raw: RawFile, mapping: Mapping[str, str] | None) -> Tabl
         {name: raw.cells.column(position[name]) for name in columns.attributes}, index=frame.index
     )
     table = Table(kind, raw, columns, frame, attributes, {}, list(raw.problems), np.zeros(len(frame), dtype=bool))
+    if columns.ignored:
+        count = len(columns.ignored)
+        reason = f"{count} column{'s' if count != 1 else ''} ignored: {', '.join(columns.ignored)}"
+        table.warnings.append(warning(1, "", reason))
     decimal_comma = raw.delimiter == ";"
+    order_text = None
+    if table.line_mode:
+        # A shop's export states an order's fields on its first line only: the other lines take them from it.
+        order_text = raw.cells.column(position[columns.fields["order_id"]])
     for name, source in columns.fields.items():
         text = raw.cells.column(position[source])
+        if order_text is not None and name in ORDER_LEVEL:
+            text = _fill_from_order(text, order_text)
         table.texts[name] = text
         parsed = parse_column(text, fields[name], decimal_comma)
+        for mask, reason in parsed.notes:
+            first = int(np.flatnonzero(mask)[0])
+            line = int(frame["line"].to_numpy()[first])
+            table.warnings.append(warning(line, source, reason, str(text.to_numpy()[first])))
         # Ids are keys of joins, lookups and groupings, which pandas runs fastest on Python strings.
         frame[name] = parsed.values.astype(object) if fields[name].type == "id" else parsed.values
         errors = parsed.errors
@@ -168,6 +187,15 @@ def validate(kind: str, raw: RawFile, mapping: Mapping[str, str] | None) -> Tabl
     {"customers": _check_customers, "orders": _check_orders}.get(kind, _check_events)(table)
     table.problems.sort(key=lambda p: p.line or 0)
     return table
+
+
+def _fill_from_order(text: pd.Series, order: pd.Series) -> pd.Series:
+    """Empty cells of an order-level column filled with the first value stated on another line of the order."""
+    missing = text.isna() & order.notna()
+    if not missing.any():
+        return text
+    stated = text.groupby(order, sort=False).transform("first")
+    return text.where(~missing, stated)
 
 
 def bad_rows(table: Table) -> np.ndarray:
@@ -211,27 +239,65 @@ def _same_row(a: pd.Series, b: pd.Series) -> bool:
 def _check_customers(table: Table) -> None:
     frame = table.frame
     fields = table.columns.fields
+    key = customer_keys(table)
+    frame["key"] = key
+    source = next(fields[name] for name in ("customer_id", "email", "phone") if name in fields)
+    compare = [c for c in frame.columns if c not in ("line", "key")]
+    mark_duplicates(table, key, "customer", source, compare)
+
+
+#: The prefix of a customer id made from a phone number (a buyer known only by their phone).
+PHONE_KEY_PREFIX = "tel:"
+
+
+def customer_keys(table: Table) -> pd.Series:
+    """Each row's customer: its id, else its normalised email, else ``tel:`` and its normalised phone (the rule of
+    :func:`crm_core.privacy.normalise_phone`, which suppression uses too). A row with none of them is an error.
+
+    Sets ``email_norm`` in the frame when the file has emails.
+    """
+    frame = table.frame
+    fields = table.columns.fields
     if "email" in frame:
         frame["email_norm"] = map_unique(frame["email"], privacy.normalise_email)
     ids = frame["customer_id"] if "customer_id" in frame else absent(frame)
     emails = frame["email_norm"] if "email_norm" in frame else absent(frame)
-    source = fields.get("customer_id") or fields["email"]
-    missing = ids.isna().to_numpy() & emails.isna().to_numpy()
-    table.report(source, add_reason(missing, "customer_id or email required"))
+    phones = absent(frame)
+    if "phone" in frame:
+        phones = map_unique(frame["phone"], lambda text: _phone_key(privacy.normalise_phone(text)))
+    source = next(fields[name] for name in ("customer_id", "email", "phone") if name in fields)
+    missing = ids.isna().to_numpy() & emails.isna().to_numpy() & phones.isna().to_numpy()
+    table.report(source, add_reason(missing, "customer_id, email or phone required"))
     # Without an id the normalised email is the customer's id; it must fit the column.
     too_long = ids.isna().to_numpy() & (emails.str.len().fillna(0).to_numpy() > 64)
     if too_long.any():
         reason = "an email used as the customer id may have at most 64 characters"
         table.report(fields["email"], add_reason(too_long, reason), table.texts["email"])
-    key = ids.astype(object).where(ids.notna(), emails)
-    frame["key"] = key
-    compare = [c for c in frame.columns if c not in ("line", "key")]
-    mark_duplicates(table, key, "customer", source, compare)
+    return ids.astype(object).where(ids.notna(), emails.astype(object).where(emails.notna(), phones))
+
+
+def _phone_key(phone: str | None) -> str | None:
+    return None if phone is None else PHONE_KEY_PREFIX + phone
+
+
+def product_key_of_name(name: str) -> str:
+    """The product id of a product known only by its name: the name itself when it fits the id column (64
+    characters), else its beginning and a hash of the whole name, so that two long names never share an id."""
+    if len(name) <= 64:
+        return name
+    return f"{name[:47]}~{hashlib.sha256(name.encode('utf-8')).hexdigest()[:16]}"
 
 
 def _check_orders(table: Table) -> None:
     frame = table.frame
     fields = table.columns.fields
+    if {"email", "phone"} & set(fields) or "customer_id" not in fields:
+        frame["customer_key"] = customer_keys(table)
+    else:
+        # The common case (and a million-row upload's): the buyer is named by id; a missing one is an error.
+        missing = frame["customer_id"].isna().to_numpy()
+        table.report(fields["customer_id"], add_reason(missing, "customer_id, email or phone required"))
+        frame["customer_key"] = frame["customer_id"]
     if not table.line_mode:
         if "amount" not in frame:
             frame["amount"] = np.nan
@@ -245,20 +311,63 @@ def _check_orders(table: Table) -> None:
     product_ids = frame["product_id"] if "product_id" in frame else absent(frame)
     product_key = product_ids.astype(object)
     if "product_name" in frame:
-        names = frame["product_name"]
-        product_key = product_key.where(product_ids.notna(), names)
-        # A product known only by its name gets the name as its id, which must fit the column.
-        too_long = product_ids.isna().to_numpy() & (names.str.len().fillna(0).to_numpy() > 64)
-        reason = "a product name used as the product id may have at most 64 characters"
-        table.report(fields["product_name"], add_reason(too_long, reason), names)
+        # A product known only by its name gets an id made from it; a name of any length is kept whole.
+        derived = map_unique(frame["product_name"], product_key_of_name)
+        product_key = product_key.where(product_ids.notna(), derived)
     product_source = fields.get("product_id") or fields["product_name"]
     table.report(product_source, add_reason(product_key.isna().to_numpy(), "product_id or product_name required"))
     frame["product_key"] = product_key
     _check_consistent(table, "order_id", [c for c in ORDER_LEVEL if c in frame], "order")
-    _check_consistent(table, "product_key", [c for c in PRODUCT_LEVEL if c in frame], "product")
+    _check_products(table)
     line_total = frame["quantity"].astype("float64") * frame["unit_price"]
-    frame["amount"] = line_total.groupby(frame["order_id"], dropna=False).transform("sum").round(2)
+    lines_sum = line_total.groupby(frame["order_id"], dropna=False).transform("sum").round(2)
+    # The order's amount as the file states it (a shop's total, after discounts and refunds), else its lines' sum.
+    frame["amount"] = frame["amount"].where(frame["amount"].notna(), lines_sum) if "amount" in frame else lines_sum
     _set_returns(frame, frame["amount"])
+
+
+def _check_products(table: Table) -> None:
+    """A product whose name, category or brand differs between lines is renamed, not wrong: every line keeps the
+    most recent line's values (by order time, then by line), and each differing product is said once as a warning.
+
+    ``table.variants`` then holds every variant of the renamed products with its first and last order time.
+    """
+    frame = table.frame
+    stated = [c for c in PRODUCT_LEVEL if c in frame]
+    valid = ~bad_rows(table) & frame["product_key"].notna().to_numpy()
+    if not stated or not valid.any():
+        return
+    rows = frame.loc[valid, ["product_key", *stated, "ordered_at", "line"]]
+    distinct = rows.drop_duplicates(["product_key", *stated])
+    renamed = distinct["product_key"][distinct["product_key"].duplicated()].unique()
+    if not len(renamed):
+        return
+    rows = rows[rows["product_key"].isin(renamed)].sort_values(["ordered_at", "line"], na_position="first")
+    latest = rows.drop_duplicates("product_key", keep="last").set_index("product_key")
+    # Every line of a renamed product takes the most recent values.
+    affected = frame["product_key"].isin(renamed).to_numpy() & valid
+    for column in stated:
+        frame.loc[affected, column] = frame.loc[affected, "product_key"].map(latest[column]).to_numpy()
+    variants = (
+        rows.fillna(dict.fromkeys(stated, ""))
+        .groupby(["product_key", *stated], sort=False)
+        .agg(first_ordered_at=("ordered_at", "min"), last_ordered_at=("ordered_at", "max"), lines=("line", "size"))
+        .reset_index()
+        .replace(dict.fromkeys(stated, {"": None}))  # type: ignore[arg-type]
+    )
+    table.variants = variants
+    source = table.columns.fields.get("product_id") or table.columns.fields["product_name"]
+    for key, group in variants.groupby("product_key", sort=False):
+        kept = latest.loc[key].to_dict()
+        table.warnings.append(
+            warning(
+                int(kept["line"]),
+                source,
+                f"product {key} has {len(group)} different names, categories or brands in the file; the most "
+                f"recent (line {int(kept['line'])}) is kept for all its lines",
+                "" if pd.isna(kept[stated[0]]) else str(kept[stated[0]]),
+            )
+        )
 
 
 def _set_returns(frame: pd.DataFrame, amount: pd.Series) -> None:
@@ -332,11 +441,27 @@ def read_table(
         return rule), and ``duplicate`` (the row repeats an earlier one). The problems are sorted by line; a
         problem of the whole file comes alone, with an empty frame.
     """
+    frame, problems, _ = read_checked(kind, source, mapping, file_name=file_name)
+    return frame, problems
+
+
+def read_checked(
+    kind: str,
+    source: Source,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    file_name: str | None = None,
+    prepare: Callable[[RawFile], RawFile] | None = None,
+) -> tuple[pd.DataFrame, list[Problem], list[Problem]]:
+    """:func:`read_table` with the warnings too (the third item); ``prepare`` turns the raw file into the one
+    validated (a platform preset's derived columns)."""
     data, name, _ = load(source, file_name)
     try:
-        table = validate(kind, read_file(data, name), mapping)
+        raw = read_file(data, name)
+        table = validate(kind, prepare(raw) if prepare else raw, mapping)
     except BadFile as exc:
-        return pd.DataFrame(), exc.problems
-    frame = pd.concat([table.frame.drop(columns=["key", "product_key"], errors="ignore"), table.attributes], axis=1)
+        return pd.DataFrame(), exc.problems, []
+    drop = ["key", "product_key", "customer_key"]
+    frame = pd.concat([table.frame.drop(columns=drop, errors="ignore"), table.attributes], axis=1)
     frame["duplicate"] = table.duplicate
-    return frame, table.problems
+    return frame, table.problems, sorted(table.warnings, key=lambda p: p.line or 0)

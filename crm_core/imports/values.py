@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,11 @@ def parse_timestamp(text: str, *, date_only: bool = False) -> dt.datetime:
     ValueError
         With a reason naming what is wrong: an unknown or ambiguous format, or a date that does not exist.
     """
+    return _parse_timestamp(text, date_only)[0]
+
+
+def _parse_timestamp(text: str, date_only: bool) -> tuple[dt.datetime, bool]:
+    """:func:`parse_timestamp`, and whether a UTC offset other than zero was applied."""
     offset = None
     if match := _ISO.fullmatch(text):
         year, month, day, hour, minute, second, offset = match.groups()
@@ -68,7 +73,7 @@ def parse_timestamp(text: str, *, date_only: bool = False) -> dt.datetime:
         value -= sign * dt.timedelta(hours=hours, minutes=minutes)
     if date_only and (hour or offset) and value.time() != dt.time(0):
         raise ValueError("expected a date without a time of day")
-    return value
+    return value, bool(offset and offset not in ("Z", "z") and offset.strip("+-0:"))
 
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)"
@@ -81,10 +86,29 @@ _MONEY_LIMIT = 10**10  # NUMERIC(12, 2)
 
 @dataclass
 class Column:
-    """A parsed column: its values as they will be stored, and the reason each bad cell is bad (else None)."""
+    """A parsed column: its values as they will be stored, the reason each bad cell is bad (else None), and what was
+    assumed about good cells (``notes``: a mask of the cells and the reason, said once per column as a warning)."""
 
     values: pd.Series
     errors: np.ndarray
+    notes: list[tuple[np.ndarray, str]] = field(default_factory=list)
+
+
+#: Integral numbers written as decimals ("12923.0"), as spreadsheets and data tools export ids.
+_INTEGRAL_DECIMAL = r"[+-]?\d+\.0+"
+#: Timestamps outside these years are kept with a warning: far in the future, or before anything was sold online.
+PLAUSIBLE_YEARS = (1970, 1)  # from 1970 to one year after today
+
+
+def _integral_decimals(text: pd.Series, present: np.ndarray) -> np.ndarray | None:
+    """The cells written as integral decimals when every other cell of the column is a whole number (else None)."""
+    if not text.str.contains(".", regex=False).any():
+        return None
+    decimal = text.str.fullmatch(_INTEGRAL_DECIMAL, na=False).to_numpy()
+    whole = text.str.fullmatch(_INTEGER, na=False).to_numpy()
+    if not decimal.any() or (present & ~decimal & ~whole).any():
+        return None
+    return decimal
 
 
 def no_errors(n: int) -> np.ndarray:
@@ -116,6 +140,15 @@ def parse_column(text: pd.Series, f: Field, decimal_comma: bool) -> Column:
         too_long = text.str.len().fillna(0).to_numpy() > f.max_length
         errors = add_reason(too_long, f"longer than {f.max_length} characters", errors)
     kind = f.type
+    if kind in ("id", "integer"):
+        decimal = _integral_decimals(text, present)
+        if decimal is not None:
+            text = text.str.replace(r"\.0+$", "", regex=True)
+            what = "ids" if kind == "id" else "whole numbers"
+            note = f"{int(decimal.sum()):,} {what} written as decimals (like 12923.0) read as whole numbers (12923)"
+            column = parse_column(text, f, decimal_comma)
+            column.notes.insert(0, (decimal, note))
+            return column
     if kind in ("id", "text"):
         return Column(text, errors)
     if kind in ("email", "phone"):
@@ -175,16 +208,37 @@ def _parse_dates(text: pd.Series, date_only: bool) -> Column:
     codes, uniques = pd.factorize(text)
     parsed: list[dt.datetime | None] = []
     reasons: list[str | None] = []
+    shifted: list[bool] = []
     for value in uniques:
         try:
-            parsed.append(parse_timestamp(value, date_only=date_only))
+            stamp, offset = _parse_timestamp(value, date_only)
+            parsed.append(stamp)
+            shifted.append(offset)
             reasons.append(None)
         except ValueError as exc:
             parsed.append(None)
+            shifted.append(False)
             reasons.append(str(exc))
     errors = np.array([*reasons, None], dtype=object)[codes]
     if date_only:
         dates = np.array([*(v.date() if v else None for v in parsed), None], dtype=object)
         return Column(pd.Series(dates[codes], index=text.index, dtype=object), errors)
     stamps = pd.to_datetime(pd.Series([*parsed, None], dtype=object)).astype("datetime64[us]").to_numpy()
-    return Column(pd.Series(stamps[codes], index=text.index), errors)
+    notes = []
+    if any(shifted):
+        converted = np.array([*shifted, False])[codes]
+        notes.append((converted, f"{int(converted.sum()):,} timestamps with a UTC offset converted to UTC"))
+    first_year, years_ahead = PLAUSIBLE_YEARS
+    latest = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=365 * years_ahead)
+    unique_stamps = stamps[:-1]
+    outside = (unique_stamps < np.datetime64(dt.datetime(first_year, 1, 1))) | (unique_stamps > np.datetime64(latest))
+    if outside.any():
+        implausible = np.array([*outside, False])[codes]
+        notes.append(
+            (
+                implausible,
+                f"{int(implausible.sum()):,} timestamps before {first_year} or more than a year in the future "
+                "(kept as written; check the column)",
+            )
+        )
+    return Column(pd.Series(stamps[codes], index=text.index), errors, notes)
