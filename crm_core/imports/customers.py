@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -225,12 +226,27 @@ def plan_attribute_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series
 def stated_consents(conn: Connection, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The consents the file states, long (seq, channel, status, changed_at, source: the row's own date and origin
     of the statement, when it states them), with the suppression list applied."""
-    own = {
-        "changed_at": rows["consent_at"].to_numpy() if "consent_at" in rows else None,
-        "source": rows["consent_source"].to_numpy(dtype=object) if "consent_source" in rows else None,
-    }
+    source = rows["consent_source"].to_numpy(dtype=object) if "consent_source" in rows else None
+
+    def dated(channel: str) -> Any:
+        # The channel's own date, else the row's date of its consent statements.
+        own = rows.get(f"consent_{channel}_at")
+        common = rows.get("consent_at")
+        if own is not None and common is not None:
+            own = own.where(own.notna(), common)
+        chosen = own if own is not None else common
+        return None if chosen is None else chosen.to_numpy()
+
     parts = [
-        pd.DataFrame({"seq": rows["seq"].to_numpy(), "channel": channel, "status": rows[column].to_numpy(), **own})
+        pd.DataFrame(
+            {
+                "seq": rows["seq"].to_numpy(),
+                "channel": channel,
+                "status": rows[column].to_numpy(),
+                "changed_at": dated(channel),
+                "source": source,
+            }
+        )
         for column, channel in CONSENT_FIELDS.items()
         if column in rows
     ]

@@ -115,8 +115,11 @@ _CITY = Field("city", "text", max_length=100, synonyms=("town",))
 _COUNTRY = Field("country", "text", max_length=64, synonyms=("country code",))
 _CONSENT_EMAIL = Field("consent_email", "consent", synonyms=("email consent", "email opt in", "newsletter"))
 _CONSENT_SMS = Field("consent_sms", "consent", synonyms=("sms consent", "sms opt in"))
-#: When the consent statements of a row were made (default: the order's time, else the time of the import).
+#: When the consent statements of a row were made (default: the order's time, else the time of the import);
+#: ``consent_email_at`` and ``consent_sms_at`` date one channel's statement.
 _CONSENT_AT = Field("consent_at", "datetime", synonyms=("consent date", "opt in date", "optin time"))
+_CONSENT_EMAIL_AT = Field("consent_email_at", "datetime")
+_CONSENT_SMS_AT = Field("consent_sms_at", "datetime")
 #: Where the consent statements of a row come from (default: ``import:<file name>``).
 _CONSENT_SOURCE = Field("consent_source", "text", max_length=64)
 
@@ -144,6 +147,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("consent_phone", "consent", synonyms=("phone consent", "phone opt in")),
         Field("consent_mail", "consent", synonyms=("mail consent", "post consent", "mail opt in")),
         _CONSENT_AT,
+        _CONSENT_EMAIL_AT,
+        _CONSENT_SMS_AT,
         _CONSENT_SOURCE,
     ),
     "orders": (

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from crm_core import exports
-from crm_core.imports.reading import Source, load
+from crm_core.imports.pipeline import choose_preset
+from crm_core.imports.reading import Source, file_header, load
 from crm_core.imports.results import Problem
 from crm_core.imports.validation import read_checked
 
@@ -85,8 +86,10 @@ def check_file(
     *,
     file_name: str | None = None,
     preview_rows: int = PREVIEW_ROWS,
+    preset: str | None = None,
 ) -> FileCheck:
-    """Validate a whole file as :func:`crm_core.imports.import_file` would, without writing anything.
+    """Validate a whole file as :func:`crm_core.imports.import_file` would (``preset`` as it says), without writing
+    anything.
 
     References to the store (unknown customers, campaigns) are checked on import, not here.
 
@@ -96,9 +99,10 @@ def check_file(
         The first ``preview_rows`` rows as they will be stored and every problem (line, column, reason, value).
     """
     data, name, _ = load(source, file_name)
-    frame, problems, warnings = read_checked(kind, data, mapping, file_name=name)
+    frame, problems, warnings = read_checked(kind, data, mapping, file_name=name, preset=preset)
     check = _file_check(kind, name, frame, problems, preview_rows)
-    return replace(check, warnings=warnings)
+    chosen = None if frame.empty else choose_preset(kind, file_header(data, name), preset)
+    return replace(check, warnings=warnings, preset=chosen.label if chosen else None)
 
 
 def check_campaign_results_file(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -19,6 +19,7 @@ from crm_core.imports.events import check_references, plan_events
 from crm_core.imports.fields import fields_of
 from crm_core.imports.log import report_csv, utc_now, write_log
 from crm_core.imports.orders import plan_orders
+from crm_core.imports.presets import Preset, prepare, preset_named, recognise
 from crm_core.imports.reading import RawFile, Source, load, read_file
 from crm_core.imports.results import BadFile, ImportFailed, ImportResult, Problem
 from crm_core.imports.store import Plan
@@ -38,6 +39,7 @@ def import_file(
     report_path: str | Path | None = None,
     file_name: str | None = None,
     progress: Callable[[float, str], None] | None = None,
+    preset: str | None = None,
 ) -> ImportResult:
     """Validate a file and import it into the store, recording the attempt in ``import_log``.
 
@@ -62,6 +64,9 @@ def import_file(
         The name recorded in the log (default: the path's name, or the upload's).
     progress
         Called with the fraction done (0-1) and what is happening, at each stage (the Data page's progress bar).
+    preset
+        The platform export the file is (``--preset``, see :data:`crm_core.imports.presets.PRESETS`); by default
+        the one its header is recognised as, if any; ``"none"`` for none.
 
     Returns
     -------
@@ -77,17 +82,52 @@ def import_file(
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
     fields_of(kind)
+    if preset not in (None, NO_PRESET):
+        preset_named(preset)
     return run_import(
         engine,
         source,
         file_name,
         new_result=lambda name, digest: ImportResult(kind, name, digest),
-        validate=lambda raw: validate(kind, raw, mapping),
+        validate=lambda raw: validate_with_preset(kind, raw, mapping, preset),
         plan=_plan,
         on_error=on_error,
         report_path=report_path,
         progress=progress,
     )
+
+
+#: ``preset=NO_PRESET`` reads a file as the plain kind even when its header is a platform's export.
+NO_PRESET = "none"
+
+
+def choose_preset(kind: str, header: Sequence[str], preset: str | None) -> Preset | None:
+    """The preset a file is read with: the one named, or (``None``) the one its header is recognised as.
+
+    Raises
+    ------
+    BadFile
+        When the preset feeds another kind than ``kind``.
+    """
+    if preset == NO_PRESET:
+        return None
+    chosen = preset_named(preset) if preset is not None else recognise(header)
+    if chosen is not None and chosen.kind != kind:
+        hint = "" if preset is not None else f"; to import it as plain {kind} anyway, use the preset {NO_PRESET!r}"
+        raise BadFile(Problem(1, "", f"this file is a {chosen.label}, which holds {chosen.kind}, not {kind}{hint}"))
+    return chosen
+
+
+def validate_with_preset(
+    kind: str, raw: RawFile, mapping: Mapping[str, str] | None, preset: str | None = None
+) -> Table:
+    """:func:`~crm_core.imports.validation.validate` of the file as its preset reads it (see :func:`choose_preset`);
+    ``mapping`` then changes where the preset reads a field from."""
+    chosen = choose_preset(kind, raw.header, preset)
+    if chosen is None:
+        return validate(kind, raw, mapping)
+    prepared, fields = prepare(raw, chosen, dict(mapping or {}))
+    return validate(kind, prepared, fields)
 
 
 _Result = TypeVar("_Result", bound=ImportResult)
@@ -129,6 +169,7 @@ def run_import(
     except BadFile as exc:
         fail(engine, base, exc.problems, started)
     base.ignored_columns = list(table.columns.ignored)
+    base.preset = table.raw.preset
     base.duplicates = int(table.duplicate.sum())
     base.warnings = sorted(table.warnings, key=lambda p: p.line or 0)
     problems = list(table.problems)

@@ -65,6 +65,16 @@ class Cells:
     def __len__(self) -> int:
         return len(self.lines)
 
+    @classmethod
+    def from_columns(cls, columns: dict[str, pd.Series], lines: array) -> Cells:
+        """Cells made of whole columns of text (NaN for an empty cell), with the physical lines of their rows."""
+        cells = cls(list(columns))
+        cells.lines = lines
+        cells._chunks = [
+            [pa.array(values.astype(object).where(values.notna(), ""), type=pa.string())] for values in columns.values()
+        ]
+        return cells
+
     def column(self, position: int) -> pd.Series:
         """One column's cells, stripped, with NaN for an empty cell."""
         if self._rows:
@@ -81,6 +91,11 @@ class RawFile:
     delimiter: str | None
     blank_rows: int = 0
     problems: list[Problem] = field(default_factory=list)
+    #: Set when a platform preset prepared the file: the preset's label, the columns it ignores, and the warnings
+    #: it gives about the cells it read.
+    preset: str | None = None
+    ignored: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def header(self) -> list[str]:

@@ -197,8 +197,6 @@ class ImportResult:
         lines += [f"    {p}" for p in self.warnings[:PROBLEMS_SHOWN]]
         if len(self.warnings) > PROBLEMS_SHOWN:
             lines.append(f"    … the first {PROBLEMS_SHOWN} of {len(self.warnings)} warnings are shown.")
-        if self.ignored_columns:
-            lines.append(f"  columns ignored: {', '.join(self.ignored_columns)}")
         if self.report_path:
             lines.append(f"  errors and warnings, with lines and reasons, written to {self.report_path}")
         if not self.changed:

@@ -5,7 +5,7 @@ repeated within the file, and the consistency of an order's lines and of a produ
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ class Columns:
     ignored: list[str]
 
 
-def _resolve_columns(kind: str, header: list[str], mapping: Mapping[str, str] | None) -> Columns:
+def _resolve_columns(kind: str, header: list[str], mapping: Mapping[str, str] | None, guess: bool = True) -> Columns:
     fields = fields_of(kind)
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -55,7 +55,7 @@ def _resolve_columns(kind: str, header: list[str], mapping: Mapping[str, str] | 
             problems.append(Problem(1, source, f"column {other!r} is already mapped to {target!r}"))
         else:
             chosen[source] = target
-    rest = [h for h in header if h and h not in chosen and h not in (mapping or {})]
+    rest = [h for h in header if h and h not in chosen and h not in (mapping or {}) and guess]
     for source, target in guess_mapping(rest, kind).items():
         if target not in chosen.values():
             chosen[source] = target
@@ -74,7 +74,7 @@ def _resolve_columns(kind: str, header: list[str], mapping: Mapping[str, str] | 
     # A column without a name (a trailing delimiter in the header, say) holds nothing anyone can use; one named like
     # a field that another column provides (by --map) is not an attribute either.
     ignored = [f"(column {i} without a name)" for i, h in enumerate(header, start=1) if not h]
-    for source, target in guess_mapping(unmapped, kind).items():
+    for source, target in guess_mapping(unmapped if guess else [], kind).items():
         if target in by_field:
             ignored.append(f"{source} ({target} is read from {by_field[target]})")
             unmapped.remove(source)
@@ -86,8 +86,6 @@ def _resolve_columns(kind: str, header: list[str], mapping: Mapping[str, str] | 
     else:
         attributes = []
         ignored = unmapped + ignored
-    if kind == "orders" and is_line_file(by_field) and "amount" in by_field:
-        ignored.append(f"{by_field.pop('amount')} (the amount is the sum of the lines)")
     if problems:
         raise BadFile(*problems)
     return Columns(by_field, attributes, ignored)
@@ -148,7 +146,8 @@ class Table:
 
 
 def validate(kind: str, raw: RawFile, mapping: Mapping[str, str] | None) -> Table:
-    columns = _resolve_columns(kind, raw.header, mapping)
+    columns = _resolve_columns(kind, raw.header, mapping, guess=raw.preset is None)
+    columns.ignored = [*raw.ignored, *columns.ignored]
     fields = fields_of(kind)
     position = {name: i for i, name in reversed(list(enumerate(raw.header)))}
     frame = pd.DataFrame({"line": np.asarray(raw.cells.lines, dtype=np.int64)})
@@ -156,6 +155,7 @@ def validate(kind: str, raw: RawFile, mapping: Mapping[str, str] | None) -> Tabl
         {name: raw.cells.column(position[name]) for name in columns.attributes}, index=frame.index
     )
     table = Table(kind, raw, columns, frame, attributes, {}, list(raw.problems), np.zeros(len(frame), dtype=bool))
+    table.warnings += raw.warnings
     if columns.ignored:
         count = len(columns.ignored)
         reason = f"{count} column{'s' if count != 1 else ''} ignored: {', '.join(columns.ignored)}"
@@ -451,14 +451,15 @@ def read_checked(
     mapping: Mapping[str, str] | None = None,
     *,
     file_name: str | None = None,
-    prepare: Callable[[RawFile], RawFile] | None = None,
+    preset: str | None = None,
 ) -> tuple[pd.DataFrame, list[Problem], list[Problem]]:
-    """:func:`read_table` with the warnings too (the third item); ``prepare`` turns the raw file into the one
-    validated (a platform preset's derived columns)."""
+    """:func:`read_table` with the warnings too (the third item), the file read with its platform preset
+    (``preset`` as :func:`crm_core.imports.import_file` takes it)."""
+    from crm_core.imports.pipeline import validate_with_preset
+
     data, name, _ = load(source, file_name)
     try:
-        raw = read_file(data, name)
-        table = validate(kind, prepare(raw) if prepare else raw, mapping)
+        table = validate_with_preset(kind, read_file(data, name), mapping, preset)
     except BadFile as exc:
         return pd.DataFrame(), exc.problems, []
     drop = ["key", "product_key", "customer_key"]
