@@ -142,7 +142,18 @@ def cmd_import_campaign_results(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from crm_core import imports
+    from crm_core.imports import presets
 
+    if args.list_presets:
+        for preset in presets.PRESETS:
+            print(f"{preset.name:24} {preset.label} ({preset.kind})")
+            print(f"{'':24} becomes: {preset.becomes}")
+            if preset.kind == "orders":
+                print(f"{'':24} revenue: {preset.revenue}")
+        return 0
+    if args.kind is None or args.file is None:
+        print("error: import needs KIND and FILE (or --list-presets)", file=sys.stderr)
+        return 2
     if args.kind == "campaign-results":
         return cmd_import_campaign_results(args)
     stray = [f"--{name.replace('_', '-')}" for name in CAMPAIGN_RESULTS_OPTIONS if getattr(args, name) is not None]
@@ -163,7 +174,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             mapping=mapping,
             on_error=args.on_error,
             report_path=args.report,
+            preset=args.preset,
         )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except imports.ImportFailed as exc:
         print(exc.report(), file=sys.stderr)
         return 1
@@ -486,15 +501,26 @@ def build_parser() -> argparse.ArgumentParser:
             "Import customers, orders (one row per order or per order line), interactions, feedback or campaign "
             "results (one row per campaign member). The whole "
             "file is validated first; by default it is imported in one transaction, all rows or none. Importing "
-            "the same file twice changes nothing."
+            "the same file twice changes nothing. A platform's export (Shopify, WooCommerce, Mailchimp, HubSpot, "
+            "Klaviyo) is recognised from its header."
         ),
     )
     p.add_argument(
         "kind",
+        nargs="?",
         choices=["customers", "orders", "interactions", "feedback", "campaign-results"],
         help="what the file holds (campaign-results: one row per campaign member, see the options below)",
     )
-    p.add_argument("file", help="a .csv (UTF-8, any common delimiter) or .xlsx file")
+    p.add_argument("file", nargs="?", help="a .csv (UTF-8, any common delimiter) or .xlsx file")
+    p.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="read the file as this platform's export (see --list-presets); by default the one its header is "
+        "recognised as; 'none' for none",
+    )
+    p.add_argument(
+        "--list-presets", action="store_true", help="list the platform exports recognised (Shopify, Mailchimp...)"
+    )
     results = p.add_argument_group(
         "campaign-results",
         "One row per member of a campaign, any number of arms; the control group is the rows whose arm is --control. "
@@ -532,7 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="abort",
         help="abort: import nothing if any row is bad (default); skip: import the valid rows",
     )
-    p.add_argument("--report", metavar="FILE", help="where to write rejected rows with --on-error skip")
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="where to write the errors and warnings (severity, line, column, reason, value); by default the "
+        "rejected rows go beside the file",
+    )
     _add_db(p)
     p.set_defaults(handler=cmd_import)
 
