@@ -13,7 +13,8 @@ import streamlit as st
 
 import ui
 from crm_core import db, erasure, imports, profiles, quality, schema
-from crm_core.imports import campaign_results
+from crm_core.imports import campaign_results, presets
+from crm_core.imports.presets import Preset
 
 ui.page("Data")
 
@@ -54,13 +55,16 @@ def fields_help(kind: str) -> str:
     return f"Fields (required in bold): {', '.join(names)}."
 
 
-def mapping_editor(kind: str, header: list[str], file_id: str) -> dict[str, str]:
-    """One select box per column of the file: the import field it holds, guessed from the header, or the mapping
-    last used for this kind."""
-    mappings = st.session_state.setdefault("data_mappings", {})
-    if kind not in mappings:
-        mappings[kind] = imports.remembered_mapping(ui.get_engine(), kind)
-    remembered, guessed = mappings[kind], imports.guess_mapping(header, kind)
+def mapping_editor(kind: str, header: list[str], file_id: str, preset: Preset | None = None) -> dict[str, str]:
+    """One select box per column of the file: the import field it holds — as the platform preset reads it, else
+    guessed from the header or the mapping last used for this kind."""
+    if preset is not None:
+        remembered, guessed = preset.proposed_mapping(header), {}
+    else:
+        mappings = st.session_state.setdefault("data_mappings", {})
+        if kind not in mappings:
+            mappings[kind] = imports.remembered_mapping(ui.get_engine(), kind)
+        remembered, guessed = mappings[kind], imports.guess_mapping(header, kind)
     options = [NOT_MAPPED, *(f.name for f in imports.FIELDS[kind])]
     chosen: dict[str, str] = {}
     columns = st.columns(4)
@@ -70,17 +74,39 @@ def mapping_editor(kind: str, header: list[str], file_id: str) -> dict[str, str]
             name or f"(column {position + 1} has no name)",
             options,
             index=options.index(default) if default in options else 0,
-            key=f"data_map_{kind}_{file_id}_{position}",
+            key=f"data_map_{kind}_{preset.name if preset else ''}_{file_id}_{position}",
             disabled=not name,
         )
         if name and choice != NOT_MAPPED:
             chosen[name] = choice
     unmapped = [n for n in header if n and n not in chosen and guessed.get(n) not in (None, *chosen.values())]
+    if preset is not None:
+        st.caption(
+            f"The {preset.label} preset also reads what needs more than one column — {preset.becomes}. "
+            f"Columns left at {NOT_MAPPED} are read as the preset says; a field chosen here replaces the preset's."
+        )
+        return chosen
     if unmapped:
         st.caption(f"Named like a field, and read as it unless another column is mapped to it: {', '.join(unmapped)}.")
     if kind == "customers":
         st.caption(f"Columns left at {NOT_MAPPED} are kept as customer attributes.")
     return chosen
+
+
+def recognised_preset(header: list[str], file_id: str) -> Preset | None:
+    """The platform export the header is recognised as, proposed to the user (who may read the file plainly)."""
+    preset = presets.recognise(header)
+    if preset is None:
+        return None
+    st.info(f"Recognised as: {preset.label}.", icon=":material/storefront:")
+    use = st.toggle(
+        f"Read it as a {preset.label}",
+        value=True,
+        key=f"data_preset_{file_id}",
+        help=f"What becomes what: {preset.becomes}."
+        + (f" Revenue: {preset.revenue}." if preset.kind == "orders" else ""),
+    )
+    return preset if use else None
 
 
 def results_layout(header: list[str]):
@@ -225,11 +251,18 @@ def import_section() -> None:
         with st.spinner("Checking every row…"):
             check = memo("check", key, lambda: imports.check_campaign_results_file(data, layout, settings.name))
     else:
+        preset = recognised_preset(header, upload.file_id)
+        preset_name = preset.name if preset else imports.NO_PRESET
+        if preset is not None and preset.kind != kind:
+            st.caption(f"A {preset.label} holds {KINDS[preset.kind].lower()}: it is imported as such.")
+            kind = preset.kind
         st.markdown("**Columns** — what each column of the file holds")
-        mapping = mapping_editor(kind, header, upload.file_id)
-        key = (upload.file_id, kind, tuple(sorted(mapping.items())))
+        mapping = mapping_editor(kind, header, upload.file_id, preset)
+        key = (upload.file_id, kind, preset_name, tuple(sorted(mapping.items())))
         with st.spinner("Checking every row…"):
-            check = memo("check", key, lambda: imports.check_file(kind, data, mapping, file_name=name))
+            check = memo(
+                "check", key, lambda: imports.check_file(kind, data, mapping, file_name=name, preset=preset_name)
+            )
     show_check(check, Path(name).stem)
     skip = st.toggle(
         "Skip bad rows",
@@ -249,12 +282,20 @@ def import_section() -> None:
             ),
         )
     else:
-        st.session_state["data_mappings"][kind] = mapping
-        imports.remember_mapping(engine, kind, mapping)
+        if preset is None:  # a preset's mapping is the preset's, not one to offer for the next file
+            st.session_state.setdefault("data_mappings", {})[kind] = mapping
+            imports.remember_mapping(engine, kind, mapping)
         run_import(
             upload.file_id,
             lambda progress: imports.import_file(
-                engine, kind, data, mapping=mapping, on_error=on_error, file_name=name, progress=progress
+                engine,
+                kind,
+                data,
+                mapping=mapping,
+                on_error=on_error,
+                file_name=name,
+                progress=progress,
+                preset=preset_name,
             ),
         )
 

@@ -301,3 +301,41 @@ def test_the_database_in_use_is_shown_never_edited(store_url):
     assert any(f"`{db.redact_url(store_url)}`" in str(md.value) for md in at.markdown)
     assert not [t for t in at.text_input if store_url in str(t.value)]
     assert _frame(at, "table").set_index("table").loc["orders", "rows"] == 3
+
+
+SHOPIFY_ORDERS = PROJECT_ROOT / "tests" / "files" / "presets" / "shopify_orders.csv"
+
+
+def test_a_platform_export_is_recognised_and_its_preset_proposed(store_url):
+    at = _data_page()
+    # Chosen as customers by mistake: the header says it is a Shopify orders export, which holds orders.
+    _upload(at, "orders_export.csv", SHOPIFY_ORDERS.read_bytes(), kind="customers")
+    assert at.info[0].value == "Recognised as: Shopify orders export."
+    assert at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("data_preset_"))).value is True
+    # The preset's mapping is proposed and can be edited.
+    assert (_column_box(at, "Name").value, _column_box(at, "Lineitem sku").value) == ("order_id", "product_id")
+    assert _column_box(at, "Total").value == "—"  # read by the preset as Total - Refunded Amount
+    assert not at.error
+    assert at.warning[0].value.startswith("3 warnings")
+    warnings = _frame(at, "severity")
+    assert warnings["severity"].tolist() == ["warning"] * 3
+    at.button(key="data_import").click().run()
+    _no_exception(at)
+    assert at.success[0].value == "Imported orders_export.csv (orders): status ok."
+    assert (_metrics(at)["Created"], _metrics(at)["Warnings"]) == ("10", "3")
+    orders = schema.orders.c
+    revenue = sa.select(sa.func.count(), sa.func.sum(orders.amount)).where(
+        orders.status == "completed", orders.external_id.like("#%")
+    )
+    assert [(n, float(total)) for n, total in _rows(store_url, revenue)] == [(6, 431.55)]
+
+
+def test_a_recognised_export_can_be_read_plainly(store_url):
+    at = _data_page()
+    _upload(at, "orders_export.csv", SHOPIFY_ORDERS.read_bytes(), kind="orders")
+    toggle = next(t for t in at.toggle if t.key.startswith("data_preset_"))
+    toggle.set_value(False).run()
+    _no_exception(at)
+    # Read plainly, the shop's columns are guessed: Name is no field, so the order id is missing.
+    assert _column_box(at, "Lineitem sku").value == "—"
+    assert "required column missing" in _frame(at, "severity")["reason"].tolist()[0]

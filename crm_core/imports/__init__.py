@@ -21,6 +21,8 @@ their whole content.
 The package, one module per stage:
 
 - :mod:`~crm_core.imports.fields`: the import fields of each kind and the mapping of a file's columns to them;
+- :mod:`~crm_core.imports.presets`: platform exports (Shopify, WooCommerce, Mailchimp, HubSpot, Klaviyo) turned
+  into import fields — where a Shopify order line becomes an order line;
 - :mod:`~crm_core.imports.reading`: the bytes of a CSV or ``.xlsx`` file read exactly into cells;
 - :mod:`~crm_core.imports.values`: one column of cells parsed as a field (dates, numbers, emails, vocabularies);
 - :mod:`~crm_core.imports.validation`: the whole file checked without the database;
@@ -56,7 +58,7 @@ from crm_core.imports.fields import (
 )
 from crm_core.imports.file_check import FileCheck, check_campaign_results_file, check_file, problems_frame
 from crm_core.imports.log import import_history, import_report
-from crm_core.imports.pipeline import ON_ERROR, import_file, run_import
+from crm_core.imports.pipeline import NO_PRESET, ON_ERROR, import_file, run_import
 from crm_core.imports.reading import Source, file_header
 from crm_core.imports.results import PROBLEMS_SHOWN, ImportFailed, ImportResult, Problem
 from crm_core.imports.validation import read_table
@@ -65,6 +67,7 @@ from crm_core.imports.values import parse_timestamp
 __all__ = [
     "FIELDS",
     "KINDS",
+    "NO_PRESET",
     "ON_ERROR",
     "PROBLEMS_SHOWN",
     "REQUIRED_ONE_OF",
