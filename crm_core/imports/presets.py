@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from crm_core.imports.fields import norm_key
+from crm_core.imports.fields import FIELDS, norm_key
 from crm_core.imports.reading import Cells, RawFile
 from crm_core.imports.results import Problem, warning
 
@@ -70,6 +70,8 @@ class Preset:
         At least one of these must be present too (empty: no such condition).
     forbidden
         None of these may be present.
+    read
+        Reads the file's columns (``get(column)``: stripped text, NaN when empty or absent) into the outputs.
     uses
         The columns the preset reads (a column starting with one of ``use_prefixes`` too).
     keeps_unknown
@@ -831,10 +833,4 @@ def _said_once(mask: np.ndarray, lines: np.ndarray, column: str, reason: str) ->
     return warning(int(lines[first]), column, f"{int(mask.sum()):,} {reason}")
 
 
-def _field_names() -> set[str]:
-    from crm_core.imports.fields import FIELDS
-
-    return {f.name for fields in FIELDS.values() for f in fields}
-
-
-_FIELD_NAMES = _field_names()
+_FIELD_NAMES = {f.name for fields in FIELDS.values() for f in fields}

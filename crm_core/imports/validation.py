@@ -437,10 +437,10 @@ def read_table(
         One row per data row with the header's field count: ``line`` (the physical line in the file), one column
         per mapped import field holding the value as it will be stored (None/NaN/NaT where the cell is empty or
         bad), for customers ``email_norm`` and one column per unknown column (kept as an attribute), for orders
-        ``amount`` (the order's total; for a file of order lines, the sum of its lines) and ``status`` (after the
-        return rule), and ``duplicate`` (the row repeats an earlier one). The problems are sorted by line; a
-        problem of the whole file comes alone, with an empty frame.
-    """
+        ``amount`` (the order's total; for a file of order lines, the sum of its lines unless the file states it)
+        and ``status`` (after the return rule), and ``duplicate`` (the row repeats an earlier one). The problems
+        are sorted by line; a problem of the whole file comes alone, with an empty frame. A platform export is read
+        with the preset its header is recognised as."""
     frame, problems, _ = read_checked(kind, source, mapping, file_name=file_name)
     return frame, problems
 
