@@ -104,7 +104,7 @@ CAMPAIGN_RESULTS_OPTIONS = (
 
 
 def cmd_import_campaign_results(args: argparse.Namespace) -> int:
-    from crm_core import campaign_import
+    from crm_core.imports import campaign_results
 
     missing = [
         f"--{name.replace('_', '-')}" for name in ("campaign", "arm_col", "control") if getattr(args, name) is None
@@ -114,15 +114,15 @@ def cmd_import_campaign_results(args: argparse.Namespace) -> int:
         print(f"error: import campaign-results {problem}", file=sys.stderr)
         return 2
     try:
-        layout = campaign_import.ResultsLayout(
+        layout = campaign_results.ResultsLayout(
             arm=args.arm_col,
             control=args.control,
             customer=args.customer_col,
-            outcomes={o: getattr(args, f"{o}_col") for o in campaign_import.OUTCOMES if getattr(args, f"{o}_col")},
+            outcomes={o: getattr(args, f"{o}_col") for o in campaign_results.OUTCOMES if getattr(args, f"{o}_col")},
             revenue=args.revenue_col,
-            attributes=campaign_import.parse_attribute_list(args.attributes),
+            attributes=campaign_results.parse_attribute_list(args.attributes),
         )
-        settings = campaign_import.CampaignSettings.parse(
+        settings = campaign_results.CampaignSettings.parse(
             args.campaign, sent_at=args.sent_at, channel=args.channel, cost=args.cost, margin=args.margin
         )
     except ValueError as exc:
@@ -130,10 +130,10 @@ def cmd_import_campaign_results(args: argparse.Namespace) -> int:
         return 2
     engine, _ = _engine(args)
     try:
-        result = campaign_import.import_campaign_results(
+        result = campaign_results.import_campaign_results(
             engine, args.file, layout, settings, on_error=args.on_error, report_path=args.report
         )
-    except campaign_import.ImportFailed as exc:
+    except campaign_results.ImportFailed as exc:
         print(exc.report(), file=sys.stderr)
         return 1
     print(result.describe())
@@ -141,8 +141,19 @@ def cmd_import_campaign_results(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from crm_core import importers
+    from crm_core import imports
+    from crm_core.imports import presets
 
+    if args.list_presets:
+        for preset in presets.PRESETS:
+            print(f"{preset.name:24} {preset.label} ({preset.kind})")
+            print(f"{'':24} becomes: {preset.becomes}")
+            if preset.kind == "orders":
+                print(f"{'':24} revenue: {preset.revenue}")
+        return 0
+    if args.kind is None or args.file is None:
+        print("error: import needs KIND and FILE (or --list-presets)", file=sys.stderr)
+        return 2
     if args.kind == "campaign-results":
         return cmd_import_campaign_results(args)
     stray = [f"--{name.replace('_', '-')}" for name in CAMPAIGN_RESULTS_OPTIONS if getattr(args, name) is not None]
@@ -151,20 +162,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     engine, _ = _engine(args)
     try:
-        mapping = importers.parse_mapping(args.map or [])
+        mapping = imports.parse_mapping(args.map or [])
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        result = importers.import_file(
+        result = imports.import_file(
             engine,
             args.kind,
             args.file,
             mapping=mapping,
             on_error=args.on_error,
             report_path=args.report,
+            preset=args.preset,
         )
-    except importers.ImportFailed as exc:
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except imports.ImportFailed as exc:
         print(exc.report(), file=sys.stderr)
         return 1
     print(result.describe())
@@ -486,15 +501,26 @@ def build_parser() -> argparse.ArgumentParser:
             "Import customers, orders (one row per order or per order line), interactions, feedback or campaign "
             "results (one row per campaign member). The whole "
             "file is validated first; by default it is imported in one transaction, all rows or none. Importing "
-            "the same file twice changes nothing."
+            "the same file twice changes nothing. A platform's export (Shopify, WooCommerce, Mailchimp, HubSpot, "
+            "Klaviyo) is recognised from its header."
         ),
     )
     p.add_argument(
         "kind",
+        nargs="?",
         choices=["customers", "orders", "interactions", "feedback", "campaign-results"],
         help="what the file holds (campaign-results: one row per campaign member, see the options below)",
     )
-    p.add_argument("file", help="a .csv (UTF-8, any common delimiter) or .xlsx file")
+    p.add_argument("file", nargs="?", help="a .csv (UTF-8, any common delimiter) or .xlsx file")
+    p.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="read the file as this platform's export (see --list-presets); by default the one its header is "
+        "recognised as; 'none' for none",
+    )
+    p.add_argument(
+        "--list-presets", action="store_true", help="list the platform exports recognised (Shopify, Mailchimp...)"
+    )
     results = p.add_argument_group(
         "campaign-results",
         "One row per member of a campaign, any number of arms; the control group is the rows whose arm is --control. "
@@ -532,7 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="abort",
         help="abort: import nothing if any row is bad (default); skip: import the valid rows",
     )
-    p.add_argument("--report", metavar="FILE", help="where to write rejected rows with --on-error skip")
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="where to write the errors and warnings (severity, line, column, reason, value); by default the "
+        "rejected rows go beside the file",
+    )
     _add_db(p)
     p.set_defaults(handler=cmd_import)
 

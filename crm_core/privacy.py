@@ -29,6 +29,11 @@ def phone_digits(phone: str | None) -> str | None:
     return digits or None
 
 
+def normalise_phone(phone: str | None) -> str | None:
+    """The phone as customers are matched on it and suppression keys it (its digits); None when it has none."""
+    return phone_digits(phone)
+
+
 def _sha256(text: str | None) -> str | None:
     return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -1,38 +1,28 @@
-"""Data quality: what is wrong with the data in the store, in a file about to be imported, and in past imports.
+"""Data quality: what is wrong with the data in the store, found in SQL.
 
 - :func:`quality_report` runs the checks of the Data page (DESIGN.md §7, "data-quality guardrails") in SQL, each
   with a count, up to a few example rows and one line on how the metrics treat the rows it finds: duplicate
   customers, orders without a customer, zero or negative amounts, cancellations and returns, dates in the future
   or before the business existed, timestamps without a time of day (and the time-zone policy), customers without
-  consent records, orders without items. ``python -m crm_core quality`` prints it.
-- :func:`file_header` and :func:`check_file` look at an upload before anything is written: its columns, the
-  first rows as they will be stored, and every problem with line, column and reason (the importers' own
-  validation, :func:`crm_core.importers.read_table`).
-- :func:`import_history` and :func:`import_report`: what every import did, newest first, and the rejected rows of
-  one import as CSV.
-- :func:`bench_upload_import`: the ``bench`` operation for the Data page's path at scale, a 1M-row upload checked
-  and imported from memory, with its peak memory.
+  consent records, orders without items, products renamed between order lines. ``python -m crm_core quality``
+  prints it.
+The file check before an import and the import history are the import package's
+(:mod:`crm_core.imports.file_check`, :mod:`crm_core.imports.log`).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
-import io
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import dialect, exports, importers, purchases, schema
+from crm_core import dialect, purchases, schema
 
 customers, orders, order_items = schema.customers, schema.orders, schema.order_items
 consents, interactions, feedback = schema.consents, schema.interactions, schema.feedback
@@ -387,6 +377,39 @@ def _orders_without_items(conn: Connection, limit: int) -> QualityCheck:
     )
 
 
+def _renamed_products(conn: Connection, limit: int) -> QualityCheck:
+    variants, products = schema.product_variants, schema.products
+    per_product = (
+        sa.select(variants.c.product_id, sa.func.count().label("variants"))
+        .group_by(variants.c.product_id)
+        .having(sa.func.count() > 1)
+        .subquery("renamed")
+    )
+    examples = (
+        sa.select(
+            products.c.external_id.label("product_id"),
+            products.c.name,
+            products.c.category,
+            products.c.brand,
+            per_product.c.variants,
+        )
+        .join(per_product, per_product.c.product_id == products.c.id)
+        .order_by(per_product.c.variants.desc(), products.c.external_id)
+    )
+    return QualityCheck(
+        key="renamed_products",
+        title="Products renamed between order lines",
+        count=_scalar(conn, sa.select(sa.func.count()).select_from(per_product)),
+        total=_count(conn, products),
+        unit="products",
+        examples=_examples(conn, examples, limit),
+        treatment=(
+            "Imported under one id: the most recent name, category and brand are kept, every variant with its first "
+            "and last order is in product_variants; category and brand analyses use the kept values."
+        ),
+    )
+
+
 def quality_report(
     engine: Engine,
     business_start: dt.date | None = None,
@@ -409,7 +432,8 @@ def quality_report(
     list of QualityCheck
         In this order: ``duplicate_customers``, ``orders_without_customer``, ``non_positive_amounts``,
         ``cancellations_and_returns``, ``future_dates``, ``dates_before_business``,
-        ``timestamps_without_time_zone``, ``customers_without_consent``, ``orders_without_items``.
+        ``timestamps_without_time_zone``, ``customers_without_consent``, ``orders_without_items``,
+        ``renamed_products``.
     """
     if examples < 0:
         raise ValueError(f"examples must not be negative, got {examples}")
@@ -425,6 +449,7 @@ def quality_report(
             _timestamps_without_time(conn, examples),
             _customers_without_consent(conn, examples),
             _orders_without_items(conn, examples),
+            _renamed_products(conn, examples),
         ]
 
 
@@ -443,307 +468,6 @@ def report_frame(checks: Sequence[QualityCheck]) -> pd.DataFrame:
             "treatment": [c.treatment for c in checks],
         }
     )
-
-
-# --- a file before it is imported ---------------------------------------------------------------------------------
-
-#: Rows of a file shown as they will be stored.
-PREVIEW_ROWS = 10
-
-
-def file_header(source: importers.Source, file_name: str | None = None) -> list[str]:
-    """The column names of a CSV or ``.xlsx`` file's header (its first non-blank row), read without the rest.
-
-    Returns an empty list when the header cannot be read; :func:`check_file` then says why.
-    """
-    data, name, _ = importers._load(source, file_name)
-    try:
-        if data.startswith(b"PK\x03\x04") or name.lower().endswith((".xlsx", ".xlsm")):
-            return _xlsx_header(data)
-        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return []
-        skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-        delimiter = importers._detect_delimiter(importers._first_line(data, skip))
-        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
-        for row in csv.reader(text, delimiter=delimiter, strict=True):
-            if any(row):
-                return [cell.strip() for cell in row]
-    except (UnicodeDecodeError, csv.Error):
-        return []
-    return []
-
-
-def _xlsx_header(data: bytes) -> list[str]:
-    import openpyxl
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for a damaged file; check_file reports it
-        return []
-    try:
-        for values in workbook.worksheets[0].iter_rows(values_only=True):
-            row = [importers._cell_text(v).strip() for v in values]
-            if any(row):
-                while row and not row[-1]:
-                    row.pop()
-                return row
-    finally:
-        workbook.close()
-    return []
-
-
-@dataclass(frozen=True)
-class FileCheck:
-    """A file checked before import: the first rows as they will be stored and every problem found.
-
-    ``rows`` counts the data rows with the header's field count; ``preview`` holds the first of them (columns as
-    :func:`crm_core.importers.read_table` returns them). ``problems`` are sorted by line; a file without readable
-    rows (``importable`` false) cannot be imported even when bad rows are skipped.
-    """
-
-    kind: str
-    file_name: str
-    rows: int
-    preview: pd.DataFrame
-    problems: list[importers.Problem]
-
-    @property
-    def importable(self) -> bool:
-        """False when the file as a whole is bad (unreadable, a required column missing): nothing can be imported."""
-        return self.rows > 0
-
-    @property
-    def bad_lines(self) -> int:
-        return len({p.line for p in self.problems if p.line is not None})
-
-    def problems_frame(self) -> pd.DataFrame:
-        """``line``, ``column``, ``reason``, ``value``: one row per problem."""
-        return problems_frame(self.problems)
-
-    def problems_csv(self) -> str:
-        """The problems as CSV, spreadsheet formulas neutralised."""
-        text = exports.write_csv(self.problems_frame())
-        assert text is not None
-        return text
-
-
-def problems_frame(problems: Sequence[importers.Problem]) -> pd.DataFrame:
-    """Problems as a table: ``line`` (empty for the whole file), ``column``, ``reason``, ``value``."""
-    return pd.DataFrame(
-        {
-            "line": pd.array([p.line for p in problems], dtype="Int64"),
-            "column": [p.column for p in problems],
-            "reason": [p.reason for p in problems],
-            "value": [p.value for p in problems],
-        }
-    )
-
-
-def _file_check(kind: str, name: str, frame: pd.DataFrame, problems: list[importers.Problem], rows: int) -> FileCheck:
-    # A real copy, so that the whole validated file is not kept alive through the preview.
-    preview = frame.head(rows).reset_index(drop=True).copy(deep=True)
-    return FileCheck(kind, name, len(frame), preview, problems)
-
-
-def check_file(
-    kind: str,
-    source: importers.Source,
-    mapping: Mapping[str, str] | None = None,
-    *,
-    file_name: str | None = None,
-    preview_rows: int = PREVIEW_ROWS,
-) -> FileCheck:
-    """Validate a whole file as :func:`crm_core.importers.import_file` would, without writing anything.
-
-    References to the store (unknown customers, campaigns) are checked on import, not here.
-
-    Returns
-    -------
-    FileCheck
-        The first ``preview_rows`` rows as they will be stored and every problem (line, column, reason, value).
-    """
-    data, name, _ = importers._load(source, file_name)
-    frame, problems = importers.read_table(kind, data, mapping, file_name=name)
-    return _file_check(kind, name, frame, problems, preview_rows)
-
-
-def check_campaign_results_file(
-    source: importers.Source,
-    layout: Any,
-    campaign: str,
-    *,
-    file_name: str | None = None,
-    preview_rows: int = PREVIEW_ROWS,
-) -> FileCheck:
-    """:func:`check_file` for a campaign-results file (``layout``: a ``campaign_import.ResultsLayout``)."""
-    from crm_core import campaign_import
-
-    data, name, _ = importers._load(source, file_name)
-    frame, problems = campaign_import.read_campaign_results(data, layout, campaign, file_name=name)
-    return _file_check(campaign_import.KIND, name, frame, problems, preview_rows)
-
-
-# --- the import history -----------------------------------------------------------------------------------------
-
-#: Imports the history lists.
-HISTORY_LIMIT = 200
-
-
-def import_history(engine: Engine, limit: int = HISTORY_LIMIT) -> pd.DataFrame:
-    """Every import attempt, newest first, failed ones too.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``import_id``, ``started_at``, ``finished_at``, ``kind``, ``file_name``, ``file_hash`` (sha256),
-        ``rows_total``, ``rows_created``, ``rows_updated``, ``rows_unchanged``, ``rows_rejected``, ``status``
-        (ok / partial / failed), ``message`` and ``has_report`` (rejected rows were recorded).
-    """
-    log = schema.import_log
-    query = (
-        sa.select(
-            log.c.id.label("import_id"),
-            log.c.started_at,
-            log.c.finished_at,
-            log.c.kind,
-            log.c.file_name,
-            log.c.file_hash,
-            log.c.rows_total,
-            log.c.rows_created,
-            log.c.rows_updated,
-            log.c.rows_unchanged,
-            log.c.rows_rejected,
-            log.c.status,
-            log.c.message,
-            sa.case((log.c.report.is_(None), 0), else_=1).label("has_report"),
-        )
-        .order_by(log.c.started_at.desc(), log.c.id.desc())
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        frame = dialect.read_frame(conn, query)
-    for column in ("started_at", "finished_at"):
-        frame[column] = pd.to_datetime(frame[column])
-    counts = ["import_id", "rows_total", "rows_created", "rows_updated", "rows_unchanged", "rows_rejected"]
-    frame[counts] = frame[counts].astype("Int64")
-    frame["has_report"] = frame["has_report"].astype(int).astype(bool)
-    return frame
-
-
-def import_report(engine: Engine, import_id: int) -> str | None:
-    """The rejected rows of one import as CSV (line, column, reason, value), or None when it rejected none."""
-    log = schema.import_log
-    with engine.connect() as conn:
-        return conn.execute(sa.select(log.c.report).where(log.c.id == int(import_id))).scalar()
-
-
-# --- the benchmark of an upload ----------------------------------------------------------------------------------
-
-#: Rows of the orders file that :func:`bench_upload_import` imports from memory.
-BENCH_UPLOAD_ROWS = 1_000_000
-#: DESIGN.md §6: peak memory of the app process.
-APP_MEMORY_TARGET_MB = 3072
-
-
-def write_bench_orders(path: str | Path, rows: int, seed: int = 7) -> int:
-    """Write a seeded orders file in the import format (one row per order, a tenth as many customers, every status
-    and channel); returns its size in bytes."""
-    rng = np.random.default_rng(seed)
-    seconds = rng.integers(0, 3 * 365 * 86_400, rows)
-    frame = pd.DataFrame(
-        {
-            "order_id": pd.Series(np.arange(1, rows + 1)).map("O{:08d}".format),
-            "customer_id": pd.Series(rng.integers(1, max(rows // 10, 1) + 1, rows)).map("C{:07d}".format),
-            "ordered_at": (pd.Timestamp("2023-01-01") + pd.to_timedelta(seconds, unit="s")).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            ),
-            "amount": np.round(rng.gamma(2.0, 40.0, rows), 2),
-            "channel": rng.choice(np.array(schema.ORDER_CHANNELS), rows),
-            "status": rng.choice(np.array(schema.ORDER_STATUSES), rows, p=[0.9, 0.06, 0.04]),
-        }
-    )
-    frame.to_csv(path, index=False)
-    return Path(path).stat().st_size
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory in MB: VmHWM, which starts afresh in a new program (``ru_maxrss`` would
-    carry the parent's peak over a fork and exec)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _upload_child(path: str, url: str) -> dict[str, float]:
-    """What the Data page does with an upload, in a process of its own (``bench_upload_import`` runs it): the bytes
-    in memory, checked, imported. Returns the figures."""
-    from crm_core import db
-
-    engine = db.create_engine(url)
-    db.ensure_schema(engine)
-    baseline = _peak_rss_mb()
-    data = Path(path).read_bytes()
-    started = time.perf_counter()
-    check = check_file("orders", data, file_name="orders.csv")
-    checked = time.perf_counter()
-    result = importers.import_file(engine, "orders", data, file_name="orders.csv")
-    engine.dispose()
-    return {
-        "rows": result.rows_total,
-        "problems": len(check.problems),
-        "check_s": checked - started,
-        "import_s": time.perf_counter() - checked,
-        "baseline_mb": baseline,
-        "peak_mb": _peak_rss_mb(),
-    }
-
-
-_CHILD = "import json, sys; from crm_core import quality; print(json.dumps(quality._upload_child(*sys.argv[1:])))"
-
-#: Orders per customer of the database in use that the upload benchmark imports, up to :data:`BENCH_UPLOAD_ROWS`
-#: (a database of 20,000 customers, the demo tier, gets the full million).
-BENCH_UPLOAD_PER_CUSTOMER = 50
-
-
-def bench_upload_import(ctx: Any) -> tuple[int, str]:
-    """A ``bench`` operation: an orders file uploaded on the Data page — its bytes held once in memory, checked
-    (:func:`check_file`) and imported (:func:`crm_core.importers.import_file`) into a scratch DuckDB file — in a
-    child process whose peak resident memory is the figure (DESIGN.md §6: the app < 3 GB). The file has
-    :data:`BENCH_UPLOAD_ROWS` rows, fewer on a database with fewer than 20,000 customers."""
-    import json
-    import os
-    import subprocess
-    import sys
-    import tempfile
-
-    with ctx.engine.connect() as conn:
-        customers_in_use = _count(conn, customers)
-    rows = max(1, min(BENCH_UPLOAD_ROWS, BENCH_UPLOAD_PER_CUSTOMER * customers_in_use))
-    project = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (project, os.environ.get("PYTHONPATH")) if p)}
-    with tempfile.TemporaryDirectory(prefix="crm-bench-upload-") as tmp:
-        path = Path(tmp) / "orders.csv"
-        size = write_bench_orders(path, rows)
-        url = f"duckdb:///{Path(tmp) / 'upload.duckdb'}"
-        done = subprocess.run(  # noqa: S603 - this interpreter and crm_core's own code, no outside input
-            [sys.executable, "-c", _CHILD, str(path), url], capture_output=True, text=True, env=env, check=False
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"the import process failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    note = (
-        f"{size / 1e6:,.0f} MB file; peak RSS {figures['peak_mb']:,.0f} MB (target < {APP_MEMORY_TARGET_MB:,} MB), "
-        f"{figures['baseline_mb']:,.0f} MB before the file was read; check {figures['check_s']:.1f} s, "
-        f"import {figures['import_s']:.1f} s"
-    )
-    return int(figures["rows"]), note
 
 
 def bench_quality_report(ctx: Any) -> tuple[int, str]:

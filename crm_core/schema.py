@@ -24,7 +24,7 @@ Flag = sa.Boolean(create_constraint=False)
 
 CONSENT_CHANNELS = ("email", "sms", "phone", "mail")
 CONSENT_STATUSES = ("opt_in", "opt_out")
-ORDER_STATUSES = ("completed", "cancelled", "returned")
+ORDER_STATUSES = ("completed", "cancelled", "returned", "pending")
 ORDER_CHANNELS = ("web", "store", "phone", "app")
 INTERACTION_CHANNELS = ("email", "sms", "phone", "chat", "web", "store", "mail", "social")
 INTERACTION_DIRECTIONS = ("in", "out")
@@ -106,10 +106,26 @@ products = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("external_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("name", sa.String(200)),
+    sa.Column("name", sa.Text, comment="any length: a shop's product title is kept whole"),
     sa.Column("category", sa.String(64)),
     sa.Column("brand", sa.String(64)),
     sa.Column("price", Money),
+)
+
+#: The names, categories and brands a product had in the imported order lines when they differed (a renamed
+#: product): one row per variant with the first and last order it appeared on. The product keeps the most recent.
+product_variants = _no_fk_on_duckdb(
+    sa.Table(
+        "product_variants",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("product_id", sa.Integer, _fk("products.id"), nullable=False, index=True),
+        sa.Column("name", sa.Text),
+        sa.Column("category", sa.String(64)),
+        sa.Column("brand", sa.String(64)),
+        sa.Column("first_ordered_at", sa.DateTime),
+        sa.Column("last_ordered_at", sa.DateTime),
+    )
 )
 
 orders = _no_fk_on_duckdb(
@@ -121,7 +137,7 @@ orders = _no_fk_on_duckdb(
         sa.Column("customer_id", sa.Integer, _fk("customers.id"), nullable=False),
         sa.Column("ordered_at", sa.DateTime, nullable=False),
         sa.Column("channel", sa.String(16)),
-        sa.Column("status", sa.String(16), nullable=False, comment="completed / cancelled / returned"),
+        sa.Column("status", sa.String(16), nullable=False, comment="completed / cancelled / returned / pending"),
         sa.Column("amount", Money, nullable=False, comment="net amount; negative for a refund"),
         _row_store_index("ix_orders_customer_ordered", "customer_id", "ordered_at"),
     )
@@ -293,6 +309,7 @@ DATA_TABLES = (
     feedback,
     order_items,
     orders,
+    product_variants,
     products,
     campaigns,
     consents,

@@ -2,7 +2,7 @@
 the database in use (DESIGN.md §4; README "The Data page").
 
 An upload goes through the same functions as ``python -m crm_core import``: the whole file is checked first
-(``quality.check_file``), then ``importers.import_file`` writes it in one transaction. The uploaded bytes are the
+(``imports.check_file``), then ``imports.import_file`` writes it in one transaction. The uploaded bytes are the
 only copy of the file the page keeps; after a successful import the uploader is reset, which lets it go.
 """
 
@@ -12,7 +12,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import campaign_import, db, erasure, importers, profiles, quality, schema
+from crm_core import db, erasure, imports, profiles, quality, schema
+from crm_core.imports import campaign_results, presets
+from crm_core.imports.presets import Preset
 
 ui.page("Data")
 
@@ -21,7 +23,7 @@ KINDS = {
     "orders": "Orders (one row per order, or per order line)",
     "interactions": "Interactions",
     "feedback": "Feedback",
-    campaign_import.KIND: "Campaign results (one row per campaign member)",
+    campaign_results.KIND: "Campaign results (one row per campaign member)",
 }
 NOT_MAPPED = "—"
 #: Problems listed on the page; the download has them all.
@@ -46,21 +48,24 @@ def forget_upload() -> None:
 
 
 def fields_help(kind: str) -> str:
-    if kind == campaign_import.KIND:
+    if kind == campaign_results.KIND:
         return "One row per campaign member: an arm column, the control's arm value, optional outcome columns."
-    required = set(importers.REQUIRED_ONE_OF.get(kind, ()))
-    names = [f"**{f.name}**" if f.required or f.name in required else f.name for f in importers.FIELDS[kind]]
+    required = set(imports.REQUIRED_ONE_OF.get(kind, ()))
+    names = [f"**{f.name}**" if f.required or f.name in required else f.name for f in imports.FIELDS[kind]]
     return f"Fields (required in bold): {', '.join(names)}."
 
 
-def mapping_editor(kind: str, header: list[str], file_id: str) -> dict[str, str]:
-    """One select box per column of the file: the import field it holds, guessed from the header, or the mapping
-    last used for this kind."""
-    mappings = st.session_state.setdefault("data_mappings", {})
-    if kind not in mappings:
-        mappings[kind] = importers.remembered_mapping(ui.get_engine(), kind)
-    remembered, guessed = mappings[kind], importers.guess_mapping(header, kind)
-    options = [NOT_MAPPED, *(f.name for f in importers.FIELDS[kind])]
+def mapping_editor(kind: str, header: list[str], file_id: str, preset: Preset | None = None) -> dict[str, str]:
+    """One select box per column of the file: the import field it holds — as the platform preset reads it, else
+    guessed from the header or the mapping last used for this kind."""
+    if preset is not None:
+        remembered, guessed = preset.proposed_mapping(header), {}
+    else:
+        mappings = st.session_state.setdefault("data_mappings", {})
+        if kind not in mappings:
+            mappings[kind] = imports.remembered_mapping(ui.get_engine(), kind)
+        remembered, guessed = mappings[kind], imports.guess_mapping(header, kind)
+    options = [NOT_MAPPED, *(f.name for f in imports.FIELDS[kind])]
     chosen: dict[str, str] = {}
     columns = st.columns(4)
     for position, name in enumerate(header):
@@ -69,17 +74,39 @@ def mapping_editor(kind: str, header: list[str], file_id: str) -> dict[str, str]
             name or f"(column {position + 1} has no name)",
             options,
             index=options.index(default) if default in options else 0,
-            key=f"data_map_{kind}_{file_id}_{position}",
+            key=f"data_map_{kind}_{preset.name if preset else ''}_{file_id}_{position}",
             disabled=not name,
         )
         if name and choice != NOT_MAPPED:
             chosen[name] = choice
     unmapped = [n for n in header if n and n not in chosen and guessed.get(n) not in (None, *chosen.values())]
+    if preset is not None:
+        st.caption(
+            f"The {preset.label} preset also reads what needs more than one column — {preset.becomes}. "
+            f"Columns left at {NOT_MAPPED} are read as the preset says; a field chosen here replaces the preset's."
+        )
+        return chosen
     if unmapped:
         st.caption(f"Named like a field, and read as it unless another column is mapped to it: {', '.join(unmapped)}.")
     if kind == "customers":
         st.caption(f"Columns left at {NOT_MAPPED} are kept as customer attributes.")
     return chosen
+
+
+def recognised_preset(header: list[str], file_id: str) -> Preset | None:
+    """The platform export the header is recognised as, proposed to the user (who may read the file plainly)."""
+    preset = presets.recognise(header)
+    if preset is None:
+        return None
+    st.info(f"Recognised as: {preset.label}.", icon=":material/storefront:")
+    use = st.toggle(
+        f"Read it as a {preset.label}",
+        value=True,
+        key=f"data_preset_{file_id}",
+        help=f"What becomes what: {preset.becomes}."
+        + (f" Revenue: {preset.revenue}." if preset.kind == "orders" else ""),
+    )
+    return preset if use else None
 
 
 def results_layout(header: list[str]):
@@ -96,7 +123,7 @@ def results_layout(header: list[str]):
     )
     outcomes = {}
     columns = st.columns(3)
-    for position, outcome in enumerate((*campaign_import.OUTCOMES, "revenue")):
+    for position, outcome in enumerate((*campaign_results.OUTCOMES, "revenue")):
         outcomes[outcome] = columns[position % 3].selectbox(
             f"{outcome} column", none, key=f"data_cr_{outcome}", **shown
         )
@@ -110,7 +137,7 @@ def results_layout(header: list[str]):
         st.info("Name the campaign, its arm column and the control group's arm value to check the file.")
         return None
     try:
-        layout = campaign_import.ResultsLayout(
+        layout = campaign_results.ResultsLayout(
             arm=arm,
             control=control.strip(),
             customer=customer,
@@ -118,14 +145,14 @@ def results_layout(header: list[str]):
             revenue=outcomes["revenue"],
             attributes=tuple(attributes),
         )
-        settings = campaign_import.CampaignSettings.parse(name, sent_at, channel, cost, margin)
+        settings = campaign_results.CampaignSettings.parse(name, sent_at, channel, cost, margin)
     except ValueError as exc:
         st.error(str(exc))
         return None
     return layout, settings
 
 
-def show_check(check: quality.FileCheck, stem: str) -> None:
+def show_check(check: imports.FileCheck, stem: str) -> None:
     if not check.problems:
         every = "The row is" if check.rows == 1 else f"All {check.rows:,} rows are"
         st.success(f"{every} valid.", icon=":material/check_circle:")
@@ -133,11 +160,18 @@ def show_check(check: quality.FileCheck, stem: str) -> None:
         st.error("The file cannot be imported:", icon=":material/error:")
     else:
         st.error(
-            f"{len(check.problems):,} problem{'s' if len(check.problems) != 1 else ''} on {check.bad_lines:,} of "
+            f"{len(check.problems):,} error{'s' if len(check.problems) != 1 else ''} on {check.bad_lines:,} of "
             f"{check.rows:,} rows. Fix the file, or skip the bad rows.",
             icon=":material/error:",
         )
-    if check.problems:
+    if check.warnings:
+        count = len(check.warnings)
+        st.warning(
+            f"{count:,} warning{'s' if count != 1 else ''}: the rows are kept, and each warning says what the import "
+            "assumes.",
+            icon=":material/warning:",
+        )
+    if check.problems or check.warnings:
         problems = check.problems_frame()
         st.dataframe(
             ui.mask_pii(problems.head(PROBLEMS_SHOWN), {"value": "text"}), hide_index=True, key="data_problems"
@@ -163,13 +197,14 @@ def show_last_import(file_id: str | None) -> None:
     if stored is None or file_id not in (None, stored[0]):
         return
     last = stored[1]
-    if isinstance(last, importers.ImportResult):
+    if isinstance(last, imports.ImportResult):
         st.success(f"Imported {last.file_name} ({last.kind}): status {last.status}.", icon=":material/task_alt:")
-        created, updated, unchanged, skipped = st.columns(4)
+        created, updated, unchanged, skipped, warned = st.columns(5)
         created.metric("Created", ui.number(last.created))
         updated.metric("Updated", ui.number(last.updated))
         unchanged.metric("Unchanged", ui.number(last.unchanged))
-        skipped.metric("Skipped", ui.number(last.rejected))
+        skipped.metric("Skipped (errors)", ui.number(last.rejected))
+        warned.metric("Warnings", ui.number(len(last.warnings)))
         with st.expander("What the import did"):
             st.text(last.describe())
         return
@@ -184,8 +219,8 @@ def run_import(file_id: str, write) -> None:
     bar = st.progress(0.0, text="Starting the import")
     try:
         result = write(lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message))
-    except importers.ImportFailed as failure:
-        outcome = (failure.summary(), quality.problems_frame(failure.problems))
+    except imports.ImportFailed as failure:
+        outcome = (failure.summary(), imports.problems_frame([*failure.problems, *failure.warnings]))
         st.session_state["data_last_import"] = (file_id, outcome)
     else:
         st.session_state["data_last_import"] = (file_id, result)
@@ -205,22 +240,29 @@ def import_section() -> None:
         st.caption(fields_help(kind))
         return
     data, name = upload.getvalue(), upload.name
-    header = memo("header", upload.file_id, lambda: quality.file_header(data, name))
+    header = memo("header", upload.file_id, lambda: imports.file_header(data, name))
     engine = ui.get_engine()
-    if kind == campaign_import.KIND:
+    if kind == campaign_results.KIND:
         chosen = results_layout(header)
         if chosen is None:
             return
         layout, settings = chosen
         key = (upload.file_id, repr(layout), settings.name)
         with st.spinner("Checking every row…"):
-            check = memo("check", key, lambda: quality.check_campaign_results_file(data, layout, settings.name))
+            check = memo("check", key, lambda: imports.check_campaign_results_file(data, layout, settings.name))
     else:
+        preset = recognised_preset(header, upload.file_id)
+        preset_name = preset.name if preset else imports.NO_PRESET
+        if preset is not None and preset.kind != kind:
+            st.caption(f"A {preset.label} holds {KINDS[preset.kind].lower()}: it is imported as such.")
+            kind = preset.kind
         st.markdown("**Columns** — what each column of the file holds")
-        mapping = mapping_editor(kind, header, upload.file_id)
-        key = (upload.file_id, kind, tuple(sorted(mapping.items())))
+        mapping = mapping_editor(kind, header, upload.file_id, preset)
+        key = (upload.file_id, kind, preset_name, tuple(sorted(mapping.items())))
         with st.spinner("Checking every row…"):
-            check = memo("check", key, lambda: quality.check_file(kind, data, mapping, file_name=name))
+            check = memo(
+                "check", key, lambda: imports.check_file(kind, data, mapping, file_name=name, preset=preset_name)
+            )
     show_check(check, Path(name).stem)
     skip = st.toggle(
         "Skip bad rows",
@@ -232,20 +274,28 @@ def import_section() -> None:
     blocked = not check.importable or (bool(check.problems) and not skip)
     if not st.button(f"Import {check.rows:,} rows", type="primary", disabled=blocked, key="data_import"):
         return
-    if kind == campaign_import.KIND:
+    if kind == campaign_results.KIND:
         run_import(
             upload.file_id,
-            lambda progress: campaign_import.import_campaign_results(
+            lambda progress: campaign_results.import_campaign_results(
                 engine, data, layout, settings, on_error=on_error, file_name=name, progress=progress
             ),
         )
     else:
-        st.session_state["data_mappings"][kind] = mapping
-        importers.remember_mapping(engine, kind, mapping)
+        if preset is None:  # a preset's mapping is the preset's, not one to offer for the next file
+            st.session_state.setdefault("data_mappings", {})[kind] = mapping
+            imports.remember_mapping(engine, kind, mapping)
         run_import(
             upload.file_id,
-            lambda progress: importers.import_file(
-                engine, kind, data, mapping=mapping, on_error=on_error, file_name=name, progress=progress
+            lambda progress: imports.import_file(
+                engine,
+                kind,
+                data,
+                mapping=mapping,
+                on_error=on_error,
+                file_name=name,
+                progress=progress,
+                preset=preset_name,
             ),
         )
 
@@ -280,7 +330,7 @@ def quality_section() -> None:
 
 def history_section() -> None:
     # Not through the data cache: a failed import, or one that changes nothing, is logged without a new data version.
-    history = quality.import_history(ui.get_engine())
+    history = imports.import_history(ui.get_engine())
     if history.empty:
         st.info("No file has been imported into this database yet.")
         return
@@ -303,7 +353,7 @@ def history_section() -> None:
     row = history[history["import_id"] == chosen].iloc[0]
     st.code(row["message"] if isinstance(row["message"], str) else "", language=None)
     if row["has_report"]:
-        report = ui.cached(quality.import_report, import_id=int(chosen))
+        report = ui.cached(imports.import_report, import_id=int(chosen))
         st.download_button(
             "Download its rejected rows (CSV)",
             report,

@@ -228,3 +228,15 @@ def test_a_campaign_opens_from_its_url_with_its_verdicts(server, page, js_errors
         assert verdict[:60] in text
     assert page.locator('[data-testid="stException"]').count() == 0
     assert js_errors == []
+
+
+def test_an_uploaded_shop_export_is_recognised_and_checked(server, page, js_errors):
+    # Checked, not imported: the server's demo database is shared with the other browser tests.
+    _open(page, server, PageSpec("data", "Data", '[data-testid="stFileUploader"]'))
+    upload = PROJECT_ROOT / "tests" / "files" / "presets" / "shopify_orders.csv"
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(upload))
+    page.get_by_text("Recognised as: Shopify orders export.").wait_for(timeout=DRAW_TIMEOUT_MS)
+    page.get_by_text("3 warnings", exact=False).first.wait_for(timeout=DRAW_TIMEOUT_MS)
+    assert page.get_by_role("button", name="Import 18 rows").is_enabled()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert js_errors == []

@@ -14,7 +14,8 @@ import pytest
 import test_app
 from streamlit.testing.v1 import AppTest
 
-from crm_core import campaign_import, campaigns, charts, db, dialect, schema, uplift
+from crm_core import campaigns, charts, db, dialect, schema, uplift
+from crm_core.imports import campaign_results
 
 PAGE = "pages/campaigns.py"
 app_env = test_app.app_env
@@ -170,13 +171,13 @@ def special_url(tmp_path) -> str:
     arms = ["$5 off", "A", "none"]
     rows = "".join(f"{arms[i % 3]},{int(i % 5 == 0)},{i % 2}\n" for i in range(90))
     (tmp_path / "ab.csv").write_text("arm,bought,region\n" + rows)
-    campaign_import.import_campaign_results(
+    campaign_results.import_campaign_results(
         engine,
         tmp_path / "ab.csv",
-        campaign_import.ResultsLayout(
+        campaign_results.ResultsLayout(
             arm="arm", control="none", outcomes={"converted": "bought"}, attributes=("region",)
         ),
-        campaign_import.CampaignSettings.parse("Imported A/B", sent_at="2024-02-01"),
+        campaign_results.CampaignSettings.parse("Imported A/B", sent_at="2024-02-01"),
     )
     engine.dispose()
     return url

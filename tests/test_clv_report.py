@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_core import charts, cli, clv, clv_report, db, dialect, importers, schema
+from crm_core import charts, cli, clv, clv_report, db, dialect, imports, schema
 
 D = dt.date
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -401,7 +401,7 @@ def cdnow_orders_csv(tmp_path_factory) -> Path:
 
 def test_cdnow_from_raw_transactions_through_the_importer_and_the_clv_command(engine, cdnow_orders_csv, capsys):
     url = engine.url.render_as_string(hide_password=False)
-    result = importers.import_file(engine, "orders", cdnow_orders_csv)
+    result = imports.import_file(engine, "orders", cdnow_orders_csv)
     assert (result.status, result.created, result.customers_created) == ("ok", 6919, 2357)
     command = ["clv", "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30", "--json", "--db", url]
     assert cli.main(command) == 0

@@ -3,7 +3,7 @@ pages showing the new data on their next run.
 
 Every test works on its own small DuckDB file (``store_url``): three customers and three orders, written
 directly. What the functions behind the page compute is tested in tests/test_quality.py, tests/test_erasure.py and
-tests/test_importers.py; here the page must wire them up and show their results.
+tests/test_imports.py; here the page must wire them up and show their results.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from crm_core import config, db, dialect, importers, privacy, schema
+from crm_core import config, db, dialect, imports, privacy, schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP = PROJECT_ROOT / "app.py"
@@ -145,11 +145,11 @@ def test_upload_map_preview_and_import_then_every_page_shows_the_new_data(store_
     at.button(key="data_import").click().run()
     _no_exception(at)
     assert at.success[0].value == "Imported kunden.csv (customers): status ok."
-    assert {k: _metrics(at)[k] for k in ("Created", "Updated", "Unchanged", "Skipped")} == {
+    assert {k: _metrics(at)[k] for k in ("Created", "Updated", "Unchanged", "Skipped (errors)")} == {
         "Created": "2",
         "Updated": "0",
         "Unchanged": "0",
-        "Skipped": "0",
+        "Skipped (errors)": "0",
     }
     C = schema.customers.c
     assert _rows(store_url, sa.select(C.external_id, C.first_name, C.city).where(C.id > 3).order_by(C.id)) == [
@@ -167,7 +167,7 @@ def test_upload_map_preview_and_import_then_every_page_shows_the_new_data(store_
 
 def test_the_mapping_is_remembered_for_the_next_file_of_the_kind(store_url):
     engine = db.create_engine(store_url)
-    importers.remember_mapping(engine, "customers", {"Kundennummer": "customer_id", "Vorname": "first_name"})
+    imports.remember_mapping(engine, "customers", {"Kundennummer": "customer_id", "Vorname": "first_name"})
     engine.dispose()
     at = _data_page()  # a new session: the mapping comes from the database
     _upload(at, "kunden.csv", KUNDEN.encode(), kind="customers")
@@ -192,8 +192,8 @@ ORDERS = (
 def test_every_problem_is_shown_before_anything_is_written_and_bad_rows_can_be_skipped(store_url):
     at = _data_page()
     _upload(at, "orders.csv", ORDERS, kind="orders")
-    assert at.error[0].value == "2 problems on 2 of 3 rows. Fix the file, or skip the bad rows."
-    problems = _frame(at, "line")
+    assert at.error[0].value == "2 errors on 2 of 3 rows. Fix the file, or skip the bad rows."
+    problems = _frame(at, "severity")
     assert problems[["line", "column", "reason"]].values.tolist() == [
         [3, "ordered_at", "no such date or time"],
         [4, "amount", "not a number (use '.' as the decimal point, no thousands separators or currency signs)"],
@@ -206,7 +206,7 @@ def test_every_problem_is_shown_before_anything_is_written_and_bad_rows_can_be_s
     at.button(key="data_import").click().run()
     _no_exception(at)
     assert at.success[0].value == "Imported orders.csv (orders): status partial."
-    assert (_metrics(at)["Created"], _metrics(at)["Skipped"]) == ("1", "2")
+    assert (_metrics(at)["Created"], _metrics(at)["Skipped (errors)"]) == ("1", "2")
     orders = schema.orders.c
     assert _rows(store_url, sa.select(orders.external_id, orders.amount).where(orders.id > 3)) == [("o10", 10.5)]
     history = _frame(at, "import_id")
@@ -223,8 +223,8 @@ def test_a_failed_import_is_shown_and_kept_in_the_history(store_url):
     assert at.success[0].value == "The row is valid."
     at.button(key="data_import").click().run()
     _no_exception(at)
-    assert at.error[0].value.startswith("Import of contacts.csv (interactions) failed: 1 problem on 1 line(s)")
-    assert _frame(at, "line")[["line", "column"]].values.tolist() == [[2, "customer_id"]]
+    assert at.error[0].value.startswith("Import of contacts.csv (interactions) failed: 1 error on 1 line(s)")
+    assert _frame(at, "severity")[["line", "column"]].values.tolist() == [[2, "customer_id"]]
     history = _frame(at, "import_id")
     assert history[["file_name", "kind", "status", "rows_rejected"]].values.tolist() == [
         ["contacts.csv", "interactions", "failed", 1]
@@ -239,7 +239,7 @@ def test_a_file_without_a_required_column_cannot_be_imported(store_url):
     at = _data_page()
     _upload(at, "o.csv", b"order_id,ordered_at\no1,2024-01-01\n", kind="orders")
     assert at.error[0].value == "The file cannot be imported:"
-    assert _frame(at, "line")["column"].tolist() == ["customer_id"]
+    assert _frame(at, "severity")["column"].tolist() == ["customer_id"]
     assert at.button(key="data_import").disabled
     assert at.toggle(key="data_skip").disabled
 
@@ -301,3 +301,41 @@ def test_the_database_in_use_is_shown_never_edited(store_url):
     assert any(f"`{db.redact_url(store_url)}`" in str(md.value) for md in at.markdown)
     assert not [t for t in at.text_input if store_url in str(t.value)]
     assert _frame(at, "table").set_index("table").loc["orders", "rows"] == 3
+
+
+SHOPIFY_ORDERS = PROJECT_ROOT / "tests" / "files" / "presets" / "shopify_orders.csv"
+
+
+def test_a_platform_export_is_recognised_and_its_preset_proposed(store_url):
+    at = _data_page()
+    # Chosen as customers by mistake: the header says it is a Shopify orders export, which holds orders.
+    _upload(at, "orders_export.csv", SHOPIFY_ORDERS.read_bytes(), kind="customers")
+    assert at.info[0].value == "Recognised as: Shopify orders export."
+    assert at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("data_preset_"))).value is True
+    # The preset's mapping is proposed and can be edited.
+    assert (_column_box(at, "Name").value, _column_box(at, "Lineitem sku").value) == ("order_id", "product_id")
+    assert _column_box(at, "Total").value == "—"  # read by the preset as Total - Refunded Amount
+    assert not at.error
+    assert at.warning[0].value.startswith("3 warnings")
+    warnings = _frame(at, "severity")
+    assert warnings["severity"].tolist() == ["warning"] * 3
+    at.button(key="data_import").click().run()
+    _no_exception(at)
+    assert at.success[0].value == "Imported orders_export.csv (orders): status ok."
+    assert (_metrics(at)["Created"], _metrics(at)["Warnings"]) == ("10", "3")
+    orders = schema.orders.c
+    revenue = sa.select(sa.func.count(), sa.func.sum(orders.amount)).where(
+        orders.status == "completed", orders.external_id.like("#%")
+    )
+    assert [(n, float(total)) for n, total in _rows(store_url, revenue)] == [(6, 431.55)]
+
+
+def test_a_recognised_export_can_be_read_plainly(store_url):
+    at = _data_page()
+    _upload(at, "orders_export.csv", SHOPIFY_ORDERS.read_bytes(), kind="orders")
+    toggle = next(t for t in at.toggle if t.key.startswith("data_preset_"))
+    toggle.set_value(False).run()
+    _no_exception(at)
+    # Read plainly, the shop's columns are guessed: Name is no field, so the order id is missing.
+    assert _column_box(at, "Lineitem sku").value == "—"
+    assert "required column missing" in _frame(at, "severity")["reason"].tolist()[0]

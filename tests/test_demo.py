@@ -316,7 +316,7 @@ def test_load_demo_replace_moves_the_data_version_on(engine):
 
 def test_import_files_round_trip_through_the_importers(tmp_path):
     """The demo's CSV files speak the documented import format: every row is accepted."""
-    from crm_core import importers
+    from crm_core import imports
 
     data = demo.generate(customers=120, seed=9)
     files = demo.write_import_files(data, tmp_path)
@@ -332,7 +332,7 @@ def test_import_files_round_trip_through_the_importers(tmp_path):
             ("interactions", data.interactions),
             ("feedback", data.feedback),
         ]:
-            result = importers.import_file(engine, kind, files[kind])
+            result = imports.import_file(engine, kind, files[kind])
             assert result.rejected == 0, kind
             assert result.created == len(frame), kind
         with engine.connect() as conn:

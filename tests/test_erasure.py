@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from crm_core import cli, db, dialect, erasure, importers, privacy, schema, segments
+from crm_core import cli, db, dialect, erasure, imports, privacy, schema, segments
 
 T = dt.datetime
 EMAIL = "zelda.q@example.com"
@@ -139,8 +139,8 @@ def store(engine, tmp_path):
     # A failed import: two rows with her email that disagree, so the report names the email as the bad value.
     path = tmp_path / f"{EMAIL}.csv"
     path.write_text(f"email,first_name\n{EMAIL},Zelda\n{EMAIL},Zed\n", encoding="utf-8")
-    with pytest.raises(importers.ImportFailed):
-        importers.import_file(engine, "customers", path)
+    with pytest.raises(imports.ImportFailed):
+        imports.import_file(engine, "customers", path)
     return engine
 
 
@@ -277,7 +277,7 @@ def test_an_unknown_email_is_suppressed_all_the_same(store, tmp_path):
     assert result.describe().startswith("No customer had this email; 1 suppression entry added")
     path = tmp_path / "c.csv"
     path.write_text("customer_id,email,consent_email\ng1,ghost@example.com,yes\n", encoding="utf-8")
-    importers.import_file(store, "customers", path)
+    imports.import_file(store, "customers", path)
     K, C = schema.consents.c, schema.customers.c
     joined = sa.select(C.external_id, K.channel, K.status).join_from(
         schema.consents, schema.customers, C.id == K.customer_id
@@ -312,7 +312,7 @@ def test_a_reimport_after_erasure_stays_suppressed_and_is_never_exported(store, 
     erasure.erase_customer(store, email=EMAIL, now=NOW)
     path = tmp_path / "again.csv"
     path.write_text(REIMPORT, encoding="utf-8")
-    result = importers.import_file(store, "customers", path)
+    result = imports.import_file(store, "customers", path)
     assert (result.created, result.erased_untouched, result.suppressed) == (3, 1, 3)
     C, K = schema.customers.c, schema.consents.c
     # The erased record is never refilled.

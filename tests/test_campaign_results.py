@@ -1,4 +1,4 @@
-"""The import of campaign results (crm_core.campaign_import) and the ``campaign --json`` figures it leads to.
+"""The import of campaign results (crm_core.imports.campaign_results) and the ``campaign --json`` figures it leads to.
 
 The central test builds a results file in the layout of Hillstrom's "MineThatData" e-mail test (arms "Mens E-Mail",
 "Womens E-Mail", control "No E-Mail"; visit, conversion and spend per customer) from a seeded generator with known
@@ -23,9 +23,9 @@ import pytest
 import sqlalchemy as sa
 from scipy import stats
 
-from crm_core import campaign_import, campaigns, cli, db, dialect, schema
-from crm_core.campaign_import import CampaignSettings, ImportFailed, ResultsLayout, import_campaign_results
-from crm_core.importers import Problem
+from crm_core import campaigns, cli, db, dialect, schema
+from crm_core.imports import Problem, campaign_results
+from crm_core.imports.campaign_results import CampaignSettings, ImportFailed, ResultsLayout, import_campaign_results
 
 BAD = Path(__file__).parent / "files" / "bad"
 FLAG_HELP = "1/0, yes/no, y/n, true/false, or empty for not recorded"
@@ -364,7 +364,7 @@ def test_skip_imports_the_valid_rows_and_reports_the_others(engine, tmp_path):
     )
     assert (result.status, result.created, result.rejected) == ("partial", 3, 1)
     assert report.read_text() == (
-        f'line,column,reason,value\n3,converted,"not a yes/no value; accepted: {FLAG_HELP}",maybe\n'
+        f'severity,line,column,reason,value\nerror,3,converted,"not a yes/no value; accepted: {FLAG_HELP}",maybe\n'
     )
     # Row numbers stay those of the file: the rejected row 2 leaves a gap.
     ids = sorted(row[0] for row in _members(engine, "S"))
@@ -373,9 +373,9 @@ def test_skip_imports_the_valid_rows_and_reports_the_others(engine, tmp_path):
 
 def test_new_customer_ids_fit_the_column_for_long_campaign_names():
     name = "A campaign whose name is far longer than any customer id may be, 2024 edition"
-    first, other = campaign_import.new_customer_id(name, 12345), campaign_import.new_customer_id(name + "!", 12345)
+    first, other = campaign_results.new_customer_id(name, 12345), campaign_results.new_customer_id(name + "!", 12345)
     assert len(first) <= 64 and first.endswith("#12345") and first != other
-    assert campaign_import.new_customer_id("Spring", 3) == "Spring#3"
+    assert campaign_results.new_customer_id("Spring", 3) == "Spring#3"
 
 
 # --- bad files ------------------------------------------------------------------------------------------------------
@@ -519,5 +519,5 @@ def test_cli_reports_a_bad_file_and_exits_1(engine, tmp_path, capsys):
     path = _write(tmp_path, "arm,converted\nA,1\nB,0\n")
     assert _import_cli(engine, path, "--campaign", "C", "--arm-col", "arm", "--control", "ctrl") == 1
     err = capsys.readouterr().err
-    assert err.startswith("Import of results.csv (campaign_results) failed: 1 problem; nothing was imported.")
+    assert err.startswith("Import of results.csv (campaign_results) failed: 1 error; nothing was imported.")
     assert "column arm: no row has the control arm 'ctrl'" in err

@@ -25,8 +25,9 @@ import pytest
 import sqlalchemy as sa
 
 from crm_core import cli, db, dialect, privacy, purchases, schema
-from crm_core.importers import (
+from crm_core.imports import (
     FIELDS,
+    REQUIRED_ONE_OF,
     ImportFailed,
     Problem,
     guess_mapping,
@@ -227,7 +228,7 @@ BAD_FILES = [
     pytest.param(
         "orders",
         "unknown_status.csv",
-        Problem(2, "status", "unknown status; accepted: cancelled, completed, returned", "lost"),
+        Problem(2, "status", "unknown status; accepted: cancelled, completed, pending, returned", "lost"),
         id="unknown-status",
     ),
     pytest.param(
@@ -253,7 +254,7 @@ def test_bad_file_fails_with_line_column_reason_and_changes_nothing(shop, kind, 
     assert failure.value.problems == [problem]
     assert counts(shop) == before
     report = failure.value.report()
-    assert report.splitlines()[0].startswith(f"Import of {name} ({kind}) failed: 1 problem")
+    assert report.splitlines()[0].startswith(f"Import of {name} ({kind}) failed: 1 error")
     assert str(problem) in report
     status, file_name, *_ = log(shop)[-1]
     assert (status, file_name) == ("failed", name)
@@ -272,7 +273,7 @@ def test_failure_is_logged_with_its_report(shop):
             hashlib.sha256((BAD / "bad_email.csv").read_bytes()).hexdigest(),
             2,
             1,
-            "line,column,reason,value\r\n3,email,not an email address,ann(at)example.com\r\n",
+            "severity,line,column,reason,value\r\nerror,3,email,not an email address,ann(at)example.com\r\n",
         )
     ]
 
@@ -283,10 +284,10 @@ def test_failure_lists_the_first_50_problems_and_the_total(engine, tmp_path):
         import_file(engine, "customers", path)
     assert len(failure.value.problems) == 60
     lines = failure.value.report().splitlines()
-    assert lines[0] == "Import of many.csv (customers) failed: 60 problems on 60 line(s); nothing was imported."
+    assert lines[0] == "Import of many.csv (customers) failed: 60 errors on 60 line(s); nothing was imported."
     assert lines[1] == "  line 2, column email: not an email address (value 'bad0')"
     assert len(lines) == 1 + 50 + 1
-    assert lines[-1] == "  … the first 50 of 60 problems are shown."
+    assert lines[-1] == "  … the first 50 of 60 errors are shown."
 
 
 def test_every_bad_row_is_reported_not_only_the_first(engine, tmp_path):
@@ -682,11 +683,11 @@ SKIP_FILE = (
     "k6,k6@example.com,1980-01-06\n"
 )
 SKIP_REPORT = (
-    "line,column,reason,value\n"
-    "3,email,not an email address,not-an-email\n"
-    "4,birth_date,no such date or time,1980-02-30\n"
-    "5,birth_date,too few fields: 2 where the header has 3 (rows are never padded),\n"
-    "6,email,not an email address,'=HYPERLINK(1)\n"  # a formula is neutralised for spreadsheets
+    "severity,line,column,reason,value\n"
+    "error,3,email,not an email address,not-an-email\n"
+    "error,4,birth_date,no such date or time,1980-02-30\n"
+    "error,5,birth_date,too few fields: 2 where the header has 3 (rows are never padded),\n"
+    "error,6,email,not an email address,'=HYPERLINK(1)\n"  # a formula is neutralised for spreadsheets
 )
 
 
@@ -730,7 +731,7 @@ def test_skip_leaves_out_rows_of_unknown_customers(shop, tmp_path):
     assert (result.status, result.created, result.rejected) == ("partial", 1, 1)
     assert (tmp_path / "r.csv").read_text(
         encoding="utf-8"
-    ) == "line,column,reason,value\n3,customer_id,unknown customer,9999\n"
+    ) == "severity,line,column,reason,value\nerror,3,customer_id,unknown customer,9999\n"
 
 
 def test_skip_cannot_skip_a_broken_file(engine):
@@ -794,7 +795,9 @@ def test_guess_mapping_recognises_spellings_and_synonyms():
 
 
 def test_fields_allow_list_follows_the_design():
-    assert [f.name for f in FIELDS["orders"] if f.required] == ["order_id", "customer_id", "ordered_at"]
+    # An order's buyer is its customer_id, else its email, else its phone (REQUIRED_ONE_OF).
+    assert [f.name for f in FIELDS["orders"] if f.required] == ["order_id", "ordered_at"]
+    assert REQUIRED_ONE_OF["orders"] == REQUIRED_ONE_OF["customers"] == ("customer_id", "email", "phone")
     assert [f.name for f in FIELDS["interactions"] if f.required] == ["customer_id", "occurred_at", "channel"]
     assert {f.name: f.type for f in FIELDS["feedback"]}["score"] == "score"
 

@@ -5,7 +5,7 @@ A/B-testing or e-mail tool exports after a send (the classic example is Hillstro
 arms "Mens E-Mail", "Womens E-Mail" and "No E-Mail", with visit, conversion and spend per customer).
 
 The command line names the file's columns (:class:`ResultsLayout`), so nothing is guessed. Everything else is the
-machinery of :mod:`crm_core.importers`: the same exact reading of CSV and Excel, the same value parsing and
+machinery of the :mod:`crm_core.imports` package: the same exact reading of CSV and Excel, the same value parsing and
 line/column/reason problems, the same all-or-nothing write (or ``on_error="skip"`` with a report of the rejected
 rows), the same ``import_log`` entry for every attempt, and an import that changes nothing leaves the data version
 alone.
@@ -45,36 +45,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from crm_core import db, dialect, schema
-from crm_core.importers import (
-    INTERACTION_CHANNEL_VALUES,
-    ON_ERROR,
-    Field,
-    ImportFailed,
-    ImportResult,
-    Problem,
-    Source,
-    _attribute_rows,
-    _attribute_writes,
-    _BadFile,
-    _Columns,
-    _fetch,
-    _id,
-    _load,
-    _lookup,
-    _map_unique,
-    _mark_duplicates,
-    _norm_key,
-    _parse_column,
-    _Plan,
-    _RawFile,
-    _read,
-    _reasons,
-    _same_values,
-    _Table,
-    _update,
-    parse_timestamp,
-    run_import,
-)
+from crm_core.imports.customers import plan_attribute_writes, stated_attributes
+from crm_core.imports.fields import INTERACTION_CHANNEL_VALUES, Field, id_field, norm_key
+from crm_core.imports.pipeline import ON_ERROR, run_import
+from crm_core.imports.reading import RawFile, Source, load, read_file
+from crm_core.imports.results import BadFile, ImportFailed, ImportResult, Problem
+from crm_core.imports.store import Plan, fetch, lookup, same_values, update_rows
+from crm_core.imports.validation import Columns, Table, mark_duplicates
+from crm_core.imports.values import add_reason, map_unique, parse_column, parse_timestamp
 
 #: The ``kind`` of these imports in ``import_log``.
 KIND = "campaign_results"
@@ -90,7 +68,7 @@ FLAG_VALUES: dict[str, bool] = {
 _FLAG_HELP = "1/0, yes/no, y/n, true/false, or empty for not recorded"
 
 _ARM = Field("arm", "text", required=True, max_length=64)
-_CUSTOMER = _id("customer_id", required=True)
+_CUSTOMER = id_field("customer_id", required=True)
 _REVENUE = Field("revenue", "money")
 _MEMBER_COLUMNS = ("arm", "is_control", "sent_at", *OUTCOMES, "revenue")
 #: Without a customer column the new customers' ids are ``<campaign>#<row>``; a long name is shortened and made
@@ -195,7 +173,7 @@ class CampaignSettings:
                 raise ValueError(f"--sent-at {sent_at!r}: {exc}") from None
         known_channel = None
         if channel is not None and channel.strip():
-            known_channel = INTERACTION_CHANNEL_VALUES.get(_norm_key(channel))
+            known_channel = INTERACTION_CHANNEL_VALUES.get(norm_key(channel))
             if known_channel is None:
                 accepted = ", ".join(schema.INTERACTION_CHANNELS)
                 raise ValueError(f"--channel {channel!r}: unknown channel; accepted: {accepted}")
@@ -293,18 +271,18 @@ def _positions(header: list[str], layout: ResultsLayout) -> dict[str, int]:
         if len(column) > 64:
             problems.append(Problem(1, column, "an attribute's column name may have at most 64 characters"))
     if problems:
-        raise _BadFile(*problems)
+        raise BadFile(*problems)
     return {name: seen[name] - 1 for name in seen}
 
 
 def _parse_flags(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Outcome flags: True / False / None (not recorded), and the reason each bad cell is bad."""
-    values = _map_unique(text, lambda v: FLAG_VALUES.get(v.lower()))
+    values = map_unique(text, lambda v: FLAG_VALUES.get(v.lower()))
     bad = text.notna().to_numpy() & values.isna().to_numpy()
-    return values.astype("boolean"), _reasons(bad, f"not a yes/no value; accepted: {_FLAG_HELP}")
+    return values.astype("boolean"), add_reason(bad, f"not a yes/no value; accepted: {_FLAG_HELP}")
 
 
-def _row_numbers(raw: _RawFile) -> np.ndarray:
+def _row_numbers(raw: RawFile) -> np.ndarray:
     """Each row's number among the file's data rows (1 = the first), counting the rows with a problem too, so that
     a row keeps its number when another row is fixed."""
     every = np.union1d(np.asarray(raw.cells.lines, dtype=np.int64), [p.line for p in raw.problems if p.line])
@@ -320,15 +298,15 @@ def new_customer_id(campaign: str, row: int) -> str:
     return f"{prefix}#{row}"
 
 
-def _validate(raw: _RawFile, layout: ResultsLayout, campaign: str) -> _Table:
+def _validate(raw: RawFile, layout: ResultsLayout, campaign: str) -> Table:
     position = _positions(raw.header, layout)
     named = layout.fields()
     used = {*named.values(), *layout.attributes}
     ignored = [h for h in raw.header if h and h not in used]
     frame = pd.DataFrame({"line": np.asarray(raw.cells.lines, dtype=np.int64)})
     attributes = pd.DataFrame({name: raw.cells.column(position[name]) for name in layout.attributes}, index=frame.index)
-    columns = _Columns(named, list(layout.attributes), ignored)
-    table = _Table(KIND, raw, columns, frame, attributes, {}, list(raw.problems), np.zeros(len(frame), dtype=bool))
+    columns = Columns(named, list(layout.attributes), ignored)
+    table = Table(KIND, raw, columns, frame, attributes, {}, list(raw.problems), np.zeros(len(frame), dtype=bool))
     decimal_comma = raw.delimiter == ";"
     for name, source in named.items():
         text = raw.cells.column(position[source])
@@ -337,25 +315,25 @@ def _validate(raw: _RawFile, layout: ResultsLayout, campaign: str) -> _Table:
             frame[name], errors = _parse_flags(text)
         else:
             spec = {"arm": _ARM, "customer_id": _CUSTOMER, "revenue": _REVENUE}[name]
-            parsed = _parse_column(text, spec, decimal_comma)
+            parsed = parse_column(text, spec, decimal_comma)
             frame[name] = parsed.values.astype(object) if spec.type in ("id", "text") else parsed.values
             errors = parsed.errors
             if spec.required:
-                errors = _reasons(text.isna().to_numpy(), "required value missing", errors)
+                errors = add_reason(text.isna().to_numpy(), "required value missing", errors)
         table.report(source, errors, text)
     for name in layout.attributes:
         too_long = attributes[name].str.len().fillna(0).to_numpy() > 255
-        table.report(name, _reasons(too_long, "longer than 255 characters"), attributes[name])
+        table.report(name, add_reason(too_long, "longer than 255 characters"), attributes[name])
     # Cells are read stripped of surrounding spaces; so is the control's value.
     frame["is_control"] = (frame["arm"] == layout.control.strip()).to_numpy()
     if not frame["is_control"].any():
         arms = ", ".join(repr(a) for a in pd.unique(frame["arm"].dropna())[:10])
-        raise _BadFile(
+        raise BadFile(
             Problem(None, layout.arm, f"no row has the control arm {layout.control!r}; the arms are: {arms or 'none'}")
         )
     if layout.customer:
         compare = [c for c in frame.columns if c != "line"]
-        _mark_duplicates(table, frame["customer_id"], "customer", layout.customer, compare)
+        mark_duplicates(table, frame["customer_id"], "customer", layout.customer, compare)
     else:
         # Python strings, not Arrow ones: the ids are looked up and mapped, which pandas runs fastest on objects.
         ids = [new_customer_id(campaign, n) for n in _row_numbers(raw).tolist()]
@@ -377,10 +355,10 @@ def read_campaign_results(
         ``revenue`` when named, one column per attribute, and ``duplicate``. The problems are sorted by line; a
         problem of the whole file comes alone, with an empty frame. Unknown customers are found on import.
     """
-    data, name, _ = _load(source, file_name)
+    data, name, _ = load(source, file_name)
     try:
-        table = _validate(_read(data, name), layout, campaign or "campaign")
-    except _BadFile as exc:
+        table = _validate(read_file(data, name), layout, campaign or "campaign")
+    except BadFile as exc:
         return pd.DataFrame(), exc.problems
     frame = pd.concat([table.frame, table.attributes], axis=1)
     frame["duplicate"] = table.duplicate
@@ -402,7 +380,7 @@ class _StoredCampaign:
 def _stored_campaign(conn: Connection, name: str) -> _StoredCampaign | None:
     table = schema.campaigns
     extra = [table.c.channel, table.c.cost, table.c.margin, table.c.start_date]
-    found = _lookup(conn, pd.DataFrame({"key": [name]}), table, table.c.name, extra)
+    found = lookup(conn, pd.DataFrame({"key": [name]}), table, table.c.name, extra)
     if found.empty:
         return None
     row = found.iloc[0]
@@ -447,7 +425,7 @@ def _differs(new: pd.Series, old: pd.Series, kind: str) -> np.ndarray:
         a, b = _flags_as_numbers(new), _flags_as_numbers(old)
         same = ((a == b) | (a.isna() & b.isna())).to_numpy()
     else:
-        same = _same_values(new.reset_index(drop=True), old.reset_index(drop=True), kind)
+        same = same_values(new.reset_index(drop=True), old.reset_index(drop=True), kind)
     return stated & ~same
 
 
@@ -463,7 +441,7 @@ _KINDS = {
 def _stored_members(conn: Connection, campaign_id: int, customer_ids: pd.Series) -> pd.DataFrame:
     members = schema.campaign_members
     stage = pd.DataFrame({"customer_id": customer_ids.astype("int64").to_numpy()})
-    return _fetch(
+    return fetch(
         conn,
         stage,
         lambda s: (
@@ -489,7 +467,7 @@ class _Customers:
 
 def _match_customers(conn: Connection, rows: pd.DataFrame, layout: ResultsLayout) -> _Customers:
     customers = schema.customers
-    found = _lookup(
+    found = lookup(
         conn, pd.DataFrame({"key": rows["customer_id"]}), customers, customers.c.external_id, [customers.c.erased_at]
     )
     known = dict(zip(found["key"], found["id"].astype("int64"), strict=True))
@@ -536,12 +514,12 @@ def _member_updates(
 
 def _plan(
     conn: Connection,
-    table: _Table,
+    table: Table,
     problems: list[Problem],
     base: CampaignImportResult,
     layout: ResultsLayout,
     settings: CampaignSettings,
-) -> _Plan:
+) -> Plan:
     result = replace(base, ignored_columns=list(base.ignored_columns), arms=dict(base.arms))
     keep = ~table.frame["line"].isin({p.line for p in problems}).to_numpy() & ~table.duplicate
     rows = table.frame[keep].reset_index()  # 'index' keeps the position in the file, for the attributes
@@ -550,7 +528,7 @@ def _plan(
 
     matched = _match_customers(conn, rows, layout)
     if matched.problems:
-        return _Plan(result, problems=matched.problems)
+        return Plan(result, problems=matched.problems)
     ids, new_customers = matched.ids, matched.new
     result.customers_created = len(new_customers)
 
@@ -576,17 +554,17 @@ def _plan(
     new_members = wanted[~wanted["seq"].isin(existing["seq"]).to_numpy()]
     changed, updates = _member_updates(wanted, existing, stated, settings.sent_at is not None)
 
-    attribute_rows = _attribute_rows(table, rows.set_index("index"))
+    attribute_rows = stated_attributes(table.attributes, rows.set_index("index"))
     attribute_rows = attribute_rows[~attribute_rows["seq"].isin(rows["seq"][matched.erased])]
     result.erased_untouched = int(matched.erased.sum()) if layout.attributes else 0
-    attribute_writes, _ = _attribute_writes(conn, attribute_rows, ids)
+    attribute_writes, _ = plan_attribute_writes(conn, attribute_rows, ids)
 
     result.created = len(new_members)
     result.updated = int(changed.sum())
     result.unchanged = len(existing) - result.updated
     result.attributes_written = attribute_writes.count()
     if not result.changed:
-        return _Plan(result)
+        return Plan(result)
 
     def write(conn: Connection, now: dt.datetime) -> None:
         campaigns = schema.campaigns
@@ -624,10 +602,10 @@ def _plan(
             inserts["revenue"] = new_members["revenue"].to_numpy(dtype=float)
         dialect.bulk_insert(conn, schema.campaign_members, inserts)
         keys = ["_campaign_id", "_customer_id"]
-        _update(conn, schema.campaign_members, updates.assign(_campaign_id=campaign_id), keys)
+        update_rows(conn, schema.campaign_members, updates.assign(_campaign_id=campaign_id), keys)
         attribute_writes.apply(conn, all_ids, now, None)
 
-    return _Plan(result, write)
+    return Plan(result, write)
 
 
 # --- the import ----------------------------------------------------------------------------------------------------
@@ -662,7 +640,7 @@ def import_campaign_results(
         ``abort`` (default): any bad row fails the whole import and nothing is written. ``skip``: the valid rows
         are imported and the rejected ones, with their reasons, are written as CSV to ``report_path``.
     report_path, file_name, progress
-        As for :func:`crm_core.importers.import_file`.
+        As for :func:`crm_core.imports.import_file`.
 
     Returns
     -------
