@@ -154,9 +154,15 @@ class Table:
         lines = self.frame["line"].to_numpy()[bad]
         values = [""] * len(bad) if text is None else text.take(bad).tolist()
         self.problems += [
-            Problem(int(line), column, str(reason), value if isinstance(value, str) else "")
+            Problem(int(line), column, str(reason), _shown(value) if isinstance(value, str) else "")
             for line, reason, value in zip(lines, errors[bad], values, strict=True)
         ]
+
+
+def _shown(value: str) -> str:
+    """A cell as a report shows it: a NUL character as the visible symbol for it (U+2400), which every engine
+    stores."""
+    return value.replace("\x00", "\u2400")
 
 
 def validate(kind: str, raw: RawFile, mapping: Mapping[str, str] | None) -> Table:
