@@ -179,7 +179,10 @@ def run_import(
     # The reading connection is closed before anything is written: SQLite would otherwise lock out the writer.
     say(0.55, "matching the rows against the database")
     with engine.connect() as conn:
-        planned = plan(conn, table, problems, base)
+        # Planning adds the other lines of an order with a bad line to the problems it is given (an order is
+        # imported whole); a file that fails anyway is not told that its orders are not imported, line by line.
+        planning = list(problems) if problems and on_error == "abort" else problems
+        planned = plan(conn, table, planning, base)
         if planned.problems:
             problems = sorted(problems + planned.problems, key=lambda p: p.line or 0)
             if on_error == "skip":
