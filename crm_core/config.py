@@ -7,6 +7,7 @@ Order of precedence (DESIGN.md §2): ``--db URL`` on the command line, then the 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -70,3 +71,29 @@ def pii_masking_forced(environ: Mapping[str, str] | None = None) -> bool:
     """True when the deployment forces personal data to be masked (``CRM_MASK_PII=1``)."""
     env = os.environ if environ is None else environ
     return env.get(MASK_PII_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+#: Environment variable: the first day the business sold anything (ISO date); earlier dates in an import are warned of.
+BUSINESS_START_ENV_VAR = "CRM_BUSINESS_START"
+DEFAULT_BUSINESS_START = dt.date(1970, 1, 1)
+#: Days after today that a date in an import may lie without a warning (time zones and clocks that run ahead).
+FUTURE_TOLERANCE_DAYS = 1
+
+
+def business_start(environ: Mapping[str, str] | None = None) -> dt.date:
+    """The first day of the business (``CRM_BUSINESS_START``, 1970-01-01 by default)."""
+    env = os.environ if environ is None else environ
+    text = env.get(BUSINESS_START_ENV_VAR, "").strip()
+    if not text:
+        return DEFAULT_BUSINESS_START
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{BUSINESS_START_ENV_VAR}={text!r} is not a date such as 2015-03-01") from None
+
+
+def latest_plausible_time(now: dt.datetime | None = None) -> dt.datetime:
+    """The latest time an imported date may have without a warning, and that the default as-of date follows: the
+    end of today (UTC) plus :data:`FUTURE_TOLERANCE_DAYS`."""
+    today = (now or dt.datetime.now(dt.UTC)).date()
+    return dt.datetime.combine(today + dt.timedelta(days=1 + FUTURE_TOLERANCE_DAYS), dt.time())

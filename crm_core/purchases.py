@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import dialect, schema
+from crm_core import config, dialect, schema
 
 orders = schema.orders
 
@@ -31,8 +31,13 @@ def purchases() -> sa.Select:
 
 def default_as_of(engine_or_conn: Engine | Connection) -> dt.date:
     """The default as-of date: the day after the last order in the database (DESIGN.md §5), so that demo and
-    historic data look alive. Today when there are no orders."""
-    query = sa.select(sa.func.max(orders.c.ordered_at))
+    historic data look alive. Today when there are no orders.
+
+    Orders dated after today (plus a day's tolerance, :func:`crm_core.config.latest_plausible_time`) do not count: one
+    mistyped year (2100) would otherwise move every metric to that date and call every customer "at risk".
+    """
+    latest = sa.literal(config.latest_plausible_time().replace(tzinfo=None), sa.DateTime)
+    query = sa.select(sa.func.max(orders.c.ordered_at)).where(orders.c.ordered_at < latest)
     if isinstance(engine_or_conn, Connection):
         last = engine_or_conn.execute(query).scalar()
     else:

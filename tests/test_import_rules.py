@@ -240,7 +240,7 @@ def test_a_buyer_known_by_email_is_the_stored_customer_with_that_email(engine, t
     assert ("#1001", "C1", "completed", 30.0) in _orders(engine)
 
 
-def test_dates_far_ahead_or_before_1970_are_kept_with_a_warning():
+def test_dates_after_today_or_before_the_business_started_are_kept_with_a_warning():
     check = check_file(
         "orders",
         b"order_id,customer_id,ordered_at,amount\no1,c1,1969-12-31,10\no2,c1,2024-01-01,10\no3,c1,2099-01-01,5\n",
@@ -250,7 +250,8 @@ def test_dates_far_ahead_or_before_1970_are_kept_with_a_warning():
         (
             2,
             "ordered_at",
-            "2 timestamps before 1970 or more than a year in the future (kept as written; check the column)",
+            "2 timestamps after today or before the business started (1970-01-01, CRM_BUSINESS_START): kept as "
+            "written, not counted for the as-of date; check the column",
             "1969-12-31",
         )
     ]

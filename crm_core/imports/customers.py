@@ -37,6 +37,13 @@ _CUSTOMER_COLUMNS = (
 )
 
 
+#: The stored email and phone of a matched customer, against which the suppression list is checked as well.
+_STORED_CONTACT = (
+    schema.customers.c.email.label("stored_email"),
+    schema.customers.c.phone.label("stored_phone"),
+)
+
+
 def plan_customers(conn: Connection, table: Table, keep: np.ndarray, result: ImportResult) -> Plan:
     """Match a customers file's valid rows (by id, else email, else phone) and plan their writes."""
     chosen = keep & ~table.duplicate
@@ -74,7 +81,13 @@ def plan_customer_rows(
             rows[["seq", "key"]],
             lambda s: (
                 sa.select(
-                    s.c.seq, s.c.key, customers.c.id, customers.c.external_id, customers.c.erased_at, *stored_columns
+                    s.c.seq,
+                    s.c.key,
+                    customers.c.id,
+                    customers.c.external_id,
+                    customers.c.erased_at,
+                    *_STORED_CONTACT,
+                    *stored_columns,
                 )
                 .select_from(s)
                 .join(customers, customers.c.external_id == s.c.key)
@@ -91,7 +104,9 @@ def plan_customer_rows(
                 conn,
                 unmatched[["seq", "email_norm"]].rename(columns={"email_norm": "wanted"}),
                 lambda s: (
-                    sa.select(s.c.seq, s.c.wanted, customers.c.id, customers.c.erased_at, *stored_columns)
+                    sa.select(
+                        s.c.seq, s.c.wanted, customers.c.id, customers.c.erased_at, *_STORED_CONTACT, *stored_columns
+                    )
                     .select_from(s)
                     .join(customers, customers.c.email_norm == s.c.wanted)
                 ),
@@ -125,7 +140,12 @@ def plan_customer_rows(
     attribute_rows = stated_attributes(attributes, rows)
     attribute_rows = attribute_rows[~attribute_rows["seq"].isin(erased_seqs)]
     attribute_writes, attribute_changed = plan_attribute_writes(conn, attribute_rows, ids)
-    consent_rows, result.suppressed = stated_consents(conn, rows)
+    # Suppression is checked against the stored person too: a file that names a customer by id alone (a consent
+    # update, say) must not make a suppressed person contactable.
+    stored_contact = matched[["seq", "stored_email", "stored_phone"]].rename(
+        columns={"stored_email": "email", "stored_phone": "phone"}
+    )
+    consent_rows, result.suppressed = stated_consents(conn, rows, stored_contact)
     consent_rows = consent_rows[~(consent_rows["seq"].isin(erased_seqs) & (consent_rows["status"] == "opt_in"))]
     consent_writes, consent_changed = plan_consent_writes(conn, consent_rows, ids)
 
@@ -223,9 +243,12 @@ def plan_attribute_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series
     return writes, changed
 
 
-def stated_consents(conn: Connection, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def stated_consents(
+    conn: Connection, rows: pd.DataFrame, stored_contact: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, int]:
     """The consents the file states, long (seq, channel, status, changed_at, source: the row's own date and origin
-    of the statement, when it states them), with the suppression list applied."""
+    of the statement, when it states them), with the suppression list applied to the row's email and phone and to
+    ``stored_contact`` (seq, email, phone: what the store holds for the rows that matched a customer)."""
     source = rows["consent_source"].to_numpy(dtype=object) if "consent_source" in rows else None
 
     def dated(channel: str) -> Any:
@@ -254,7 +277,16 @@ def stated_consents(conn: Connection, rows: pd.DataFrame) -> tuple[pd.DataFrame,
     stated = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     stated = stated[stated["status"].notna()]
     stated["changed_at"] = pd.to_datetime(stated["changed_at"])
-    suppressed = _suppressed_channels(conn, rows)
+    contacts = pd.DataFrame(
+        {
+            "seq": rows["seq"].to_numpy(),
+            "email": rows["email"].to_numpy() if "email" in rows else None,
+            "phone": rows["phone"].to_numpy() if "phone" in rows else None,
+        }
+    )
+    if stored_contact is not None and len(stored_contact):
+        contacts = pd.concat([contacts, stored_contact[["seq", "email", "phone"]]], ignore_index=True)
+    suppressed = _suppressed_channels(conn, contacts)
     if suppressed.empty:
         return stated, 0
     # Suppression wins over whatever the file says: the person asked not to be contacted there.
@@ -266,15 +298,16 @@ def stated_consents(conn: Connection, rows: pd.DataFrame) -> tuple[pd.DataFrame,
 
 
 def _suppressed_channels(conn: Connection, rows: pd.DataFrame) -> pd.DataFrame:
-    """seq, channel for every row whose email or phone is on the suppression list."""
+    """seq, channel for every row whose email or phone is on the suppression list (``rows``: seq, email, phone;
+    a seq may come more than once)."""
     empty = pd.DataFrame(columns=["seq", "channel"])
     if conn.execute(sa.select(schema.suppressions.c.id).limit(1)).first() is None:
         return empty
     hashes = pd.DataFrame(
         {
             "seq": rows["seq"].to_numpy(),
-            "email_hash": map_unique(rows["email"], privacy.email_hash).to_numpy() if "email" in rows else None,
-            "phone_hash": map_unique(rows["phone"], privacy.phone_hash).to_numpy() if "phone" in rows else None,
+            "email_hash": map_unique(rows["email"].astype(object), privacy.email_hash).to_numpy(),
+            "phone_hash": map_unique(rows["phone"].astype(object), privacy.phone_hash).to_numpy(),
         }
     )
     hashes = hashes[hashes["email_hash"].notna() | hashes["phone_hash"].notna()]

@@ -281,6 +281,24 @@ def guess_mapping(headers: Sequence[str], kind: str) -> dict[str, str]:
     return mapping
 
 
+def other_kind(headers: Sequence[str], kind: str) -> tuple[str, list[str]] | None:
+    """The kind a file looks like when it was given as ``kind`` but holds the required columns of another kind that
+    ``kind`` has no field for (an orders file given as customers: its ``order_id`` and ``ordered_at`` would become
+    customer attributes). Returns that kind and the file's columns that say so, or None.
+    """
+    own = set(fields_of(kind))
+    for candidate in KINDS:
+        if candidate == kind:
+            continue
+        telling = {f.name for f in FIELDS[candidate] if f.required} - own
+        if not telling:
+            continue
+        found = {target: source for source, target in guess_mapping(headers, candidate).items() if target in telling}
+        if set(found) == telling and not set(guess_mapping(list(found.values()), kind).values()):
+            return candidate, sorted(found.values())
+    return None
+
+
 def parse_mapping(items: Sequence[str]) -> dict[str, str]:
     """Parse ``--map SOURCE=FIELD`` arguments into ``{source column: field}``.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 import sqlalchemy as sa
@@ -37,15 +37,28 @@ def write_log(
             finished_at=utc_now(),
             status=result.status,
             message=message,
-            report=report_csv(problems) if problems else None,
+            report=report_csv(problems, limit=STORED_PROBLEMS) if problems else None,
         )
     )
     return log_id
 
 
-def report_csv(problems: Iterable[Problem]) -> str:
-    """The errors and warnings as CSV (severity, line, column, reason, value), safe to open in a spreadsheet."""
-    rows = [(p.severity, "" if p.line is None else p.line, p.column, p.reason, p.value) for p in problems]
+#: The problems an import's history keeps (the report file that an import writes keeps them all).
+STORED_PROBLEMS = 1_000
+
+
+def report_csv(problems: Sequence[Problem], limit: int | None = None) -> str:
+    """The errors and warnings as CSV (severity, line, column, reason, value), safe to open in a spreadsheet.
+
+    With ``limit``, the first ``limit`` problems and a last row that counts the ones left out.
+    """
+    shown = problems if limit is None else problems[:limit]
+    rows = [(p.severity, "" if p.line is None else p.line, p.column, p.reason, p.value) for p in shown]
+    if len(shown) < len(problems):
+        left = len(problems) - len(shown)
+        rows.append(
+            ("note", "", "", f"{left:,} more problems are not kept in the history; the report file has them all", "")
+        )
     columns = ["severity", "line", "column", "reason", "value"]
     report = exports.write_csv(pd.DataFrame(rows, columns=columns, dtype=object))
     assert report is not None

@@ -12,6 +12,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
+import zipfile
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from typing import IO, Any
 
 import pandas as pd
 import pyarrow as pa
+from defusedxml import DefusedXmlException, ElementTree
 
 from crm_core.imports.results import BadFile, Problem
 
@@ -133,6 +136,19 @@ def read_file(data: bytes, name: str) -> RawFile:
     return RawFile(name, digest, cells, delimiter, blank, problems)
 
 
+#: The longest cell a CSV file may hold, in characters (a long feedback text fits; Python's csv default is 128 KiB).
+MAX_CELL_CHARS = 16 * 1024 * 1024
+#: The most an ``.xlsx`` file may unpack to: a workbook is XML that compresses up to a hundredfold, so a small file
+#: can hold millions of rows that take minutes and gigabytes to read. CSV has no such limit.
+MAX_XLSX_UNPACKED = 200 * 1024 * 1024
+
+
+def _allow_long_cells() -> None:
+    # The limit is the csv module's, for the whole process; it is only ever raised.
+    if csv.field_size_limit() < MAX_CELL_CHARS:
+        csv.field_size_limit(MAX_CELL_CHARS)
+
+
 _DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -198,6 +214,7 @@ def _parse_csv(data: bytes):
     # The rows are decoded from the file's bytes a chunk at a time: a decoded copy of the whole file (or a StringIO,
     # which holds 4 bytes per character) would multiply the memory an upload of a million rows needs.
     text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    _allow_long_cells()
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     cells: Cells | None = None
     rows: list[Sequence[str]] = []
@@ -224,8 +241,13 @@ def _parse_csv(data: bytes):
             start = reader.line_num + 1
     except csv.Error as exc:
         message = str(exc)
-        if "unexpected end of data" in message or "field larger than field limit" in message:
+        if "unexpected end of data" in message:
             reason = f"unclosed quote: the quoted field of the row starting on line {start} never ends"
+        elif "field larger than field limit" in message:
+            reason = (
+                f"a cell of the row starting on line {start} is longer than {MAX_CELL_CHARS:,} characters, the most "
+                "one cell may hold (or its quote is never closed)"
+            )
         else:
             reason = f"malformed quoting: {message}"
         raise BadFile(Problem(start, "", reason)) from None
@@ -267,6 +289,7 @@ def cell_text(value: Any) -> str:
 def _parse_xlsx(data: bytes):
     import openpyxl
 
+    uncomputed = _check_workbook(data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
@@ -291,6 +314,9 @@ def _parse_xlsx(data: bytes):
             if extra:
                 problems.append(_width_problem(number, extra[-1] + 1, cells.header))
                 continue
+            if number in uncomputed:
+                problems += [_formula_problem(number, ref, cells.header) for ref in uncomputed[number]]
+                continue
             # A spreadsheet has no short rows: an empty cell at the end of a row is an empty value.
             cells.append((row + [""] * width)[:width], number)
     finally:
@@ -298,6 +324,103 @@ def _parse_xlsx(data: bytes):
     if cells is None:
         raise BadFile(Problem(None, "", "the file is empty (its first sheet has no cells)"))
     return cells, blank, problems
+
+
+# --- what openpyxl cannot tell: the size of a workbook and formulas without a result --------------------------------
+
+_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
+
+
+def _check_workbook(data: bytes) -> dict[int, list[str]]:
+    """Refuse a workbook that unpacks to more than :data:`MAX_XLSX_UNPACKED`; return the cells of the first sheet
+    that hold a formula without a saved result, by sheet row.
+
+    Such a cell reads as empty through openpyxl (it gives the saved result, and there is none): files written by
+    programs that do not compute formulas (scripts, some exporters) have them. Its row is refused, named by cell,
+    instead of importing an empty value.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return {}  # openpyxl says what is wrong with the file
+    with archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_XLSX_UNPACKED:
+            raise BadFile(
+                Problem(
+                    None,
+                    "",
+                    f"the workbook unpacks to {unpacked / 2**20:,.0f} MB, more than the "
+                    f"{MAX_XLSX_UNPACKED / 2**20:,.0f} MB an Excel file may hold here; save the sheet as CSV UTF-8, "
+                    "which has no such limit",
+                )
+            )
+        sheet = _first_sheet_path(archive)
+        if sheet is None or not _mentions_formulas(archive, sheet):
+            return {}
+        found: dict[int, list[str]] = {}
+        try:
+            with archive.open(sheet) as stream:
+                for _, element in ElementTree.iterparse(stream):
+                    if element.tag != f"{_NS}c":
+                        continue
+                    value = element.find(f"{_NS}v")
+                    if element.find(f"{_NS}f") is not None and (value is None or not (value.text or "")):
+                        ref = element.get("r", "")
+                        if match := _CELL_REF.fullmatch(ref):
+                            found.setdefault(int(match.group(2)), []).append(ref)
+                    element.clear()
+        except (ElementTree.ParseError, DefusedXmlException) as exc:
+            raise BadFile(Problem(None, "", f"not a readable .xlsx file ({type(exc).__name__}: {exc})")) from None
+        return found
+
+
+def _first_sheet_path(archive: zipfile.ZipFile) -> str | None:
+    """The path of the workbook's first sheet inside the archive (the sheet openpyxl reads as ``worksheets[0]``)."""
+    try:
+        workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError, DefusedXmlException):
+        return None
+    first = workbook.find(f"{_NS}sheets/{_NS}sheet")
+    if first is None:
+        return None
+    rel_id = first.get(f"{_REL_NS}id")
+    for rel in rels:
+        if rel.get("Id") == rel_id:
+            target = rel.get("Target", "")
+            path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            return path if path in archive.namelist() else None
+    return None
+
+
+def _mentions_formulas(archive: zipfile.ZipFile, sheet: str) -> bool:
+    """Whether the sheet's XML holds a formula element at all (a quick scan before parsing it)."""
+    tail = b""
+    with archive.open(sheet) as stream:
+        while chunk := stream.read(1 << 20):
+            window = tail + chunk
+            if b"<f>" in window or b"<f " in window or b"<f/>" in window:
+                return True
+            tail = window[-4:]
+    return False
+
+
+def _formula_problem(line: int, ref: str, header: list[str]) -> Problem:
+    match = _CELL_REF.fullmatch(ref)
+    assert match is not None
+    index = 0
+    for letter in match.group(1):
+        index = index * 26 + ord(letter) - ord("A") + 1
+    column = header[index - 1] if index <= len(header) else ""
+    return Problem(
+        line,
+        column,
+        f"cell {ref} holds a formula without a saved result, which would import as empty; open the file in Excel "
+        "and save it (Excel stores the results), or export the sheet as CSV",
+    )
 
 
 def file_header(source: Source, file_name: str | None = None) -> list[str]:
@@ -314,6 +437,7 @@ def file_header(source: Source, file_name: str | None = None) -> list[str]:
         skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
         delimiter = detect_delimiter(first_line(data, skip))
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+        _allow_long_cells()
         for row in csv.reader(text, delimiter=delimiter, strict=True):
             if any(row):
                 return [cell.strip() for cell in row]

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from crm_core import privacy
-from crm_core.imports.fields import ORDER_LEVEL, PRODUCT_LEVEL, REQUIRED_ONE_OF, fields_of, guess_mapping
+from crm_core.imports.fields import ORDER_LEVEL, PRODUCT_LEVEL, REQUIRED_ONE_OF, fields_of, guess_mapping, other_kind
 from crm_core.imports.reading import RawFile, Source, load, read_file
 from crm_core.imports.results import BadFile, Problem, warning
-from crm_core.imports.values import add_reason, map_unique, parse_column
+from crm_core.imports.values import NUL_REASON, add_reason, map_unique, nul_cells, parse_column
 
 # --- columns ----------------------------------------------------------------------------------------------------
 
@@ -70,6 +70,20 @@ def _resolve_columns(kind: str, header: list[str], mapping: Mapping[str, str] | 
         problems.append(Problem(1, one_of[0], f"required column missing: the file needs {' or '.join(one_of)}"))
     if kind == "orders":
         problems += _line_columns_problems(by_field)
+    # A file of another kind: said before anything else, where its columns would be lost (customers keep unknown
+    # columns as attributes) or where the file cannot be imported as it was given anyway.
+    missing = any("required column missing" in p.reason for p in problems)
+    unmapped_by_user = [h for h in header if h not in (mapping or {})]
+    if guess and (kind == "customers" or missing) and (looks := other_kind(unmapped_by_user, kind)):
+        other, columns = looks
+        lost = " - as customers, those columns would become customer attributes" if kind == "customers" else ""
+        raise BadFile(
+            Problem(
+                1,
+                columns[0],
+                f"this file looks like {other} (columns {', '.join(columns)}), not {kind}; import it as {other}{lost}",
+            )
+        )
     unmapped = [h for h in header if h and h not in chosen]
     # A column without a name (a trailing delimiter in the header, say) holds nothing anyone can use; one named like
     # a field that another column provides (by --map) is not an attribute either.
@@ -140,9 +154,15 @@ class Table:
         lines = self.frame["line"].to_numpy()[bad]
         values = [""] * len(bad) if text is None else text.take(bad).tolist()
         self.problems += [
-            Problem(int(line), column, str(reason), value if isinstance(value, str) else "")
+            Problem(int(line), column, str(reason), _shown(value) if isinstance(value, str) else "")
             for line, reason, value in zip(lines, errors[bad], values, strict=True)
         ]
+
+
+def _shown(value: str) -> str:
+    """A cell as a report shows it: a NUL character as the visible symbol for it (U+2400), which every engine
+    stores."""
+    return value.replace("\x00", "\u2400")
 
 
 def validate(kind: str, raw: RawFile, mapping: Mapping[str, str] | None) -> Table:
@@ -183,7 +203,8 @@ def validate(kind: str, raw: RawFile, mapping: Mapping[str, str] | None) -> Tabl
         table.report(source, errors, text)
     for name in columns.attributes:
         too_long = attributes[name].str.len().fillna(0).to_numpy() > 255
-        table.report(name, add_reason(too_long, "longer than 255 characters"), attributes[name])
+        errors = add_reason(nul_cells(attributes[name]), NUL_REASON, add_reason(too_long, "longer than 255 characters"))
+        table.report(name, errors, attributes[name])
     {"customers": _check_customers, "orders": _check_orders}.get(kind, _check_events)(table)
     table.problems.sort(key=lambda p: p.line or 0)
     return table

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_core import config
 from crm_core.imports.fields import CONSENT_HELP, CONSENT_VALUES, Field, norm_key
 
 # --- values -----------------------------------------------------------------------------------------------------
@@ -68,12 +69,22 @@ def _parse_timestamp(text: str, date_only: bool) -> tuple[dt.datetime, bool]:
         sign = -1 if offset[0] == "-" else 1
         digits = offset[1:].replace(":", "")
         hours, minutes = int(digits[:2]), int(digits[2:] or 0)
-        if hours > 14 or minutes > 59:
-            raise ValueError("no such UTC offset")
+        if not _is_utc_offset(sign, hours, minutes):
+            raise ValueError(
+                f"no such UTC offset ({offset}): offsets run from -12:00 to +14:00, in whole hours or :30 and :45"
+            )
         value -= sign * dt.timedelta(hours=hours, minutes=minutes)
     if date_only and (hour or offset) and value.time() != dt.time(0):
         raise ValueError("expected a date without a time of day")
     return value, bool(offset and offset not in ("Z", "z") and offset.strip("+-0:"))
+
+
+def _is_utc_offset(sign: int, hours: int, minutes: int) -> bool:
+    """Whether an offset exists on Earth's clocks: -12:00 to +14:00, minutes 00, 30 or 45 (e.g. +05:45 Nepal)."""
+    if minutes not in (0, 30, 45):
+        return False
+    total = hours * 60 + minutes
+    return total <= (14 * 60 if sign > 0 else 12 * 60)
 
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)"
@@ -96,8 +107,6 @@ class Column:
 
 #: Integral numbers written as decimals ("12923.0"), as spreadsheets and data tools export ids.
 _INTEGRAL_DECIMAL = r"[+-]?\d+\.0+"
-#: Timestamps outside these years are kept with a warning: far in the future, or before anything was sold online.
-PLAUSIBLE_YEARS = (1970, 1)  # from 1970 to one year after today
 
 
 def _integral_decimals(text: pd.Series, present: np.ndarray) -> np.ndarray | None:
@@ -132,8 +141,27 @@ def map_unique(text: pd.Series, function: Callable[[str], Any]) -> pd.Series:
     return pd.Series(mapped[codes], index=text.index, dtype=object)
 
 
+#: Why a cell holding a NUL character is refused (no engine stores one in text; PostgreSQL refuses it outright).
+NUL_REASON = "holds a NUL character (byte 0x00), which no database stores as text; remove it from the cell"
+
+
+def nul_cells(text: pd.Series) -> np.ndarray:
+    """The cells that hold a NUL character."""
+    return text.str.contains("\x00", regex=False, na=False).to_numpy()
+
+
 def parse_column(text: pd.Series, f: Field, decimal_comma: bool) -> Column:
-    """Parse one column of stripped strings (NaN for an empty cell) as the field ``f``."""
+    """Parse one column of stripped strings (NaN for an empty cell) as the field ``f``; a cell holding a NUL
+    character is bad, whatever the field."""
+    nul = nul_cells(text)
+    if not nul.any():
+        return _parse_column(text, f, decimal_comma)
+    column = _parse_column(text.where(~nul), f, decimal_comma)
+    column.errors = add_reason(nul, NUL_REASON, column.errors)
+    return column
+
+
+def _parse_column(text: pd.Series, f: Field, decimal_comma: bool) -> Column:
     present = text.notna().to_numpy()
     errors = no_errors(len(text))
     if f.max_length:
@@ -146,7 +174,7 @@ def parse_column(text: pd.Series, f: Field, decimal_comma: bool) -> Column:
             text = text.str.replace(r"\.0+$", "", regex=True)
             what = "ids" if kind == "id" else "whole numbers"
             note = f"{int(decimal.sum()):,} {what} written as decimals (like 12923.0) read as whole numbers (12923)"
-            column = parse_column(text, f, decimal_comma)
+            column = _parse_column(text, f, decimal_comma)
             column.notes.insert(0, (decimal, note))
             return column
     if kind in ("id", "text"):
@@ -228,17 +256,21 @@ def _parse_dates(text: pd.Series, date_only: bool) -> Column:
     if any(shifted):
         converted = np.array([*shifted, False])[codes]
         notes.append((converted, f"{int(converted.sum()):,} timestamps with a UTC offset converted to UTC"))
-    first_year, years_ahead = PLAUSIBLE_YEARS
-    latest = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=365 * years_ahead)
+    # Kept with a warning: dates after the import day (they never move the default as-of date, see
+    # purchases.default_as_of) and dates before the business started (CRM_BUSINESS_START).
+    start = config.business_start()
+    latest = config.latest_plausible_time()
     unique_stamps = stamps[:-1]
-    outside = (unique_stamps < np.datetime64(dt.datetime(first_year, 1, 1))) | (unique_stamps > np.datetime64(latest))
+    outside = (unique_stamps < np.datetime64(dt.datetime.combine(start, dt.time()))) | (
+        unique_stamps >= np.datetime64(latest)
+    )
     if outside.any():
         implausible = np.array([*outside, False])[codes]
         notes.append(
             (
                 implausible,
-                f"{int(implausible.sum()):,} timestamps before {first_year} or more than a year in the future "
-                "(kept as written; check the column)",
+                f"{int(implausible.sum()):,} timestamps after today or before the business started ({start}, "
+                f"{config.BUSINESS_START_ENV_VAR}): kept as written, not counted for the as-of date; check the column",
             )
         )
     return Column(pd.Series(stamps[codes], index=text.index), errors, notes)
