@@ -21,6 +21,9 @@ ENV_VAR = "CRM_DATABASE_URL"
 
 #: Settings for demo deployments; read from the environment so that a deployment can force them.
 MASK_PII_ENV_VAR = "CRM_MASK_PII"
+#: The region (ISO 3166 alpha-2) a phone number written without a country code is read in.
+PHONE_REGION_ENV_VAR = "CRM_PHONE_REGION"
+DEFAULT_PHONE_REGION = "DE"
 
 
 @dataclass(frozen=True)
@@ -70,3 +73,9 @@ def pii_masking_forced(environ: Mapping[str, str] | None = None) -> bool:
     """True when the deployment forces personal data to be masked (``CRM_MASK_PII=1``)."""
     env = os.environ if environ is None else environ
     return env.get(MASK_PII_ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def phone_region(environ: Mapping[str, str] | None = None) -> str:
+    """The region national phone numbers are read in (``CRM_PHONE_REGION``, ``DE`` by default)."""
+    env = os.environ if environ is None else environ
+    return env.get(PHONE_REGION_ENV_VAR, "").strip().upper() or DEFAULT_PHONE_REGION

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
 
-from crm_core import schema
+from crm_core import privacy, schema
 from crm_core.config import DatabaseSetting
 from crm_core.dialect import engine_label
 
@@ -246,6 +246,7 @@ def ensure_schema(engine: Engine) -> None:
         has_version = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)).first()
         if has_version is None:
             conn.execute(schema.meta.insert().values(key=DATA_VERSION_KEY, value="0"))
+        privacy.upgrade(conn)
 
 
 def drop_schema(engine: Engine) -> None:

@@ -1546,14 +1546,12 @@ def _suppressed_channels(conn: Connection, rows: pd.DataFrame) -> pd.DataFrame:
     empty = pd.DataFrame(columns=["seq", "channel"])
     if conn.execute(sa.select(schema.suppressions.c.id).limit(1)).first() is None:
         return empty
-    hashes = pd.DataFrame(
-        {
-            "seq": rows["seq"].to_numpy(),
-            "email_hash": _map_unique(rows["email"], privacy.email_hash).to_numpy() if "email" in rows else None,
-            "phone_hash": _map_unique(rows["phone"], privacy.phone_hash).to_numpy() if "phone" in rows else None,
-        }
+    hashes = privacy.key_frame(
+        rows["seq"].to_numpy().tolist(),
+        rows["email"].tolist() if "email" in rows else None,
+        rows["phone"].tolist() if "phone" in rows else None,
+        legacy=privacy.legacy_keys_in_use(conn),
     )
-    hashes = hashes[hashes["email_hash"].notna() | hashes["phone_hash"].notna()]
     suppressions = schema.suppressions
     found = _fetch(
         conn,

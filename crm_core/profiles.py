@@ -1085,11 +1085,12 @@ def _consents(conn: Connection, cid: int, identity: Identity) -> pd.DataFrame:
 
 def _suppressed_channels(conn: Connection, identity: Identity) -> set[str]:
     sup = schema.suppressions
+    legacy = privacy.legacy_keys_in_use(conn)
     keys = []
-    if (email_key := privacy.email_hash(identity.email)) is not None:
-        keys.append(sup.c.email_hash == email_key)
-    if (phone_key := privacy.phone_hash(identity.phone)) is not None:
-        keys.append(sup.c.phone_hash == phone_key)
+    if email_keys := privacy.email_keys(identity.email, legacy=legacy):
+        keys.append(sup.c.email_hash.in_(sorted(email_keys)))
+    if phone_keys := privacy.phone_keys(identity.phone, legacy=legacy):
+        keys.append(sup.c.phone_hash.in_(sorted(phone_keys)))
     if not keys:
         return set()
     return {str(c) for c in conn.execute(sa.select(sup.c.channel).where(sa.or_(*keys))).scalars()}

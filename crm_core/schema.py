@@ -275,7 +275,7 @@ suppressions = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("email_hash", sa.String(64), comment="sha256 of the normalised email"),
-    sa.Column("phone_hash", sa.String(64), comment="sha256 of the phone's digits"),
+    sa.Column("phone_hash", sa.String(64), comment="sha256 of the phone in E.164"),
     sa.Column("channel", sa.String(8), nullable=False, comment="a consent channel, or 'all'"),
     sa.Column("since", sa.DateTime, nullable=False),
     sa.Column("reason", sa.String(64)),

@@ -1677,15 +1677,17 @@ def _suppressed(conn: Connection, frame: pd.DataFrame, channel: str) -> pd.Serie
     if frame.empty:
         return matched
     applies = suppressions.c.channel.in_([channel, "all"])
-    for column, hash_column, hash_of in (
-        ("email", suppressions.c.email_hash, privacy.email_hash),
-        ("phone", suppressions.c.phone_hash, privacy.phone_hash),
+    legacy = privacy.legacy_keys_in_use(conn)
+    for column, hash_column, keys_of in (
+        ("email", suppressions.c.email_hash, privacy.email_keys),
+        ("phone", suppressions.c.phone_hash, privacy.phone_keys),
     ):
         # The list is one short hash per erased or opted-out person: read it whole and hash the candidates here.
         listed = {h for (h,) in conn.execute(sa.select(hash_column).where(applies, hash_column.is_not(None)))}
         if listed:
-            hashes = frame[column].map(lambda v, hash_of=hash_of: hash_of(v) if isinstance(v, str) else None)
-            matched |= hashes.isin(listed)
+            keys = {v: keys_of(v, legacy=legacy) for v in frame[column].dropna().unique() if isinstance(v, str)}
+            hit = {v for v, found in keys.items() if found & listed}
+            matched |= frame[column].isin(hit)
     return matched
 
 
