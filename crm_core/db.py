@@ -246,7 +246,36 @@ def ensure_schema(engine: Engine) -> None:
         has_version = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)).first()
         if has_version is None:
             conn.execute(schema.meta.insert().values(key=DATA_VERSION_KEY, value="0"))
+        if conn.dialect.name in ("mysql", "mariadb"):
+            _upgrade_mysql_columns(conn)
         privacy.upgrade(conn)
+
+
+def _upgrade_mysql_columns(conn: Connection) -> None:
+    """Bring tables made by earlier versions on MySQL/MariaDB to the current column types: long text as LONGTEXT
+    (TEXT holds 64 KB) and ids with a binary collation (compared exactly). A no-op once done."""
+    wanted: dict[tuple[str, str], sa.Column[Any]] = {}
+    for table in schema.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, (schema.ExactId, sa.Text)):
+                wanted[(table.name, column.name)] = column
+    rows = conn.execute(
+        sa.text(
+            "SELECT table_name, column_name, data_type, collation_name FROM information_schema.columns "
+            "WHERE table_schema = DATABASE()"
+        )
+    ).all()
+    for table_name, column_name, data_type, collation in rows:
+        found = wanted.get((str(table_name), str(column_name)))
+        if found is None:
+            continue
+        column = found
+        exact = isinstance(column.type, schema.ExactId)
+        if (exact and str(collation).endswith("_bin")) or (not exact and str(data_type).lower() == "longtext"):
+            continue
+        ddl = column.type.compile(dialect=conn.dialect)
+        null = "NULL" if column.nullable else "NOT NULL"
+        conn.execute(sa.text(f"ALTER TABLE {table_name} MODIFY COLUMN {column_name} {ddl} {null}"))
 
 
 def drop_schema(engine: Engine) -> None:

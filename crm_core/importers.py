@@ -1233,7 +1233,7 @@ def _fetch(
     for name in frame.columns:
         dtype = frame[name].dtype
         if name in text_columns:
-            type_: sa.types.TypeEngine = sa.Text()
+            type_: sa.types.TypeEngine = schema.LongText
         elif pd.api.types.is_integer_dtype(dtype):
             type_ = sa.BigInteger()
         elif pd.api.types.is_datetime64_any_dtype(dtype):
