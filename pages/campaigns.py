@@ -59,6 +59,16 @@ if results_tab.open:
             f"cost {shown(ui.currency, info.cost)} · margin {ui.percent(info.margin, 0)} · "
             f"attribution window {info.attribution_window_days} days · outcomes {results.outcomes}"
         )
+        if info.reference_start is None:
+            with st.form("campaign_start"):
+                st.info(
+                    "This campaign has no start date and no send time: orders cannot be attributed to it and the "
+                    "response by day cannot be drawn. When was it sent?"
+                )
+                start = st.date_input("Sent on", value=None, key="campaign_start_date")
+                if st.form_submit_button("Set the start date") and start is not None:
+                    campaigns.set_start_date(ui.get_engine(), info.id, start)
+                    st.rerun()
         for effect in results.effects:
             with st.container(border=True):
                 st.markdown(plain(effect.verdict))
@@ -232,11 +242,17 @@ if results_tab.open:
             )
 
         st.subheader("Response over the days after sending")
-        days = ui.cached(campaigns.response_by_day, campaign=name)
-        st.plotly_chart(
-            charts.response_by_day(days, title="Cumulative share of members who bought"), key="response_by_day"
-        )
-        st.caption("From orders: a member counts on the day of their first purchase after the send (controls: start).")
+        try:
+            days = ui.cached(campaigns.response_by_day, campaign=name)
+        except campaigns.CampaignStartUnknown as exc:
+            st.info(f"Response by day: {exc}.")
+        else:
+            st.plotly_chart(
+                charts.response_by_day(days, title="Cumulative share of members who bought"), key="response_by_day"
+            )
+            st.caption(
+                "From orders: a member counts on the day of their first purchase after the send (controls: start)."
+            )
 
         st.subheader("Members")
         member_arm = st.selectbox(

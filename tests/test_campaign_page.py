@@ -276,3 +276,31 @@ def test_campaign_charts_of_nothing_say_so():
     ]:
         assert not figure.data
         assert message in figure.layout.annotations[0].text
+
+
+def test_a_campaign_imported_without_a_send_date_asks_for_its_start(app_env, tmp_path):
+    # The Data page and the CLI leave --sent-at empty by default: no start date and no member's sent_at.
+    url = f"duckdb:///{tmp_path / 'unsent.duckdb'}"
+    engine = db.create_engine(url)
+    db.ensure_schema(engine)
+    rows = "".join(f"{['A', 'none'][i % 2]},{int(i % 7 == 0)}\n" for i in range(60))
+    (tmp_path / "unsent.csv").write_text("arm,bought\n" + rows)
+    campaign_import.import_campaign_results(
+        engine,
+        tmp_path / "unsent.csv",
+        campaign_import.ResultsLayout(arm="arm", control="none", outcomes={"converted": "bought"}),
+        campaign_import.CampaignSettings.parse("Unsent"),
+    )
+    with pytest.raises(campaigns.CampaignStartUnknown, match="set its start date"):
+        campaigns.response_by_day(engine, "Unsent")
+    engine.dispose()
+    at = _open(url, app_env, campaign="Unsent")
+    assert any("When was it sent?" in str(i.value) for i in at.info)
+    assert any("Response by day" in str(i.value) and "set its start date" in str(i.value) for i in at.info)
+    assert "response_by_day" not in {chart.key for chart in at.get("plotly_chart")}
+    at.date_input(key="campaign_start_date").set_value(dt.date(2024, 3, 1))
+    at.button[0].click().run()  # the form's only button
+    assert not at.exception, [e.value for e in at.exception]
+    assert _with_engine(url, campaigns.get_campaign, "Unsent").start_date == dt.date(2024, 3, 1)
+    assert not any("When was it sent?" in str(i.value) for i in at.info)
+    assert "response_by_day" in {chart.key for chart in at.get("plotly_chart")}  # drawn now
