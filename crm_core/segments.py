@@ -97,6 +97,12 @@ FieldType = Literal["number", "integer", "text", "date", "set"]
 
 #: The longest window a condition may ask for (100 years).
 MAX_WINDOW_DAYS = 36_500
+#: How deep groups may nest in a rule, how many groups and conditions it may have, and how long its JSON text may be:
+#: far beyond any rule a person builds, and low enough that checking and compiling it stays quick and cannot exhaust
+#: Python's recursion.
+MAX_RULE_DEPTH = 32
+MAX_RULE_NODES = 1_000
+MAX_RULE_CHARS = 1_000_000
 ATTRIBUTE_PREFIXES = ("attribute:", "attr.")
 
 
@@ -432,18 +438,49 @@ _CONDITION_KEYS = {"field", "op", "value", "window_days"}
 
 
 def load_rule(rule: Rule | str) -> dict[str, Any]:
-    """A rule as a dict: parsed from JSON text, or a deep copy of the mapping given."""
+    """A rule as a dict: parsed from JSON text, or a deep copy of the mapping given; its depth and size checked
+    (:data:`MAX_RULE_DEPTH`, :data:`MAX_RULE_NODES`, :data:`MAX_RULE_CHARS`) before anything walks it."""
     if isinstance(rule, str):
+        if len(rule) > MAX_RULE_CHARS:
+            raise RuleError(f"rule: the rule's text is {len(rule):,} characters long; at most {MAX_RULE_CHARS:,}")
         try:
             loaded = json.loads(rule)
         except json.JSONDecodeError as exc:
             raise RuleError(f"rule: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        except RecursionError:
+            raise RuleError(_too_deep()) from None
         if not isinstance(loaded, dict):
             raise RuleError('rule: a rule is a JSON object such as {"all": [...]}')
+        check_rule_size(loaded)
         return loaded
     if not isinstance(rule, Mapping):
         raise RuleError('rule: a rule is a JSON object such as {"all": [...]}')
+    check_rule_size(rule)
     return copy.deepcopy(dict(rule))
+
+
+def _too_deep() -> str:
+    return (
+        f"rule: groups are nested more than {MAX_RULE_DEPTH} deep; flatten the rule (at most {MAX_RULE_DEPTH} levels)"
+    )
+
+
+def check_rule_size(rule: Any) -> None:
+    """Raise :class:`RuleError` when a rule nests deeper than :data:`MAX_RULE_DEPTH` objects or has more than
+    :data:`MAX_RULE_NODES` groups and conditions. Walks without recursion, so that any input is answered."""
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(rule, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            nodes += 1
+            if depth > MAX_RULE_DEPTH:
+                raise RuleError(_too_deep())
+            if nodes > MAX_RULE_NODES:
+                raise RuleError(f"rule: more than {MAX_RULE_NODES:,} groups and conditions; split it into segments")
+            stack.extend((child, depth + 1) for child in value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend((child, depth) for child in value)
 
 
 def rule_json(rule: Rule | str, *, indent: int | None = None) -> str:
@@ -1947,6 +1984,8 @@ def import_segments_json(engine: Engine, text: str | bytes) -> list[SavedSegment
         document = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SegmentError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SegmentError(f"not a segments file: nested deeper than {MAX_RULE_DEPTH} groups") from None
     if isinstance(document, Mapping) and "segments" in document:
         entries = document["segments"]
     elif isinstance(document, Mapping):
