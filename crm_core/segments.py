@@ -460,9 +460,7 @@ def load_rule(rule: Rule | str) -> dict[str, Any]:
 
 
 def _too_deep() -> str:
-    return (
-        f"rule: groups are nested more than {MAX_RULE_DEPTH} deep; flatten the rule (at most {MAX_RULE_DEPTH} levels)"
-    )
+    return f"rule: groups are nested more than {MAX_RULE_DEPTH} deep; flatten the rule"
 
 
 def check_rule_size(rule: Any) -> None:
