@@ -722,6 +722,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except db.DatabaseBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except Exception as exc:
+        fault = db.connection_fault(exc, resolve_database_url(getattr(args, "db", None)).url)
+        if fault is None:
+            raise
+        print(f"error: {fault}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -2070,8 +2070,11 @@ def run_import(
         else:
             with engine.begin() as conn:
                 result.import_id = _log(conn, result, started, result.describe(), problems)
-    except sa.exc.DBAPIError as exc:
-        reason = f"the database refused the import, nothing was written: {exc.orig or exc}"
+    except Exception as exc:
+        # Raw driver errors too: DuckDB's and PostgreSQL's bulk loads talk to the driver directly.
+        if not db.is_database_error(exc):
+            raise
+        reason = f"the database refused the import, nothing was written: {getattr(exc, 'orig', None) or exc}"
         _fail(engine, base, [*problems, Problem(None, "", reason)], started)
     if problems:
         target = Path(report_path) if report_path else (path.with_suffix(".rejected.csv") if path else None)

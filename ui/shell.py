@@ -16,6 +16,7 @@ from crm_core import db
 from crm_core.config import DatabaseSetting
 from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
 from ui.privacy import masking_switch
+from ui.text import plain
 
 #: Customers of the demo dataset a first start creates (DESIGN.md §6, demo tier).
 FIRST_START_CUSTOMERS = 20_000
@@ -40,6 +41,12 @@ def page(title: str) -> None:
         ready = database_ready()
     except db.DatabaseBusyError as exc:
         _busy_warning(exc)
+        st.stop()
+    except Exception as exc:
+        fault = db.connection_fault(exc, get_setting().url)
+        if fault is None:
+            raise
+        database_unavailable(fault)
         st.stop()
     if not ready:
         st.stop()
@@ -158,11 +165,29 @@ def _describe(url: str, source: str, data_version: int) -> db.DatabaseInfo:
 
 @contextlib.contextmanager
 def busy_database_notice() -> Iterator[None]:
-    """Show a busy database (an import holding the DuckDB file too long) as a notice, not a traceback."""
+    """Show a busy database (an import holding the DuckDB file too long) as a notice, and a database that cannot be
+    used (:func:`database_unavailable`) as a page that says so, not a traceback."""
     try:
         yield
     except db.DatabaseBusyError as exc:
         _busy_warning(exc)
+    except Exception as exc:
+        fault = db.connection_fault(exc, get_setting().url)
+        if fault is None:
+            raise
+        database_unavailable(fault)
+
+
+def database_unavailable(fault: db.DatabaseUnavailable) -> None:
+    """The page shown when the database cannot be used: what failed, for which URL (without password), what to
+    check, and a button that tries again."""
+    st.title("The database cannot be used")
+    st.error(plain(fault.what[:1].upper() + fault.what[1:] + "."), icon=":material/error:")
+    st.code(fault.url, language=None)
+    st.text(fault.check)
+    if st.button("Retry", type="primary", key="database_retry"):
+        _engine_for.clear()
+        st.rerun()
 
 
 def _busy_warning(exc: db.DatabaseBusyError) -> None:
