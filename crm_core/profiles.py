@@ -761,14 +761,16 @@ class CustomerProfile:
         """The same profile with emails, phones and surnames masked, in the identity and in every free text."""
         if self.masked_pii:
             return self
+        own = [self.identity.last_name] if self.identity.last_name else []  # their surname in their own texts
         return dataclasses.replace(
             self,
             identity=self.identity.masked(),
-            attributes=masking.mask_frame(self.attributes, {"value": "text"}),
-            timeline=dataclasses.replace(self.timeline, frame=masking.mask_frame(self.timeline.frame)),
-            feedback=masking.mask_frame(self.feedback),
+            attributes=masking.mask_frame(self.attributes, {"value": "text"}, surnames=own),
+            timeline=dataclasses.replace(self.timeline, frame=masking.mask_frame(self.timeline.frame, surnames=own)),
+            feedback=masking.mask_frame(self.feedback, surnames=own),
             feedback_summary=dataclasses.replace(
-                self.feedback_summary, mentions=masking.mask_frame(self.feedback_summary.mentions, {"value": "text"})
+                self.feedback_summary,
+                mentions=masking.mask_frame(self.feedback_summary.mentions, {"value": "text"}, surnames=own),
             ),
             masked_pii=True,
         )

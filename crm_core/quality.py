@@ -22,7 +22,7 @@ import datetime as dt
 import io
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -392,6 +392,8 @@ def quality_report(
     business_start: dt.date | None = None,
     today: dt.date | None = None,
     examples: int = EXAMPLES,
+    *,
+    mask: bool = False,
 ) -> list[QualityCheck]:
     """Every data-quality check on the store, in SQL.
 
@@ -403,6 +405,8 @@ def quality_report(
         Dates after this day are in the future; default: today (UTC).
     examples
         Example rows per check.
+    mask
+        Mask the examples' emails, phones and surnames (:func:`crm_core.masking.mask_frame`).
 
     Returns
     -------
@@ -415,7 +419,7 @@ def quality_report(
         raise ValueError(f"examples must not be negative, got {examples}")
     today = today or dt.datetime.now(dt.UTC).date()
     with engine.connect() as conn:
-        return [
+        checks = [
             _duplicate_customers(conn, examples),
             _orders_without_customer(conn, examples),
             _non_positive_amounts(conn, examples),
@@ -426,6 +430,12 @@ def quality_report(
             _customers_without_consent(conn, examples),
             _orders_without_items(conn, examples),
         ]
+    if mask:
+        from crm_core import masking
+
+        ids = {"customer_id": "id", "missing_customer": "id"}
+        checks = [replace(check, examples=masking.mask_frame(check.examples, ids)) for check in checks]
+    return checks
 
 
 def report_frame(checks: Sequence[QualityCheck]) -> pd.DataFrame:

@@ -1696,7 +1696,7 @@ def export_segment(
     if mask:
         from crm_core import masking
 
-        kept = masking.mask_frame(kept)
+        kept = masking.mask_frame(kept, {"customer_id": "id"})
     text = exports.write_csv(kept)
     assert text is not None
     return SegmentExport(channel, len(frame), kept, excluded, text)

@@ -146,7 +146,7 @@ def show_check(check: quality.FileCheck, stem: str) -> None:
             st.caption(f"The first {PROBLEMS_SHOWN:,} of {len(problems):,} problems; the download has them all.")
         st.download_button(
             "Download every problem (CSV)",
-            check.problems_csv,
+            ui.mask_pii_text(check.problems_csv),
             file_name=f"{stem}.problems.csv",
             mime="text/csv",
             key="data_problems_download",
@@ -306,7 +306,7 @@ def history_section() -> None:
         report = ui.cached(quality.import_report, import_id=int(chosen))
         st.download_button(
             "Download its rejected rows (CSV)",
-            report,
+            ui.mask_pii_text(report),
             file_name=f"import-{chosen}-rejected.csv",
             mime="text/csv",
             key="data_history_report",
