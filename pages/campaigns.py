@@ -25,11 +25,6 @@ def shown(formatter, value) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else formatter(value)
 
 
-def plain(text: str) -> str:
-    """Text shown as it is: arm names from an import may hold characters Markdown would act on ($ starts math)."""
-    return "".join(f"\\{c}" if c in "\\$*_`~[]" else c for c in text)
-
-
 P_VALUE = st.column_config.NumberColumn("p-value", format="%.4f")
 #: Money to the cent in a table column.
 MONEY = f"{charts.CURRENCY}%.2f"
@@ -55,7 +50,7 @@ if results_tab.open:
         results = ui.cached(campaigns.campaign_results, campaign=name)
         info = results.campaign
         st.caption(
-            f"{info.channel or 'no channel'} · started {shown(str, info.start_date)} · "
+            f"{ui.plain(info.channel or 'no channel')} · started {shown(str, info.start_date)} · "
             f"cost {shown(ui.currency, info.cost)} · margin {ui.percent(info.margin, 0)} · "
             f"attribution window {info.attribution_window_days} days · outcomes {results.outcomes}"
         )
@@ -71,9 +66,9 @@ if results_tab.open:
                     st.rerun()
         for effect in results.effects:
             with st.container(border=True):
-                st.markdown(plain(effect.verdict))
+                st.markdown(ui.plain(effect.verdict))
         for note in results.notes:
-            (st.warning if not results.has_control else st.caption)(note)
+            (st.warning if not results.has_control else st.caption)(ui.plain(note))
 
         cards = st.columns(5)
         cards[0].metric("Members", ui.number(selected["members"]), border=True)
@@ -129,7 +124,7 @@ if results_tab.open:
             },
         )
         if results.effects and results.has_control:
-            st.markdown(f"**Each treatment arm against the control ({results.control_arm})**")
+            st.markdown(f"**Each treatment arm against the control ({ui.plain(results.control_arm)})**")
             st.dataframe(
                 effects.drop(columns="method"),
                 hide_index=True,
@@ -199,7 +194,7 @@ if results_tab.open:
         try:
             segments = ui.cached(campaigns.uplift_by_segment, campaign=name, by=by, arm=arm)
         except ValueError as exc:
-            by_segment.info(str(exc))
+            by_segment.info(ui.plain(exc))
         else:
             by_segment.plotly_chart(
                 charts.uplift_by_group(segments, "segment", title="Conversion uplift by segment, 95 % CI"),
@@ -245,7 +240,7 @@ if results_tab.open:
         try:
             days = ui.cached(campaigns.response_by_day, campaign=name)
         except campaigns.CampaignStartUnknown as exc:
-            st.info(f"Response by day: {exc}.")
+            st.info(f"Response by day: {ui.plain(exc)}.")
         else:
             st.plotly_chart(
                 charts.response_by_day(days, title="Cumulative share of members who bought"), key="response_by_day"
@@ -289,7 +284,7 @@ if results_tab.open:
             try:
                 deciles = ui.cached(campaigns.uplift_by_predicted_value, campaign=name, arm=arm)
             except ValueError as exc:
-                st.info(f"Uplift by predicted value: {exc}")
+                st.info(f"Uplift by predicted value: {ui.plain(exc)}")
             else:
                 st.plotly_chart(
                     charts.uplift_by_group(
@@ -496,7 +491,7 @@ if plan_tab.open:
         try:
             plan = uplift.sample_size_two_proportions(baseline_pct / 100, effect_pp / 100, ratio=ratio)
         except ValueError as exc:
-            st.warning(str(exc))
+            st.warning(ui.plain(exc))
         else:
             need = st.columns(3)
             need[0].metric("Control members", ui.number(plan.control), border=True)

@@ -66,7 +66,7 @@ def mapping_editor(kind: str, header: list[str], file_id: str) -> dict[str, str]
     for position, name in enumerate(header):
         default = remembered.get(name) or guessed.get(name)
         choice = columns[position % 4].selectbox(
-            name or f"(column {position + 1} has no name)",
+            ui.plain(name) if name else f"(column {position + 1} has no name)",
             options,
             index=options.index(default) if default in options else 0,
             key=f"data_map_{kind}_{file_id}_{position}",
@@ -76,7 +76,8 @@ def mapping_editor(kind: str, header: list[str], file_id: str) -> dict[str, str]
             chosen[name] = choice
     unmapped = [n for n in header if n and n not in chosen and guessed.get(n) not in (None, *chosen.values())]
     if unmapped:
-        st.caption(f"Named like a field, and read as it unless another column is mapped to it: {', '.join(unmapped)}.")
+        named = ", ".join(ui.plain(n) for n in unmapped)
+        st.caption(f"Named like a field, and read as it unless another column is mapped to it: {named}.")
     if kind == "customers":
         st.caption(f"Columns left at {NOT_MAPPED} are kept as customer attributes.")
     return chosen
@@ -164,7 +165,9 @@ def show_last_import(file_id: str | None) -> None:
         return
     last = stored[1]
     if isinstance(last, importers.ImportResult):
-        st.success(f"Imported {last.file_name} ({last.kind}): status {last.status}.", icon=":material/task_alt:")
+        st.success(
+            f"Imported {ui.plain(last.file_name)} ({last.kind}): status {last.status}.", icon=":material/task_alt:"
+        )
         created, updated, unchanged, skipped = st.columns(4)
         created.metric("Created", ui.number(last.created))
         updated.metric("Updated", ui.number(last.updated))
@@ -333,10 +336,10 @@ def erasure_section() -> None:
     )
     done = st.session_state.pop("data_last_erasure", None)
     if done:
-        st.success(done, icon=":material/task_alt:")
+        st.success(ui.plain(done), icon=":material/task_alt:")
     failed = st.session_state.pop("data_erasure_failed", None)
     if failed:
-        st.error(f"Nothing was erased: {failed}.", icon=":material/error:")
+        st.error(f"Nothing was erased: {ui.plain(failed)}.", icon=":material/error:")
     typed = st.text_input(
         "Find the person", key="data_erase_search", placeholder="Name, email, phone or customer id"
     ).strip()
@@ -344,7 +347,7 @@ def erasure_section() -> None:
         return
     found = ui.cached(profiles.search_customers, text=typed, mask=ui.masking_enabled()).frame
     if found.empty:
-        st.info(f"No customer's name, email, phone or id contains “{typed}”.")
+        st.info(f"No customer's name, email, phone or id contains “{ui.plain(typed)}”.")
         return
     labels = {
         row.external_id: " · ".join(str(v) for v in (row.external_id, row.first_name, row.last_name, row.email) if v)
@@ -356,8 +359,8 @@ def erasure_section() -> None:
     if preview.customers["erased_at"].notna().all():
         st.info("Already erased.")
         return
-    st.markdown(preview.describe().replace("\n", "  \n"))
-    confirm = st.text_input(f"Type the customer id {customer_id} to confirm", key="data_erase_confirm")
+    st.markdown("  \n".join(ui.plain(line) for line in preview.describe().split("\n")))
+    confirm = st.text_input(f"Type the customer id {ui.plain(customer_id)} to confirm", key="data_erase_confirm")
     st.button(
         "Erase this person",
         type="primary",
@@ -371,7 +374,8 @@ def erasure_section() -> None:
 def database_section() -> None:
     info = ui.cached(db.describe)
     counts = ui.cached(db.table_counts)
-    st.markdown(f"**{info.engine}** · `{info.url}` · from {ui.get_setting().source} · data version {info.data_version}")
+    source = ui.plain(ui.get_setting().source)
+    st.markdown(f"**{info.engine}** · {ui.plain(info.url)} · from {source} · data version {info.data_version}")
     st.dataframe(
         pd.DataFrame({"table": list(counts), "rows": list(counts.values())}),
         hide_index=True,

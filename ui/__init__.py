@@ -21,6 +21,7 @@ from ui.privacy import (
     profile_links,
 )
 from ui.shell import busy_database_notice, database_ready, page, sidebar
+from ui.text import plain
 from ui.widgets import definitions, kpi_row, kpi_rows
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "number",
     "page",
     "percent",
+    "plain",
     "sidebar",
     "PROFILE_PARAM",
     "mask_pii",

@@ -129,9 +129,9 @@ def _load_first_start_demo() -> None:
 
 def _empty_state(setting: DatabaseSetting) -> None:
     st.title("No customer data yet")
+    source = plain(_SOURCES.get(setting.source, setting.source))
     st.info(
-        f"The database `{db.redact_url(setting.url)}` (from {_SOURCES.get(setting.source, setting.source)}) has "
-        "no customers yet.",
+        f"The database {plain(db.redact_url(setting.url))} (from {source}) has no customers yet.",
         icon=":material/database:",
     )
     st.markdown("Load data from the command line, which uses the same database setting, then reload this page:")
@@ -152,8 +152,8 @@ def sidebar() -> None:
         if info.is_demo:
             st.info("**Demo data** — a generated retailer, not real customers.", icon=":material/science:")
         st.caption(
-            f"**Database** · {info.engine}  \n`{info.url}`  \n"
-            f"from {_SOURCES.get(info.source, info.source)}  \ndata version {info.data_version}"
+            f"**Database** · {info.engine}  \n{plain(info.url)}  \n"
+            f"from {plain(_SOURCES.get(info.source, info.source))}  \ndata version {info.data_version}"
         )
     masking_switch()
 
@@ -192,6 +192,6 @@ def database_unavailable(fault: db.DatabaseUnavailable) -> None:
 
 def _busy_warning(exc: db.DatabaseBusyError) -> None:
     st.warning(
-        f"{exc}\n\nAn import is probably running; rerun the page (R) when it has finished.",
+        f"{plain(exc)}\n\nAn import is probably running; rerun the page (R) when it has finished.",
         icon=":material/hourglass:",
     )
