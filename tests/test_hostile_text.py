@@ -7,6 +7,7 @@ data makes no link, image, emphasis, code, heading, list, table, math, emoji or 
 from __future__ import annotations
 
 import html.parser
+import json
 import re
 import shutil
 from pathlib import Path
@@ -220,7 +221,7 @@ def test_hostile_values_show_as_written(app_env, hostile_url):
     at = _run(hostile_url, app_env, "pages/campaigns.py", campaign=CAMPAIGN)
     assert ARM in _shown(_markdown_texts(at))
     # Plotly reads a subset of HTML in its labels: the arm's link must reach the charts as text, not as a tag.
-    specs = [str(chart.proto.spec) for chart in at.get("plotly_chart")]
+    specs = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in at.get("plotly_chart")]
     assert any("EVILarm" in spec for spec in specs)
     assert not any(re.search(r"<a\s+href", spec) for spec in specs)
 
