@@ -149,9 +149,14 @@ def email_keys(email: str | None, *, legacy: bool = False) -> set[str]:
 
 
 def phone_keys(phone: str | None, *, legacy: bool = False) -> set[str]:
-    """Every suppression key the phone may be stored under: the current one, and with ``legacy`` the key version 1
-    (digits as written) of the number as given and of its national, international and ``00`` forms."""
+    """Every suppression key the phone may be stored under: the current one; for digits written without ``+``,
+    ``00`` or a leading ``0`` also the key of the same digits read as an international number (``4917155501``
+    may be ``+49 171 55501``: a suppression check errs on the side of not contacting); and with ``legacy`` the key
+    version 1 (digits as written) of the number as given and of its national, international and ``00`` forms."""
     keys = {k for k in (phone_hash(phone),) if k}
+    digits = phone_digits(phone)
+    if digits and not str(phone).strip().startswith(("+", "0")):
+        keys |= {k for k in (_sha256(normalise_phone("+" + digits)),) if k}
     if legacy and phone is not None:
         keys |= {h for d in {phone_digits(phone), *_written_digits(phone)} if (h := _sha256(d))}
     return keys

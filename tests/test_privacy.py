@@ -165,3 +165,8 @@ def test_the_upgrade_rekeys_what_still_holds_the_values(engine, tmp_path):
     db.ensure_schema(engine)  # once only
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.suppressions)).scalar() == 2
+
+
+def test_digits_without_a_plus_are_also_checked_as_an_international_number():
+    assert privacy.phone_hash("+49 (171) 555-01") in privacy.phone_keys("4917155501")
+    assert privacy.phone_hash("+49 (171) 555-01") not in privacy.phone_keys("04917155501")
