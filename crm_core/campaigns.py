@@ -167,12 +167,32 @@ def _member_rows(campaign_id: int) -> sa.Select:
     ).where(members.c.campaign_id == campaign_id)
 
 
+class CampaignStartUnknown(ValueError):
+    """A campaign with neither a start date nor any member's ``sent_at`` (imported without ``--sent-at``): there is
+    no moment to attribute orders from. :func:`set_start_date` gives it one."""
+
+    def __init__(self, campaign: CampaignInfo, needed_for: str = "attribute orders to it") -> None:
+        super().__init__(
+            f"campaign {campaign.name!r} has neither a start date nor a send time for any member, so there is no "
+            f"moment to {needed_for}: set its start date (the day it was sent)"
+        )
+        self.campaign = campaign
+
+
+def set_start_date(engine: Engine, campaign: int | str, start: dt.date) -> CampaignInfo:
+    """Set a campaign's start date (the day it was sent); returns the campaign as it is now."""
+    if not isinstance(start, dt.date):
+        raise ValueError(f"a start date is a date, got {start!r}")
+    start = start.date() if isinstance(start, dt.datetime) else start
+    with db.write_transaction(engine) as conn:
+        info = get_campaign(conn, campaign)
+        conn.execute(campaigns.update().where(campaigns.c.id == info.id).values(start_date=start))
+    return get_campaign(engine, info.id)
+
+
 def _reference_time(campaign: CampaignInfo, is_control: Any, sent_at: Any) -> ColumnElement[Any]:
     if campaign.reference_start is None:
-        raise ValueError(
-            f"campaign {campaign.name!r} has neither a start date nor any sent_at: there is no moment to attribute "
-            "orders from"
-        )
+        raise CampaignStartUnknown(campaign)
     start = sa.literal(dt.datetime.combine(campaign.reference_start, dt.time()), sa.DateTime)
     return sa.case((is_control, start), else_=sa.func.coalesce(sent_at, start))
 
@@ -850,7 +870,7 @@ def _dimension(conn: Connection, info: CampaignInfo, rows: sa.Subquery, by: str)
         from crm_core import rfm
 
         if info.reference_start is None:
-            raise ValueError(f"campaign {info.name!r} has no start date: the RFM segment at sending is unknown")
+            raise CampaignStartUnknown(info, "know the RFM segment at sending")
         # As of the campaign's start: the segment each member was in when the campaign was sent, not today's.
         snapshot = rfm.rfm_query(as_of=info.reference_start, name="rfm_at_send").subquery("rfm_at_send")
         source = rows.outerjoin(snapshot, snapshot.c.customer_id == rows.c.customer_id)
@@ -1054,7 +1074,7 @@ def predicted_value_before(engine: Engine, campaign: int | str, months: int = 12
 
     info = get_campaign(engine, campaign)
     if info.reference_start is None:
-        raise ValueError(f"campaign {info.name!r} has no start date to predict from")
+        raise CampaignStartUnknown(info, "predict value from the purchases before it")
     summary = clv.customer_summary(engine, info.reference_start - dt.timedelta(days=1))
     models = clv.fit_models(summary)
     predictions = clv.customer_predictions(models, summary, months=months, margin=info.margin)
@@ -1504,6 +1524,7 @@ __all__: Sequence[str] = [
     "CampaignInfo",
     "CampaignNotFound",
     "CampaignResults",
+    "CampaignStartUnknown",
     "MemberList",
     "apply_attribution",
     "arm_statistics",
@@ -1518,6 +1539,7 @@ __all__: Sequence[str] = [
     "predicted_value_before",
     "response_by_day",
     "segment_dimensions",
+    "set_start_date",
     "uplift_by_decile",
     "uplift_by_predicted_value",
     "uplift_by_segment",

@@ -7,6 +7,7 @@ error. The frames are the ones :mod:`crm_core.overview` returns; the docstrings 
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -45,6 +46,15 @@ TEMPLATE = go.layout.Template(
 #: Bars of a month the date range covers only in part are drawn fainter, so a short last month does not read as
 #: a collapse.
 PARTIAL_OPACITY = 0.4
+
+
+def _literal(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``frame`` with the labels in ``column`` (arm, segment, campaign names from the data) made literal for plotly,
+    which reads a subset of HTML in every label (``<a href>`` would make a link, ``<b>`` bold text)."""
+    if frame.empty or column not in frame.columns:
+        return frame
+    labels = frame[column].map(lambda v: v if not isinstance(v, str) else html.escape(v, quote=False))
+    return frame.assign(**{column: labels})
 
 
 def _figure(title: str | None = None) -> go.Figure:
@@ -204,6 +214,7 @@ def campaign_funnel(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
         (:func:`crm_core.campaigns.funnel`).
     """
     figure = _figure(title)
+    frame = _literal(frame, "arm")
     treated = frame[~frame["is_control"].astype(bool)] if not frame.empty else frame
     if treated.empty or not treated["members"].any():
         return _nothing_to_show(figure, "Nobody was sent this campaign, or nothing was recorded")
@@ -289,6 +300,7 @@ def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     if frame.empty:
         return _nothing_to_show(_figure(title), "No effect to show: the campaign has no control group")
     metrics = [m for m in _METRIC_LABELS if m in set(frame["metric"])]
+    frame = _literal(frame, "arm")
     figure = make_subplots(
         rows=1,
         cols=len(metrics),
@@ -358,6 +370,7 @@ def uplift_by_group(
         The estimate is in currency (revenue per member), not a rate.
     """
     figure = _figure(title)
+    frame = _literal(frame, group)
     rows = frame[frame[estimate].notna()] if not frame.empty else frame
     if rows.empty:
         return _nothing_to_show(figure, "No group has members on both sides")
@@ -410,6 +423,7 @@ def response_by_day(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     figure = _figure(title)
     if frame.empty or not frame["cumulative_converters"].any():
         return _nothing_to_show(figure, "No purchases after sending")
+    frame = _literal(frame, "arm")
     colours = [PALETTE["primary"], PALETTE["accent"], PALETTE["secondary"], PALETTE["text"]]
     treated = 0
     for (arm, is_control), part in frame.groupby(["arm", "is_control"], sort=False):

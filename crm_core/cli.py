@@ -134,8 +134,9 @@ def cmd_import_campaign_results(args: argparse.Namespace) -> int:
             engine, args.file, layout, settings, on_error=args.on_error, report_path=args.report
         )
     except campaign_results.ImportFailed as exc:
-        print(exc.report(), file=sys.stderr)
+        print(_shown_report(exc.report()), file=sys.stderr)
         return 1
+    _mask_report_file(result.report_path)
     print(result.describe())
     return 0
 
@@ -180,10 +181,29 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except imports.ImportFailed as exc:
-        print(exc.report(), file=sys.stderr)
+        print(_shown_report(exc.report()), file=sys.stderr)
         return 1
+    _mask_report_file(result.report_path)
     print(result.describe())
     return 0
+
+
+def _shown_report(text: str) -> str:
+    """An import's problem report as printed: emails and phones in it masked when ``CRM_MASK_PII`` is set."""
+    from crm_core import config, masking
+
+    return str(masking.mask_text(text)) if config.pii_masking_forced() else text
+
+
+def _mask_report_file(path: str | None) -> None:
+    """The rejected rows written beside an import, masked like everything else when ``CRM_MASK_PII`` is set."""
+    from pathlib import Path
+
+    from crm_core import config, masking
+
+    if path and config.pii_masking_forced():
+        report = Path(path)
+        report.write_text(str(masking.mask_text(report.read_text(encoding="utf-8"))), encoding="utf-8", newline="")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -283,7 +303,7 @@ def _cut_points(text: str):
 
 
 def cmd_rfm(args: argparse.Namespace) -> int:
-    from crm_core import rfm
+    from crm_core import config, masking, rfm
 
     try:
         cuts = rfm.RfmCuts(recency=args.recency_cuts, frequency=args.frequency_cuts, monetary=args.monetary_cuts)
@@ -292,6 +312,8 @@ def cmd_rfm(args: argparse.Namespace) -> int:
         return 2
     engine, _ = _engine(args)
     frame = rfm.rfm_table(engine, as_of=args.as_of, cuts=cuts)
+    if config.pii_masking_forced():
+        frame = masking.mask_frame(frame, {"external_id": "id"})
     if args.format == "json":
         print(frame.to_json(orient="records"))
     else:
@@ -342,7 +364,7 @@ def cmd_clv(args: argparse.Namespace) -> int:
 
 
 def cmd_customer(args: argparse.Namespace) -> int:
-    from crm_core import config, profiles
+    from crm_core import config, masking, profiles
 
     engine, _ = _engine(args)
     mask = args.mask or config.pii_masking_forced()
@@ -351,7 +373,9 @@ def cmd_customer(args: argparse.Namespace) -> int:
     except profiles.CustomerNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(profile.as_dict(), indent=2, ensure_ascii=False) if args.json else profile.describe())
+    text = json.dumps(profile.as_dict(), indent=2, ensure_ascii=False) if args.json else profile.describe()
+    # Masked, an id that is an email (customers imported by email only) is masked where it is printed too.
+    print(masking.mask_text(text) if mask else text)
     return 0
 
 
@@ -364,7 +388,7 @@ def _read_rule(path: str) -> str:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from crm_core import segments
+    from crm_core import config, segments
 
     if args.action == "fields":
         frame = segments.fields_frame()
@@ -399,7 +423,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         if not args.channel or not args.out:
             print("error: segment export needs --channel and --out", file=sys.stderr)
             return 2
-        export = segments.export_segment(engine, rule, args.channel, as_of=args.as_of)
+        export = segments.export_segment(engine, rule, args.channel, as_of=args.as_of, mask=config.pii_masking_forced())
     except (OSError, segments.RuleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -413,10 +437,12 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    from crm_core import quality
+    from crm_core import config, quality
 
     engine, _ = _engine(args)
-    checks = quality.quality_report(engine, business_start=args.since, examples=args.examples)
+    checks = quality.quality_report(
+        engine, business_start=args.since, examples=args.examples, mask=config.pii_masking_forced()
+    )
     if args.json:
         print(json.dumps([check.as_dict() for check in checks], indent=2, ensure_ascii=False, default=str))
         return 0
@@ -753,6 +779,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except db.DatabaseBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except Exception as exc:
+        fault = db.connection_fault(exc, resolve_database_url(getattr(args, "db", None)).url)
+        if fault is None:
+            raise
+        print(f"error: {fault}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -22,6 +22,9 @@ ENV_VAR = "CRM_DATABASE_URL"
 
 #: Settings for demo deployments; read from the environment so that a deployment can force them.
 MASK_PII_ENV_VAR = "CRM_MASK_PII"
+#: The region (ISO 3166 alpha-2) a phone number written without a country code is read in.
+PHONE_REGION_ENV_VAR = "CRM_PHONE_REGION"
+DEFAULT_PHONE_REGION = "DE"
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,9 @@ def latest_plausible_time(now: dt.datetime | None = None) -> dt.datetime:
     end of today (UTC) plus :data:`FUTURE_TOLERANCE_DAYS`."""
     today = (now or dt.datetime.now(dt.UTC)).date()
     return dt.datetime.combine(today + dt.timedelta(days=1 + FUTURE_TOLERANCE_DAYS), dt.time())
+
+
+def phone_region(environ: Mapping[str, str] | None = None) -> str:
+    """The region national phone numbers are read in (``CRM_PHONE_REGION``, ``DE`` by default)."""
+    env = os.environ if environ is None else environ
+    return env.get(PHONE_REGION_ENV_VAR, "").strip().upper() or DEFAULT_PHONE_REGION

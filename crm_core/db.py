@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
 
-from crm_core import schema
+from crm_core import privacy, schema
 from crm_core.config import DatabaseSetting
 from crm_core.dialect import engine_label
 
@@ -51,6 +51,138 @@ DEMO_KEY = "demo_seed"
 
 class DatabaseBusyError(RuntimeError):
     """Another process holds the database file and did not let go in time."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be used: the server does not answer, refuses the login, has no such database, or the
+    file is damaged, read-only or in a directory that cannot be written. The message says what failed, for which
+    URL (never with its password) and what to check; the CLI exits with status 2 and the app offers to retry."""
+
+    def __init__(self, url: str | sa.URL, what: str, check: str) -> None:
+        try:
+            self.url = redact_url(url)
+        except sa.exc.ArgumentError:
+            self.url = "(a URL that cannot be read)"
+        self.what = what
+        self.check = check
+        super().__init__(f"Cannot use the database {self.url}: {what}. {check}")
+
+
+#: Connection faults by what their messages say (every driver words them differently), first match wins:
+#: (words any of which the message holds, what failed, what to check).
+_FAULTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("no space left", "disk is full", "disk full", "database or disk is full"),
+        "the disk is full",
+        "Free some space where the database is stored and try again.",
+    ),
+    (
+        ("not a valid duckdb database", "file is not a database", "malformed", "corrupt", "not a database file"),
+        "the file is not a database of this engine, or it is damaged",
+        "Point the URL at the right file, or restore the file from a backup.",
+    ),
+    (
+        ("password authentication failed", "access denied", "authentication failed", "no password supplied", 'role "'),
+        "the server refused the user name or password",
+        "Check the user and password in the URL (CRM_DATABASE_URL or .streamlit/secrets.toml).",
+    ),
+    (
+        ("unknown database", 'database "'),
+        "the server has no database of that name",
+        "Create the database, or correct its name at the end of the URL.",
+    ),
+    (
+        (
+            "connection refused",
+            "can't connect",
+            "could not connect",
+            "connection failed",
+            "name or service not known",
+            "could not translate host",
+            "no route to host",
+            "timed out",
+            "timeout expired",
+            "lost connection",
+            "server closed the connection",
+            "gone away",
+        ),
+        "the database server does not answer",
+        "Check that the server is running and that the host and port in the URL are right.",
+    ),
+    (
+        (
+            "permission denied",
+            "read-only",
+            "readonly",
+            "operation not permitted",
+            "unable to open database file",
+            "cannot open file",
+            "could not set lock",
+        ),
+        "the file or its directory cannot be opened for writing",
+        "Check that this user may read and write the database file and create files in its directory.",
+    ),
+)
+
+
+def connection_fault(exc: BaseException, url: str | sa.URL) -> DatabaseUnavailable | None:
+    """The plain message for an exception that means the database cannot be used, or None for any other error
+    (a mistake in the program keeps its traceback).
+
+    Parameters
+    ----------
+    exc
+        What connecting, creating the schema or a query raised: a driver error (wrapped by SQLAlchemy or not), an
+        ``OSError`` from creating the file's directory, or SQLAlchemy's complaint about the URL itself.
+    url
+        The database URL (shown without its password).
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    if isinstance(exc, sa.exc.NoSuchModuleError | sa.exc.ArgumentError):
+        return DatabaseUnavailable(
+            url,
+            "the URL is not one this app can use",
+            "Use one of duckdb:///FILE, postgresql+psycopg://USER@HOST/DB, mysql+pymysql://USER@HOST/DB, "
+            "sqlite:///FILE.",
+        )
+    if not isinstance(exc, sa.exc.DBAPIError | OSError) and not _is_driver_error(exc):
+        return None
+    if isinstance(exc, OSError) and not _is_driver_error(exc) and not _about_database_file(exc, url):
+        return None  # an input or report file, not the database
+    text = " ".join(str(part) for part in (exc, getattr(exc, "orig", None)) if part is not None).lower()
+    if isinstance(exc, OSError) and exc.strerror:
+        text += " " + exc.strerror.lower()
+    for words, what, check in _FAULTS:
+        if any(word in text for word in words):
+            return DatabaseUnavailable(url, what, check)
+    return None
+
+
+def _about_database_file(exc: OSError, url: str | sa.URL) -> bool:
+    """Whether an OS error concerns the database file or one of its directories."""
+    try:
+        database = make_url(str(url)).database
+    except sa.exc.ArgumentError:
+        return False
+    if not exc.filename or not database:
+        return False
+    path, failed = Path(database).expanduser().absolute(), Path(os.fsdecode(exc.filename)).expanduser().absolute()
+    return path == failed or failed in path.parents or path.with_name(path.name + ".wal") == failed
+
+
+#: The modules of the database drivers crm_core uses.
+_DRIVERS = frozenset({"duckdb", "_duckdb", "psycopg", "pymysql", "sqlite3"})
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    """An error raised by a database driver itself (DuckDB's and psycopg's bulk paths are not wrapped)."""
+    return any(cls.__module__.split(".")[0] in _DRIVERS for cls in type(exc).__mro__)
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the database (wrapped by SQLAlchemy, raised by the driver itself, or the disk)."""
+    return isinstance(exc, sa.exc.DBAPIError | OSError) or _is_driver_error(exc)
 
 
 def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: bool = False) -> Engine:
@@ -246,6 +378,36 @@ def ensure_schema(engine: Engine) -> None:
         has_version = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == DATA_VERSION_KEY)).first()
         if has_version is None:
             conn.execute(schema.meta.insert().values(key=DATA_VERSION_KEY, value="0"))
+        if conn.dialect.name in ("mysql", "mariadb"):
+            _upgrade_mysql_columns(conn)
+        privacy.upgrade(conn)
+
+
+def _upgrade_mysql_columns(conn: Connection) -> None:
+    """Bring tables made by earlier versions on MySQL/MariaDB to the current column types: long text as LONGTEXT
+    (TEXT holds 64 KB) and ids with a binary collation (compared exactly). A no-op once done."""
+    wanted: dict[tuple[str, str], sa.Column[Any]] = {}
+    for table in schema.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, (schema.ExactId, sa.Text)):
+                wanted[(table.name, column.name)] = column
+    rows = conn.execute(
+        sa.text(
+            "SELECT table_name, column_name, data_type, collation_name FROM information_schema.columns "
+            "WHERE table_schema = DATABASE()"
+        )
+    ).all()
+    for table_name, column_name, data_type, collation in rows:
+        found = wanted.get((str(table_name), str(column_name)))
+        if found is None:
+            continue
+        column = found
+        exact = isinstance(column.type, schema.ExactId)
+        if (exact and str(collation).endswith("_bin")) or (not exact and str(data_type).lower() == "longtext"):
+            continue
+        ddl = column.type.compile(dialect=conn.dialect)
+        null = "NULL" if column.nullable else "NOT NULL"
+        conn.execute(sa.text(f"ALTER TABLE {table_name} MODIFY COLUMN {column_name} {ddl} {null}"))
 
 
 def drop_schema(engine: Engine) -> None:

@@ -21,15 +21,14 @@ What happens (the decisions)
   customers imported by email only; then it becomes ``erased-<n>``.
 - ``customer_attributes``: deleted (free attributes from the shop system may hold anything).
 - ``consents``: ``opt_out`` on every channel, source ``erasure``.
-- ``suppressions``: one entry with the sha256 of the normalised email and of the phone's digits, channel ``all``
+- ``suppressions``: one entry with the sha256 of the normalised email and of the phone in E.164, channel ``all``
   (:mod:`crm_core.privacy`); importers and segment exports check it, so a re-import of the person stays
   ``opt_out`` everywhere and is never exported.
 - Free text: the person's feedback texts are cleared (written by the customer, the likeliest place for personal
-  data). In every other free-text column (interaction subjects and outcomes, feedback reasons and competitor,
-  campaign descriptions, segment definitions, product names, attribute values and the import history's file
-  names, messages and rejected-row reports) the email, the phone and the full name are replaced by
-  ``[erased]`` wherever they occur; in the person's own interactions and feedback, so are the first and the last
-  name as whole words.
+  data). In every other text column of every table (:data:`FREE_TEXT_COLUMNS`, derived from the schema so that a
+  new column cannot be missed; only the ``*_hash`` columns are left out) the email, the phone in each of its
+  written forms and the full name are replaced by ``[erased]`` wherever they occur; in the person's own rows, so
+  are the first and the last name as whole words.
 - Kept: orders and order items, interactions, campaign memberships, feedback scores and kinds, model outputs.
 """
 
@@ -58,30 +57,34 @@ REDACTED = "[erased]"
 #: The ``source`` of the consents erasure writes and the ``reason`` of its suppression entry.
 SOURCE = "erasure"
 
+
+def _is_text(column: sa.Column[Any]) -> bool:
+    return isinstance(column.type, sa.String)
+
+
+def _free_text_columns() -> tuple[sa.Column[Any], ...]:
+    """Every text column of every table, derived from the schema so that a new column cannot be missed; left out
+    are only the hashes (``*_hash``: hex digits, which a phone's digits could match by chance)."""
+    return tuple(
+        column
+        for table in schema.metadata.sorted_tables
+        for column in table.columns
+        if _is_text(column) and not column.name.endswith("_hash")
+    )
+
+
 #: Free-text columns searched for the person's email, phone and full name (their own feedback text is cleared).
-FREE_TEXT_COLUMNS: tuple[sa.Column[Any], ...] = (
-    schema.interactions.c.subject,
-    schema.interactions.c.outcome,
-    schema.feedback.c.reason,
-    schema.feedback.c.competitor_brand,
-    schema.feedback.c.text,
-    schema.campaigns.c.objective,
-    schema.campaigns.c.target_description,
-    schema.segments.c.description,
-    schema.segments.c.definition,
-    schema.segment_versions.c.definition,
-    schema.products.c.name,
-    schema.customer_attributes.c.value,
-    schema.import_log.c.file_name,
-    schema.import_log.c.message,
-    schema.import_log.c.report,
-)
-#: The person's own rows, where their first and last name are also replaced as whole words.
-OWN_TEXT_COLUMNS: tuple[sa.Column[Any], ...] = (
-    schema.interactions.c.subject,
-    schema.interactions.c.outcome,
-    schema.feedback.c.reason,
-    schema.feedback.c.competitor_brand,
+FREE_TEXT_COLUMNS: tuple[sa.Column[Any], ...] = _free_text_columns()
+#: The person's own rows (tables with a ``customer_id``), where their first and last name are also replaced as
+#: whole words: the columns long enough to hold prose (short ones hold codes such as a channel or a status; a
+#: campaign arm labels a group, not the person).
+OWN_TEXT_COLUMNS: tuple[sa.Column[Any], ...] = tuple(
+    column
+    for column in FREE_TEXT_COLUMNS
+    if "customer_id" in column.table.c
+    and column.table not in (customers, schema.campaign_members)
+    and not (column.primary_key or column.unique)
+    and (getattr(column.type, "length", None) or 64) >= 64
 )
 
 #: A phone needs this many digits to be searched for in free text (shorter ones would match order numbers).
@@ -322,9 +325,9 @@ def _needles(people: pd.DataFrame, email: str | None) -> tuple[list[str], list[s
         if _text(value):
             found.add(str(_text(value)))
     for value in people.get("phone", []):
-        phone, digits = _text(value), privacy.phone_digits(value)
-        if phone and digits and len(digits) >= _MIN_PHONE_DIGITS:
-            found |= {phone, digits}
+        digits = privacy.phone_digits(value)
+        if digits and len(digits) >= _MIN_PHONE_DIGITS:
+            found |= {form for form in privacy.phone_forms(value) if len(form) >= _MIN_PHONE_DIGITS}
     for first, last in zip(people.get("first_name", []), people.get("last_name", []), strict=True):
         first, last = _text(first), _text(last)
         if first and last:

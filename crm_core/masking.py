@@ -21,8 +21,9 @@ customer can still tell two customers apart.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -78,8 +79,9 @@ def mask_surname(surname: Any) -> Any:
     return f"{text[0]}." if text else text
 
 
-def mask_text(text: Any) -> Any:
-    """Free text with every email address and phone number in it masked (the rest as it was).
+def mask_text(text: Any, surnames: Sequence[Any] = ()) -> Any:
+    """Free text with every email address and phone number in it masked (the rest as it was), and the
+    ``surnames`` given (a customer's own, in their own texts) wherever they stand as whole words.
 
     Dates written as ``2024-01-05`` are not phone numbers and stay.
     """
@@ -91,7 +93,19 @@ def mask_text(text: Any) -> Any:
         found = match.group(0)
         return found if _ISO_DATE.match(found) else mask_phone(found)
 
-    return _PHONE.sub(phone, masked)
+    masked = _PHONE.sub(phone, masked)
+    for surname in surnames:
+        if isinstance(surname, str) and len(surname.strip()) > 1:
+            word = re.compile(rf"(?<!\w){re.escape(surname.strip())}(?!\w)", re.IGNORECASE)
+            masked = word.sub(lambda match: str(mask_surname(match.group(0))), masked)
+    return masked
+
+
+def mask_id(value: Any) -> Any:
+    """A customer id as it is, unless it holds an email (customers imported by email only): that part is masked."""
+    if _missing(value) or not isinstance(value, str):
+        return value
+    return _EMAIL.sub(lambda match: mask_email(match.group(0)), value)
 
 
 #: How each kind of personal data is masked.
@@ -100,6 +114,7 @@ MASKERS: dict[str, Callable[[Any], Any]] = {
     "phone": mask_phone,
     "surname": mask_surname,
     "text": mask_text,
+    "id": mask_id,
 }
 
 #: Columns that hold personal data wherever crm_core returns them, and their kind. Names follow the schema
@@ -127,7 +142,9 @@ def mask_value(kind: str, value: Any) -> Any:
     return masker(value)
 
 
-def mask_frame(frame: pd.DataFrame, columns: Mapping[str, str | None] | None = None) -> pd.DataFrame:
+def mask_frame(
+    frame: pd.DataFrame, columns: Mapping[str, str | None] | None = None, *, surnames: Sequence[Any] = ()
+) -> pd.DataFrame:
     """A copy of ``frame`` with its personal-data columns masked.
 
     Parameters
@@ -137,6 +154,8 @@ def mask_frame(frame: pd.DataFrame, columns: Mapping[str, str | None] | None = N
     columns
         Extra columns and their kind (``{"contact": "email", "value": "text"}``), on top of :data:`PII_COLUMNS`;
         a kind of ``None`` leaves a default column unmasked.
+    surnames
+        Surnames to mask inside the free-text columns too (:func:`mask_text`).
 
     Returns
     -------
@@ -158,6 +177,8 @@ def mask_frame(frame: pd.DataFrame, columns: Mapping[str, str | None] | None = N
         if kind not in MASKERS:
             raise ValueError(f"unknown kind of personal data {kind!r} for column {column!r}")
         masker = MASKERS[kind]
+        if kind == "text" and surnames:
+            masker = functools.partial(mask_text, surnames=surnames)
         # A list keeps missing values as they were (Series.map would turn None into NaN).
         out[column] = pd.Series([masker(value) for value in series.astype(object)], index=out.index, dtype=object)
     return out

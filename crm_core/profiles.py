@@ -761,14 +761,16 @@ class CustomerProfile:
         """The same profile with emails, phones and surnames masked, in the identity and in every free text."""
         if self.masked_pii:
             return self
+        own = [self.identity.last_name] if self.identity.last_name else []  # their surname in their own texts
         return dataclasses.replace(
             self,
             identity=self.identity.masked(),
-            attributes=masking.mask_frame(self.attributes, {"value": "text"}),
-            timeline=dataclasses.replace(self.timeline, frame=masking.mask_frame(self.timeline.frame)),
-            feedback=masking.mask_frame(self.feedback),
+            attributes=masking.mask_frame(self.attributes, {"value": "text"}, surnames=own),
+            timeline=dataclasses.replace(self.timeline, frame=masking.mask_frame(self.timeline.frame, surnames=own)),
+            feedback=masking.mask_frame(self.feedback, surnames=own),
             feedback_summary=dataclasses.replace(
-                self.feedback_summary, mentions=masking.mask_frame(self.feedback_summary.mentions, {"value": "text"})
+                self.feedback_summary,
+                mentions=masking.mask_frame(self.feedback_summary.mentions, {"value": "text"}, surnames=own),
             ),
             masked_pii=True,
         )
@@ -1085,11 +1087,12 @@ def _consents(conn: Connection, cid: int, identity: Identity) -> pd.DataFrame:
 
 def _suppressed_channels(conn: Connection, identity: Identity) -> set[str]:
     sup = schema.suppressions
+    legacy = privacy.legacy_keys_in_use(conn)
     keys = []
-    if (email_key := privacy.email_hash(identity.email)) is not None:
-        keys.append(sup.c.email_hash == email_key)
-    if (phone_key := privacy.phone_hash(identity.phone)) is not None:
-        keys.append(sup.c.phone_hash == phone_key)
+    if email_keys := privacy.email_keys(identity.email, legacy=legacy):
+        keys.append(sup.c.email_hash.in_(sorted(email_keys)))
+    if phone_keys := privacy.phone_keys(identity.phone, legacy=legacy):
+        keys.append(sup.c.phone_hash.in_(sorted(phone_keys)))
     if not keys:
         return set()
     return {str(c) for c in conn.execute(sa.select(sup.c.channel).where(sa.or_(*keys))).scalars()}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -415,6 +415,8 @@ def quality_report(
     business_start: dt.date | None = None,
     today: dt.date | None = None,
     examples: int = EXAMPLES,
+    *,
+    mask: bool = False,
 ) -> list[QualityCheck]:
     """Every data-quality check on the store, in SQL.
 
@@ -426,6 +428,8 @@ def quality_report(
         Dates after this day are in the future; default: today (UTC).
     examples
         Example rows per check.
+    mask
+        Mask the examples' emails, phones and surnames (:func:`crm_core.masking.mask_frame`).
 
     Returns
     -------
@@ -439,7 +443,7 @@ def quality_report(
         raise ValueError(f"examples must not be negative, got {examples}")
     today = today or dt.datetime.now(dt.UTC).date()
     with engine.connect() as conn:
-        return [
+        checks = [
             _duplicate_customers(conn, examples),
             _orders_without_customer(conn, examples),
             _non_positive_amounts(conn, examples),
@@ -451,6 +455,12 @@ def quality_report(
             _orders_without_items(conn, examples),
             _renamed_products(conn, examples),
         ]
+    if mask:
+        from crm_core import masking
+
+        ids = {"customer_id": "id", "missing_customer": "id"}
+        checks = [replace(check, examples=masking.mask_frame(check.examples, ids)) for check in checks]
+    return checks
 
 
 def report_frame(checks: Sequence[QualityCheck]) -> pd.DataFrame:

@@ -16,8 +16,28 @@ Conventions
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
 
 metadata = sa.MetaData()
+
+
+class ExactId(sa.String):
+    """A business id (``external_id``): compared exactly, byte for byte, on every engine. MySQL/MariaDB compare text
+    case- and accent-insensitively and ignore trailing spaces by default, so ``c1``, ``C1`` and ``C1 `` would be one
+    id there; a binary, no-pad collation keeps them apart as the other engines do."""
+
+    cache_ok = True
+
+
+@compiles(ExactId, "mysql")
+def _exact_id_on_mysql(type_, compiler, **kw):
+    collation = "utf8mb4_nopad_bin" if getattr(compiler.dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+    return f"VARCHAR({type_.length}) CHARACTER SET utf8mb4 COLLATE {collation}"
+
+
+#: Long text (reports, feedback, rule definitions): MySQL's TEXT holds 64 KB, the other engines' as much as needed.
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 Money = sa.Numeric(12, 2, asdecimal=False)
 Flag = sa.Boolean(create_constraint=False)
@@ -54,7 +74,7 @@ meta = sa.Table(
     "meta",
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("value", LongText, nullable=False),
     comment="Key/value facts about the store itself: data_version, whether it holds demo data, its seed.",
 )
 
@@ -62,11 +82,11 @@ customers = sa.Table(
     "customers",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("external_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("external_id", ExactId(64), nullable=False, unique=True),
     sa.Column("first_name", sa.String(100)),
     sa.Column("last_name", sa.String(100)),
     sa.Column("email", sa.String(254)),
-    sa.Column("email_norm", sa.String(254), comment="lower(trim(email)): the key customers are matched on"),
+    sa.Column("email_norm", sa.String(254), comment="NFKC, case-folded, trimmed email: the matching key"),
     sa.Column("phone", sa.String(40)),
     sa.Column("city", sa.String(100)),
     sa.Column("country", sa.String(64)),
@@ -105,8 +125,8 @@ products = sa.Table(
     "products",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("external_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("name", sa.Text, comment="any length: a shop's product title is kept whole"),
+    sa.Column("external_id", ExactId(64), nullable=False, unique=True),
+    sa.Column("name", LongText, comment="any length: a shop's product title is kept whole"),
     sa.Column("category", sa.String(64)),
     sa.Column("brand", sa.String(64)),
     sa.Column("price", Money),
@@ -120,7 +140,7 @@ product_variants = _no_fk_on_duckdb(
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("product_id", sa.Integer, _fk("products.id"), nullable=False, index=True),
-        sa.Column("name", sa.Text),
+        sa.Column("name", LongText),
         sa.Column("category", sa.String(64)),
         sa.Column("brand", sa.String(64)),
         sa.Column("first_ordered_at", sa.DateTime),
@@ -133,7 +153,7 @@ orders = _no_fk_on_duckdb(
         "orders",
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("external_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("external_id", ExactId(64), nullable=False, unique=True),
         sa.Column("customer_id", sa.Integer, _fk("customers.id"), nullable=False),
         sa.Column("ordered_at", sa.DateTime, nullable=False),
         sa.Column("channel", sa.String(16)),
@@ -166,7 +186,7 @@ campaigns = sa.Table(
     sa.Column("start_date", sa.Date),
     sa.Column("end_date", sa.Date),
     sa.Column("cost", Money),
-    sa.Column("target_description", sa.Text),
+    sa.Column("target_description", LongText),
     sa.Column("target_segment", sa.String(64)),
     sa.Column("attribution_window_days", sa.Integer, nullable=False, server_default="14"),
     sa.Column("margin", sa.Float, nullable=False, server_default="0.3", comment="gross margin on revenue"),
@@ -220,7 +240,7 @@ feedback = _no_fk_on_duckdb(
         sa.Column("score", sa.SmallInteger, comment="surveys: NPS 0-10; reviews: 1-5"),
         sa.Column("competitor_brand", sa.String(64)),
         sa.Column("reason", sa.String(200), comment="reason for not buying, or for the complaint"),
-        sa.Column("text", sa.Text),
+        sa.Column("text", LongText),
         _row_store_index("ix_feedback_customer", "customer_id"),
     )
 )
@@ -248,8 +268,8 @@ segments = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
-    sa.Column("description", sa.Text),
-    sa.Column("definition", sa.Text, nullable=False, comment="JSON rule tree"),
+    sa.Column("description", LongText),
+    sa.Column("definition", LongText, nullable=False, comment="JSON rule tree"),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
@@ -262,7 +282,7 @@ segment_versions = _no_fk_on_duckdb(
         sa.Column("segment_id", sa.Integer, _fk("segments.id"), primary_key=True, autoincrement=False),
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("definition", sa.Text, nullable=False),
+        sa.Column("definition", LongText, nullable=False),
         sa.Column("saved_at", sa.DateTime, nullable=False),
     )
 )
@@ -282,8 +302,8 @@ import_log = sa.Table(
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime),
     sa.Column("status", sa.String(16), nullable=False, comment="ok / partial / failed"),
-    sa.Column("message", sa.Text),
-    sa.Column("report", sa.Text, comment="rejected rows as CSV: line, column, reason"),
+    sa.Column("message", LongText),
+    sa.Column("report", LongText, comment="rejected rows as CSV: line, column, reason"),
 )
 
 suppressions = sa.Table(
@@ -291,7 +311,7 @@ suppressions = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("email_hash", sa.String(64), comment="sha256 of the normalised email"),
-    sa.Column("phone_hash", sa.String(64), comment="sha256 of the phone's digits"),
+    sa.Column("phone_hash", sa.String(64), comment="sha256 of the phone in E.164"),
     sa.Column("channel", sa.String(8), nullable=False, comment="a consent channel, or 'all'"),
     sa.Column("since", sa.DateTime, nullable=False),
     sa.Column("reason", sa.String(64)),

@@ -97,6 +97,12 @@ FieldType = Literal["number", "integer", "text", "date", "set"]
 
 #: The longest window a condition may ask for (100 years).
 MAX_WINDOW_DAYS = 36_500
+#: How deep groups may nest in a rule, how many groups and conditions it may have, and how long its JSON text may be:
+#: far beyond any rule a person builds, and low enough that checking and compiling it stays quick and cannot exhaust
+#: Python's recursion.
+MAX_RULE_DEPTH = 32
+MAX_RULE_NODES = 1_000
+MAX_RULE_CHARS = 1_000_000
 ATTRIBUTE_PREFIXES = ("attribute:", "attr.")
 
 
@@ -432,18 +438,47 @@ _CONDITION_KEYS = {"field", "op", "value", "window_days"}
 
 
 def load_rule(rule: Rule | str) -> dict[str, Any]:
-    """A rule as a dict: parsed from JSON text, or a deep copy of the mapping given."""
+    """A rule as a dict: parsed from JSON text, or a deep copy of the mapping given; its depth and size checked
+    (:data:`MAX_RULE_DEPTH`, :data:`MAX_RULE_NODES`, :data:`MAX_RULE_CHARS`) before anything walks it."""
     if isinstance(rule, str):
+        if len(rule) > MAX_RULE_CHARS:
+            raise RuleError(f"rule: the rule's text is {len(rule):,} characters long; at most {MAX_RULE_CHARS:,}")
         try:
             loaded = json.loads(rule)
         except json.JSONDecodeError as exc:
             raise RuleError(f"rule: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        except RecursionError:
+            raise RuleError(_too_deep()) from None
         if not isinstance(loaded, dict):
             raise RuleError('rule: a rule is a JSON object such as {"all": [...]}')
+        check_rule_size(loaded)
         return loaded
     if not isinstance(rule, Mapping):
         raise RuleError('rule: a rule is a JSON object such as {"all": [...]}')
+    check_rule_size(rule)
     return copy.deepcopy(dict(rule))
+
+
+def _too_deep() -> str:
+    return f"rule: groups are nested more than {MAX_RULE_DEPTH} deep; flatten the rule"
+
+
+def check_rule_size(rule: Any) -> None:
+    """Raise :class:`RuleError` when a rule nests deeper than :data:`MAX_RULE_DEPTH` objects or has more than
+    :data:`MAX_RULE_NODES` groups and conditions. Walks without recursion, so that any input is answered."""
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(rule, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            nodes += 1
+            if depth > MAX_RULE_DEPTH:
+                raise RuleError(_too_deep())
+            if nodes > MAX_RULE_NODES:
+                raise RuleError(f"rule: more than {MAX_RULE_NODES:,} groups and conditions; split it into segments")
+            stack.extend((child, depth + 1) for child in value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend((child, depth) for child in value)
 
 
 def rule_json(rule: Rule | str, *, indent: int | None = None) -> str:
@@ -1661,7 +1696,7 @@ def export_segment(
     if mask:
         from crm_core import masking
 
-        kept = masking.mask_frame(kept)
+        kept = masking.mask_frame(kept, {"customer_id": "id"})
     text = exports.write_csv(kept)
     assert text is not None
     return SegmentExport(channel, len(frame), kept, excluded, text)
@@ -1677,15 +1712,17 @@ def _suppressed(conn: Connection, frame: pd.DataFrame, channel: str) -> pd.Serie
     if frame.empty:
         return matched
     applies = suppressions.c.channel.in_([channel, "all"])
-    for column, hash_column, hash_of in (
-        ("email", suppressions.c.email_hash, privacy.email_hash),
-        ("phone", suppressions.c.phone_hash, privacy.phone_hash),
+    legacy = privacy.legacy_keys_in_use(conn)
+    for column, hash_column, keys_of in (
+        ("email", suppressions.c.email_hash, privacy.email_keys),
+        ("phone", suppressions.c.phone_hash, privacy.phone_keys),
     ):
         # The list is one short hash per erased or opted-out person: read it whole and hash the candidates here.
         listed = {h for (h,) in conn.execute(sa.select(hash_column).where(applies, hash_column.is_not(None)))}
         if listed:
-            hashes = frame[column].map(lambda v, hash_of=hash_of: hash_of(v) if isinstance(v, str) else None)
-            matched |= hashes.isin(listed)
+            keys = {v: keys_of(v, legacy=legacy) for v in frame[column].dropna().unique() if isinstance(v, str)}
+            hit = {v for v, found in keys.items() if found & listed}
+            matched |= frame[column].isin(hit)
     return matched
 
 
@@ -1945,6 +1982,8 @@ def import_segments_json(engine: Engine, text: str | bytes) -> list[SavedSegment
         document = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SegmentError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SegmentError(f"not a segments file: nested deeper than {MAX_RULE_DEPTH} groups") from None
     if isinstance(document, Mapping) and "segments" in document:
         entries = document["segments"]
     elif isinstance(document, Mapping):

@@ -25,11 +25,6 @@ def shown(formatter, value) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else formatter(value)
 
 
-def plain(text: str) -> str:
-    """Text shown as it is: arm names from an import may hold characters Markdown would act on ($ starts math)."""
-    return "".join(f"\\{c}" if c in "\\$*_`~[]" else c for c in text)
-
-
 P_VALUE = st.column_config.NumberColumn("p-value", format="%.4f")
 #: Money to the cent in a table column.
 MONEY = f"{charts.CURRENCY}%.2f"
@@ -55,15 +50,25 @@ if results_tab.open:
         results = ui.cached(campaigns.campaign_results, campaign=name)
         info = results.campaign
         st.caption(
-            f"{info.channel or 'no channel'} · started {shown(str, info.start_date)} · "
+            f"{ui.plain(info.channel or 'no channel')} · started {shown(str, info.start_date)} · "
             f"cost {shown(ui.currency, info.cost)} · margin {ui.percent(info.margin, 0)} · "
             f"attribution window {info.attribution_window_days} days · outcomes {results.outcomes}"
         )
+        if info.reference_start is None:
+            with st.form("campaign_start"):
+                st.info(
+                    "This campaign has no start date and no send time: orders cannot be attributed to it and the "
+                    "response by day cannot be drawn. When was it sent?"
+                )
+                start = st.date_input("Sent on", value=None, key="campaign_start_date")
+                if st.form_submit_button("Set the start date") and start is not None:
+                    campaigns.set_start_date(ui.get_engine(), info.id, start)
+                    st.rerun()
         for effect in results.effects:
             with st.container(border=True):
-                st.markdown(plain(effect.verdict))
+                st.markdown(ui.plain(effect.verdict))
         for note in results.notes:
-            (st.warning if not results.has_control else st.caption)(note)
+            (st.warning if not results.has_control else st.caption)(ui.plain(note))
 
         cards = st.columns(5)
         cards[0].metric("Members", ui.number(selected["members"]), border=True)
@@ -119,7 +124,7 @@ if results_tab.open:
             },
         )
         if results.effects and results.has_control:
-            st.markdown(f"**Each treatment arm against the control ({results.control_arm})**")
+            st.markdown(f"**Each treatment arm against the control ({ui.plain(results.control_arm)})**")
             st.dataframe(
                 effects.drop(columns="method"),
                 hide_index=True,
@@ -189,7 +194,7 @@ if results_tab.open:
         try:
             segments = ui.cached(campaigns.uplift_by_segment, campaign=name, by=by, arm=arm)
         except ValueError as exc:
-            by_segment.info(str(exc))
+            by_segment.info(ui.plain(exc))
         else:
             by_segment.plotly_chart(
                 charts.uplift_by_group(segments, "segment", title="Conversion uplift by segment, 95 % CI"),
@@ -232,11 +237,17 @@ if results_tab.open:
             )
 
         st.subheader("Response over the days after sending")
-        days = ui.cached(campaigns.response_by_day, campaign=name)
-        st.plotly_chart(
-            charts.response_by_day(days, title="Cumulative share of members who bought"), key="response_by_day"
-        )
-        st.caption("From orders: a member counts on the day of their first purchase after the send (controls: start).")
+        try:
+            days = ui.cached(campaigns.response_by_day, campaign=name)
+        except campaigns.CampaignStartUnknown as exc:
+            st.info(f"Response by day: {ui.plain(exc)}.")
+        else:
+            st.plotly_chart(
+                charts.response_by_day(days, title="Cumulative share of members who bought"), key="response_by_day"
+            )
+            st.caption(
+                "From orders: a member counts on the day of their first purchase after the send (controls: start)."
+            )
 
         st.subheader("Members")
         member_arm = st.selectbox(
@@ -273,7 +284,7 @@ if results_tab.open:
             try:
                 deciles = ui.cached(campaigns.uplift_by_predicted_value, campaign=name, arm=arm)
             except ValueError as exc:
-                st.info(f"Uplift by predicted value: {exc}")
+                st.info(f"Uplift by predicted value: {ui.plain(exc)}")
             else:
                 st.plotly_chart(
                     charts.uplift_by_group(
@@ -480,7 +491,7 @@ if plan_tab.open:
         try:
             plan = uplift.sample_size_two_proportions(baseline_pct / 100, effect_pp / 100, ratio=ratio)
         except ValueError as exc:
-            st.warning(str(exc))
+            st.warning(ui.plain(exc))
         else:
             need = st.columns(3)
             need[0].metric("Control members", ui.number(plan.control), border=True)

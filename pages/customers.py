@@ -38,7 +38,9 @@ def customer_buttons(frame: pd.DataFrame, key: str, value_of=None) -> None:
         details = [row.external_id, row.email, row.city]
         if value_of is not None:
             details.append(value_of(row))
-        label = f"**{name_of(row)}** · " + " · ".join(str(d) for d in details if isinstance(d, str) and d)
+        label = f"**{ui.plain(name_of(row))}** · " + " · ".join(
+            ui.plain(d) for d in details if isinstance(d, str) and d
+        )
         st.button(
             label, key=f"{key}_{row.external_id}", on_click=open_profile, args=(row.external_id,), type="tertiary"
         )
@@ -64,7 +66,7 @@ if typed.strip():
     found = ui.cached(profiles.search_customers, text=typed.strip(), mask=masked)
     st.caption(f"Search: {found.label}")
     if found.frame.empty:
-        st.info(f"No customer's name, email, phone or id contains “{typed.strip()}”.")
+        st.info(f"No customer's name, email, phone or id contains “{ui.plain(typed.strip())}”.")
     customer_buttons(found.frame, "found")
 
 selected = st.query_params.get(ui.PROFILE_PARAM)
@@ -93,7 +95,9 @@ with st.spinner("Scoring against all customers (once per data import)…"):
 try:
     profile = ui.cached(profiles.customer_profile, customer_id=selected, reference=reference, mask=masked)
 except profiles.CustomerNotFound:
-    st.warning(f"There is no customer with id “{selected}”. Search for them above.", icon=":material/person_off:")
+    st.warning(
+        f"There is no customer with id “{ui.plain(selected)}”. Search for them above.", icon=":material/person_off:"
+    )
     st.button("Clear", on_click=close_profile)
     st.stop()
 
@@ -105,14 +109,14 @@ who = profile.identity
 figures = profile.key_figures
 st.divider()
 title, close = st.columns([6, 1])
-title.header(who.name)
+title.header(ui.plain(who.name))
 place = ", ".join(p for p in (who.city, who.country) if p)
 title.caption(
     " · ".join(
         part
         for part in (
-            f"Customer {who.external_id}",
-            place,
+            f"Customer {ui.plain(who.external_id)}",
+            ui.plain(place),
             f"customer since {day(who.created_at)}" if who.created_at is not None else "",
             f"[link to this profile]({ui.profile_link(who.external_id)})",
         )
@@ -129,12 +133,15 @@ if who.is_erased:
 
 contact, facts = st.columns(2)
 contact.markdown(
-    f"**Email** {who.email or '—'}  \n**Phone** {who.phone or '—'}  \n"
-    f"**Born** {day(who.birth_date)} · **Gender** {who.gender or '—'}"
+    f"**Email** {ui.plain(who.email or '—')}  \n**Phone** {ui.plain(who.phone or '—')}  \n"
+    f"**Born** {day(who.birth_date)} · **Gender** {ui.plain(who.gender or '—')}"
 )
-attributes = [f"**{row.name.replace('_', ' ').capitalize()}** {row.value}" for row in profile.attributes.itertuples()]
+attributes = [
+    f"**{ui.plain(row.name.replace('_', ' ').capitalize())}** {ui.plain(row.value)}"
+    for row in profile.attributes.itertuples()
+]
 facts.markdown(
-    f"**Acquired via** {who.acquisition_channel or '—'} · "
+    f"**Acquired via** {ui.plain(who.acquisition_channel or '—')} · "
     f"**cost** {or_dash(who.acquisition_cost, ui.currency_cents)}  \n" + ("  \n".join(attributes) or "No attributes.")
 )
 
@@ -301,7 +308,7 @@ with interests_tab:
             "than buyers at large."
         )
     for offer in profile.offers.itertuples():
-        st.markdown(f"- **{offer.category}** — {offer.reason}")
+        st.markdown(f"- **{ui.plain(offer.category)}** — {ui.plain(offer.reason)}")
     share = st.column_config.ProgressColumn("Share of spend", format="percent", min_value=0.0, max_value=1.0)
     money = st.column_config.NumberColumn("Revenue", format="€%.2f")
     favourite_categories, favourite_brands = st.columns(2)

@@ -71,7 +71,7 @@ def mapping_editor(kind: str, header: list[str], file_id: str, preset: Preset | 
     for position, name in enumerate(header):
         default = remembered.get(name) or guessed.get(name)
         choice = columns[position % 4].selectbox(
-            name or f"(column {position + 1} has no name)",
+            ui.plain(name) if name else f"(column {position + 1} has no name)",
             options,
             index=options.index(default) if default in options else 0,
             key=f"data_map_{kind}_{preset.name if preset else ''}_{file_id}_{position}",
@@ -87,7 +87,8 @@ def mapping_editor(kind: str, header: list[str], file_id: str, preset: Preset | 
         )
         return chosen
     if unmapped:
-        st.caption(f"Named like a field, and read as it unless another column is mapped to it: {', '.join(unmapped)}.")
+        named = ", ".join(ui.plain(n) for n in unmapped)
+        st.caption(f"Named like a field, and read as it unless another column is mapped to it: {named}.")
     if kind == "customers":
         st.caption(f"Columns left at {NOT_MAPPED} are kept as customer attributes.")
     return chosen
@@ -180,7 +181,7 @@ def show_check(check: imports.FileCheck, stem: str) -> None:
             st.caption(f"The first {PROBLEMS_SHOWN:,} of {len(problems):,} problems; the download has them all.")
         st.download_button(
             "Download every problem (CSV)",
-            check.problems_csv,
+            ui.mask_pii_text(check.problems_csv),
             file_name=f"{stem}.problems.csv",
             mime="text/csv",
             key="data_problems_download",
@@ -198,7 +199,9 @@ def show_last_import(file_id: str | None) -> None:
         return
     last = stored[1]
     if isinstance(last, imports.ImportResult):
-        st.success(f"Imported {last.file_name} ({last.kind}): status {last.status}.", icon=":material/task_alt:")
+        st.success(
+            f"Imported {ui.plain(last.file_name)} ({last.kind}): status {last.status}.", icon=":material/task_alt:"
+        )
         created, updated, unchanged, skipped, warned = st.columns(5)
         created.metric("Created", ui.number(last.created))
         updated.metric("Updated", ui.number(last.updated))
@@ -356,7 +359,7 @@ def history_section() -> None:
         report = ui.cached(imports.import_report, import_id=int(chosen))
         st.download_button(
             "Download its rejected rows (CSV)",
-            report,
+            ui.mask_pii_text(report),
             file_name=f"import-{chosen}-rejected.csv",
             mime="text/csv",
             key="data_history_report",
@@ -383,10 +386,10 @@ def erasure_section() -> None:
     )
     done = st.session_state.pop("data_last_erasure", None)
     if done:
-        st.success(done, icon=":material/task_alt:")
+        st.success(ui.plain(done), icon=":material/task_alt:")
     failed = st.session_state.pop("data_erasure_failed", None)
     if failed:
-        st.error(f"Nothing was erased: {failed}.", icon=":material/error:")
+        st.error(f"Nothing was erased: {ui.plain(failed)}.", icon=":material/error:")
     typed = st.text_input(
         "Find the person", key="data_erase_search", placeholder="Name, email, phone or customer id"
     ).strip()
@@ -394,7 +397,7 @@ def erasure_section() -> None:
         return
     found = ui.cached(profiles.search_customers, text=typed, mask=ui.masking_enabled()).frame
     if found.empty:
-        st.info(f"No customer's name, email, phone or id contains “{typed}”.")
+        st.info(f"No customer's name, email, phone or id contains “{ui.plain(typed)}”.")
         return
     labels = {
         row.external_id: " · ".join(str(v) for v in (row.external_id, row.first_name, row.last_name, row.email) if v)
@@ -406,8 +409,8 @@ def erasure_section() -> None:
     if preview.customers["erased_at"].notna().all():
         st.info("Already erased.")
         return
-    st.markdown(preview.describe().replace("\n", "  \n"))
-    confirm = st.text_input(f"Type the customer id {customer_id} to confirm", key="data_erase_confirm")
+    st.markdown("  \n".join(ui.plain(line) for line in preview.describe().split("\n")))
+    confirm = st.text_input(f"Type the customer id {ui.plain(customer_id)} to confirm", key="data_erase_confirm")
     st.button(
         "Erase this person",
         type="primary",
@@ -421,7 +424,8 @@ def erasure_section() -> None:
 def database_section() -> None:
     info = ui.cached(db.describe)
     counts = ui.cached(db.table_counts)
-    st.markdown(f"**{info.engine}** · `{info.url}` · from {ui.get_setting().source} · data version {info.data_version}")
+    source = ui.plain(ui.get_setting().source)
+    st.markdown(f"**{info.engine}** · {ui.plain(info.url)} · from {source} · data version {info.data_version}")
     st.dataframe(
         pd.DataFrame({"table": list(counts), "rows": list(counts.values())}),
         hide_index=True,

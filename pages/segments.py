@@ -44,7 +44,7 @@ with st.expander("RFM scoring", icon=":material/tune:"):
         try:
             cuts = rfm.RfmCuts(*(rfm.parse_cut_points(text) for text in texts))
         except ValueError as exc:
-            st.error(f"{exc} - scoring by quintile meanwhile.")
+            st.error(f"{ui.plain(exc)} - scoring by quintile meanwhile.")
 st.caption(f"As of {as_of} (the day after the last order); scored by {cuts.method}.")
 
 section = st.segmented_control(
@@ -127,11 +127,11 @@ def builder_part() -> None:
         st.text_area("JSON", value=text, key=key, height=220)
         st.button("Apply JSON", on_click=_apply_json, args=(key,), key="segments_apply_json")
         if st.session_state.get("segments_json_error"):
-            st.error(st.session_state["segments_json_error"])
+            st.error(ui.plain(st.session_state["segments_json_error"]))
     try:
         rule_text = segments.rule_json(rule)
     except segments.RuleError as exc:
-        st.warning(f"The rule is not complete yet: {exc}", icon=":material/edit:")
+        st.warning(f"The rule is not complete yet: {ui.plain(exc)}", icon=":material/edit:")
         return
     bounds = ui.cached(rfm.score_bounds, as_of=as_of, cuts=cuts) if segments.needs_rfm_bounds(rule_text) else None
     preview = ui.cached(segments.segment_preview, rule=rule_text, as_of=as_of, cuts=cuts, bounds=bounds)
@@ -172,11 +172,11 @@ def save_part(engine, rule_text: str) -> None:
         try:
             result = segments.save_segment(engine, name, rule_text, description or None, segment_id=loaded)
         except segments.SegmentError as exc:
-            st.error(str(exc))
+            st.error(ui.plain(exc))
         else:
             st.session_state["segments_loaded"] = result.id
             st.session_state["segments_pending"] = result.name
-            st.toast(f"Saved {result.name}, version {result.version}")
+            st.toast(f"Saved {ui.plain(result.name)}, version {result.version}")
             st.rerun()
     with st.popover("Import segments (JSON)", icon=":material/upload:"):
         uploaded = st.file_uploader("Import segments (JSON)", type=["json"], key="segments_import")
@@ -184,9 +184,9 @@ def save_part(engine, rule_text: str) -> None:
             try:
                 imported = segments.import_segments_json(engine, uploaded.getvalue())
             except segments.SegmentError as exc:
-                st.error(str(exc))
+                st.error(ui.plain(exc))
             else:
-                st.success("Imported " + ", ".join(f"{s.name} (version {s.version})" for s in imported))
+                st.success("Imported " + ", ".join(f"{ui.plain(s.name)} (version {s.version})" for s in imported))
     if loaded is None:
         return
     versions = ui.cached(segments.version_sizes, segment=int(loaded), as_of=as_of)
@@ -306,7 +306,9 @@ def compare_part() -> None:
     if compared.highlights.empty:
         st.caption("No notable differences.")
     else:
-        st.markdown("**Notable differences**\n" + "\n".join(f"- {text}" for text in compared.highlights["text"]))
+        st.markdown(
+            "**Notable differences**\n" + "\n".join(f"- {ui.plain(text)}" for text in compared.highlights["text"])
+        )
     left, right = st.columns(2)
     left.plotly_chart(charts.channel_mix(compared.channels, title="Purchases by sales channel"), key="channel_mix")
     with right:

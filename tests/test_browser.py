@@ -150,12 +150,24 @@ def js_errors() -> list[str]:
 
 
 @pytest.fixture
-def page(browser, js_errors):
+def requests_made() -> list[str]:
+    """Every URL the test's page requested."""
+    return []
+
+
+@pytest.fixture
+def page(browser, js_errors, requests_made):
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     tab = context.new_page()
     tab.on("pageerror", lambda error: js_errors.append(str(error)))
+    tab.on("request", lambda request: requests_made.append(request.url))
     yield tab
     context.close()
+
+
+def _outside(requests: list[str], server: str) -> list[str]:
+    """The requests that went anywhere but the app's own address (inline data and blobs stay in the browser)."""
+    return [url for url in requests if not url.startswith((f"{server}/", "data:", "blob:"))]
 
 
 def _open(tab, server: str, spec: PageSpec) -> None:
@@ -177,8 +189,10 @@ def _metrics(tab) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("spec", PAGES, ids=lambda spec: spec.title.lower().replace(" ", "-"))
-def test_page_draws_without_an_exception(server, page, js_errors, spec):
+def test_page_draws_without_an_exception(server, page, js_errors, requests_made, spec):
     _open(page, server, spec)
+    # A dashboard holding personal data makes no outside request (fonts, icons, images, scripts).
+    assert requests_made and _outside(requests_made, server) == []
     assert page.locator("h1").first.inner_text().strip() == spec.title
     assert page.locator('[data-testid="stException"]').count() == 0
     assert js_errors == []

@@ -32,6 +32,10 @@ def _open(url: str, env, **query: str) -> AppTest:
     return at
 
 
+def _shown(at: AppTest) -> set[str]:
+    return {test_app.literal(str(md.value)) for md in at.markdown}
+
+
 def _show(at: AppTest, view: str) -> AppTest:
     at.session_state["view"] = view
     at.run()
@@ -56,7 +60,7 @@ def test_the_newest_campaign_opens_with_its_verdicts_and_figures(app_env, duckdb
     at = _open(duckdb_demo_url, app_env)
     assert at.selectbox(key="campaign").value == campaign_names[0]
     results = _with_engine(duckdb_demo_url, campaigns.campaign_results, campaign_names[0])
-    shown = [str(md.value) for md in at.markdown]
+    shown = _shown(at)
     for verdict in results.verdicts.values():
         assert verdict in shown
     metrics = {m.label: m.value for m in at.metric}
@@ -70,10 +74,10 @@ def test_a_campaign_is_chosen_by_the_selectbox_and_by_the_url(app_env, duckdb_de
     at = _open(duckdb_demo_url, app_env)
     at.selectbox(key="campaign").set_value(name).run()
     assert not at.exception
-    assert set(expected.values()) <= {str(md.value) for md in at.markdown}
+    assert set(expected.values()) <= _shown(at)
     by_url = _open(duckdb_demo_url, app_env, campaign=name)
     assert by_url.selectbox(key="campaign").value == name
-    assert set(expected.values()) <= {str(md.value) for md in by_url.markdown}
+    assert set(expected.values()) <= _shown(by_url)
 
 
 def test_the_segment_dimension_can_be_switched(app_env, duckdb_demo_url, campaign_names):
@@ -186,7 +190,7 @@ def special_url(tmp_path) -> str:
 def test_a_campaign_without_control_says_its_effect_cannot_be_measured(app_env, special_url):
     at = _open(special_url, app_env, campaign="Newsletter")
     assert at.selectbox(key="campaign").value == "Newsletter"
-    shown = "\n".join(str(md.value) for md in at.markdown)
+    shown = "\n".join(_shown(at))
     assert "all: 10.0 % converted, but the effect cannot be measured: this campaign had no control group." in shown
     assert any("no control group" in str(w.value) for w in at.warning)
     assert {m.label: m.value for m in at.metric}["ROI"] == "—"
@@ -196,10 +200,10 @@ def test_an_imported_test_without_orders_shows_its_results(app_env, special_url)
     at = _open(special_url, app_env, campaign="Imported A/B")
     expected = _with_engine(special_url, campaigns.campaign_results, "Imported A/B").verdicts
     assert set(expected) == {"A", "$5 off"}
-    shown = {str(md.value) for md in at.markdown}
+    shown = _shown(at)
     assert expected["A"] in shown
     # An arm's name is shown as written: "$" would start Markdown's math mode, so it is escaped.
-    assert expected["$5 off"].replace("$", "\\$") in shown
+    assert expected["$5 off"] in shown and "\\$5 off" in "".join(str(md.value) for md in at.markdown)
     # No purchase before the send: there is no predicted value to rank by, and the page says so.
     assert any("no customers with a purchase" in str(i.value) for i in at.info)
     at.selectbox(key="campaign_dimension").set_value("attribute:region").run()
@@ -277,3 +281,31 @@ def test_campaign_charts_of_nothing_say_so():
     ]:
         assert not figure.data
         assert message in figure.layout.annotations[0].text
+
+
+def test_a_campaign_imported_without_a_send_date_asks_for_its_start(app_env, tmp_path):
+    # The Data page and the CLI leave --sent-at empty by default: no start date and no member's sent_at.
+    url = f"duckdb:///{tmp_path / 'unsent.duckdb'}"
+    engine = db.create_engine(url)
+    db.ensure_schema(engine)
+    rows = "".join(f"{['A', 'none'][i % 2]},{int(i % 7 == 0)}\n" for i in range(60))
+    (tmp_path / "unsent.csv").write_text("arm,bought\n" + rows)
+    campaign_results.import_campaign_results(
+        engine,
+        tmp_path / "unsent.csv",
+        campaign_results.ResultsLayout(arm="arm", control="none", outcomes={"converted": "bought"}),
+        campaign_results.CampaignSettings.parse("Unsent"),
+    )
+    with pytest.raises(campaigns.CampaignStartUnknown, match="set its start date"):
+        campaigns.response_by_day(engine, "Unsent")
+    engine.dispose()
+    at = _open(url, app_env, campaign="Unsent")
+    assert any("When was it sent?" in str(i.value) for i in at.info)
+    assert any("Response by day" in str(i.value) and "set its start date" in str(i.value) for i in at.info)
+    assert "response_by_day" not in {chart.key for chart in at.get("plotly_chart")}
+    at.date_input(key="campaign_start_date").set_value(dt.date(2024, 3, 1))
+    at.button[0].click().run()  # the form's only button
+    assert not at.exception, [e.value for e in at.exception]
+    assert _with_engine(url, campaigns.get_campaign, "Unsent").start_date == dt.date(2024, 3, 1)
+    assert not any("When was it sent?" in str(i.value) for i in at.info)
+    assert "response_by_day" in {chart.key for chart in at.get("plotly_chart")}  # drawn now

@@ -622,3 +622,23 @@ def test_demo_uplift_grows_with_past_value(demo_20k):
         checked += 1
         assert halves.loc[1, "uplift"] > halves.loc[0, "uplift"]
     assert checked >= 3
+
+
+def test_a_campaign_without_start_or_send_time_says_so_until_its_start_is_set(engine, tmp_path):
+    from crm_core.imports import campaign_results as campaign_import
+
+    rows = "".join(f"{['A', 'none'][i % 2]},{int(i % 7 == 0)}\n" for i in range(40))
+    (tmp_path / "unsent.csv").write_text("arm,bought\n" + rows)
+    campaign_import.import_campaign_results(
+        engine,
+        tmp_path / "unsent.csv",
+        campaign_import.ResultsLayout(arm="arm", control="none", outcomes={"converted": "bought"}),
+        campaign_import.CampaignSettings.parse("Unsent"),
+    )
+    assert campaigns.campaign_results(engine, "Unsent").outcomes == "reported"
+    with pytest.raises(campaigns.CampaignStartUnknown, match="'Unsent' has neither a start date nor a send time"):
+        campaigns.response_by_day(engine, "Unsent")
+    info = campaigns.set_start_date(engine, "Unsent", dt.date(2024, 3, 1))
+    assert (info.start_date, info.reference_start) == (dt.date(2024, 3, 1), dt.date(2024, 3, 1))
+    days = campaigns.response_by_day(engine, "Unsent", days=5)
+    assert set(days["arm"]) == {"A", "none"} and days["cumulative_converters"].max() == 0

@@ -365,3 +365,70 @@ def test_cli_erase_asks_first_and_a_no_changes_nothing(store, capsys, monkeypatc
 def test_cli_erase_of_an_unknown_customer_fails(store, capsys):
     assert cli.main(["erase", "--customer", "nobody", "--yes", "--db", _url(store)]) == 1
     assert "no customer has the id 'nobody'" in capsys.readouterr().err
+
+
+# --- every text column of every table -----------------------------------------------------------------------------
+
+PLANTED_NAME = "Zelda Quixote"
+
+
+def _planted_text(length: int | None, n: int) -> str | None:
+    """The person's name, email and phone, as much of it as the column holds; unique per column (``n``)."""
+    for text in (f"{n} {PLANTED_NAME} {EMAIL} {PHONE}", f"{n}{EMAIL}", f"{n}{PHONE}", f"{n}{PLANTED_NAME}"):
+        if length is None or len(text) <= length:
+            return text
+    return None
+
+
+def _planted_row(table: sa.Table, ids: dict[str, int], counter: list[int]) -> dict:
+    row: dict = {}
+    for column in table.columns:
+        counter[0] += 1
+        foreign = next(iter(column.foreign_keys), None)
+        if foreign is not None:
+            row[column.name] = ids[foreign.column.table.name]
+        elif isinstance(column.type, sa.String) and column.name.endswith("_hash"):
+            row[column.name] = None  # sha256 hex digits: they cannot hold text
+        elif isinstance(column.type, sa.String):
+            text = _planted_text(getattr(column.type, "length", None), counter[0])
+            row[column.name] = text if text is not None or column.nullable else "x"
+        elif isinstance(column.type, sa.Integer):
+            row[column.name] = ids[table.name] if column.primary_key else 1
+        elif isinstance(column.type, sa.DateTime):
+            row[column.name] = NOW
+        elif isinstance(column.type, sa.Date):
+            row[column.name] = NOW.date()
+        elif isinstance(column.type, sa.Boolean):
+            row[column.name] = False
+        else:
+            row[column.name] = 1.0
+    return row
+
+
+def test_erasure_scrubs_every_text_column_of_every_table(store):
+    # One row per table, written from the schema itself, with her name, email and phone in every text column.
+    ids = {table.name: 900 for table in schema.metadata.sorted_tables}
+    ids["customers"] = 3  # someone else's row that mentions her
+    counter = [0]
+    planted: set[str] = set()
+    with db.write_transaction(store) as conn:
+        for table in schema.metadata.sorted_tables:
+            row = _planted_row(table, ids, counter)
+            if table.name == "customers":
+                row["id"] = 900
+                ids["customers"] = 900
+            conn.execute(table.insert().values(row))
+            planted |= {f"{table.name}.{k}" for k, v in row.items() if isinstance(v, str) and v != "x"}
+    fits = {
+        f"{t.name}.{c.name}"
+        for t in schema.metadata.sorted_tables
+        for c in t.columns
+        if isinstance(c.type, sa.String)
+        and not c.name.endswith("_hash")
+        and (c.type.length or 99) >= len(f"99{PLANTED_NAME}")
+    }
+    # Every text column that can hold her name, email or phone got them, and the scan below finds them there.
+    assert planted == fits and len(planted) > 30
+    assert planted <= {place for place, _, _ in _traces(store)}
+    erasure.erase_customer(store, email=EMAIL, now=NOW)
+    assert _traces(store) == []

@@ -802,3 +802,38 @@ def test_the_command_line_lists_fields_and_counts(store, tmp_path, capsys):
     rule.write_text(json.dumps({"all": [cond("ordrs", ">", 1)]}))
     assert cli.main(["segment", "count", str(rule), "--db", url]) == 2
     assert "all[0]: unknown field 'ordrs'" in capsys.readouterr().err
+
+
+BAD_RULES = __import__("pathlib").Path(__file__).parent / "files" / "bad"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("rule_nested_300_deep.json", f"groups are nested more than {segments.MAX_RULE_DEPTH} deep"),
+        ("rule_1001_conditions.json", f"more than {segments.MAX_RULE_NODES:,} groups and conditions"),
+    ],
+    ids=["too-deep", "too-many"],
+)
+def test_a_rule_too_deep_or_too_large_is_refused_with_a_clear_message(store, capsys, name, message):
+    from crm_core import cli
+
+    text = (BAD_RULES / name).read_text()
+    for rule in (text, json.loads(text)):
+        with pytest.raises(segments.RuleError, match=message):
+            segments.parse_rule(rule)
+    with pytest.raises(segments.SegmentError, match=message):
+        segments.save_segment(store, "Deep", text)
+    url = store.url.render_as_string(hide_password=False)
+    assert cli.main(["segment", "count", str(BAD_RULES / name), "--db", url]) == 2
+    assert message in capsys.readouterr().err
+    with pytest.raises(segments.RuleError, match="groups are nested more than"):
+        segments.parse_rule("[" * 100_000)  # deeper than the JSON reader's own recursion
+
+
+def test_a_rule_at_the_limits_is_accepted():
+    rule = cond("country", "=", "DE")
+    for _ in range(segments.MAX_RULE_DEPTH - 1):
+        rule = {"all": [rule]}
+    segments.parse_rule(rule)
+    segments.parse_rule({"any": [cond("country", "=", str(n)) for n in range(segments.MAX_RULE_NODES - 1)]})

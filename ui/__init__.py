@@ -11,8 +11,17 @@ crm_core never imports this package; pages import it and crm_core, nothing else 
 
 from ui.data import cached, current_data_version, get_engine, get_setting
 from ui.format import compact_currency, currency, currency_cents, number, percent
-from ui.privacy import PROFILE_PARAM, mask_pii, masking_enabled, profile_link, profile_link_column, profile_links
+from ui.privacy import (
+    PROFILE_PARAM,
+    mask_pii,
+    mask_pii_text,
+    masking_enabled,
+    profile_link,
+    profile_link_column,
+    profile_links,
+)
 from ui.shell import busy_database_notice, database_ready, page, sidebar
+from ui.text import plain
 from ui.widgets import definitions, kpi_row, kpi_rows
 
 __all__ = [
@@ -31,9 +40,11 @@ __all__ = [
     "number",
     "page",
     "percent",
+    "plain",
     "sidebar",
     "PROFILE_PARAM",
     "mask_pii",
+    "mask_pii_text",
     "masking_enabled",
     "profile_link",
     "profile_link_column",

@@ -68,6 +68,11 @@ def mask_pii(frame: pd.DataFrame, columns: Mapping[str, str | None] | None = Non
     return masking.mask_frame(frame, columns) if masking_enabled() else frame
 
 
+def mask_pii_text(text: str) -> str:
+    """Free text (a downloadable report) with its emails and phones masked when masking is on."""
+    return str(masking.mask_text(text)) if masking_enabled() else text
+
+
 def profile_link(external_id: str) -> str:
     """The relative URL of a customer's profile: ``customers?customer=C0000042``."""
     return f"{PROFILE_PAGE}?{PROFILE_PARAM}={quote(str(external_id), safe='')}"

@@ -16,6 +16,7 @@ from crm_core import db
 from crm_core.config import DatabaseSetting
 from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
 from ui.privacy import masking_switch
+from ui.text import plain
 
 #: Customers of the demo dataset a first start creates (DESIGN.md §6, demo tier).
 FIRST_START_CUSTOMERS = 20_000
@@ -40,6 +41,12 @@ def page(title: str) -> None:
         ready = database_ready()
     except db.DatabaseBusyError as exc:
         _busy_warning(exc)
+        st.stop()
+    except Exception as exc:
+        fault = db.connection_fault(exc, get_setting().url)
+        if fault is None:
+            raise
+        database_unavailable(fault)
         st.stop()
     if not ready:
         st.stop()
@@ -122,9 +129,9 @@ def _load_first_start_demo() -> None:
 
 def _empty_state(setting: DatabaseSetting) -> None:
     st.title("No customer data yet")
+    source = plain(_SOURCES.get(setting.source, setting.source))
     st.info(
-        f"The database `{db.redact_url(setting.url)}` (from {_SOURCES.get(setting.source, setting.source)}) has "
-        "no customers yet.",
+        f"The database {plain(db.redact_url(setting.url))} (from {source}) has no customers yet.",
         icon=":material/database:",
     )
     st.markdown("Load data from the command line, which uses the same database setting, then reload this page:")
@@ -145,8 +152,8 @@ def sidebar() -> None:
         if info.is_demo:
             st.info("**Demo data** — a generated retailer, not real customers.", icon=":material/science:")
         st.caption(
-            f"**Database** · {info.engine}  \n`{info.url}`  \n"
-            f"from {_SOURCES.get(info.source, info.source)}  \ndata version {info.data_version}"
+            f"**Database** · {info.engine}  \n{plain(info.url)}  \n"
+            f"from {plain(_SOURCES.get(info.source, info.source))}  \ndata version {info.data_version}"
         )
     masking_switch()
 
@@ -158,15 +165,33 @@ def _describe(url: str, source: str, data_version: int) -> db.DatabaseInfo:
 
 @contextlib.contextmanager
 def busy_database_notice() -> Iterator[None]:
-    """Show a busy database (an import holding the DuckDB file too long) as a notice, not a traceback."""
+    """Show a busy database (an import holding the DuckDB file too long) as a notice, and a database that cannot be
+    used (:func:`database_unavailable`) as a page that says so, not a traceback."""
     try:
         yield
     except db.DatabaseBusyError as exc:
         _busy_warning(exc)
+    except Exception as exc:
+        fault = db.connection_fault(exc, get_setting().url)
+        if fault is None:
+            raise
+        database_unavailable(fault)
+
+
+def database_unavailable(fault: db.DatabaseUnavailable) -> None:
+    """The page shown when the database cannot be used: what failed, for which URL (without password), what to
+    check, and a button that tries again."""
+    st.title("The database cannot be used")
+    st.error(plain(fault.what[:1].upper() + fault.what[1:] + "."), icon=":material/error:")
+    st.code(fault.url, language=None)
+    st.text(fault.check)
+    if st.button("Retry", type="primary", key="database_retry"):
+        _engine_for.clear()
+        st.rerun()
 
 
 def _busy_warning(exc: db.DatabaseBusyError) -> None:
     st.warning(
-        f"{exc}\n\nAn import is probably running; rerun the page (R) when it has finished.",
+        f"{plain(exc)}\n\nAn import is probably running; rerun the page (R) when it has finished.",
         icon=":material/hourglass:",
     )

@@ -18,7 +18,6 @@ from crm_core.imports.fields import CONSENT_FIELDS, fields_of
 from crm_core.imports.results import ImportResult, Problem
 from crm_core.imports.store import KeyedWrites, Plan, changes, exact, fetch, update_rows
 from crm_core.imports.validation import Table
-from crm_core.imports.values import map_unique
 
 # customers ------------------------------------------------------------------------------------------------------
 
@@ -303,14 +302,12 @@ def _suppressed_channels(conn: Connection, rows: pd.DataFrame) -> pd.DataFrame:
     empty = pd.DataFrame(columns=["seq", "channel"])
     if conn.execute(sa.select(schema.suppressions.c.id).limit(1)).first() is None:
         return empty
-    hashes = pd.DataFrame(
-        {
-            "seq": rows["seq"].to_numpy(),
-            "email_hash": map_unique(rows["email"].astype(object), privacy.email_hash).to_numpy(),
-            "phone_hash": map_unique(rows["phone"].astype(object), privacy.phone_hash).to_numpy(),
-        }
+    hashes = privacy.key_frame(
+        rows["seq"].to_numpy().tolist(),
+        rows["email"].tolist() if "email" in rows else None,
+        rows["phone"].tolist() if "phone" in rows else None,
+        legacy=privacy.legacy_keys_in_use(conn),
     )
-    hashes = hashes[hashes["email_hash"].notna() | hashes["phone_hash"].notna()]
     suppressions = schema.suppressions
     found = fetch(
         conn,

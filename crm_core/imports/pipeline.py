@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from crm_core import db
@@ -207,8 +206,11 @@ def run_import(
         else:
             with engine.begin() as conn:
                 result.import_id = write_log(conn, result, started, result.describe(), [*problems, *warnings])
-    except sa.exc.DBAPIError as exc:
-        reason = f"the database refused the import, nothing was written: {exc.orig or exc}"
+    except Exception as exc:
+        # Raw driver errors too: DuckDB's and PostgreSQL's bulk loads talk to the driver directly.
+        if not db.is_database_error(exc):
+            raise
+        reason = f"the database refused the import, nothing was written: {getattr(exc, 'orig', None) or exc}"
         fail(engine, base, [*problems, Problem(None, "", reason)], started)
     # The report: where asked for, else beside a file with rejected rows (errors first, then warnings).
     if problems or (warnings and report_path):

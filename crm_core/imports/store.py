@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crm_core import dialect
+from crm_core import dialect, schema
 from crm_core.imports.fields import Field
 from crm_core.imports.results import ImportResult, Problem
 
@@ -37,7 +37,7 @@ def fetch(
     for name in frame.columns:
         dtype = frame[name].dtype
         if name in text_columns:
-            type_: sa.types.TypeEngine = sa.Text()
+            type_: sa.types.TypeEngine = schema.LongText
         elif pd.api.types.is_integer_dtype(dtype):
             type_ = sa.BigInteger()
         elif pd.api.types.is_datetime64_any_dtype(dtype):

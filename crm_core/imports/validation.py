@@ -272,8 +272,9 @@ PHONE_KEY_PREFIX = "tel:"
 
 
 def customer_keys(table: Table) -> pd.Series:
-    """Each row's customer: its id, else its normalised email, else ``tel:`` and its normalised phone (the rule of
-    :func:`crm_core.privacy.normalise_phone`, which suppression uses too). A row with none of them is an error.
+    """Each row's customer: its id, else its normalised email, else ``tel:`` and its phone in E.164 (its digits when
+    it is no phone number: the rule suppression keys phones by, :func:`crm_core.privacy.phone_key`). A row with none
+    of them is an error.
 
     Sets ``email_norm`` in the frame when the file has emails.
     """
@@ -285,7 +286,7 @@ def customer_keys(table: Table) -> pd.Series:
     emails = frame["email_norm"] if "email_norm" in frame else absent(frame)
     phones = absent(frame)
     if "phone" in frame:
-        phones = map_unique(frame["phone"], lambda text: _phone_key(privacy.normalise_phone(text)))
+        phones = map_unique(frame["phone"], lambda text: _phone_key(privacy.phone_key(text)))
     source = next(fields[name] for name in ("customer_id", "email", "phone") if name in fields)
     missing = ids.isna().to_numpy() & emails.isna().to_numpy() & phones.isna().to_numpy()
     table.report(source, add_reason(missing, "customer_id, email or phone required"))
