@@ -43,7 +43,7 @@ from scipy import optimize, special
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import db, dialect, schema
+from crm_core import clv_intervals, db, dialect, schema
 from crm_core.purchases import default_as_of, is_purchase
 
 orders = schema.orders
@@ -426,6 +426,18 @@ def _hessian(gradient, x: np.ndarray, step: float = 1e-5) -> np.ndarray:
     return (hess + hess.T) / 2
 
 
+def _log_covariance(hess: np.ndarray) -> np.ndarray | None:
+    """The covariance of the log-parameters, the inverse Hessian of the negative log-likelihood in log space; None
+    where it is not positive definite (a direction the data do not determine)."""
+    if not np.all(np.isfinite(hess)):
+        return None
+    eigenvalues = np.linalg.eigvalsh(hess)
+    if eigenvalues.min() <= 1e-12 * max(1.0, eigenvalues.max()):
+        return None
+    cov = np.linalg.inv(hess)
+    return (cov + cov.T) / 2
+
+
 def _standard_errors(hess: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, str]:
     """Standard errors of the parameters from the inverse Hessian in log space (the delta method:
     se(theta) = theta * se(log theta))."""
@@ -464,19 +476,36 @@ class _MaximumLikelihoodModel:
         self.penalizer_coef = float(penalizer_coef)
         self.params_: dict[str, float] | None = None
         self.standard_errors_: dict[str, float] = {}
+        #: Covariance of the log-parameters (inverse Hessian in log space; None when not available), for the
+        #: parameter uncertainty of predictive intervals (:mod:`crm_core.clv_intervals`).
+        self.log_covariance_: np.ndarray | None = None
         self.log_likelihood_: float = math.nan
         self.converged_: bool = False
         self.message_: str = ""
         self.n_customers_: int = 0
 
     @classmethod
-    def from_params(cls, params: dict[str, float]) -> Self:
+    def from_params(cls, params: dict[str, float], log_covariance: Any = None) -> Self:
         """A model with known parameters (e.g. stored from an earlier fit, or for simulation); not fitted here,
-        so it has no standard errors or log-likelihood."""
+        so it has no standard errors or log-likelihood. ``log_covariance``, the covariance of the log-parameters of
+        that earlier fit, carries its uncertainty into predictive intervals."""
         model = cls()
         model.params_ = _known_params(cls.param_names, params)
         model.converged_ = True
+        if log_covariance is not None and len(log_covariance):
+            cov = np.asarray(log_covariance, dtype=float)
+            k = len(cls.param_names)
+            if cov.shape != (k, k):
+                raise ValueError(f"log_covariance must be {k} x {k}, not of shape {cov.shape}")
+            model.log_covariance_ = cov
         return model
+
+    @property
+    def param_vector(self) -> np.ndarray:
+        """The estimates in the order of ``param_names``."""
+        if self.params_ is None:
+            raise ValueError(f"The {type(self).__name__} is not fitted yet.")
+        return np.array([self.params_[name] for name in self.param_names])
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -574,6 +603,8 @@ class BetaGeoModel(_MaximumLikelihoodModel):
         fit = _maximise(objective, data.starting_values(), n_customers)
         theta = np.exp(fit.params)
         se, se_message = _standard_errors(fit.hessian, theta)
+        # Scaling alpha shifts log alpha by a constant: the covariance in log space is the same.
+        self.log_covariance_ = _log_covariance(fit.hessian)
         theta_out = theta.copy()
         theta_out[1] /= scale
         se[1] /= scale
@@ -954,6 +985,7 @@ class GammaGammaModel(_MaximumLikelihoodModel):
         fit = _maximise(objective, np.log(np.array([1.0, 2.0, 1.0])), n)
         theta = np.exp(fit.params)
         se, se_message = _standard_errors(fit.hessian, theta)
+        self.log_covariance_ = _log_covariance(fit.hessian)
         theta_out = theta.copy()
         theta_out[2] *= scale
         se[2] *= scale
@@ -1145,18 +1177,34 @@ def customer_lifetime_value(
         raise ValueError("margin must be between 0 and 1 (a share of revenue)")
     if not monthly_discount_rate >= 0:
         raise ValueError("monthly_discount_rate must be 0 or more")
-    month = DAYS_PER_MONTH / _unit_days(time_unit)
     x_, t_x_, T_, m_ = _broadcast(x, t_x, T, m)
     spend = gg.conditional_expected_average_profit(x_, m_)
     # The purchase part depends on (x, t_x, T) only: evaluate it once per distinct history.
     (ux, utx, uT), inverse = _unique_rows([x_.ravel(), t_x_.ravel(), T_.ravel()])
-    discounted = np.zeros_like(ux)
-    previous = np.zeros_like(ux)
+    discounted, _ = discounted_purchases(bgnbd, ux, utx, uT, months, monthly_discount_rate, time_unit)
+    return discounted[inverse].reshape(x_.shape) * spend * margin
+
+
+def discounted_purchases(
+    bgnbd: BetaGeoModel,
+    x: Any,
+    t_x: Any,
+    T: Any,
+    months: int,
+    monthly_discount_rate: float,
+    time_unit: str = "weeks",
+) -> tuple[np.ndarray, np.ndarray]:
+    """sum over k = 1..months of (E[Y(k months)] - E[Y((k - 1) months)]) / (1 + d)^k, the purchase part of
+    :func:`customer_lifetime_value`, and E[Y(months)] undiscounted, per history."""
+    month = DAYS_PER_MONTH / _unit_days(time_unit)
+    x_, t_x_, T_ = _broadcast(x, t_x, T)
+    discounted = np.zeros_like(x_)
+    previous = np.zeros_like(x_)
     for k in range(1, int(months) + 1):
-        cumulative = bgnbd.conditional_expected_number_of_purchases_up_to_time(k * month, ux, utx, uT)
+        cumulative = bgnbd.conditional_expected_number_of_purchases_up_to_time(k * month, x_, t_x_, T_)
         discounted += (cumulative - previous) / (1 + monthly_discount_rate) ** k
         previous = cumulative
-    return discounted[inverse].reshape(x_.shape) * spend * margin
+    return discounted, previous
 
 
 def churn_risk_band(p_alive: Any, cutoffs: tuple[float, float] = CHURN_RISK_CUTOFFS) -> np.ndarray:
@@ -1306,16 +1354,20 @@ def customer_predictions(
     monthly_discount_rate: float = 0.01,
     window_days: int = PURCHASE_WINDOW_DAYS,
     cutoffs: tuple[float, float] = CHURN_RISK_CUTOFFS,
+    interval_level: float = clv_intervals.DISPLAY_LEVEL,
 ) -> pd.DataFrame:
-    """Per-customer predictions for the pages.
+    """Per-customer predictions for the pages, with predictive intervals (:mod:`crm_core.clv_intervals`).
 
     Returns
     -------
     DataFrame
         ``customer_id``, ``p_alive``, ``churn_risk`` (band, see :func:`describe_churn_risk_bands`),
-        ``expected_purchases`` (in the next ``window_days``), ``p_purchase`` (at least one purchase in the next
-        ``window_days``), ``expected_spend`` (per purchase; NaN without a spend model) and ``clv`` (over ``months``
-        with ``margin`` and ``monthly_discount_rate``; NaN without a spend model).
+        ``expected_purchases`` (in the next ``window_days``) with ``purchases_low`` and ``purchases_high`` (the
+        ``interval_level`` predictive interval of the number of purchases in that window), ``p_purchase`` (at least
+        one purchase in the next ``window_days``), ``expected_spend`` (per purchase; NaN without a spend model) and
+        ``clv`` (over ``months`` with ``margin`` and ``monthly_discount_rate``; NaN without a spend model) with
+        ``clv_low`` and ``clv_high`` (its ``interval_level`` predictive interval). Parameter uncertainty is
+        included where the models carry their covariance.
     """
     unit_days = _unit_days(models.time_unit)
     x = summary["frequency"].to_numpy(dtype=float)
@@ -1336,18 +1388,67 @@ def customer_predictions(
             "p_purchase": bg.probability_of_purchase_within(window, ux, utx, uT)[inverse],
         }
     )
-    if models.gamma_gamma is None:
-        out["expected_spend"] = np.nan
-        out["clv"] = np.nan
-    else:
-        out["expected_spend"] = models.gamma_gamma.conditional_expected_average_profit(x, m)
-        out["clv"] = customer_lifetime_value(
-            bg, models.gamma_gamma, x, t_x, T, m, months, margin, monthly_discount_rate, models.time_unit
-        )
+    counts = clv_intervals.purchase_count_distribution(
+        bg.param_vector, window, ux, utx, uT, levels=(interval_level,), log_covariance=bg.log_covariance_
+    )
+    out["purchases_low"] = counts.low[inverse, 0]
+    out["purchases_high"] = counts.high[inverse, 0]
+    gg = models.gamma_gamma
+    if gg is None:
+        for column in ("expected_spend", "clv", "clv_low", "clv_high"):
+            out[column] = np.nan
+        return out
+    out["expected_spend"] = gg.conditional_expected_average_profit(x, m)
+    discounted, undiscounted = discounted_purchases(bg, ux, utx, uT, months, monthly_discount_rate, models.time_unit)
+    out["clv"] = discounted[inverse] * out["expected_spend"].to_numpy() * margin
+    low, high = clv_intervals.value_interval(
+        bg,
+        gg,
+        (ux, utx, uT),
+        inverse,
+        m,
+        months * DAYS_PER_MONTH / unit_days,
+        margin * np.divide(discounted, undiscounted, out=np.zeros_like(discounted), where=undiscounted > 0),
+        interval_level,
+    )
+    out["clv_low"], out["clv_high"] = low, high
     return out
 
 
 # --- stored scores ----------------------------------------------------------------------------------------------
+
+
+#: Columns of :func:`customer_predictions` stored under another name in ``customer_scores`` (the intervals at
+#: :data:`crm_core.clv_intervals.DISPLAY_LEVEL`, 80 %).
+STORED_SCORE_COLUMNS = {
+    "expected_purchases": "expected_purchases_90d",
+    "p_purchase": "prob_purchase_90d",
+    "purchases_low": "purchases_90d_low80",
+    "purchases_high": "purchases_90d_high80",
+    "clv_low": "clv_low80",
+    "clv_high": "clv_high80",
+}
+
+
+def _upgrade_scores_table(engine: Engine) -> bool:
+    """Rebuild ``customer_scores`` when it lacks columns of the current schema (a database created by an earlier
+    version): the table holds derived data only, so it is dropped and created empty, and the caller recomputes it.
+    Returns whether it was rebuilt."""
+    table = schema.customer_scores
+    if not sa.inspect(engine).has_table(table.name):
+        return False  # no schema yet: db.ensure_schema creates the table with the rest
+    # Selecting every column of the current schema fails on an older table (column reflection is not available
+    # on every engine's driver, a query is).
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(*table.columns).limit(0)).all()
+        return False
+    except sa.exc.DBAPIError:
+        pass
+    with engine.begin() as conn:
+        table.drop(conn)
+        table.create(conn)
+    return True
 
 
 def ensure_scores(
@@ -1364,7 +1465,8 @@ def ensure_scores(
     on the whole purchase history up to the last day with orders (the day before
     :func:`crm_core.purchases.default_as_of`) and every buyer's predictions replace the stored ones in one
     transaction; the data version is not changed (scores are derived data). When the data cannot support a fit
-    the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`.
+    the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`. A table
+    from an earlier version without the interval columns is rebuilt first (:func:`_upgrade_scores_table`).
 
     Returns
     -------
@@ -1372,7 +1474,8 @@ def ensure_scores(
         True when the scores were recomputed.
     """
     version = str(db.facts_version(engine))
-    if db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
+    upgraded = _upgrade_scores_table(engine)
+    if not upgraded and db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
         return False
     calibration_end = default_as_of(engine) - dt.timedelta(days=1)
     summary = customer_summary(engine, calibration_end)
@@ -1381,9 +1484,7 @@ def ensure_scores(
     try:
         models = fit_models(summary)
         predictions = customer_predictions(models, summary, months, margin, monthly_discount_rate)
-        scores = predictions.rename(
-            columns={"expected_purchases": "expected_purchases_90d", "p_purchase": "prob_purchase_90d"}
-        )[columns]
+        scores = predictions.rename(columns=STORED_SCORE_COLUMNS)[columns]
         note = " ".join(models.warnings)
     except ValueError as exc:
         note = str(exc)
