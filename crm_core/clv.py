@@ -1519,13 +1519,17 @@ class BacktestResult:
     by_week
         Weekly tracking over calibration and holdout (Fader, Hardie & Lee 2005, figure 2): ``week`` (1 = the week
         of the first purchases), ``week_end`` (date), ``in_holdout``, ``actual`` and ``predicted`` repeat purchases
-        of the week, ``actual_cumulative`` and ``predicted_cumulative``. Weeks are counted back from the
-        calibration end, so that it falls on a week's last day.
+        of the week, ``actual_cumulative`` and ``predicted_cumulative`` with ``predicted_cumulative_low`` and
+        ``predicted_cumulative_high`` (its 80 % band, :func:`crm_core.clv_intervals.cohort_tracking_band`). Weeks
+        are counted back from the calibration end, so that it falls on a week's last day.
     by_frequency
         By number of repeat purchases in the calibration period (0..6, "7+"; Fader, Hardie & Lee 2005, figure 4):
         ``frequency``, ``customers``, ``actual_mean``, ``predicted_mean``.
     mae, rmse
         Per-customer error of the predicted holdout purchases.
+    calibration
+        How often the customers' predictive intervals held in the holdout
+        (:func:`crm_core.clv_intervals.interval_calibration`).
     """
 
     models: FittedModels
@@ -1540,6 +1544,7 @@ class BacktestResult:
     by_frequency: pd.DataFrame
     mae: float
     rmse: float
+    calibration: clv_intervals.IntervalCalibration | None = None
 
 
 def backtest(
@@ -1593,6 +1598,7 @@ def backtest(
         by_frequency=by_frequency,
         mae=float(np.mean(np.abs(error))),
         rmse=float(np.sqrt(np.mean(error**2))),
+        calibration=clv_intervals.interval_calibration(models.bgnbd, models.gamma_gamma, summary, holdout_length),
     )
 
 
@@ -1648,6 +1654,10 @@ def _weekly_tracking(
     elapsed = np.maximum(ends[None, :] - first_offsets[:, None], 0) / unit_days
     expected = model.expected_number_of_purchases_up_to_time(elapsed)
     predicted_cumulative = counts @ expected
+    # The band of the cumulative curve: each customer's own randomness and the uncertainty of the parameters.
+    _, band_low, band_high = clv_intervals.cohort_tracking_band(
+        model.param_vector, model.log_covariance_, elapsed, counts, clv_intervals.DISPLAY_LEVEL
+    )
     return pd.DataFrame(
         {
             "week": ks - k_first + 1,
@@ -1657,5 +1667,7 @@ def _weekly_tracking(
             "predicted": np.diff(predicted_cumulative, prepend=0.0),
             "actual_cumulative": np.cumsum(actual).astype(int),
             "predicted_cumulative": predicted_cumulative,
+            "predicted_cumulative_low": band_low,
+            "predicted_cumulative_high": band_high,
         }
     )

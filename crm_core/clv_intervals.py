@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 #: The interval levels shown and stored.
@@ -72,7 +73,7 @@ LEVELS: tuple[float, ...] = (0.5, 0.8, 0.95)
 #: The level shown beside a point prediction and stored with the scores.
 DISPLAY_LEVEL = 0.8
 #: The count distribution is summed until this much probability is left in its tail (for the moments).
-TAIL = 1e-7
+TAIL = 1e-9
 
 
 # --- parameter uncertainty ----------------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def purchase_count_pmf(
 
 def purchase_count_distribution(
     params: Sequence[float],
-    t: float,
+    t: Any,
     frequency: Any,
     recency: Any,
     T: Any,
@@ -221,7 +222,7 @@ def purchase_count_distribution(
     at ``levels`` with the probability that each holds, and the first two moments.
 
     The distribution of an alive customer depends on (x, T) only and P(alive) alone on t_x; so the PMF (module
-    docstring) is built up count by count once per distinct (x, T) and parameter set, and each history's CDF is
+    docstring) is built up count by count once per distinct (x, T, t) and parameter set, and each history's CDF is
     (1 - P(alive)) + P(alive) times its group's, mixed over the parameter sets of :func:`sigma_points` when
     ``log_covariance`` is given. A group leaves the loop once less than :data:`TAIL` of its probability is left
     (after at most ``max_count`` counts).
@@ -231,7 +232,7 @@ def purchase_count_distribution(
     params
         (r, alpha, a, b), alpha in the time unit of t and T.
     t
-        Horizon, one for all histories.
+        Horizon, one for all histories or one each.
     frequency, recency, T
         x, t_x, T per history.
     levels
@@ -244,28 +245,24 @@ def purchase_count_distribution(
         empty arrays.
     """
     levels = _check_levels(levels) if len(levels) else ()
-    x, t_x, T_ = (np.asarray(v, dtype=float).ravel() for v in np.broadcast_arrays(frequency, recency, T))
-    t = float(t)
-    if not t >= 0:
+    t_, x, t_x, T_ = (np.asarray(v, dtype=float).ravel() for v in np.broadcast_arrays(t, frequency, recency, T))
+    if np.any(t_ < 0) or np.any(np.isnan(t_)):
         raise ValueError("t must not be negative")
     n = len(x)
     points, weights = sigma_points(params, log_covariance)
     S = len(weights)
     p_alive = _p_alive(points, x, t_x, T_)
-    # Distinct (x, T): the alive customer's distribution.
-    key = x * (T_.max() + 1.0) + T_ if n else x
-    group_key, group_of = np.unique(key, return_inverse=True)
-    G = len(group_key)
-    first = np.zeros(G, dtype=np.intp)
-    first[group_of[::-1]] = np.arange(n - 1, -1, -1)
+    # Distinct (x, T, t): the alive customer's distribution.
+    group_of, first = _distinct_rows(x, T_, t_)
+    G = len(first)
     r, alpha, a, b = (points[:, i : i + 1] for i in range(4))
     # Loop state of the groups still open (compacted), and the results of all groups.
     groups = np.arange(G)
     xg = np.broadcast_to(x[first][None, :], (S, G)).copy()
-    Tg = T_[first][None, :]
-    log_nb = (r + xg) * (np.log(alpha + Tg) - np.log(alpha + Tg + t))
+    Tg, tg = T_[first][None, :], t_[first][None, :]
+    log_nb = (r + xg) * (np.log(alpha + Tg) - np.log(alpha + Tg + tg))
     with np.errstate(divide="ignore"):
-        log_q = np.broadcast_to(np.log(t) - np.log(alpha + Tg + t), (S, G)).copy()
+        log_q = np.broadcast_to(np.log(tg) - np.log(alpha + Tg + tg), (S, G)).copy()
     nb = np.exp(log_nb)
     zero_group = nb.copy()
     cdf = nb.copy()
@@ -347,6 +344,20 @@ def purchase_count_distribution(
     else:
         mean_s = second_s = p_zero_s = empty
     return CountDistribution(levels, low, high, probability, mean, second, p_zero, mean_s, second_s, p_zero_s, weights)
+
+
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's index among the distinct rows of the columns, and the first row of each distinct one (hash-based,
+    as :func:`crm_core.clv.grouped_summary`)."""
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        key = pd.factorize(key * len(uniques) + codes)[0].astype(np.int64)
+    group_of = key.astype(np.intp)
+    first = np.empty(int(group_of.max()) + 1 if n else 0, dtype=np.intp)
+    first[group_of[::-1]] = np.arange(n - 1, -1, -1)
+    return group_of, first
 
 
 def _p_alive(points: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -562,3 +573,188 @@ def value_interval(
     quantiles = revenue_quantiles(count, spend, [(1 - level) / 2, (1 + level) / 2])
     factor = np.asarray(value_factor, dtype=float)[inverse]
     return quantiles[:, 0] * factor, quantiles[:, 1] * factor
+
+
+# --- calibration on a holdout --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntervalCalibration:
+    """How often the predictive intervals held on a holdout (:func:`interval_calibration`).
+
+    Attributes
+    ----------
+    levels
+        The interval levels.
+    customers
+        Customers of the calibration cohort.
+    coverage
+        Per level, the share of customers whose actual holdout purchases fell inside their interval.
+    nominal
+        Per level, the average probability that the intervals hold under the model (at least the level: counts
+        are whole numbers). Coverage within :data:`CALIBRATION_TOLERANCE` of it means the intervals are honest.
+    revenue_coverage
+        Per level, the share of customers whose actual holdout revenue fell inside their revenue interval (None
+        without a spend model).
+    predicted_total, total_sd, actual_total
+        The cohort's holdout purchases: expected, standard deviation (customers and parameters), actual.
+    total_bands
+        Per level, the (low, high) band of the total.
+    by_frequency
+        Coverage and nominal probability at the display level by calibration purchases (0..6, "7+"):
+        ``frequency``, ``customers``, ``coverage``, ``nominal``.
+    """
+
+    levels: tuple[float, ...]
+    customers: int
+    coverage: tuple[float, ...]
+    nominal: tuple[float, ...]
+    revenue_coverage: tuple[float, ...] | None
+    predicted_total: float
+    total_sd: float
+    actual_total: float
+    total_bands: dict[float, tuple[float, float]]
+    by_frequency: Any
+
+    @property
+    def total_percentile(self) -> float:
+        """Where the actual total falls in the predicted total's distribution (normal), 0-1."""
+        if not self.total_sd > 0:
+            return math.nan
+        return float(special.ndtr((self.actual_total - self.predicted_total) / self.total_sd))
+
+    def calibrated(self, tolerance: float | None = None) -> tuple[bool, ...]:
+        """Per level, whether the coverage is within ``tolerance`` of the nominal probability."""
+        tol = CALIBRATION_TOLERANCE if tolerance is None else tolerance
+        return tuple(abs(c - n) <= tol for c, n in zip(self.coverage, self.nominal, strict=True))
+
+    def total_inside(self) -> tuple[bool, ...]:
+        """Per level, whether the actual total fell inside the total's band."""
+        return tuple(low <= self.actual_total <= high for low, high in (self.total_bands[lv] for lv in self.levels))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "levels": list(self.levels),
+            "customers": self.customers,
+            "coverage": list(self.coverage),
+            "nominal": list(self.nominal),
+            "calibrated": list(self.calibrated()),
+            "revenue_coverage": list(self.revenue_coverage) if self.revenue_coverage else None,
+            "predicted_total": self.predicted_total,
+            "total_sd": self.total_sd,
+            "actual_total": self.actual_total,
+            "total_percentile": self.total_percentile,
+            "total_bands": {str(level): list(band) for level, band in self.total_bands.items()},
+            "total_inside": list(self.total_inside()),
+            "by_frequency": self.by_frequency.to_dict(orient="records"),
+        }
+
+
+#: Coverage within this many points of the intervals' probability counts as calibrated.
+CALIBRATION_TOLERANCE = 0.05
+#: Calibration purchase counts shown one by one in the calibration by frequency; larger counts are pooled.
+CALIBRATION_MAX_FREQUENCY = 7
+
+
+def interval_calibration(
+    bgnbd: Any,
+    gamma_gamma: Any,
+    summary: Any,
+    holdout_length: float,
+    levels: Sequence[float] = LEVELS,
+) -> IntervalCalibration:
+    """Compare each customer's predictive intervals for the holdout with what happened in it.
+
+    Parameters
+    ----------
+    bgnbd, gamma_gamma
+        Models fitted on the calibration period (``gamma_gamma`` may be None).
+    summary
+        A :func:`crm_core.clv.customer_summary` with ``holdout_purchases`` and ``holdout_value``.
+    holdout_length
+        Length of the holdout in the summary's time unit.
+    """
+    levels = _check_levels(levels)
+    x = summary["frequency"].to_numpy(dtype=float)
+    t_x = summary["recency"].to_numpy(dtype=float)
+    T = summary["T"].to_numpy(dtype=float)
+    actual = summary["holdout_purchases"].to_numpy(dtype=float)
+    group_of, first = _distinct_rows(x, t_x, T)
+    count = purchase_count_distribution(
+        bgnbd.param_vector,
+        holdout_length,
+        x[first],
+        t_x[first],
+        T[first],
+        levels=levels,
+        log_covariance=bgnbd.log_covariance_,
+        by_point=True,
+    ).take(group_of)
+    inside = (actual[:, None] >= count.low) & (actual[:, None] <= count.high)
+    mean_total, variance_total = count_total_moments(count)
+    revenue_coverage = None
+    if gamma_gamma is not None:
+        spend = spend_moments(gamma_gamma.param_vector, x, summary["monetary_value"], gamma_gamma.log_covariance_)
+        probabilities = [p for level in levels for p in ((1 - level) / 2, (1 + level) / 2)]
+        quantiles = revenue_quantiles(count, spend, probabilities)
+        value = summary["holdout_value"].to_numpy(dtype=float)
+        revenue_coverage = tuple(
+            float(np.mean((value >= quantiles[:, 2 * j]) & (value <= quantiles[:, 2 * j + 1])))
+            for j in range(len(levels))
+        )
+    display = levels.index(DISPLAY_LEVEL) if DISPLAY_LEVEL in levels else len(levels) // 2
+    band = np.minimum(x, CALIBRATION_MAX_FREQUENCY).astype(int)
+    grouped = (
+        pd.DataFrame({"band": band, "inside": inside[:, display], "nominal": count.probability[:, display]})
+        .groupby("band")
+        .agg(customers=("inside", "size"), coverage=("inside", "mean"), nominal=("nominal", "mean"))
+        .reset_index()
+    )
+    labels = [str(k) if k < CALIBRATION_MAX_FREQUENCY else f"{k}+" for k in grouped["band"]]
+    by_frequency = grouped.drop(columns="band")
+    by_frequency.insert(0, "frequency", labels)
+    return IntervalCalibration(
+        levels=levels,
+        customers=len(x),
+        coverage=tuple(float(v) for v in inside.mean(axis=0)),
+        nominal=tuple(float(v) for v in count.probability.mean(axis=0)),
+        revenue_coverage=revenue_coverage,
+        predicted_total=mean_total,
+        total_sd=math.sqrt(max(variance_total, 0.0)),
+        actual_total=float(actual.sum()),
+        total_bands=total_band(mean_total, variance_total, levels),
+        by_frequency=by_frequency,
+    )
+
+
+def cohort_tracking_band(
+    params: Sequence[float],
+    log_covariance: Any,
+    elapsed: np.ndarray,
+    counts: np.ndarray,
+    level: float = DISPLAY_LEVEL,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and band of a cohort's cumulative repeat purchases X(t) (Fader, Hardie & Lee 2005, equation 8: the
+    count of a customer with no history, x = t_x = T = 0), ``counts[d]`` customers of first-purchase day d having
+    been around ``elapsed[d, w]`` time units at the end of week w.
+
+    Returns
+    -------
+    mean, low, high
+        Per week (columns of ``elapsed``).
+    """
+    elapsed = np.asarray(elapsed, dtype=float)
+    values, index = np.unique(elapsed, return_inverse=True)
+    zero = np.zeros(len(values))
+    count = purchase_count_distribution(
+        params, values, zero, zero, zero, levels=(), log_covariance=log_covariance, by_point=True
+    )
+    index = index.reshape(elapsed.shape)
+    c = np.asarray(counts, dtype=float)[:, None]
+    totals = np.einsum("dw,sdw->sw", c, count.mean_by_point[:, index])
+    mean = count.weights @ totals
+    within = np.sum(c * count.variance[index], axis=0)
+    between = count.weights @ (totals - mean) ** 2
+    sd = np.sqrt(np.maximum(within + between, 0.0))
+    z = _normal_quantile(level)
+    return mean, np.maximum(mean - z * sd, 0.0), mean + z * sd
