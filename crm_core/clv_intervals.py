@@ -301,7 +301,9 @@ def purchase_count_distribution(
             open_ = np.any(high[histories] < 0, axis=1)
             histories, h_prev = histories[open_], h_cdf[open_]
         finished = np.all(1 - cdf <= TAIL, axis=0) | (y >= max_count)
-        if finished.any():
+        # Compacting copies the state: worth it once a tenth of the groups are done (finished groups that stay
+        # in the loop meanwhile only add their negligible tail).
+        if finished.all() or finished.sum() > 0.1 * len(groups):
             done = groups[finished]
             mean_group[:, done] = m1[:, finished]
             second_group[:, done] = m2[:, finished]
@@ -426,6 +428,24 @@ class SpendMoments:
     factor_y: np.ndarray
     mean_spend_by_point: np.ndarray
     weights: np.ndarray
+    mean_spend_squared: np.ndarray | None = None
+
+    def summed(self, group_of: np.ndarray, groups: int) -> SpendMoments:
+        """The customers' terms summed per group (``group_of`` each customer's, ``groups`` of them), with the sum
+        of E[Z]^2 in ``mean_spend_squared``: what :func:`revenue_total_moments` needs for counts per history."""
+
+        def per_group(values: np.ndarray) -> np.ndarray:
+            return np.bincount(group_of, weights=np.nan_to_num(values), minlength=groups)
+
+        squared = self.mean_spend**2 if self.mean_spend_squared is None else self.mean_spend_squared
+        return SpendMoments(
+            per_group(self.mean_spend),
+            per_group(self.factor_y2),
+            per_group(self.factor_y),
+            np.stack([per_group(row) for row in self.mean_spend_by_point]),
+            self.weights,
+            per_group(squared),
+        )
 
 
 def spend_moments(
@@ -528,51 +548,21 @@ def count_total_moments(count: CountDistribution, weights: Any = None) -> tuple[
 
 
 def revenue_total_moments(count: CountDistribution, spend: SpendMoments) -> tuple[float, float]:
-    """Mean and variance of the total revenue of the customers (one row each): the customers' own variances plus the
-    variance of the expected total over the parameter sets of both models (independent fits)."""
-    mean_r = count.mean * spend.mean_spend
-    second_r = spend.factor_y2 * count.second_moment + spend.factor_y * count.mean
-    within = float(np.nansum(np.maximum(second_r - mean_r**2, 0.0)))
-    totals = count.mean_by_point @ spend.mean_spend_by_point.T  # (S, U)
-    joint = count.weights[:, None] * spend.weights[None, :]
-    mean = float(np.sum(joint * totals))
-    between = float(np.sum(joint * (totals - mean) ** 2))
-    return float(np.sum(mean_r)), within + between
+    """Mean and variance of the total revenue: the customers' own variances plus the variance of the expected
+    total over the parameter sets of both models (independent fits).
 
-
-def value_interval(
-    bgnbd: Any,
-    gamma_gamma: Any,
-    histories: tuple[np.ndarray, np.ndarray, np.ndarray],
-    inverse: np.ndarray,
-    monetary_value: Any,
-    horizon: float,
-    value_factor: np.ndarray,
-    level: float = DISPLAY_LEVEL,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``level`` predictive interval of each customer's value over ``horizon``: the revenue quantiles of
-    :func:`revenue_quantiles` times ``value_factor`` per history (the margin times the customer's discount factor,
-    discounted over undiscounted expected purchases, so that the interval is around the discounted CLV; exact
-    without discounting, and a deterministic average discount otherwise).
-
-    Parameters
-    ----------
-    bgnbd, gamma_gamma
-        Fitted :class:`crm_core.clv.BetaGeoModel` and :class:`crm_core.clv.GammaGammaModel` (their
-        ``log_covariance_`` carries the parameter uncertainty).
-    histories, inverse
-        The distinct (x, t_x, T) and each customer's index among them.
-    monetary_value
-        Each customer's average repeat purchase value.
+    ``count`` and ``spend`` are per customer, or per distinct history with ``spend`` from
+    :meth:`SpendMoments.summed`: every term is linear in the count's moments and the customers' spend terms.
     """
-    ux, utx, uT = histories
-    count = purchase_count_distribution(
-        bgnbd.param_vector, horizon, ux, utx, uT, levels=(), log_covariance=bgnbd.log_covariance_
-    ).take(inverse)
-    spend = spend_moments(gamma_gamma.param_vector, ux[inverse], monetary_value, gamma_gamma.log_covariance_)
-    quantiles = revenue_quantiles(count, spend, [(1 - level) / 2, (1 + level) / 2])
-    factor = np.asarray(value_factor, dtype=float)[inverse]
-    return quantiles[:, 0] * factor, quantiles[:, 1] * factor
+    squared = spend.mean_spend**2 if spend.mean_spend_squared is None else spend.mean_spend_squared
+    mean = float(count.mean @ np.nan_to_num(spend.mean_spend))
+    second = count.second_moment @ np.nan_to_num(spend.factor_y2) + count.mean @ np.nan_to_num(spend.factor_y)
+    within = float(max(second - (count.mean**2) @ np.nan_to_num(squared), 0.0))
+    totals = count.mean_by_point @ np.nan_to_num(spend.mean_spend_by_point).T  # (S, U)
+    joint = count.weights[:, None] * spend.weights[None, :]
+    centre = float(np.sum(joint * totals))
+    between = float(np.sum(joint * (totals - centre) ** 2))
+    return mean, within + between
 
 
 # --- calibration on a holdout --------------------------------------------------------------------------------------
