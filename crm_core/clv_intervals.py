@@ -514,9 +514,21 @@ def revenue_cdf(
     return float(pmf[0] + np.sum(pmf[1:] * special.betainc(p * y, Q, value / (value + s))))
 
 
-def count_probability_interval_text(low: int, high: int) -> str:
-    """ "0–5" for an interval of counts."""
-    return f"{low}–{high}" if low != high else f"{low}"
+def count_with_range(expected: float, low: float, high: float, level: float = DISPLAY_LEVEL) -> str:
+    """ "2.1 purchases (80 %: 0–5)": an expected count with its predictive interval."""
+    unit = "purchase" if round(expected, 1) == 1 else "purchases"
+    span = f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
+    return f"{expected:,.1f} {unit} ({level:.0%}: {span})".replace("%:", " %:")
+
+
+def money_with_range(value: float, low: float, high: float, level: float = DISPLAY_LEVEL, currency: str = "€") -> str:
+    """ "€120 (80 %: €40–€260)": a predicted amount with its predictive interval (whole units)."""
+
+    def money(v: float) -> str:
+        return f"{currency}{v:,.0f}"
+
+    span = money(low) if round(low) == round(high) else f"{money(low)}–{money(high)}"
+    return f"{money(value)} ({level:.0%}: {span})".replace("%:", " %:")
 
 
 # --- totals over many customers -------------------------------------------------------------------------------------
