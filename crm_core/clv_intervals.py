@@ -760,3 +760,41 @@ def cohort_tracking_band(
     sd = np.sqrt(np.maximum(within + between, 0.0))
     z = _normal_quantile(level)
     return mean, np.maximum(mean - z * sd, 0.0), mean + z * sd
+
+
+# --- the value of each customer ------------------------------------------------------------------------------------
+
+
+def value_interval(
+    bgnbd: Any,
+    gamma_gamma: Any,
+    histories: tuple[np.ndarray, np.ndarray, np.ndarray],
+    inverse: np.ndarray,
+    monetary_value: Any,
+    horizon: float,
+    value_factor: np.ndarray,
+    level: float = DISPLAY_LEVEL,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``level`` predictive interval of each customer's value over ``horizon``: the revenue quantiles of
+    :func:`revenue_quantiles` times ``value_factor`` per history (the margin times the customer's discount factor,
+    discounted over undiscounted expected purchases, so that the interval is around the discounted CLV: exact
+    without discounting, and with an average discount otherwise).
+
+    Parameters
+    ----------
+    bgnbd, gamma_gamma
+        Fitted :class:`crm_core.clv.BetaGeoModel` and :class:`crm_core.clv.GammaGammaModel` (their
+        ``log_covariance_`` carries the parameter uncertainty).
+    histories, inverse
+        The distinct (x, t_x, T) and each customer's index among them.
+    monetary_value
+        Each customer's average repeat purchase value.
+    """
+    ux, utx, uT = histories
+    count = purchase_count_distribution(
+        bgnbd.param_vector, horizon, ux, utx, uT, levels=(), log_covariance=bgnbd.log_covariance_
+    ).take(inverse)
+    spend = spend_moments(gamma_gamma.param_vector, ux[inverse], monetary_value, gamma_gamma.log_covariance_)
+    quantiles = revenue_quantiles(count, spend, [(1 - level) / 2, (1 + level) / 2])
+    factor = np.asarray(value_factor, dtype=float)[inverse]
+    return quantiles[:, 0] * factor, quantiles[:, 1] * factor
