@@ -1456,6 +1456,7 @@ def ensure_scores(
     months: int = 12,
     margin: float = 0.3,
     monthly_discount_rate: float = 0.01,
+    force: bool = False,
 ) -> bool:
     """Bring ``customer_scores`` up to date with the data, so that segments, profiles and campaigns can use the model
     outputs in SQL.
@@ -1468,6 +1469,8 @@ def ensure_scores(
     the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`. A table
     from an earlier version without the interval columns is rebuilt first (:func:`_upgrade_scores_table`).
 
+    ``force`` recomputes them even when they are current (``python -m crm_core score --force``).
+
     Returns
     -------
     bool
@@ -1475,7 +1478,7 @@ def ensure_scores(
     """
     version = str(db.facts_version(engine))
     upgraded = _upgrade_scores_table(engine)
-    if not upgraded and db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
+    if not (upgraded or force) and db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
         return False
     calibration_end = default_as_of(engine) - dt.timedelta(days=1)
     summary = customer_summary(engine, calibration_end)

@@ -72,6 +72,9 @@ from scipy import special
 LEVELS: tuple[float, ...] = (0.5, 0.8, 0.95)
 #: The level shown beside a point prediction and stored with the scores.
 DISPLAY_LEVEL = 0.8
+#: Largest spread of a sigma point in log-parameters (a factor of e^5, about 150) for which the normal approximation
+#: of the estimates' uncertainty is used at all.
+MAX_LOG_SPREAD = 5.0
 #: The count distribution is summed until this much probability is left in its tail (for the moments).
 TAIL = 1e-9
 
@@ -104,6 +107,10 @@ def sigma_points(params: Sequence[float], log_covariance: Any = None) -> tuple[n
     except np.linalg.LinAlgError:
         return theta[None, :], np.ones(1)
     offsets = math.sqrt(k) * factor.T
+    if np.abs(offsets).max() > MAX_LOG_SPREAD:
+        # The data hardly determine some parameter (thin data; the fit says so in its warnings): a normal
+        # approximation of its uncertainty means nothing there, and the intervals keep to the estimate.
+        return theta[None, :], np.ones(1)
     log_points = np.log(theta)[None, :] + np.concatenate([offsets, -offsets])
     return np.exp(log_points), np.full(2 * k, 1.0 / (2 * k))
 
@@ -215,7 +222,7 @@ def purchase_count_distribution(
     T: Any,
     levels: Sequence[float] = LEVELS,
     log_covariance: Any = None,
-    max_count: int = 100_000,
+    max_count: int = 20_000,
     by_point: bool = False,
 ) -> CountDistribution:
     """The predictive distribution of each history's purchases in the next ``t`` time units, summarised: intervals
@@ -300,7 +307,8 @@ def purchase_count_distribution(
                 cdf_at_high[histories[reached], j] = h_cdf[reached]
             open_ = np.any(high[histories] < 0, axis=1)
             histories, h_prev = histories[open_], h_cdf[open_]
-        finished = np.all(1 - cdf <= TAIL, axis=0) | (y >= max_count)
+        # A group whose probabilities stopped being numbers (parameters at the edge of the range) stops too.
+        finished = np.all(1 - cdf <= TAIL, axis=0) | ~np.all(np.isfinite(cdf), axis=0) | (y >= max_count)
         # Compacting copies the state: worth it once a tenth of the groups are done (finished groups that stay
         # in the loop meanwhile only add their negligible tail).
         if finished.all() or finished.sum() > 0.1 * len(groups):

@@ -39,7 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import clv, clv_intervals, dialect, exports, masking, schema
+from crm_core import clv, clv_intervals, db, dialect, exports, masking, schema
 from crm_core.charts import CURRENCY
 from crm_core.purchases import default_as_of
 
@@ -840,8 +840,9 @@ class BacktestReport:
                 + ("too narrow" if coverage < nominal else "too wide")
             )
             lines.append(
-                f"{level:.0%} ranges: the actual purchases of {coverage:.1%} of the customers fell inside their "
-                f"range; the ranges promised {nominal:.1%} (a count cannot be cut at exactly {level:.0%}): {verdict}."
+                f"{level * 100:.0f} % ranges: the actual purchases of {coverage * 100:.1f} % of the customers fell "
+                f"inside their range; the ranges promised {nominal * 100:.1f} % (a count of purchases cannot be cut "
+                f"at exactly {level * 100:.0f} %): {verdict}."
             )
         bands = calibration.total_bands
         low80, high80 = bands.get(0.8, next(iter(bands.values())))
@@ -857,9 +858,11 @@ class BacktestReport:
             text += " The actual total lies within the 95 % band."
         else:
             side = "above" if calibration.actual_total > high95 else "below"
+            chance = percentile if side == "below" else 1 - percentile
+            odds = "fewer than 1 in 1,000" if chance < 0.001 else f"about 1 in {max(round(1 / chance), 2):,}"
             text += (
-                f" The actual total lies {side} the 95 % band (at the {percentile:.1%} point of the model's "
-                f"distribution): the model itself is off on this holdout, it predicted {abs(error):.0%} "
+                f" The actual total lies {side} the 95 % band (the model gave a total this far off a chance of "
+                f"{odds}): the model itself is off on this holdout, it predicted {abs(error):.0%} "
                 f"{'too few' if error < 0 else 'too many'} purchases. The ranges are not widened to hide that."
             )
         lines.append(text)
@@ -994,6 +997,66 @@ def model_report(
         calibration=result.calibration,
     )
     return ModelReport(model, report)
+
+
+# --- the stored scores ------------------------------------------------------------------------------------------
+
+
+def stored_scores_summary(engine: Engine, top: int = 10) -> dict[str, Any]:
+    """What ``python -m crm_core score`` prints about ``customer_scores``: how many customers are scored, their total
+    predicted value, how many have a lower 80 % bound above 0, the note of the fit, and the ``top`` most valuable
+    with their ranges (one aggregate query and one ranked query).
+
+    Returns
+    -------
+    dict
+        ``customers``, ``clv_total``, ``sure_customers``, ``note``, ``top`` (DataFrame: ``customer`` (external id),
+        ``clv``, ``clv_range``, ``purchases_90d``).
+    """
+    scores = schema.customer_scores
+    with engine.connect() as conn:
+        totals = conn.execute(
+            sa.select(
+                sa.func.count().label("customers"),
+                dialect.as_float(sa.func.sum(scores.c.clv)).label("clv_total"),
+                sa.func.count(sa.case((scores.c.clv_low80 > 0, 1))).label("sure"),
+            )
+        ).one()
+        ranked = conn.execute(
+            sa.select(
+                customers.c.external_id,
+                dialect.as_float(scores.c.clv).label("clv"),
+                dialect.as_float(scores.c.clv_low80).label("clv_low80"),
+                dialect.as_float(scores.c.clv_high80).label("clv_high80"),
+                dialect.as_float(scores.c.expected_purchases_90d).label("purchases"),
+                scores.c.purchases_90d_low80,
+                scores.c.purchases_90d_high80,
+            )
+            .join_from(scores, customers, customers.c.id == scores.c.customer_id)
+            .where(scores.c.clv.is_not(None))
+            .order_by(scores.c.clv.desc(), scores.c.customer_id)
+            .limit(top)
+        ).all()
+        note = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == db.SCORES_NOTE_KEY)).scalar()
+    rows = [
+        (
+            str(row.external_id),
+            float(row.clv),
+            clv_intervals.money_with_range(row.clv, row.clv_low80, row.clv_high80, currency=CURRENCY)
+            .split(" ", 1)[1]
+            .strip("()"),
+            clv_intervals.count_with_range(row.purchases, row.purchases_90d_low80, row.purchases_90d_high80),
+        )
+        for row in ranked
+        if row.clv_low80 is not None and row.purchases_90d_low80 is not None
+    ]
+    return {
+        "customers": int(totals.customers or 0),
+        "clv_total": float(totals.clv_total or 0.0),
+        "sure_customers": int(totals.sure or 0),
+        "note": note or "",
+        "top": pd.DataFrame(rows, columns=["customer", "clv", "clv_range", "purchases_90d"]),
+    }
 
 
 # --- forecasts of totals with bands ------------------------------------------------------------------------------

@@ -904,9 +904,11 @@ class CustomerProfile:
         if p is None:
             lines.append("  predictions: not scored")
         else:
+            clv_text = p.clv_text() or _num(p.clv, ",.2f")
+            purchases = p.purchases_text() or _num(p.expected_purchases_90d, ".2f")
             lines.append(
-                f"  predictions: CLV {_num(p.clv, ',.2f')} · P(alive) {_num(p.p_alive, '.0%')} · "
-                f"purchases next 90 days {_num(p.expected_purchases_90d, '.2f')} "
+                f"  predictions: CLV {clv_text} · P(alive) {_num(p.p_alive, '.0%')} · "
+                f"next 90 days {purchases} "
                 f"(P(at least one) {_num(p.prob_purchase_90d, '.0%')}) · churn risk {p.churn_risk or '-'}"
                 + (" · computed before the latest data" if p.stale else "")
             )
