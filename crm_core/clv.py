@@ -1355,8 +1355,10 @@ def customer_predictions(
     window_days: int = PURCHASE_WINDOW_DAYS,
     cutoffs: tuple[float, float] = CHURN_RISK_CUTOFFS,
     interval_level: float = clv_intervals.DISPLAY_LEVEL,
+    intervals: bool = True,
 ) -> pd.DataFrame:
-    """Per-customer predictions for the pages, with predictive intervals (:mod:`crm_core.clv_intervals`).
+    """Per-customer predictions for the pages, with predictive intervals (:mod:`crm_core.clv_intervals`;
+    :func:`prediction_intervals`, left out with ``intervals=False``).
 
     Returns
     -------
@@ -1388,30 +1390,87 @@ def customer_predictions(
             "p_purchase": bg.probability_of_purchase_within(window, ux, utx, uT)[inverse],
         }
     )
-    counts = clv_intervals.purchase_count_distribution(
-        bg.param_vector, window, ux, utx, uT, levels=(interval_level,), log_covariance=bg.log_covariance_
-    )
-    out["purchases_low"] = counts.low[inverse, 0]
-    out["purchases_high"] = counts.high[inverse, 0]
     gg = models.gamma_gamma
+    discounted = undiscounted = None
     if gg is None:
-        for column in ("expected_spend", "clv", "clv_low", "clv_high"):
-            out[column] = np.nan
+        out["expected_spend"] = np.nan
+        out["clv"] = np.nan
+    else:
+        out["expected_spend"] = gg.conditional_expected_average_profit(x, m)
+        discounted, undiscounted = discounted_purchases(
+            bg, ux, utx, uT, months, monthly_discount_rate, models.time_unit
+        )
+        out["clv"] = discounted[inverse] * out["expected_spend"].to_numpy() * margin
+    if not intervals:
         return out
-    out["expected_spend"] = gg.conditional_expected_average_profit(x, m)
-    discounted, undiscounted = discounted_purchases(bg, ux, utx, uT, months, monthly_discount_rate, models.time_unit)
-    out["clv"] = discounted[inverse] * out["expected_spend"].to_numpy() * margin
-    low, high = clv_intervals.value_interval(
-        bg,
-        gg,
+    bounds = prediction_intervals(
+        models,
+        m,
         (ux, utx, uT),
         inverse,
-        m,
+        window,
         months * DAYS_PER_MONTH / unit_days,
-        margin * np.divide(discounted, undiscounted, out=np.zeros_like(discounted), where=undiscounted > 0),
+        margin,
+        discounted,
+        undiscounted,
         interval_level,
     )
-    out["clv_low"], out["clv_high"] = low, high
+    for column in ("purchases_low", "purchases_high", "clv_low", "clv_high"):
+        out[column] = bounds[column].to_numpy()
+    return out[PREDICTION_COLUMNS]
+
+
+PREDICTION_COLUMNS = [
+    "customer_id",
+    "p_alive",
+    "churn_risk",
+    "expected_purchases",
+    "p_purchase",
+    "purchases_low",
+    "purchases_high",
+    "expected_spend",
+    "clv",
+    "clv_low",
+    "clv_high",
+]
+
+
+def prediction_intervals(
+    models: FittedModels,
+    monetary_value: np.ndarray,
+    histories: tuple[np.ndarray, np.ndarray, np.ndarray],
+    inverse: np.ndarray,
+    window: float,
+    horizon: float,
+    margin: float,
+    discounted: np.ndarray | None,
+    undiscounted: np.ndarray | None,
+    level: float = clv_intervals.DISPLAY_LEVEL,
+) -> pd.DataFrame:
+    """The ``level`` predictive intervals of :func:`customer_predictions`: of the purchases in the next ``window``
+    and of the CLV over ``horizon`` (time units), per customer (``inverse`` into the distinct ``histories``).
+
+    ``discounted`` and ``undiscounted`` are the expected purchases of :func:`discounted_purchases` per history,
+    which scale the revenue interval to the discounted margin (None without a spend model: no CLV interval).
+
+    Returns
+    -------
+    DataFrame
+        ``purchases_low``, ``purchases_high``, ``clv_low``, ``clv_high`` (NaN without a spend model).
+    """
+    bg, gg = models.bgnbd, models.gamma_gamma
+    ux, utx, uT = histories
+    counts = clv_intervals.purchase_count_distribution(
+        bg.param_vector, window, ux, utx, uT, levels=(level,), log_covariance=bg.log_covariance_
+    )
+    out = pd.DataFrame({"purchases_low": counts.low[inverse, 0], "purchases_high": counts.high[inverse, 0]})
+    if gg is None or discounted is None or undiscounted is None:
+        out["clv_low"] = out["clv_high"] = np.nan
+        return out
+    factor = margin * np.divide(discounted, undiscounted, out=np.zeros_like(discounted), where=undiscounted > 0)
+    out["clv_low"], out["clv_high"] = clv_intervals.value_interval(
+        bg, gg, histories, inverse, monetary_value, horizon, factor, level
+    )
     return out
 
 
