@@ -748,6 +748,10 @@ class _BgnbdData:
         self.uxr, self.ixr = _factorize(self.xr)
         self.uTr, self.iTr = _factorize(self.T[rep])
         self.utx, self.itx = _factorize(self.t_x[rep])
+        # The terms without the mixture weight depend on T and x only: their weights summed per distinct T.
+        self.w_by_Tr = np.bincount(self.iTr, weights=self.wr, minlength=len(self.uTr))
+        self.wx_by_Tr = np.bincount(self.iTr, weights=self.wr * self.xr, minlength=len(self.uTr))
+        self.sum_wr = float(self.wr.sum())
 
     def starting_values(self) -> np.ndarray:
         """log(r, alpha, a, b) to start from: r = 1 and alpha from the mean purchase rate of the data (a rate of
@@ -793,22 +797,34 @@ class _BgnbdData:
         x, w = self.xr, self.wr
         if len(x):
             rx = r + x
-            log_aT = np.log(alpha + self.uTr)[self.iTr]
-            gap = np.log(alpha + self.utx)[self.itx] - log_aT
-            diff = (np.log(a) - np.log(b + self.uxr - 1))[self.ixr] - rx * gap
+            log_T = np.log(alpha + self.uTr)
+            inv_T = 1.0 / (alpha + self.uTr)
+            gap = np.log(alpha + self.utx)[self.itx]
+            gap -= log_T[self.iTr]
+            diff = (np.log(a) - np.log(b + self.uxr - 1))[self.ixr]
+            diff -= rx * gap
             # softplus(diff) and the weight of the "dropped out after the last purchase" component, expit(diff),
             # from one exponential that cannot overflow.
             e = np.exp(-np.abs(diff))
-            s4 = np.where(diff >= 0, 1.0, e) / (1.0 + e)
-            ll += np.sum(w * (np.maximum(diff, 0.0) + np.log1p(e) - rx * log_aT))
+            s4 = np.where(diff >= 0, 1.0, e)
+            s4 /= 1.0 + e
             ws4 = w * s4
-            d_r -= np.sum(w * log_aT + ws4 * gap)
-            inv_aT = (1.0 / (alpha + self.uTr))[self.iTr]
-            inv_atx = (1.0 / (alpha + self.utx))[self.itx]
-            d_alpha -= np.sum(rx * (w * inv_aT + ws4 * (inv_atx - inv_aT)))
-            d_a += np.sum(ws4) / a
-            d_b -= np.sum(ws4 * (1.0 / (b + self.uxr - 1))[self.ixr])
+            # -sum w (r + x) ln(alpha + T) and its derivatives, summed per distinct T.
+            wrx_T = r * self.w_by_Tr + self.wx_by_Tr
+            ll += _dot(w, np.maximum(diff, 0.0) + np.log1p(e)) - _dot(wrx_T, log_T)
+            d_r -= _dot(self.w_by_Tr, log_T) + _dot(ws4, gap)
+            inv_diff = (1.0 / (alpha + self.utx))[self.itx]
+            inv_diff -= inv_T[self.iTr]
+            d_alpha -= _dot(wrx_T, inv_T) + _dot(rx * ws4, inv_diff)
+            d_a += float(np.sum(ws4)) / a
+            d_b -= _dot(np.bincount(self.ixr, weights=ws4, minlength=len(self.uxr)), 1.0 / (b + self.uxr - 1))
         return float(ll), np.array([d_r, d_alpha, d_a, d_b])
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """sum(a * b) in one pass, without BLAS: OpenBLAS threads woken by a long dot product keep spinning afterwards
+    and slow down whatever follows on a busy machine."""
+    return float(np.einsum("i,i->", a, b))
 
 
 def _expected_purchases_if_alive(t, x, T, r, alpha, a, b) -> np.ndarray:
@@ -1053,7 +1069,11 @@ class _GammaGammaData:
         # Data-only parts of the likelihood that do not depend on the parameters.
         self.sum_w_x_log_xm = float(np.sum(self.w * self.x * (np.log(self.m) + np.log(self.x))))
         self.sum_w_log_m = float(np.sum(self.w * np.log(self.m)))
-        self.xm = self.x * self.m
+        # The parameter-dependent per-customer terms depend on the total repeat value x m only: they are evaluated
+        # once per distinct total, with the customers' weights and weighted x summed per total.
+        self.uxm, inverse_xm = _factorize(self.x * self.m)
+        self.w_by_xm = np.bincount(inverse_xm, weights=self.w, minlength=len(self.uxm))
+        self.wx_by_xm = np.bincount(inverse_xm, weights=self.w * self.x, minlength=len(self.uxm))
 
     def log_likelihood(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Sum of w * ln f(m | x; p, q, gamma), the density of a customer's mean repeat value m over x purchases:
@@ -1067,13 +1087,18 @@ class _GammaGammaData:
         px = p * ux
         ll = np.sum(wx * (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(gamma)))
         ll += p * self.sum_w_x_log_xm - self.sum_w_log_m
-        log_gxm = np.log(gamma + self.xm)
-        ll -= np.sum(self.w * (p * self.x + q) * log_gxm)
+        shifted = gamma + self.uxm
+        log_gxm = np.log(shifted)
+        inv_gxm = 1.0 / shifted
+        # einsum, not a BLAS dot: OpenBLAS threads woken by a long dot product keep spinning afterwards and slow
+        # everything that follows on a busy machine.
+        w_log, wx_log = (float(np.einsum("i,i->", w, log_gxm)) for w in (self.w_by_xm, self.wx_by_xm))
+        w_inv, wx_inv = (float(np.einsum("i,i->", w, inv_gxm)) for w in (self.w_by_xm, self.wx_by_xm))
+        ll -= p * wx_log + q * w_log
         psi_pxq = special.digamma(px + q)
-        d_p = np.sum(wx * ux * (psi_pxq - special.digamma(px))) + self.sum_w_x_log_xm
-        d_p -= np.sum(self.w * self.x * log_gxm)
-        d_q = np.sum(wx * (psi_pxq - special.digamma(q) + np.log(gamma))) - np.sum(self.w * log_gxm)
-        d_gamma = np.sum(wx) * q / gamma - np.sum(self.w * (p * self.x + q) / (gamma + self.xm))
+        d_p = np.sum(wx * ux * (psi_pxq - special.digamma(px))) + self.sum_w_x_log_xm - wx_log
+        d_q = np.sum(wx * (psi_pxq - special.digamma(q) + np.log(gamma))) - w_log
+        d_gamma = np.sum(wx) * q / gamma - (p * wx_inv + q * w_inv)
         return float(ll), np.array([d_p, d_q, d_gamma])
 
 

@@ -175,6 +175,17 @@ class CountDistribution:
         )
 
 
+def _mix(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The weighted average over parameter sets (rows). einsum rather than a BLAS product: OpenBLAS threads that
+    wake for one large product keep spinning afterwards and slow a busy two-core machine down many times over."""
+    return np.einsum("s,sn->n", weights, values)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """sum(a * b) without BLAS (see :func:`_mix`)."""
+    return float(np.einsum("i,i->", a, b))
+
+
 def _check_levels(levels: Sequence[float]) -> tuple[float, ...]:
     out = tuple(float(level) for level in levels)
     if not out or not all(0 < level < 1 for level in out):
@@ -289,7 +300,7 @@ def purchase_count_distribution(
     cdf_below_low = np.zeros((n, L))
     cdf_at_high = np.zeros((n, L))
     weighted_alive = weights[:, None] * p_alive
-    dead = weights @ (1 - p_alive)
+    dead = _mix(weights, 1 - p_alive)
     histories = np.arange(n) if L else np.arange(0)
     h_prev = np.zeros(len(histories))
     y = 0
@@ -402,7 +413,7 @@ def probability_interval(
     clipped = np.clip(p_by_point, 1e-12, 1 - 1e-12)
     logits = special.logit(clipped)
     centre = special.logit(np.clip(np.asarray(estimate, dtype=float), 1e-12, 1 - 1e-12))
-    sd = np.sqrt(np.maximum(weights @ (logits - weights @ logits) ** 2, 0.0))
+    sd = np.sqrt(np.maximum(_mix(weights, (logits - _mix(weights, logits)) ** 2), 0.0))
     z = np.array([_normal_quantile(level) for level in levels])
     low = special.expit(centre[:, None] - z[None, :] * sd[:, None])
     high = special.expit(centre[:, None] + z[None, :] * sd[:, None])
@@ -469,7 +480,9 @@ def spend_moments(
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_spend = np.where(Q > 1, p * s / (Q - 1), np.nan)
         c2 = np.where(Q > 2, s * s / ((Q - 1) * (Q - 2)), np.nan)
-    return SpendMoments(weights @ mean_spend, weights @ (p * p * c2), weights @ (p * c2), mean_spend, weights)
+    return SpendMoments(
+        _mix(weights, mean_spend), _mix(weights, p * p * c2), _mix(weights, p * c2), mean_spend, weights
+    )
 
 
 def revenue_quantiles(count: CountDistribution, spend: SpendMoments, probabilities: Sequence[float]) -> np.ndarray:
@@ -560,10 +573,10 @@ def count_total_moments(count: CountDistribution, weights: Any = None) -> tuple[
     w = np.ones(len(count.mean)) if weights is None else np.asarray(weights, dtype=float)
     if count.mean_by_point.shape[1] != len(w):
         raise ValueError("the count distribution was computed without by_point=True")
-    totals = count.mean_by_point @ w
-    mean = float(count.weights @ totals)
+    totals = np.einsum("sn,n->s", count.mean_by_point, w)
+    mean = _dot(count.weights, totals)
     within = float(np.sum(w * count.variance))
-    between = float(count.weights @ (totals - mean) ** 2)
+    between = _dot(count.weights, (totals - mean) ** 2)
     return mean, within + between
 
 
@@ -575,10 +588,10 @@ def revenue_total_moments(count: CountDistribution, spend: SpendMoments) -> tupl
     :meth:`SpendMoments.summed`: every term is linear in the count's moments and the customers' spend terms.
     """
     squared = spend.mean_spend**2 if spend.mean_spend_squared is None else spend.mean_spend_squared
-    mean = float(count.mean @ np.nan_to_num(spend.mean_spend))
-    second = count.second_moment @ np.nan_to_num(spend.factor_y2) + count.mean @ np.nan_to_num(spend.factor_y)
-    within = float(max(second - (count.mean**2) @ np.nan_to_num(squared), 0.0))
-    totals = count.mean_by_point @ np.nan_to_num(spend.mean_spend_by_point).T  # (S, U)
+    mean = _dot(count.mean, np.nan_to_num(spend.mean_spend))
+    second = _dot(count.second_moment, np.nan_to_num(spend.factor_y2)) + _dot(count.mean, np.nan_to_num(spend.factor_y))
+    within = max(second - _dot(count.mean**2, np.nan_to_num(squared)), 0.0)
+    totals = np.einsum("sn,un->su", count.mean_by_point, np.nan_to_num(spend.mean_spend_by_point))
     joint = count.weights[:, None] * spend.weights[None, :]
     centre = float(np.sum(joint * totals))
     between = float(np.sum(joint * (totals - centre) ** 2))
@@ -762,9 +775,9 @@ def cohort_tracking_band(
     index = index.reshape(elapsed.shape)
     c = np.asarray(counts, dtype=float)[:, None]
     totals = np.einsum("dw,sdw->sw", c, count.mean_by_point[:, index])
-    mean = count.weights @ totals
+    mean = np.einsum("s,sw->w", count.weights, totals)
     within = np.sum(c * count.variance[index], axis=0)
-    between = count.weights @ (totals - mean) ** 2
+    between = np.einsum("s,sw->w", count.weights, (totals - mean) ** 2)
     sd = np.sqrt(np.maximum(within + between, 0.0))
     z = _normal_quantile(level)
     return mean, np.maximum(mean - z * sd, 0.0), mean + z * sd
