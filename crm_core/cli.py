@@ -334,10 +334,8 @@ def cmd_clv(args: argparse.Namespace) -> int:
     _print_table(_frame_rows(backtest.by_frequency), list(backtest.by_frequency.columns))
     print("\nby week (cumulative repeat purchases; low/high: the 80 % band of the predicted cumulative):")
     weekly = ["week", "week_end", "in_holdout", "actual", "predicted", "actual_cumulative", "predicted_cumulative"]
-    shown = backtest.by_week[[*weekly, "predicted_cumulative_low", "predicted_cumulative_high"]].rename(
-        columns={"predicted_cumulative_low": "low", "predicted_cumulative_high": "high"}
-    )
-    _print_table(_frame_rows(shown), list(shown.columns))
+    weeks = backtest.by_week[[*weekly, "predicted_cumulative_low", "predicted_cumulative_high"]]
+    _print_table(_frame_rows(weeks), [*weekly, "low", "high"])
     if backtest.calibration is not None:
         print("\nhow sure: did the customers' predictive intervals hold in the holdout?")
         for line in backtest.how_sure():

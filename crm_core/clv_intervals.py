@@ -82,7 +82,7 @@ TAIL = 1e-9
 # --- parameter uncertainty ----------------------------------------------------------------------------------------
 
 
-def sigma_points(params: Sequence[float], log_covariance: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def sigma_points(params: Any, log_covariance: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Parameter sets that carry the estimates' uncertainty, and their weights.
 
     With ``log_covariance`` C (k x k, the covariance of the log-parameters) and its Cholesky factor L, the 2k points
@@ -193,9 +193,7 @@ def _check_levels(levels: Sequence[float]) -> tuple[float, ...]:
     return out
 
 
-def purchase_count_pmf(
-    params: Sequence[float], t: Any, frequency: Any, recency: Any, T: Any, max_count: int
-) -> np.ndarray:
+def purchase_count_pmf(params: Any, t: Any, frequency: Any, recency: Any, T: Any, max_count: int) -> np.ndarray:
     """P(Y(t) = y | x, t_x, T) for y = 0..``max_count`` (columns), per history (rows), at one parameter set
     (r, alpha, a, b). The probability of more than ``max_count`` purchases is 1 minus the row sum.
 
@@ -226,7 +224,7 @@ def purchase_count_pmf(
 
 
 def purchase_count_distribution(
-    params: Sequence[float],
+    params: Any,
     t: Any,
     frequency: Any,
     recency: Any,
@@ -467,9 +465,7 @@ class SpendMoments:
         )
 
 
-def spend_moments(
-    params: Sequence[float], frequency: Any, monetary_value: Any, log_covariance: Any = None
-) -> SpendMoments:
+def spend_moments(params: Any, frequency: Any, monetary_value: Any, log_covariance: Any = None) -> SpendMoments:
     """:class:`SpendMoments` for each customer from the Gamma-Gamma parameters (p, q, gamma)."""
     x, m = (np.asarray(v, dtype=float).ravel() for v in np.broadcast_arrays(frequency, monetary_value))
     m = np.where(x > 0, m, 0.0)
@@ -519,9 +515,7 @@ def revenue_quantiles(count: CountDistribution, spend: SpendMoments, probabiliti
     return out
 
 
-def revenue_cdf(
-    value: float, pmf: np.ndarray, params: Sequence[float], frequency: float, monetary_value: float
-) -> float:
+def revenue_cdf(value: float, pmf: np.ndarray, params: Any, frequency: float, monetary_value: float) -> float:
     """The exact P(R <= value) of one customer at one parameter set: P(Y = 0) + sum_y P(Y = y) I(v / (v + s); p y, Q),
     with ``pmf`` P(Y = y) for y = 0, 1, ... (:func:`purchase_count_pmf`) and the Gamma-Gamma (p, q, gamma): given
     nu ~ Gamma(Q, s), the sum of y values is Gamma(p y, nu), so R / s is Beta-prime(p y, Q)."""
@@ -751,7 +745,7 @@ def interval_calibration(
 
 
 def cohort_tracking_band(
-    params: Sequence[float],
+    params: Any,
     log_covariance: Any,
     elapsed: np.ndarray,
     counts: np.ndarray,
