@@ -37,7 +37,8 @@ def customer_buttons(frame: pd.DataFrame, key: str, value_of=None) -> None:
     for row in frame.itertuples(index=False):
         details = [row.external_id, row.email, row.city]
         if value_of is not None:
-            details.append(value_of(row))
+            # The value first, so that a long line is cut in the contact details rather than in the value.
+            details.insert(0, value_of(row))
         label = f"**{name_of(row)}** · " + " · ".join(str(d) for d in details if isinstance(d, str) and d)
         st.button(
             label, key=f"{key}_{row.external_id}", on_click=open_profile, args=(row.external_id,), type="tertiary"
