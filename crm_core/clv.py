@@ -1486,7 +1486,13 @@ def prediction_intervals(
     bg, gg = models.bgnbd, models.gamma_gamma
     ux, utx, uT = histories
     counts = clv_intervals.purchase_count_distribution(
-        bg.param_vector, window, ux, utx, uT, levels=(level,), log_covariance=bg.log_covariance_
+        bg.param_vector,
+        window,
+        ux,
+        utx,
+        uT,
+        levels=(level,),
+        log_covariance=clv_intervals.customer_level_covariance(bg.log_covariance_),
     )
     out = pd.DataFrame({"purchases_low": counts.low[inverse, 0], "purchases_high": counts.high[inverse, 0]})
     if gg is None or discounted is None or undiscounted is None:

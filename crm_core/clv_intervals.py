@@ -75,6 +75,11 @@ DISPLAY_LEVEL = 0.8
 #: Largest spread of a sigma point in log-parameters (a factor of e^5, about 150) for which the normal approximation
 #: of the estimates' uncertainty is used at all.
 MAX_LOG_SPREAD = 5.0
+#: Below this standard deviation of every log-parameter (every parameter known to within about 1 %) the parameters'
+#: uncertainty moves next to no single customer's interval (tested on CDNOW), and per-customer intervals use the
+#: estimate alone: eight times less work at a million customers, where the standard deviations are a few
+#: thousandths. Totals always carry it (their parameter part does not shrink with the number of customers).
+NEGLIGIBLE_LOG_SD = 0.01
 #: The count distribution is summed until this much probability is left in its tail (for the moments).
 TAIL = 1e-9
 
@@ -113,6 +118,17 @@ def sigma_points(params: Any, log_covariance: Any = None) -> tuple[np.ndarray, n
         return theta[None, :], np.ones(1)
     log_points = np.log(theta)[None, :] + np.concatenate([offsets, -offsets])
     return np.exp(log_points), np.full(2 * k, 1.0 / (2 * k))
+
+
+def customer_level_covariance(log_covariance: Any) -> np.ndarray | None:
+    """The covariance that per-customer intervals should carry: ``log_covariance``, or None when every log-parameter's
+    standard deviation is below :data:`NEGLIGIBLE_LOG_SD`."""
+    if log_covariance is None:
+        return None
+    cov = np.asarray(log_covariance, dtype=float)
+    if cov.size == 0 or not np.all(np.isfinite(cov)):
+        return None
+    return None if np.sqrt(np.max(np.diag(cov))) < NEGLIGIBLE_LOG_SD else cov
 
 
 # --- the conditional distribution of the purchase count -----------------------------------------------------------
@@ -799,7 +815,7 @@ def value_interval(
     ----------
     bgnbd, gamma_gamma
         Fitted :class:`crm_core.clv.BetaGeoModel` and :class:`crm_core.clv.GammaGammaModel` (their
-        ``log_covariance_`` carries the parameter uncertainty).
+        ``log_covariance_`` carries the parameter uncertainty, see :func:`customer_level_covariance`).
     histories, inverse
         The distinct (x, t_x, T) and each customer's index among them.
     monetary_value
@@ -807,9 +823,17 @@ def value_interval(
     """
     ux, utx, uT = histories
     count = purchase_count_distribution(
-        bgnbd.param_vector, horizon, ux, utx, uT, levels=(), log_covariance=bgnbd.log_covariance_
+        bgnbd.param_vector,
+        horizon,
+        ux,
+        utx,
+        uT,
+        levels=(),
+        log_covariance=customer_level_covariance(bgnbd.log_covariance_),
     ).take(inverse)
-    spend = spend_moments(gamma_gamma.param_vector, ux[inverse], monetary_value, gamma_gamma.log_covariance_)
+    spend = spend_moments(
+        gamma_gamma.param_vector, ux[inverse], monetary_value, customer_level_covariance(gamma_gamma.log_covariance_)
+    )
     quantiles = revenue_quantiles(count, spend, [(1 - level) / 2, (1 + level) / 2])
     factor = np.asarray(value_factor, dtype=float)[inverse]
     return quantiles[:, 0] * factor, quantiles[:, 1] * factor
