@@ -365,12 +365,13 @@ def _newton_polish(objective, x: np.ndarray, n: float, steps: int = 4) -> tuple[
     def gradient(p: np.ndarray) -> np.ndarray:
         return objective(p)[1] * n
 
-    value = objective(x)[0]
+    # Every evaluation gives the value and the gradient: both are kept, so that no point is evaluated twice.
+    value, grad = objective(x)
+    grad = grad * n
     start = x
     hess = _hessian(gradient, x)
     settled = False
     for _ in range(steps):
-        grad = gradient(x)
         step = _newton_step(hess, grad, x)
         if step is None:
             break
@@ -380,7 +381,7 @@ def _newton_polish(objective, x: np.ndarray, n: float, steps: int = 4) -> tuple[
             break
         for fraction in (1.0, 0.5, 0.25):
             candidate = np.clip(x + fraction * step, -_LOG_BOUND, _LOG_BOUND)
-            candidate_value = objective(candidate)[0]
+            candidate_value, candidate_grad = objective(candidate)
             if candidate_value <= value:
                 break
         else:
@@ -388,7 +389,7 @@ def _newton_polish(objective, x: np.ndarray, n: float, steps: int = 4) -> tuple[
             # over (up to millions of) customers allows, provided the step that was offered is small.
             settled = bool(np.max(np.abs(step)) < 1e-4)
             break
-        x, value = candidate, candidate_value
+        x, value, grad = candidate, candidate_value, candidate_grad * n
     # The Hessian is wanted at the estimate (for the standard errors); after a move of less than 1e-4 in
     # log-parameters the one at the start is as good, and costs nothing.
     if settled and np.max(np.abs(x - start)) >= 1e-4:
