@@ -185,6 +185,7 @@ OPERATIONS: list[tuple[str, Operation, float | None]] = [
     ("segment rule preview", segments.bench_preview, 0.5),
     ("CLV: customer summary (SQL)", clv_bench.bench_customer_summary, 2.0),
     ("CLV: fit BG/NBD + Gamma-Gamma", clv_bench.bench_model_fit, 5.0),
+    ("CLV: predictive intervals added to scoring (80 %, 90-day purchases and CLV)", clv_bench.bench_intervals, 2.0),
     ("CLV: the same fit in lifetimes (reference)", clv_bench.bench_lifetimes_fit, None),
     ("Customer value page: first load (fit, predictions, backtest)", clv_report.bench_page_first_load, None),
     ("data-quality report (all checks)", quality.bench_quality_report, None),

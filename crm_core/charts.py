@@ -827,6 +827,57 @@ def p_alive_matrix(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     return figure
 
 
+def _band(figure: go.Figure, x: Any, low: Any, high: Any, name: str, money: bool = False) -> None:
+    """A shaded band between ``low`` and ``high``: the upper edge, then the lower one filled up to it."""
+    fmt = f"{CURRENCY}%{{y:,.0f}}" if money else "%{y:,.0f}"
+    figure.add_scatter(
+        x=x, y=high, mode="lines", line={"width": 0}, showlegend=False, hovertemplate=f"{fmt} high<extra></extra>"
+    )
+    figure.add_scatter(
+        x=x,
+        y=low,
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        fillcolor="rgba(37, 99, 235, 0.15)",
+        name=name,
+        hovertemplate=f"{fmt} low<extra></extra>",
+    )
+
+
+def value_forecast(frame: pd.DataFrame, money: bool = False, title: str | None = None) -> go.Figure:
+    """Expected running total of repeat purchases (or revenue, ``money``) week by week, with its band.
+
+    Parameters
+    ----------
+    frame
+        ``week_end``, ``purchases_cumulative``, ``purchases_low``, ``purchases_high`` and the same for
+        ``revenue`` (:func:`crm_core.clv_report.value_forecast`).
+    """
+    figure = _figure(title)
+    column = "revenue" if money else "purchases"
+    if frame.empty or frame[f"{column}_cumulative"].isna().all():
+        return _nothing_to_show(figure, "No forecast to show")
+    weeks = pd.to_datetime(frame["week_end"])
+    _band(figure, weeks, frame[f"{column}_low"], frame[f"{column}_high"], "80 % band", money)
+    fmt = f"{CURRENCY}%{{y:,.0f}}" if money else "%{y:,.0f}"
+    figure.add_scatter(
+        x=weeks,
+        y=frame[f"{column}_cumulative"],
+        mode="lines+markers",
+        name="Expected",
+        line={"color": PALETTE["primary"], "width": 2},
+        hovertemplate=f"{fmt} expected<extra></extra>",
+    )
+    figure.update_yaxes(
+        title="Revenue, running total" if money else "Repeat purchases, running total",
+        tickprefix=CURRENCY if money else "",
+        rangemode="tozero",
+    )
+    figure.update_layout(legend={"x": 0, "xanchor": "left"})
+    return figure
+
+
 def backtest_tracking(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Cumulative repeat purchases, actual against predicted, week by week; the holdout (where the model had not
     seen the data) is shaded.
@@ -834,13 +885,16 @@ def backtest_tracking(frame: pd.DataFrame, title: str | None = None) -> go.Figur
     Parameters
     ----------
     frame
-        ``week_end``, ``in_holdout``, ``actual_cumulative``, ``predicted_cumulative``
+        ``week_end``, ``in_holdout``, ``actual_cumulative``, ``predicted_cumulative``, and optionally
+        ``predicted_cumulative_low`` and ``predicted_cumulative_high`` (its 80 % band, drawn shaded)
         (:attr:`crm_core.clv.BacktestResult.by_week`).
     """
     figure = _figure(title)
     if frame.empty:
         return _nothing_to_show(figure, "No weeks to show")
     weeks = pd.to_datetime(frame["week_end"])
+    if {"predicted_cumulative_low", "predicted_cumulative_high"} <= set(frame.columns):
+        _band(figure, weeks, frame["predicted_cumulative_low"], frame["predicted_cumulative_high"], "80 % band")
     figure.add_scatter(
         x=weeks,
         y=frame["actual_cumulative"],

@@ -8,9 +8,11 @@ command is documented in the README.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -329,8 +331,18 @@ def cmd_clv(args: argparse.Namespace) -> int:
         print("error: --holdout-end must be after --calibration-end", file=sys.stderr)
         return 2
     report = clv_report.model_report(engine, args.calibration_end, args.holdout_end)
+    forecast = None
+    if args.forecast_weeks and report.model.fitted:
+        try:
+            forecast = _clv_forecast(engine, args)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, default=str))
+        document = report.as_dict()
+        if forecast is not None:
+            document["forecast"] = forecast.to_dict(orient="records")
+        print(json.dumps(document, indent=2, default=str))
         return 0 if report.model.fitted else 1
     model = report.model
     print(f"calibration: purchases up to {model.calibration_end} (time unit: {model.time_unit})")
@@ -357,10 +369,58 @@ def cmd_clv(args: argparse.Namespace) -> int:
     print(f"per customer: mean absolute error {backtest.mae:.3f}, RMSE {backtest.rmse:.3f} purchases\n")
     print("by repeat purchases in the calibration period (mean purchases per customer in the holdout):")
     _print_table(_frame_rows(backtest.by_frequency), list(backtest.by_frequency.columns))
-    print("\nby week (cumulative repeat purchases):")
+    print("\nby week (cumulative repeat purchases; low/high: the 80 % band of the predicted cumulative):")
     weekly = ["week", "week_end", "in_holdout", "actual", "predicted", "actual_cumulative", "predicted_cumulative"]
-    _print_table(_frame_rows(backtest.by_week[weekly]), weekly)
+    weeks = backtest.by_week[[*weekly, "predicted_cumulative_low", "predicted_cumulative_high"]]
+    _print_table(_frame_rows(weeks), [*weekly, "low", "high"])
+    if backtest.calibration is not None:
+        print("\nhow sure: did the customers' predictive intervals hold in the holdout?")
+        for line in backtest.how_sure():
+            print(f"  {line}")
+    if forecast is not None:
+        who = f"segment {args.segment!r}" if args.segment else "all customers"
+        print(f"\nforecast for {who} after {model.calibration_end} (running totals with their 80 % band):")
+        _print_table(_frame_rows(forecast), list(forecast.columns))
     return 0
+
+
+def _clv_forecast(engine, args: argparse.Namespace):
+    """The weekly forecast of ``clv --forecast-weeks``, for all customers or a saved segment's members."""
+    from crm_core import clv_report, segments
+
+    model = clv_report.value_model(engine, args.calibration_end)
+    ids = None
+    if args.segment:
+        saved = segments.get_segment(engine, args.segment)
+        ids = segments.segment_member_ids(engine, saved.rule, as_of=args.calibration_end + dt.timedelta(days=1))
+    return clv_report.value_forecast(engine, model, weeks=args.forecast_weeks, customer_ids=ids)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from crm_core import clv, clv_report
+
+    engine, _ = _engine(args)
+    db.ensure_schema(engine)
+    started = time.perf_counter()
+    recomputed = clv.ensure_scores(engine, force=args.force)
+    seconds = time.perf_counter() - started
+    summary = clv_report.stored_scores_summary(engine)
+    if args.json:
+        document = {**summary, "top": summary["top"].to_dict(orient="records"), "recomputed": recomputed}
+        print(json.dumps({**document, "seconds": seconds}, indent=2, default=str))
+        return 0 if summary["customers"] else 1
+    state = f"recomputed in {seconds:.1f} s" if recomputed else "already up to date with the data"
+    print(f"scores: {summary['customers']:,} customers, {state}")
+    if summary["note"]:
+        print(f"note: {summary['note']}")
+    if summary["customers"]:
+        print(
+            f"predicted value (12 months, 30 % margin): total {summary['clv_total']:,.0f}; "
+            f"{summary['sure_customers']:,} customers have a lower 80 % bound above 0"
+        )
+        print("most valuable (CLV with its 80 % range; purchases in the next 90 days with theirs):")
+        _print_table(_frame_rows(summary["top"]), list(summary["top"].columns))
+    return 0 if summary["customers"] else 1
 
 
 def cmd_customer(args: argparse.Namespace) -> int:
@@ -686,9 +746,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="last holdout day (default: the last day with an order)",
     )
+    p.add_argument(
+        "--forecast-weeks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also forecast total repeat purchases and revenue for N weeks after the calibration end, with bands",
+    )
+    p.add_argument("--segment", metavar="NAME", help="forecast for the members of this saved segment only")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_db(p)
     p.set_defaults(handler=cmd_clv)
+
+    p = sub.add_parser(
+        "score",
+        help="fit the customer-value models on all data and store every buyer's scores with their intervals",
+        description=(
+            "Fit BG/NBD and Gamma-Gamma on every purchase up to the last day with orders and store each buyer's "
+            "P(alive), expected purchases in 90 days with their 80 %% interval, CLV (12 months, 30 %% margin, 1 %% "
+            "a month) with its 80 %% interval and churn risk in customer_scores, where segment rules, profiles and "
+            "campaigns read them (e.g. the rule field clv_low80). Nothing is recomputed when the scores are current, "
+            "unless --force."
+        ),
+    )
+    p.add_argument("--force", action="store_true", help="recompute even when the scores are up to date")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _add_db(p)
+    p.set_defaults(handler=cmd_score)
 
     p = sub.add_parser(
         "customer",

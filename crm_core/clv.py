@@ -43,7 +43,7 @@ from scipy import optimize, special
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import db, dialect, schema
+from crm_core import clv_intervals, db, dialect, schema
 from crm_core.purchases import default_as_of, is_purchase
 
 orders = schema.orders
@@ -365,12 +365,13 @@ def _newton_polish(objective, x: np.ndarray, n: float, steps: int = 4) -> tuple[
     def gradient(p: np.ndarray) -> np.ndarray:
         return objective(p)[1] * n
 
-    value = objective(x)[0]
+    # Every evaluation gives the value and the gradient: both are kept, so that no point is evaluated twice.
+    value, grad = objective(x)
+    grad = grad * n
     start = x
     hess = _hessian(gradient, x)
     settled = False
     for _ in range(steps):
-        grad = gradient(x)
         step = _newton_step(hess, grad, x)
         if step is None:
             break
@@ -380,7 +381,7 @@ def _newton_polish(objective, x: np.ndarray, n: float, steps: int = 4) -> tuple[
             break
         for fraction in (1.0, 0.5, 0.25):
             candidate = np.clip(x + fraction * step, -_LOG_BOUND, _LOG_BOUND)
-            candidate_value = objective(candidate)[0]
+            candidate_value, candidate_grad = objective(candidate)
             if candidate_value <= value:
                 break
         else:
@@ -388,7 +389,7 @@ def _newton_polish(objective, x: np.ndarray, n: float, steps: int = 4) -> tuple[
             # over (up to millions of) customers allows, provided the step that was offered is small.
             settled = bool(np.max(np.abs(step)) < 1e-4)
             break
-        x, value = candidate, candidate_value
+        x, value, grad = candidate, candidate_value, candidate_grad * n
     # The Hessian is wanted at the estimate (for the standard errors); after a move of less than 1e-4 in
     # log-parameters the one at the start is as good, and costs nothing.
     if settled and np.max(np.abs(x - start)) >= 1e-4:
@@ -424,6 +425,18 @@ def _hessian(gradient, x: np.ndarray, step: float = 1e-5) -> np.ndarray:
         e[i] = step
         hess[:, i] = (gradient(x + e) - gradient(x - e)) / (2 * step)
     return (hess + hess.T) / 2
+
+
+def _log_covariance(hess: np.ndarray) -> np.ndarray | None:
+    """The covariance of the log-parameters, the inverse Hessian of the negative log-likelihood in log space; None
+    where it is not positive definite (a direction the data do not determine)."""
+    if not np.all(np.isfinite(hess)):
+        return None
+    eigenvalues = np.linalg.eigvalsh(hess)
+    if eigenvalues.min() <= 1e-12 * max(1.0, eigenvalues.max()):
+        return None
+    cov = np.linalg.inv(hess)
+    return (cov + cov.T) / 2
 
 
 def _standard_errors(hess: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, str]:
@@ -464,19 +477,36 @@ class _MaximumLikelihoodModel:
         self.penalizer_coef = float(penalizer_coef)
         self.params_: dict[str, float] | None = None
         self.standard_errors_: dict[str, float] = {}
+        #: Covariance of the log-parameters (inverse Hessian in log space; None when not available), for the
+        #: parameter uncertainty of predictive intervals (:mod:`crm_core.clv_intervals`).
+        self.log_covariance_: np.ndarray | None = None
         self.log_likelihood_: float = math.nan
         self.converged_: bool = False
         self.message_: str = ""
         self.n_customers_: int = 0
 
     @classmethod
-    def from_params(cls, params: dict[str, float]) -> Self:
+    def from_params(cls, params: dict[str, float], log_covariance: Any = None) -> Self:
         """A model with known parameters (e.g. stored from an earlier fit, or for simulation); not fitted here,
-        so it has no standard errors or log-likelihood."""
+        so it has no standard errors or log-likelihood. ``log_covariance``, the covariance of the log-parameters of
+        that earlier fit, carries its uncertainty into predictive intervals."""
         model = cls()
         model.params_ = _known_params(cls.param_names, params)
         model.converged_ = True
+        if log_covariance is not None and len(log_covariance):
+            cov = np.asarray(log_covariance, dtype=float)
+            k = len(cls.param_names)
+            if cov.shape != (k, k):
+                raise ValueError(f"log_covariance must be {k} x {k}, not of shape {cov.shape}")
+            model.log_covariance_ = cov
         return model
+
+    @property
+    def param_vector(self) -> np.ndarray:
+        """The estimates in the order of ``param_names``."""
+        if self.params_ is None:
+            raise ValueError(f"The {type(self).__name__} is not fitted yet.")
+        return np.array([self.params_[name] for name in self.param_names])
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -574,6 +604,8 @@ class BetaGeoModel(_MaximumLikelihoodModel):
         fit = _maximise(objective, data.starting_values(), n_customers)
         theta = np.exp(fit.params)
         se, se_message = _standard_errors(fit.hessian, theta)
+        # Scaling alpha shifts log alpha by a constant: the covariance in log space is the same.
+        self.log_covariance_ = _log_covariance(fit.hessian)
         theta_out = theta.copy()
         theta_out[1] /= scale
         se[1] /= scale
@@ -717,6 +749,10 @@ class _BgnbdData:
         self.uxr, self.ixr = _factorize(self.xr)
         self.uTr, self.iTr = _factorize(self.T[rep])
         self.utx, self.itx = _factorize(self.t_x[rep])
+        # The terms without the mixture weight depend on T and x only: their weights summed per distinct T.
+        self.w_by_Tr = np.bincount(self.iTr, weights=self.wr, minlength=len(self.uTr))
+        self.wx_by_Tr = np.bincount(self.iTr, weights=self.wr * self.xr, minlength=len(self.uTr))
+        self.sum_wr = float(self.wr.sum())
 
     def starting_values(self) -> np.ndarray:
         """log(r, alpha, a, b) to start from: r = 1 and alpha from the mean purchase rate of the data (a rate of
@@ -762,22 +798,34 @@ class _BgnbdData:
         x, w = self.xr, self.wr
         if len(x):
             rx = r + x
-            log_aT = np.log(alpha + self.uTr)[self.iTr]
-            gap = np.log(alpha + self.utx)[self.itx] - log_aT
-            diff = (np.log(a) - np.log(b + self.uxr - 1))[self.ixr] - rx * gap
+            log_T = np.log(alpha + self.uTr)
+            inv_T = 1.0 / (alpha + self.uTr)
+            gap = np.log(alpha + self.utx)[self.itx]
+            gap -= log_T[self.iTr]
+            diff = (np.log(a) - np.log(b + self.uxr - 1))[self.ixr]
+            diff -= rx * gap
             # softplus(diff) and the weight of the "dropped out after the last purchase" component, expit(diff),
             # from one exponential that cannot overflow.
             e = np.exp(-np.abs(diff))
-            s4 = np.where(diff >= 0, 1.0, e) / (1.0 + e)
-            ll += np.sum(w * (np.maximum(diff, 0.0) + np.log1p(e) - rx * log_aT))
+            s4 = np.where(diff >= 0, 1.0, e)
+            s4 /= 1.0 + e
             ws4 = w * s4
-            d_r -= np.sum(w * log_aT + ws4 * gap)
-            inv_aT = (1.0 / (alpha + self.uTr))[self.iTr]
-            inv_atx = (1.0 / (alpha + self.utx))[self.itx]
-            d_alpha -= np.sum(rx * (w * inv_aT + ws4 * (inv_atx - inv_aT)))
-            d_a += np.sum(ws4) / a
-            d_b -= np.sum(ws4 * (1.0 / (b + self.uxr - 1))[self.ixr])
+            # -sum w (r + x) ln(alpha + T) and its derivatives, summed per distinct T.
+            wrx_T = r * self.w_by_Tr + self.wx_by_Tr
+            ll += _dot(w, np.maximum(diff, 0.0) + np.log1p(e)) - _dot(wrx_T, log_T)
+            d_r -= _dot(self.w_by_Tr, log_T) + _dot(ws4, gap)
+            inv_diff = (1.0 / (alpha + self.utx))[self.itx]
+            inv_diff -= inv_T[self.iTr]
+            d_alpha -= _dot(wrx_T, inv_T) + _dot(rx * ws4, inv_diff)
+            d_a += float(np.sum(ws4)) / a
+            d_b -= _dot(np.bincount(self.ixr, weights=ws4, minlength=len(self.uxr)), 1.0 / (b + self.uxr - 1))
         return float(ll), np.array([d_r, d_alpha, d_a, d_b])
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """sum(a * b) in one pass, without BLAS: OpenBLAS threads woken by a long dot product keep spinning afterwards
+    and slow down whatever follows on a busy machine."""
+    return float(np.einsum("i,i->", a, b))
 
 
 def _expected_purchases_if_alive(t, x, T, r, alpha, a, b) -> np.ndarray:
@@ -954,6 +1002,7 @@ class GammaGammaModel(_MaximumLikelihoodModel):
         fit = _maximise(objective, np.log(np.array([1.0, 2.0, 1.0])), n)
         theta = np.exp(fit.params)
         se, se_message = _standard_errors(fit.hessian, theta)
+        self.log_covariance_ = _log_covariance(fit.hessian)
         theta_out = theta.copy()
         theta_out[2] *= scale
         se[2] *= scale
@@ -1021,7 +1070,11 @@ class _GammaGammaData:
         # Data-only parts of the likelihood that do not depend on the parameters.
         self.sum_w_x_log_xm = float(np.sum(self.w * self.x * (np.log(self.m) + np.log(self.x))))
         self.sum_w_log_m = float(np.sum(self.w * np.log(self.m)))
-        self.xm = self.x * self.m
+        # The parameter-dependent per-customer terms depend on the total repeat value x m only: they are evaluated
+        # once per distinct total, with the customers' weights and weighted x summed per total.
+        self.uxm, inverse_xm = _factorize(self.x * self.m)
+        self.w_by_xm = np.bincount(inverse_xm, weights=self.w, minlength=len(self.uxm))
+        self.wx_by_xm = np.bincount(inverse_xm, weights=self.w * self.x, minlength=len(self.uxm))
 
     def log_likelihood(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Sum of w * ln f(m | x; p, q, gamma), the density of a customer's mean repeat value m over x purchases:
@@ -1035,13 +1088,18 @@ class _GammaGammaData:
         px = p * ux
         ll = np.sum(wx * (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(gamma)))
         ll += p * self.sum_w_x_log_xm - self.sum_w_log_m
-        log_gxm = np.log(gamma + self.xm)
-        ll -= np.sum(self.w * (p * self.x + q) * log_gxm)
+        shifted = gamma + self.uxm
+        log_gxm = np.log(shifted)
+        inv_gxm = 1.0 / shifted
+        # einsum, not a BLAS dot: OpenBLAS threads woken by a long dot product keep spinning afterwards and slow
+        # everything that follows on a busy machine.
+        w_log, wx_log = (float(np.einsum("i,i->", w, log_gxm)) for w in (self.w_by_xm, self.wx_by_xm))
+        w_inv, wx_inv = (float(np.einsum("i,i->", w, inv_gxm)) for w in (self.w_by_xm, self.wx_by_xm))
+        ll -= p * wx_log + q * w_log
         psi_pxq = special.digamma(px + q)
-        d_p = np.sum(wx * ux * (psi_pxq - special.digamma(px))) + self.sum_w_x_log_xm
-        d_p -= np.sum(self.w * self.x * log_gxm)
-        d_q = np.sum(wx * (psi_pxq - special.digamma(q) + np.log(gamma))) - np.sum(self.w * log_gxm)
-        d_gamma = np.sum(wx) * q / gamma - np.sum(self.w * (p * self.x + q) / (gamma + self.xm))
+        d_p = np.sum(wx * ux * (psi_pxq - special.digamma(px))) + self.sum_w_x_log_xm - wx_log
+        d_q = np.sum(wx * (psi_pxq - special.digamma(q) + np.log(gamma))) - w_log
+        d_gamma = np.sum(wx) * q / gamma - (p * wx_inv + q * w_inv)
         return float(ll), np.array([d_p, d_q, d_gamma])
 
 
@@ -1145,18 +1203,34 @@ def customer_lifetime_value(
         raise ValueError("margin must be between 0 and 1 (a share of revenue)")
     if not monthly_discount_rate >= 0:
         raise ValueError("monthly_discount_rate must be 0 or more")
-    month = DAYS_PER_MONTH / _unit_days(time_unit)
     x_, t_x_, T_, m_ = _broadcast(x, t_x, T, m)
     spend = gg.conditional_expected_average_profit(x_, m_)
     # The purchase part depends on (x, t_x, T) only: evaluate it once per distinct history.
     (ux, utx, uT), inverse = _unique_rows([x_.ravel(), t_x_.ravel(), T_.ravel()])
-    discounted = np.zeros_like(ux)
-    previous = np.zeros_like(ux)
+    discounted, _ = discounted_purchases(bgnbd, ux, utx, uT, months, monthly_discount_rate, time_unit)
+    return discounted[inverse].reshape(x_.shape) * spend * margin
+
+
+def discounted_purchases(
+    bgnbd: BetaGeoModel,
+    x: Any,
+    t_x: Any,
+    T: Any,
+    months: int,
+    monthly_discount_rate: float,
+    time_unit: str = "weeks",
+) -> tuple[np.ndarray, np.ndarray]:
+    """sum over k = 1..months of (E[Y(k months)] - E[Y((k - 1) months)]) / (1 + d)^k, the purchase part of
+    :func:`customer_lifetime_value`, and E[Y(months)] undiscounted, per history."""
+    month = DAYS_PER_MONTH / _unit_days(time_unit)
+    x_, t_x_, T_ = _broadcast(x, t_x, T)
+    discounted = np.zeros_like(x_)
+    previous = np.zeros_like(x_)
     for k in range(1, int(months) + 1):
-        cumulative = bgnbd.conditional_expected_number_of_purchases_up_to_time(k * month, ux, utx, uT)
+        cumulative = bgnbd.conditional_expected_number_of_purchases_up_to_time(k * month, x_, t_x_, T_)
         discounted += (cumulative - previous) / (1 + monthly_discount_rate) ** k
         previous = cumulative
-    return discounted[inverse].reshape(x_.shape) * spend * margin
+    return discounted, previous
 
 
 def churn_risk_band(p_alive: Any, cutoffs: tuple[float, float] = CHURN_RISK_CUTOFFS) -> np.ndarray:
@@ -1306,16 +1380,22 @@ def customer_predictions(
     monthly_discount_rate: float = 0.01,
     window_days: int = PURCHASE_WINDOW_DAYS,
     cutoffs: tuple[float, float] = CHURN_RISK_CUTOFFS,
+    interval_level: float = clv_intervals.DISPLAY_LEVEL,
+    intervals: bool = True,
 ) -> pd.DataFrame:
-    """Per-customer predictions for the pages.
+    """Per-customer predictions for the pages, with predictive intervals (:mod:`crm_core.clv_intervals`;
+    :func:`prediction_intervals`, left out with ``intervals=False``).
 
     Returns
     -------
     DataFrame
         ``customer_id``, ``p_alive``, ``churn_risk`` (band, see :func:`describe_churn_risk_bands`),
-        ``expected_purchases`` (in the next ``window_days``), ``p_purchase`` (at least one purchase in the next
-        ``window_days``), ``expected_spend`` (per purchase; NaN without a spend model) and ``clv`` (over ``months``
-        with ``margin`` and ``monthly_discount_rate``; NaN without a spend model).
+        ``expected_purchases`` (in the next ``window_days``) with ``purchases_low`` and ``purchases_high`` (the
+        ``interval_level`` predictive interval of the number of purchases in that window), ``p_purchase`` (at least
+        one purchase in the next ``window_days``), ``expected_spend`` (per purchase; NaN without a spend model) and
+        ``clv`` (over ``months`` with ``margin`` and ``monthly_discount_rate``; NaN without a spend model) with
+        ``clv_low`` and ``clv_high`` (its ``interval_level`` predictive interval). Parameter uncertainty is
+        included where the models carry their covariance.
     """
     unit_days = _unit_days(models.time_unit)
     x = summary["frequency"].to_numpy(dtype=float)
@@ -1336,18 +1416,130 @@ def customer_predictions(
             "p_purchase": bg.probability_of_purchase_within(window, ux, utx, uT)[inverse],
         }
     )
-    if models.gamma_gamma is None:
+    gg = models.gamma_gamma
+    discounted = undiscounted = None
+    if gg is None:
         out["expected_spend"] = np.nan
         out["clv"] = np.nan
     else:
-        out["expected_spend"] = models.gamma_gamma.conditional_expected_average_profit(x, m)
-        out["clv"] = customer_lifetime_value(
-            bg, models.gamma_gamma, x, t_x, T, m, months, margin, monthly_discount_rate, models.time_unit
+        out["expected_spend"] = gg.conditional_expected_average_profit(x, m)
+        discounted, undiscounted = discounted_purchases(
+            bg, ux, utx, uT, months, monthly_discount_rate, models.time_unit
         )
+        out["clv"] = discounted[inverse] * out["expected_spend"].to_numpy() * margin
+    if not intervals:
+        return out
+    bounds = prediction_intervals(
+        models,
+        m,
+        (ux, utx, uT),
+        inverse,
+        window,
+        months * DAYS_PER_MONTH / unit_days,
+        margin,
+        discounted,
+        undiscounted,
+        interval_level,
+    )
+    for column in ("purchases_low", "purchases_high", "clv_low", "clv_high"):
+        out[column] = bounds[column].to_numpy()
+    return out[PREDICTION_COLUMNS]
+
+
+PREDICTION_COLUMNS = [
+    "customer_id",
+    "p_alive",
+    "churn_risk",
+    "expected_purchases",
+    "p_purchase",
+    "purchases_low",
+    "purchases_high",
+    "expected_spend",
+    "clv",
+    "clv_low",
+    "clv_high",
+]
+
+
+def prediction_intervals(
+    models: FittedModels,
+    monetary_value: np.ndarray,
+    histories: tuple[np.ndarray, np.ndarray, np.ndarray],
+    inverse: np.ndarray,
+    window: float,
+    horizon: float,
+    margin: float,
+    discounted: np.ndarray | None,
+    undiscounted: np.ndarray | None,
+    level: float = clv_intervals.DISPLAY_LEVEL,
+) -> pd.DataFrame:
+    """The ``level`` predictive intervals of :func:`customer_predictions`: of the purchases in the next ``window``
+    and of the CLV over ``horizon`` (time units), per customer (``inverse`` into the distinct ``histories``).
+
+    ``discounted`` and ``undiscounted`` are the expected purchases of :func:`discounted_purchases` per history,
+    which scale the revenue interval to the discounted margin (None without a spend model: no CLV interval).
+
+    Returns
+    -------
+    DataFrame
+        ``purchases_low``, ``purchases_high``, ``clv_low``, ``clv_high`` (NaN without a spend model).
+    """
+    bg, gg = models.bgnbd, models.gamma_gamma
+    ux, utx, uT = histories
+    counts = clv_intervals.purchase_count_distribution(
+        bg.param_vector,
+        window,
+        ux,
+        utx,
+        uT,
+        levels=(level,),
+        log_covariance=clv_intervals.customer_level_covariance(bg.log_covariance_),
+    )
+    out = pd.DataFrame({"purchases_low": counts.low[inverse, 0], "purchases_high": counts.high[inverse, 0]})
+    if gg is None or discounted is None or undiscounted is None:
+        out["clv_low"] = out["clv_high"] = np.nan
+        return out
+    factor = margin * np.divide(discounted, undiscounted, out=np.zeros_like(discounted), where=undiscounted > 0)
+    out["clv_low"], out["clv_high"] = clv_intervals.value_interval(
+        bg, gg, histories, inverse, monetary_value, horizon, factor, level
+    )
     return out
 
 
 # --- stored scores ----------------------------------------------------------------------------------------------
+
+
+#: Columns of :func:`customer_predictions` stored under another name in ``customer_scores`` (the intervals at
+#: :data:`crm_core.clv_intervals.DISPLAY_LEVEL`, 80 %).
+STORED_SCORE_COLUMNS = {
+    "expected_purchases": "expected_purchases_90d",
+    "p_purchase": "prob_purchase_90d",
+    "purchases_low": "purchases_90d_low80",
+    "purchases_high": "purchases_90d_high80",
+    "clv_low": "clv_low80",
+    "clv_high": "clv_high80",
+}
+
+
+def _upgrade_scores_table(engine: Engine) -> bool:
+    """Rebuild ``customer_scores`` when it lacks columns of the current schema (a database created by an earlier
+    version): the table holds derived data only, so it is dropped and created empty, and the caller recomputes it.
+    Returns whether it was rebuilt."""
+    table = schema.customer_scores
+    if not sa.inspect(engine).has_table(table.name):
+        return False  # no schema yet: db.ensure_schema creates the table with the rest
+    # Selecting every column of the current schema fails on an older table (column reflection is not available
+    # on every engine's driver, a query is).
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(*table.columns).limit(0)).all()
+        return False
+    except sa.exc.DBAPIError:
+        pass
+    with engine.begin() as conn:
+        table.drop(conn)
+        table.create(conn)
+    return True
 
 
 def ensure_scores(
@@ -1355,6 +1547,7 @@ def ensure_scores(
     months: int = 12,
     margin: float = 0.3,
     monthly_discount_rate: float = 0.01,
+    force: bool = False,
 ) -> bool:
     """Bring ``customer_scores`` up to date with the data, so that segments, profiles and campaigns can use the model
     outputs in SQL.
@@ -1364,7 +1557,10 @@ def ensure_scores(
     on the whole purchase history up to the last day with orders (the day before
     :func:`crm_core.purchases.default_as_of`) and every buyer's predictions replace the stored ones in one
     transaction; the data version is not changed (scores are derived data). When the data cannot support a fit
-    the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`.
+    the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`. A table
+    from an earlier version without the interval columns is rebuilt first (:func:`_upgrade_scores_table`).
+
+    ``force`` recomputes them even when they are current (``python -m crm_core score --force``).
 
     Returns
     -------
@@ -1372,7 +1568,8 @@ def ensure_scores(
         True when the scores were recomputed.
     """
     version = str(db.facts_version(engine))
-    if db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
+    upgraded = _upgrade_scores_table(engine)
+    if not (upgraded or force) and db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
         return False
     calibration_end = default_as_of(engine) - dt.timedelta(days=1)
     summary = customer_summary(engine, calibration_end)
@@ -1381,9 +1578,7 @@ def ensure_scores(
     try:
         models = fit_models(summary)
         predictions = customer_predictions(models, summary, months, margin, monthly_discount_rate)
-        scores = predictions.rename(
-            columns={"expected_purchases": "expected_purchases_90d", "p_purchase": "prob_purchase_90d"}
-        )[columns]
+        scores = predictions.rename(columns=STORED_SCORE_COLUMNS)[columns]
         note = " ".join(models.warnings)
     except ValueError as exc:
         note = str(exc)
@@ -1418,13 +1613,17 @@ class BacktestResult:
     by_week
         Weekly tracking over calibration and holdout (Fader, Hardie & Lee 2005, figure 2): ``week`` (1 = the week
         of the first purchases), ``week_end`` (date), ``in_holdout``, ``actual`` and ``predicted`` repeat purchases
-        of the week, ``actual_cumulative`` and ``predicted_cumulative``. Weeks are counted back from the
-        calibration end, so that it falls on a week's last day.
+        of the week, ``actual_cumulative`` and ``predicted_cumulative`` with ``predicted_cumulative_low`` and
+        ``predicted_cumulative_high`` (its 80 % band, :func:`crm_core.clv_intervals.cohort_tracking_band`). Weeks
+        are counted back from the calibration end, so that it falls on a week's last day.
     by_frequency
         By number of repeat purchases in the calibration period (0..6, "7+"; Fader, Hardie & Lee 2005, figure 4):
         ``frequency``, ``customers``, ``actual_mean``, ``predicted_mean``.
     mae, rmse
         Per-customer error of the predicted holdout purchases.
+    calibration
+        How often the customers' predictive intervals held in the holdout
+        (:func:`crm_core.clv_intervals.interval_calibration`).
     """
 
     models: FittedModels
@@ -1439,6 +1638,7 @@ class BacktestResult:
     by_frequency: pd.DataFrame
     mae: float
     rmse: float
+    calibration: clv_intervals.IntervalCalibration | None = None
 
 
 def backtest(
@@ -1492,6 +1692,7 @@ def backtest(
         by_frequency=by_frequency,
         mae=float(np.mean(np.abs(error))),
         rmse=float(np.sqrt(np.mean(error**2))),
+        calibration=clv_intervals.interval_calibration(models.bgnbd, models.gamma_gamma, summary, holdout_length),
     )
 
 
@@ -1547,6 +1748,10 @@ def _weekly_tracking(
     elapsed = np.maximum(ends[None, :] - first_offsets[:, None], 0) / unit_days
     expected = model.expected_number_of_purchases_up_to_time(elapsed)
     predicted_cumulative = counts @ expected
+    # The band of the cumulative curve: each customer's own randomness and the uncertainty of the parameters.
+    _, band_low, band_high = clv_intervals.cohort_tracking_band(
+        model.param_vector, model.log_covariance_, elapsed, counts, clv_intervals.DISPLAY_LEVEL
+    )
     return pd.DataFrame(
         {
             "week": ks - k_first + 1,
@@ -1556,5 +1761,7 @@ def _weekly_tracking(
             "predicted": np.diff(predicted_cumulative, prepend=0.0),
             "actual_cumulative": np.cumsum(actual).astype(int),
             "predicted_cumulative": predicted_cumulative,
+            "predicted_cumulative_low": band_low,
+            "predicted_cumulative_high": band_high,
         }
     )

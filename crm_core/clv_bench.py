@@ -77,7 +77,7 @@ def _columns(summary: pd.DataFrame) -> tuple[np.ndarray, ...]:
 
 def time_ours(summary: pd.DataFrame) -> dict[str, Any]:
     """Fit both models with crm_core: ``customers``, ``distinct_rows``, ``ours_s``, ``ours_bgnbd_s``,
-    ``ours_gamma_gamma_s``, ``params``."""
+    ``ours_gamma_gamma_s``, ``params`` and the fitted ``models`` (BG/NBD, Gamma-Gamma)."""
     x, recency, T, m = _columns(summary)
     started = time.perf_counter()
     bgnbd = clv.BetaGeoModel().fit(x, recency, T)
@@ -92,6 +92,7 @@ def time_ours(summary: pd.DataFrame) -> dict[str, Any]:
         "ours_bgnbd_s": bgnbd_s,
         "ours_gamma_gamma_s": gg_s,
         "params": {**(bgnbd.params_ or {}), **(gg.params_ or {})},
+        "models": (bgnbd, gg),
     }
 
 
@@ -134,6 +135,37 @@ def bench_model_fit(ctx: Any) -> tuple[int, str]:
     except ValueError as exc:  # data that cannot support a fit, in plain words
         return 0, str(exc)
     return result["customers"], f"{result['distinct_rows']:,} distinct (x, t_x, T)"
+
+
+def bench_intervals(ctx: Any) -> tuple[int, str, float]:
+    """bench: what the predictive intervals add to scoring (:func:`crm_core.clv.prediction_intervals`: the 80 %
+    intervals of the purchases in 90 days and of the 12-month CLV, parameter uncertainty included), timed alone;
+    the point predictions they build on are computed first, untimed."""
+    fit = ctx.cache.get("clv_fit")
+    if fit is None:
+        return 0, "no fit to predict from", 0.0
+    summary = ctx.cache["clv_summary"]
+    bgnbd, gg = fit["models"]
+    models = clv.FittedModels(bgnbd, gg, len(summary), int((summary["frequency"] > 0).sum()), "weeks")
+    x, t_x, T, m = _columns(summary)
+    (ux, utx, uT), inverse = clv._unique_rows([x, t_x, T])
+    months = 12
+    discounted, undiscounted = clv.discounted_purchases(bgnbd, ux, utx, uT, months, 0.01)
+    started = time.perf_counter()
+    bounds = clv.prediction_intervals(
+        models,
+        m,
+        (ux, utx, uT),
+        inverse,
+        clv.PURCHASE_WINDOW_DAYS / 7.0,
+        months * clv.DAYS_PER_MONTH / 7.0,
+        0.3,
+        discounted,
+        undiscounted,
+    )
+    seconds = time.perf_counter() - started
+    ctx.cache["clv_intervals_s"] = seconds
+    return len(bounds), f"{len(ux):,} distinct (x, t_x, T); {seconds / fit['ours_s']:.1f}x the fit's time", seconds
 
 
 def bench_lifetimes_fit(ctx: Any) -> tuple[int, str]:

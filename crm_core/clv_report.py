@@ -39,7 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import clv, dialect, exports, masking, schema
+from crm_core import clv, clv_intervals, db, dialect, exports, masking, schema
 from crm_core.charts import CURRENCY
 from crm_core.purchases import default_as_of
 
@@ -119,6 +119,9 @@ class ValueModel:
     spend_customers: int = 0
     warnings: tuple[str, ...] = ()
     problem: str | None = None
+    #: Covariances of the log-parameters (rows of a matrix; empty when not available), for predictive intervals.
+    purchase_log_covariance: tuple[tuple[float, ...], ...] = ()
+    spend_log_covariance: tuple[tuple[float, ...], ...] = ()
 
     @property
     def fitted(self) -> bool:
@@ -160,8 +163,10 @@ class ValueModel:
         if not self.fitted:
             raise ValueError(self.problem or "There is no fitted model.")
         return clv.FittedModels(
-            bgnbd=clv.BetaGeoModel.from_params(self.purchase_params),
-            gamma_gamma=clv.GammaGammaModel.from_params(self.spend_params) if self.spend_params else None,
+            bgnbd=clv.BetaGeoModel.from_params(self.purchase_params, self.purchase_log_covariance or None),
+            gamma_gamma=clv.GammaGammaModel.from_params(self.spend_params, self.spend_log_covariance or None)
+            if self.spend_params
+            else None,
             n_customers=self.customers,
             n_repeat_buyers=self.repeat_buyers,
             time_unit=self.time_unit,
@@ -261,7 +266,13 @@ def _value_model(models: clv.FittedModels, as_of: dt.date, calibration_end: dt.d
         spend_log_likelihood=gg.log_likelihood_ if gg is not None else math.nan,
         spend_customers=gg.n_customers_ if gg is not None else 0,
         warnings=tuple(models.warnings),
+        purchase_log_covariance=_rows(bg.log_covariance_),
+        spend_log_covariance=_rows(gg.log_covariance_) if gg is not None else (),
     )
+
+
+def _rows(matrix: np.ndarray | None) -> tuple[tuple[float, ...], ...]:
+    return () if matrix is None else tuple(tuple(float(v) for v in row) for row in matrix)
 
 
 def _no_model(problem: str, as_of: dt.date, calibration_end: dt.date, time_unit: str, customers: int = 0) -> ValueModel:
@@ -311,9 +322,13 @@ VALUE_COLUMNS = [
     "p_alive",
     "churn_risk",
     "expected_purchases",
+    "purchases_low",
+    "purchases_high",
     "p_purchase",
     "expected_spend",
     "clv",
+    "clv_low",
+    "clv_high",
     "value_if_active",
 ]
 
@@ -338,8 +353,10 @@ def customer_values(
         ``purchases`` (distinct purchase days), ``frequency``, ``recency``, ``T`` (in the model's time unit),
         ``days_since_last`` (days from the last purchase to the calibration end), ``monetary_value`` (average
         repeat purchase), ``p_alive``, ``churn_risk`` (band of ``cutoffs``), ``expected_purchases`` and
-        ``p_purchase`` (next :data:`crm_core.clv.PURCHASE_WINDOW_DAYS` days), ``expected_spend`` (per purchase),
-        ``clv`` (discounted margin over ``months``) and ``value_if_active`` (``clv`` / ``p_alive``: the value if
+        ``p_purchase`` (next :data:`crm_core.clv.PURCHASE_WINDOW_DAYS` days) with ``purchases_low`` and
+        ``purchases_high`` (the 80 % predictive interval of those purchases), ``expected_spend`` (per purchase),
+        ``clv`` (discounted margin over ``months``) with ``clv_low`` and ``clv_high`` (its 80 % predictive
+        interval, :mod:`crm_core.clv_intervals`) and ``value_if_active`` (``clv`` / ``p_alive``: the value if
         the customer has not left). The money columns are NaN without a spend model.
     """
     models = model.models()
@@ -351,7 +368,8 @@ def customer_values(
     frame = summary[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
     frame["purchases"] = frame["frequency"] + 1
     frame["days_since_last"] = np.round((frame["T"] - frame["recency"]) * unit_days).astype("int64")
-    for column in ("p_alive", "churn_risk", "expected_purchases", "p_purchase", "expected_spend", "clv"):
+    predicted = ("p_alive", "churn_risk", "expected_purchases", "purchases_low", "purchases_high", "p_purchase")
+    for column in (*predicted, "expected_spend", "clv", "clv_low", "clv_high"):
         frame[column] = predictions[column].to_numpy()
     p_alive = frame["p_alive"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -475,10 +493,22 @@ def p_alive_matrix(values: pd.DataFrame) -> pd.DataFrame:
     return grouped
 
 
-def top_customers(values: pd.DataFrame, limit: int = 25) -> pd.DataFrame:
-    """The ``limit`` customers with the highest predicted value (ties by customer id), same columns as
-    :func:`customer_values`."""
-    ranked = values[values["clv"].notna()].sort_values(["clv", "customer_id"], ascending=[False, True])
+#: What the value lists can be sorted by: the predicted value, or the lower end of its 80 % interval (the value
+#: the customer reaches with 90 % probability: a cautious ranking that puts sure value before hoped-for value).
+LIST_ORDERS = {"clv": "Predicted value", "clv_low": "Lower 80 % bound of the value"}
+
+
+def _check_order(sort_by: str) -> str:
+    if sort_by not in LIST_ORDERS:
+        raise ValueError(f"sort_by must be one of {', '.join(LIST_ORDERS)}, not {sort_by!r}")
+    return sort_by
+
+
+def top_customers(values: pd.DataFrame, limit: int = 25, sort_by: str = "clv") -> pd.DataFrame:
+    """The ``limit`` customers with the highest predicted value, or with the highest lower bound of it
+    (``sort_by="clv_low"``; ties by the value, then the customer id); same columns as :func:`customer_values`."""
+    key = _check_order(sort_by)
+    ranked = values[values["clv"].notna()].sort_values([key, "clv", "customer_id"], ascending=[False, False, True])
     return ranked.head(limit).reset_index(drop=True)
 
 
@@ -503,9 +533,11 @@ def customers_at_risk(
     values: pd.DataFrame,
     min_value_if_active: float,
     p_alive_range: tuple[float, float] = DEFAULT_AT_RISK_P_ALIVE,
+    sort_by: str = "value_if_active",
 ) -> pd.DataFrame:
     """Valuable customers who may be slipping away: value if they stay at least ``min_value_if_active`` and a
-    P(alive) within ``p_alive_range`` (both ends inclusive), the highest value first.
+    P(alive) within ``p_alive_range`` (both ends inclusive), the highest value if they stay first, or the highest
+    lower 80 % bound of the predicted value (``sort_by="clv_low"``).
 
     Returns
     -------
@@ -518,7 +550,9 @@ def customers_at_risk(
     chosen = values[
         (values["value_if_active"] >= min_value_if_active) & values["p_alive"].between(low, high, inclusive="both")
     ]
-    return chosen.sort_values(["value_if_active", "customer_id"], ascending=[False, True]).reset_index(drop=True)
+    key = sort_by if sort_by == "value_if_active" else _check_order(sort_by)
+    order = [key, "value_if_active", "customer_id"] if key != "value_if_active" else [key, "customer_id"]
+    return chosen.sort_values(order, ascending=[False] * (len(order) - 1) + [True]).reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -658,6 +692,8 @@ LIST_COLUMNS = [
     "external_id",
     "name",
     "clv",
+    "clv_low",
+    "clv_high",
     "value_if_active",
     "p_alive",
     "churn_risk",
@@ -677,7 +713,8 @@ def customer_list(rows: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         ``external_id``, ``name`` (first and last name; "(erased)" for a person who asked to be forgotten),
-        ``clv``, ``value_if_active``, ``p_alive``, ``churn_risk``, ``p_purchase``, ``expected_spend``,
+        ``clv`` with ``clv_low`` and ``clv_high`` (its 80 % interval),
+        ``value_if_active``, ``p_alive``, ``churn_risk``, ``p_purchase``, ``expected_spend``,
         ``purchases``, ``days_since_last``, ``country``.
     """
     merged = rows.merge(details, on="customer_id", how="inner", sort=False)
@@ -741,6 +778,7 @@ class BacktestReport:
     by_frequency: pd.DataFrame
     mae: float
     rmse: float
+    calibration: clv_intervals.IntervalCalibration | None = None
 
     @property
     def holdout_weeks(self) -> int:
@@ -781,7 +819,54 @@ class BacktestReport:
             "rmse": self.rmse,
             "by_frequency": self.by_frequency.to_dict(orient="records"),
             "by_week": _records(self.by_week),
+            "calibration": self.calibration.as_dict() if self.calibration else None,
         }
+
+    def how_sure(self) -> list[str]:
+        """How often the predictive intervals held in the holdout, in sentences a marketing manager reads: per level
+        the share of customers whose actual purchases fell inside their range against the share the ranges
+        promised, then where the actual total fell in the total's band, and whether the model is off."""
+        calibration = self.calibration
+        if calibration is None:
+            return []
+        lines = []
+        for level, coverage, nominal, ok in zip(
+            calibration.levels, calibration.coverage, calibration.nominal, calibration.calibrated(), strict=True
+        ):
+            verdict = (
+                "honest"
+                if ok
+                else f"off by {abs(coverage - nominal) * 100:.0f} points, "
+                + ("too narrow" if coverage < nominal else "too wide")
+            )
+            lines.append(
+                f"{level * 100:.0f} % ranges: the actual purchases of {coverage * 100:.1f} % of the customers fell "
+                f"inside their range; the ranges promised {nominal * 100:.1f} % (a count of purchases cannot be cut "
+                f"at exactly {level * 100:.0f} %): {verdict}."
+            )
+        bands = calibration.total_bands
+        low80, high80 = bands.get(0.8, next(iter(bands.values())))
+        low95, high95 = bands.get(0.95, (low80, high80))
+        text = (
+            f"All {calibration.customers:,} customers together: {calibration.actual_total:,.0f} repeat purchases "
+            f"happened; the model expected {calibration.predicted_total:,.0f} (80 % band {low80:,.0f}–{high80:,.0f}, "
+            f"95 % band {low95:,.0f}–{high95:,.0f})."
+        )
+        error = (calibration.predicted_total - calibration.actual_total) / calibration.actual_total
+        percentile = calibration.total_percentile
+        if low95 <= calibration.actual_total <= high95:
+            text += " The actual total lies within the 95 % band."
+        else:
+            side = "above" if calibration.actual_total > high95 else "below"
+            chance = percentile if side == "below" else 1 - percentile
+            odds = "fewer than 1 in 1,000" if chance < 0.001 else f"about 1 in {max(round(1 / chance), 2):,}"
+            text += (
+                f" The actual total lies {side} the 95 % band (the model gave a total this far off a chance of "
+                f"{odds}): the model itself is off on this holdout, it predicted {abs(error):.0%} "
+                f"{'too few' if error < 0 else 'too many'} purchases. The ranges are not widened to hide that."
+            )
+        lines.append(text)
+        return lines
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -909,8 +994,181 @@ def model_report(
         by_frequency=result.by_frequency,
         mae=result.mae,
         rmse=result.rmse,
+        calibration=result.calibration,
     )
     return ModelReport(model, report)
+
+
+# --- the stored scores ------------------------------------------------------------------------------------------
+
+
+def stored_scores_summary(engine: Engine, top: int = 10) -> dict[str, Any]:
+    """What ``python -m crm_core score`` prints about ``customer_scores``: how many customers are scored, their total
+    predicted value, how many have a lower 80 % bound above 0, the note of the fit, and the ``top`` most valuable
+    with their ranges (one aggregate query and one ranked query).
+
+    Returns
+    -------
+    dict
+        ``customers``, ``clv_total``, ``sure_customers``, ``note``, ``top`` (DataFrame: ``customer`` (external id),
+        ``clv``, ``clv_range``, ``purchases_90d``).
+    """
+    scores = schema.customer_scores
+    with engine.connect() as conn:
+        totals = conn.execute(
+            sa.select(
+                sa.func.count().label("customers"),
+                dialect.as_float(sa.func.sum(scores.c.clv)).label("clv_total"),
+                sa.func.count(sa.case((scores.c.clv_low80 > 0, 1))).label("sure"),
+            )
+        ).one()
+        ranked = conn.execute(
+            sa.select(
+                customers.c.external_id,
+                dialect.as_float(scores.c.clv).label("clv"),
+                dialect.as_float(scores.c.clv_low80).label("clv_low80"),
+                dialect.as_float(scores.c.clv_high80).label("clv_high80"),
+                dialect.as_float(scores.c.expected_purchases_90d).label("purchases"),
+                scores.c.purchases_90d_low80,
+                scores.c.purchases_90d_high80,
+            )
+            .join_from(scores, customers, customers.c.id == scores.c.customer_id)
+            .where(scores.c.clv.is_not(None))
+            .order_by(scores.c.clv.desc(), scores.c.customer_id)
+            .limit(top)
+        ).all()
+        note = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == db.SCORES_NOTE_KEY)).scalar()
+    rows = [
+        (
+            str(row.external_id),
+            float(row.clv),
+            clv_intervals.money_with_range(row.clv, row.clv_low80, row.clv_high80, currency=CURRENCY)
+            .split(" ", 1)[1]
+            .strip("()"),
+            clv_intervals.count_with_range(row.purchases, row.purchases_90d_low80, row.purchases_90d_high80),
+        )
+        for row in ranked
+        if row.clv_low80 is not None and row.purchases_90d_low80 is not None
+    ]
+    return {
+        "customers": int(totals.customers or 0),
+        "clv_total": float(totals.clv_total or 0.0),
+        "sure_customers": int(totals.sure or 0),
+        "note": note or "",
+        "top": pd.DataFrame(rows, columns=["customer", "clv", "clv_range", "purchases_90d"]),
+    }
+
+
+# --- forecasts of totals with bands ------------------------------------------------------------------------------
+
+DEFAULT_FORECAST_WEEKS = 13
+
+FORECAST_COLUMNS = [
+    "week",
+    "week_end",
+    "purchases",
+    "purchases_cumulative",
+    "purchases_low",
+    "purchases_high",
+    "revenue",
+    "revenue_cumulative",
+    "revenue_low",
+    "revenue_high",
+]
+
+
+def value_forecast(
+    engine: Engine,
+    model: ValueModel,
+    weeks: int = DEFAULT_FORECAST_WEEKS,
+    customer_ids: Sequence[int] | None = None,
+    level: float = clv_intervals.DISPLAY_LEVEL,
+) -> pd.DataFrame:
+    """Total repeat purchases and revenue of the customers, week by week after the model's calibration end, with
+    a band on the running totals.
+
+    Given the parameters customers are independent, so a total's variance is the sum of the customers' (their own
+    purchase counts and purchase values, :mod:`crm_core.clv_intervals`) plus the variance of the expected total over
+    the parameters' uncertainty, which does not shrink with the number of customers; with many customers the total
+    is close to normal, and the band is mean +- z sd.
+
+    Parameters
+    ----------
+    weeks
+        How many weeks ahead.
+    customer_ids
+        Internal ids of the customers to add up (e.g. :func:`crm_core.segments.segment_member_ids`); all buyers
+        when None.
+    level
+        The band's level.
+
+    Returns
+    -------
+    DataFrame
+        ``week`` (1..weeks), ``week_end`` (date), ``purchases`` (expected in the week), ``purchases_cumulative``
+        with ``purchases_low`` and ``purchases_high`` (its band), and the same for ``revenue`` (NaN without a spend
+        model).
+    """
+    if int(weeks) != weeks or weeks < 1:
+        raise ValueError("weeks must be a whole number, 1 or more")
+    models = model.models()
+    summary = clv.customer_summary(engine, model.calibration_end, model.time_unit)
+    if customer_ids is not None:
+        summary = summary[summary["customer_id"].isin(list(customer_ids))]
+    unit_days = clv.TIME_UNITS[model.time_unit]
+    x, t_x, T, m = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
+    (ux, utx, uT), inverse = clv._unique_rows([x, t_x, T])
+    per_history = np.bincount(inverse, minlength=len(ux)).astype(float)
+    bg, gg = models.bgnbd, models.gamma_gamma
+    spend = None
+    if gg is not None:
+        spend = clv_intervals.spend_moments(gg.param_vector, x, m, gg.log_covariance_).summed(inverse, len(ux))
+    rows = []
+    for week in range(1, int(weeks) + 1):
+        count = clv_intervals.purchase_count_distribution(
+            bg.param_vector,
+            7.0 * week / unit_days,
+            ux,
+            utx,
+            uT,
+            levels=(),
+            log_covariance=bg.log_covariance_,
+            by_point=True,
+        )
+        mean, variance = clv_intervals.count_total_moments(count, per_history)
+        low, high = clv_intervals.total_band(mean, variance, (level,))[level]
+        revenue = revenue_low = revenue_high = math.nan
+        if spend is not None and len(x):
+            revenue, revenue_variance = clv_intervals.revenue_total_moments(count, spend)
+            revenue_low, revenue_high = clv_intervals.total_band(revenue, revenue_variance, (level,))[level]
+        rows.append(
+            (
+                week,
+                model.calibration_end + dt.timedelta(weeks=week),
+                mean,
+                low,
+                high,
+                revenue,
+                revenue_low,
+                revenue_high,
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "week",
+            "week_end",
+            "purchases_cumulative",
+            "purchases_low",
+            "purchases_high",
+            "revenue_cumulative",
+            "revenue_low",
+            "revenue_high",
+        ],
+    )
+    frame["purchases"] = frame["purchases_cumulative"].diff().fillna(frame["purchases_cumulative"])
+    frame["revenue"] = frame["revenue_cumulative"].diff().fillna(frame["revenue_cumulative"])
+    return frame[FORECAST_COLUMNS]
 
 
 # --- operations of ``python -m crm_core bench`` ----------------------------------------------------------------

@@ -309,41 +309,73 @@ class ValuableCustomers:
     basis: str
 
 
-def most_valuable(engine: Engine, limit: int = 10, *, mask: bool = False) -> ValuableCustomers:
-    """The customers with the highest predicted lifetime value (``schema.customer_scores``), or, before the models
-    have scored anyone, the highest total spend. Erased customers are left out.
+#: What the most-valuable list can be ranked by: the predicted CLV, or the lower end of its 80 % interval (value the
+#: customer reaches with 90 % probability).
+VALUABLE_ORDERS = {"clv": "predicted CLV", "clv_low80": "lower 80 % bound of the predicted CLV"}
+
+
+def most_valuable(engine: Engine, limit: int = 10, *, mask: bool = False, sort_by: str = "clv") -> ValuableCustomers:
+    """The customers with the highest predicted lifetime value (``schema.customer_scores``) or the highest lower
+    80 % bound of it (``sort_by="clv_low80"``), or, before the models have scored anyone, the highest total spend.
+    Erased customers are left out.
 
     Returns
     -------
     ValuableCustomers
-        ``frame`` with the columns of :func:`search_customers` plus ``value`` (predicted CLV or total net revenue),
-        highest first; ``basis`` says which.
+        ``frame`` with the columns of :func:`search_customers` plus ``value`` (predicted CLV or total net revenue)
+        and ``value_low``, ``value_high`` (the CLV's 80 % interval; NaN by total spend), highest first; ``basis``
+        says which.
     """
+    if sort_by not in VALUABLE_ORDERS:
+        raise ValueError(f"sort_by must be one of {', '.join(VALUABLE_ORDERS)}, not {sort_by!r}")
     with engine.connect() as conn:
         scored = _has_scores(conn) and conn.execute(sa.select(scores.c.customer_id).limit(1)).first() is not None
         if scored:
             ranked = (
-                sa.select(scores.c.customer_id, scores.c.clv.label("value"))
+                sa.select(
+                    scores.c.customer_id,
+                    scores.c.clv.label("value"),
+                    scores.c.clv_low80.label("value_low"),
+                    scores.c.clv_high80.label("value_high"),
+                )
                 .where(scores.c.clv.is_not(None))
                 .subquery("ranked")
             )
-            basis = "predicted CLV"
+            basis = VALUABLE_ORDERS[sort_by]
+            order = (
+                [ranked.c.value_low.desc(), ranked.c.value.desc()]
+                if sort_by == "clv_low80"
+                else [ranked.c.value.desc()]
+            )
         else:
             ranked = (
-                sa.select(orders.c.customer_id, sa.func.sum(orders.c.amount).label("value"))
+                sa.select(
+                    orders.c.customer_id,
+                    sa.func.sum(orders.c.amount).label("value"),
+                    sa.null().label("value_low"),
+                    sa.null().label("value_high"),
+                )
                 .where(is_purchase)
                 .group_by(orders.c.customer_id)
                 .subquery("ranked")
             )
             basis = "total spend"
+            order = [ranked.c.value.desc()]
         query = (
-            sa.select(*_customer_list_columns(), dialect.as_float(ranked.c.value).label("value"))
+            sa.select(
+                *_customer_list_columns(),
+                dialect.as_float(ranked.c.value).label("value"),
+                dialect.as_float(ranked.c.value_low).label("value_low"),
+                dialect.as_float(ranked.c.value_high).label("value_high"),
+            )
             .join_from(ranked, customers, customers.c.id == ranked.c.customer_id)
             .where(customers.c.erased_at.is_(None))
-            .order_by(ranked.c.value.desc(), customers.c.id)
+            .order_by(*order, customers.c.id)
             .limit(limit)
         )
-        frame = _frame(conn, query, dates=["erased_at"], ints=["customer_id"], floats=["value"])
+        frame = _frame(
+            conn, query, dates=["erased_at"], ints=["customer_id"], floats=["value", "value_low", "value_high"]
+        )
     return ValuableCustomers(masking.mask_frame(frame) if mask else frame, basis)
 
 
@@ -681,6 +713,38 @@ class Predictions:
     scored_customers: int
     stale: bool
     note: str = ""
+    purchases_90d_low80: int | None = None
+    purchases_90d_high80: int | None = None
+    clv_low80: float | None = None
+    clv_high80: float | None = None
+
+    def purchases_range(self) -> str | None:
+        """ "80 %: 0–5": the 80 % predictive interval of the purchases in the next 90 days; None without one."""
+        if self.purchases_90d_low80 is None or self.purchases_90d_high80 is None:
+            return None
+        low, high = self.purchases_90d_low80, self.purchases_90d_high80
+        return f"80 %: {low}" if low == high else f"80 %: {low}–{high}"
+
+    def purchases_text(self) -> str | None:
+        """ "2.1 purchases (80 %: 0–5)"; None without a prediction."""
+        if self.expected_purchases_90d is None or self.purchases_90d_low80 is None or self.purchases_90d_high80 is None:
+            return None
+        from crm_core.clv_intervals import count_with_range
+
+        return count_with_range(self.expected_purchases_90d, self.purchases_90d_low80, self.purchases_90d_high80)
+
+    def clv_range(self) -> str | None:
+        """ "80 %: €40–€260": the 80 % predictive interval of the CLV; None without one."""
+        text = self.clv_text()
+        return text[text.index("(") + 1 : -1] if text else None
+
+    def clv_text(self) -> str | None:
+        """ "€120 (80 %: €40–€260)"; None without a prediction."""
+        if self.clv is None or self.clv_low80 is None or self.clv_high80 is None:
+            return None
+        from crm_core.clv_intervals import money_with_range
+
+        return money_with_range(self.clv, self.clv_low80, self.clv_high80)
 
 
 @dataclass(frozen=True)
@@ -842,9 +906,11 @@ class CustomerProfile:
         if p is None:
             lines.append("  predictions: not scored")
         else:
+            clv_text = p.clv_text() or _num(p.clv, ",.2f")
+            purchases = p.purchases_text() or _num(p.expected_purchases_90d, ".2f")
             lines.append(
-                f"  predictions: CLV {_num(p.clv, ',.2f')} · P(alive) {_num(p.p_alive, '.0%')} · "
-                f"purchases next 90 days {_num(p.expected_purchases_90d, '.2f')} "
+                f"  predictions: CLV {clv_text} · P(alive) {_num(p.p_alive, '.0%')} · "
+                f"next 90 days {purchases} "
                 f"(P(at least one) {_num(p.prob_purchase_90d, '.0%')}) · churn risk {p.churn_risk or '-'}"
                 + (" · computed before the latest data" if p.stale else "")
             )
@@ -1152,6 +1218,10 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         scores.c.expected_spend,
         scores.c.clv,
         scores.c.churn_risk,
+        scores.c.purchases_90d_low80,
+        scores.c.purchases_90d_high80,
+        scores.c.clv_low80,
+        scores.c.clv_high80,
         sa.select(sa.func.count(others.c.clv)).scalar_subquery().label("scored"),
         sa.select(sa.func.count()).where(others.c.clv > scores.c.clv).scalar_subquery().label("higher"),
         meta_value(db.SCORES_VERSION_KEY).label("scores_version"),
@@ -1174,7 +1244,15 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         scored_customers=scored_n,
         stale=row["scores_version"] != (row["facts_version"] or "0"),
         note=row["note"] or "",
+        purchases_90d_low80=_int_or_none(row["purchases_90d_low80"]),
+        purchases_90d_high80=_int_or_none(row["purchases_90d_high80"]),
+        clv_low80=_float(row["clv_low80"]),
+        clv_high80=_float(row["clv_high80"]),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _order_lines(conn: Connection, cid: int) -> pd.DataFrame:

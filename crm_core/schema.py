@@ -256,6 +256,10 @@ customer_scores = _no_fk_on_duckdb(
         sa.Column("expected_spend", sa.Double, comment="Gamma-Gamma expected average order value"),
         sa.Column("clv", sa.Double, comment="predicted margin over the horizon, discounted"),
         sa.Column("churn_risk", sa.String(8), comment="Low / Medium / High from p_alive"),
+        sa.Column("purchases_90d_low80", sa.Integer, comment="80 % predictive interval of purchases in 90 days, low"),
+        sa.Column("purchases_90d_high80", sa.Integer, comment="80 % predictive interval of purchases in 90 days, high"),
+        sa.Column("clv_low80", sa.Double, comment="80 % predictive interval of the CLV, low"),
+        sa.Column("clv_high80", sa.Double, comment="80 % predictive interval of the CLV, high"),
         comment=(
             "Model outputs per buyer, derived data written by crm_core.clv.ensure_scores for the data version named "
             "in meta 'scores_facts_version', so that segments, profiles and campaigns can use them in SQL"

@@ -317,6 +317,23 @@ FIELDS: dict[str, Field] = _fields(
         _NUMBER_OPS,
     ),
     Field(
+        "clv_low80",
+        "number",
+        _MODEL,
+        "CLV, lower 80 % bound",
+        "Lower end of the 80 % predictive interval of the CLV: the customer brings at least this with 90 % "
+        "probability (e.g. >= 100 for customers whose value is sure).",
+        _NUMBER_OPS,
+    ),
+    Field(
+        "clv_high80",
+        "number",
+        _MODEL,
+        "CLV, upper 80 % bound",
+        "Upper end of the 80 % predictive interval of the CLV: the customer brings more with 10 % probability.",
+        _NUMBER_OPS,
+    ),
+    Field(
         "p_alive", "number", _MODEL, "P(alive)", "Probability that the customer is still active (BG/NBD).", _NUMBER_OPS
     ),
     Field(
@@ -325,6 +342,14 @@ FIELDS: dict[str, Field] = _fields(
         _MODEL,
         "Expected purchases, 90 days",
         "Expected number of purchases in the next 90 days (BG/NBD).",
+        _NUMBER_OPS,
+    ),
+    Field(
+        "purchases_90d_low80",
+        "integer",
+        _MODEL,
+        "Purchases in 90 days, lower 80 % bound",
+        "Lower end of the 80 % predictive interval of the purchases in the next 90 days (BG/NBD).",
         _NUMBER_OPS,
     ),
     Field(
@@ -665,7 +690,15 @@ _ORDER_FIELDS = {
     "first_order_date",
 }
 _RFM_FIELDS = {"rfm_segment", "r_score", "f_score", "m_score"}
-_SCORE_FIELDS = {"clv", "p_alive", "expected_purchases_90d", "churn_risk"}
+_SCORE_FIELDS = {
+    "clv",
+    "clv_low80",
+    "clv_high80",
+    "p_alive",
+    "expected_purchases_90d",
+    "purchases_90d_low80",
+    "churn_risk",
+}
 
 
 def _needs(tree: Group) -> _Needs:
@@ -1111,8 +1144,9 @@ def ensure_scores(engine: Engine) -> None:
 class SegmentPreview:
     """A segment's size and value on an as-of date (the figures the builder shows while editing).
 
-    Revenue, orders and AOV are over the members' whole purchase history before the as-of date. ``avg_clv`` and
-    ``avg_p_alive`` average over members with model outputs (None when none has).
+    Revenue, orders and AOV are over the members' whole purchase history before the as-of date. ``avg_clv``,
+    ``avg_p_alive`` and the members' 80 % CLV ranges' ends ``avg_clv_low80``, ``avg_clv_high80`` average over
+    members with model outputs (None when none has).
     """
 
     as_of: dt.date
@@ -1124,6 +1158,8 @@ class SegmentPreview:
     orders: int
     avg_clv: float | None
     avg_p_alive: float | None
+    avg_clv_low80: float | None = None
+    avg_clv_high80: float | None = None
 
     @property
     def share(self) -> float:
@@ -1158,6 +1194,8 @@ class SegmentPreview:
             "average_order_value": self.average_order_value,
             "orders_per_buyer": self.orders_per_buyer,
             "avg_clv": self.avg_clv,
+            "avg_clv_low80": self.avg_clv_low80,
+            "avg_clv_high80": self.avg_clv_high80,
             "avg_p_alive": self.avg_p_alive,
             "total_customers": self.total_customers,
         }
@@ -1209,6 +1247,8 @@ def segment_preview(
                 sa.func.sum(buyers.c.frequency).label("orders"),
                 dialect.as_float(sa.func.avg(scores.c.clv)).label("avg_clv"),
                 dialect.as_float(sa.func.avg(scores.c.p_alive)).label("avg_p_alive"),
+                dialect.as_float(sa.func.avg(scores.c.clv_low80)).label("avg_clv_low80"),
+                dialect.as_float(sa.func.avg(scores.c.clv_high80)).label("avg_clv_high80"),
             )
             .select_from(compiled.from_clause)
             .where(compiled.where)
@@ -1224,6 +1264,8 @@ def segment_preview(
         orders=int(row.orders or 0),
         avg_clv=None if row.avg_clv is None else float(row.avg_clv),
         avg_p_alive=None if row.avg_p_alive is None else float(row.avg_p_alive),
+        avg_clv_low80=None if row.avg_clv_low80 is None else float(row.avg_clv_low80),
+        avg_clv_high80=None if row.avg_clv_high80 is None else float(row.avg_clv_high80),
     )
 
 

@@ -157,6 +157,16 @@ LIST_COLUMNS = {
     "clv": st.column_config.NumberColumn(
         "Predicted value", format="€%.0f", help=f"Expected margin over the {horizon}, the risk of leaving included."
     ),
+    "clv_low": st.column_config.NumberColumn(
+        "80 % low",
+        format="€%.0f",
+        help="Lower end of the 80 % range of the value: the customer reaches at least this with 90 % probability.",
+    ),
+    "clv_high": st.column_config.NumberColumn(
+        "80 % high",
+        format="€%.0f",
+        help="Upper end of the 80 % range: with 90 % probability the customer brings no more than this.",
+    ),
     "value_if_active": st.column_config.NumberColumn(
         "Value if they stay", format="€%.0f", help=f"Expected margin over the {horizon} if still active."
     ),
@@ -192,11 +202,20 @@ if valuable_tab.open and totals.has_value:
             f"The top 10 % of customers hold **{totals.top_decile_share:.0%}** of the predicted value. "
             f"Below, the {TOP_MAX} most valuable; a name opens the profile."
         )
-        show_customers(clv_report.top_customers(values, TOP_MAX), "cv_top")
+        top_order = st.segmented_control(
+            "Rank by",
+            list(clv_report.LIST_ORDERS),
+            default="clv",
+            format_func=clv_report.LIST_ORDERS.get,
+            key="cv_top_order",
+            help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
+        )
+        show_customers(clv_report.top_customers(values, TOP_MAX, sort_by=top_order or "clv"), "cv_top")
         st.caption(
-            "A predicted value is an average over customers with the same history, not a promise for one person: "
-            "a single customer may well spend nothing or several times as much. Totals over hundreds of customers "
-            "are reliable (see *How sure the model is*)."
+            "A predicted value is an average over customers with the same history, not a promise for one person. "
+            "The 80 % range says how far one customer may stray: 8 in 10 such customers land inside it, 1 in 10 "
+            "below and 1 in 10 above. Totals over hundreds of customers are far surer (see *How sure the model "
+            "is*)."
         )
 elif valuable_tab.open:
     valuable_tab.caption("Without a spend model there are no values to rank customers by.")
@@ -276,6 +295,16 @@ if risk_tab.open and totals.has_value:
 
         if len(at_risk):
             st.subheader("Who they are")
+            risk_order = st.segmented_control(
+                "Rank by",
+                ["value_if_active", "clv_low"],
+                default="value_if_active",
+                format_func={"value_if_active": "Value if they stay", **clv_report.LIST_ORDERS}.get,
+                key="cv_risk_order",
+            )
+            at_risk = clv_report.customers_at_risk(
+                values, min_value, (low / 100, high / 100), sort_by=risk_order or "value_if_active"
+            )
             show_customers(at_risk.head(LIST_MAX), "cv_at_risk")
             if len(at_risk) > LIST_MAX:
                 st.caption(f"The {LIST_MAX} most valuable of {len(at_risk):,}; the export has them all.")
@@ -351,8 +380,41 @@ if sure_tab.open:
                 f"A second fit on the purchases up to {backtest.calibration_end} only; its predictions for the "
                 f"{backtest.holdout_weeks} weeks after it are compared with "
                 "what those customers did. The dashed line is what the model expects of customers like these from "
-                "their first purchase on; the total above starts from each customer's own history."
+                "their first purchase on, the shaded band its 80 % range; the total above starts from each "
+                "customer's own history."
             )
+            if backtest.calibration is not None:
+                st.subheader("How sure? Did the ranges hold?")
+                st.markdown(
+                    "Every prediction comes with a range. An 80 % range should hold for about 8 in 10 customers; "
+                    f"here is how often they held in the {backtest.holdout_weeks} held-back weeks."
+                )
+                for line in backtest.how_sure():
+                    st.markdown(f"- {line}")
+                st.dataframe(
+                    backtest.calibration.by_frequency,
+                    hide_index=True,
+                    column_config={
+                        "frequency": "Earlier repeat purchases",
+                        "customers": st.column_config.NumberColumn("Customers"),
+                        "coverage": st.column_config.NumberColumn("80 % range held for", format="percent"),
+                        "nominal": st.column_config.NumberColumn("Promised", format="percent"),
+                    },
+                )
+        forecast = ui.cached(clv_report.value_forecast, model=model)
+        st.subheader("The next 13 weeks, all customers together")
+        purchases_chart, revenue_chart = st.columns(2)
+        purchases_chart.plotly_chart(
+            charts.value_forecast(forecast, title="Repeat purchases expected"), key="cv_forecast_purchases"
+        )
+        if totals.has_value:
+            revenue_chart.plotly_chart(
+                charts.value_forecast(forecast, money=True, title="Revenue expected"), key="cv_forecast_revenue"
+            )
+        st.caption(
+            "The shaded band is the 80 % range of the running total: it counts each customer's own ups and downs "
+            "and the model's uncertainty about its parameters. The backtest above shows whether such bands held."
+        )
         st.plotly_chart(
             charts.p_alive_matrix(clv_report.p_alive_matrix(values), title="Probability of still being active"),
             key="cv_p_alive_matrix",

@@ -37,13 +37,21 @@ def customer_buttons(frame: pd.DataFrame, key: str, value_of=None) -> None:
     for row in frame.itertuples(index=False):
         details = [row.external_id, row.email, row.city]
         if value_of is not None:
-            details.append(value_of(row))
+            # The value first, so that a long line is cut in the contact details rather than in the value.
+            details.insert(0, value_of(row))
         label = f"**{ui.plain(name_of(row))}** · " + " · ".join(
             ui.plain(d) for d in details if isinstance(d, str) and d
         )
         st.button(
             label, key=f"{key}_{row.external_id}", on_click=open_profile, args=(row.external_id,), type="tertiary"
         )
+
+
+def value_with_range(row) -> str:
+    """The predicted value with its 80 % range: "€120 (80 %: €40–€260)"; the value alone without a range."""
+    if pd.isna(row.value_low) or pd.isna(row.value_high):
+        return ui.currency(row.value)
+    return f"{ui.currency(row.value)} (80 %: {ui.currency(row.value_low)}–{ui.currency(row.value_high)})"
 
 
 def day(value) -> str:
@@ -82,10 +90,18 @@ if not selected:
         else:
             st.caption("Profiles you open appear here.")
     with valuable_column:
-        valuable = ui.cached(profiles.most_valuable, limit=10, mask=masked)
         st.subheader("Most valuable")
+        valuable_order = st.segmented_control(
+            "Rank by",
+            list(profiles.VALUABLE_ORDERS),
+            default="clv",
+            format_func={"clv": "Predicted value", "clv_low80": "Lower 80 % bound"}.get,
+            key="valuable_order",
+            help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
+        )
+        valuable = ui.cached(profiles.most_valuable, limit=10, mask=masked, sort_by=valuable_order or "clv")
         st.caption(f"By {valuable.basis}.")
-        customer_buttons(valuable.frame, "valuable", lambda row: ui.currency(row.value))
+        customer_buttons(valuable.frame, "valuable", value_with_range)
     st.stop()
 
 # --- the profile --------------------------------------------------------------------------------------------------
@@ -174,14 +190,19 @@ else:
     )
 scores = profile.predictions
 if scores is not None:
+    ranges = "80 % ranges: 8 in 10 customers with this history land inside, 1 in 10 below, 1 in 10 above."
     value = st.columns(4)
     rank = f"top {ui.percent(scores.clv_rank)} of {ui.number(scores.scored_customers)}" if scores.clv_rank else None
     value[0].metric(
         "Predicted value (CLV)",
         or_dash(scores.clv, ui.currency),
+        scores.clv_range(),
+        delta_color="off",
+        delta_arrow="off",
         border=True,
         help="Discounted margin over the model's horizon (BG/NBD + Gamma-Gamma)."
-        + (f" Ranks in the {rank} scored customers." if rank else ""),
+        + (f" Ranks in the {rank} scored customers." if rank else "")
+        + f" {ranges}",
     )
     value[1].metric(
         "P(alive)",
@@ -192,9 +213,12 @@ if scores is not None:
     value[2].metric(
         "Purchases next 90 days",
         or_dash(scores.expected_purchases_90d, lambda v: f"{v:.1f}"),
+        scores.purchases_range(),
+        delta_color="off",
+        delta_arrow="off",
         border=True,
         help="Expected number (BG/NBD). The chance of at least one is "
-        f"{or_dash(scores.prob_purchase_90d, ui.percent)}.",
+        f"{or_dash(scores.prob_purchase_90d, ui.percent)}. {ranges}",
     )
     value[3].metric("Churn risk", scores.churn_risk or "—", border=True, help="Band from P(alive).")
 notes = []
@@ -207,9 +231,11 @@ if scores is None:
     notes.append("No predictions: the customer-value models have not scored this customer.")
 else:
     notes.append(
-        "Predictions are the models' point estimates; their uncertainty for this customer is the probabilities shown "
-        f"(P(alive) {or_dash(scores.p_alive, ui.percent)}, P(≥1 purchase in 90 days) "
-        f"{or_dash(scores.prob_purchase_90d, ui.percent)})."
+        "Predictions are the models' expectations with their 80 % ranges "
+        f"({scores.purchases_text() or '—'} in 90 days; CLV {scores.clv_text() or '—'}): for a customer like this "
+        "the range holds 8 times in 10. P(alive) "
+        f"{or_dash(scores.p_alive, ui.percent)}, P(≥1 purchase in 90 days) "
+        f"{or_dash(scores.prob_purchase_90d, ui.percent)}."
         + (" The data changed since they were computed." if scores.stale else "")
         + (f" **Take them with care:** {scores.note}" if scores.note else "")
     )

@@ -147,8 +147,20 @@ def builder_part() -> None:
         "–" if preview.average_order_value is None else ui.currency_cents(preview.average_order_value),
         border=True,
     )
+    member_range = (
+        None
+        if preview.avg_clv_low80 is None or preview.avg_clv_high80 is None
+        else f"80 %: {ui.currency(preview.avg_clv_low80)}–{ui.currency(preview.avg_clv_high80)}"
+    )
     figures[3].metric(
-        "Avg predicted CLV", "–" if preview.avg_clv is None else ui.currency_cents(preview.avg_clv), border=True
+        "Avg predicted CLV",
+        "–" if preview.avg_clv is None else ui.currency_cents(preview.avg_clv),
+        member_range,
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+        help="The members' average predicted value, and the average ends of their 80 % ranges: a typical member "
+        "brings between these with 80 % probability.",
     )
     st.caption(
         f"{ui.percent(preview.share)} of customers, {ui.percent(preview.revenue_share)} of revenue; "

@@ -562,9 +562,24 @@ def test_customer_predictions(cdnow):
         "churn_risk",
         "expected_purchases",
         "p_purchase",
+        "purchases_low",
+        "purchases_high",
         "expected_spend",
         "clv",
+        "clv_low",
+        "clv_high",
     ]
+    assert (predictions["purchases_low"] <= predictions["purchases_high"]).all()
+    assert (predictions["clv_low"] <= predictions["clv_high"]).all()
+    # The CLV point is the one of customer_lifetime_value.
+    m = models.gamma_gamma
+    np.testing.assert_allclose(
+        predictions["clv"],
+        clv.customer_lifetime_value(
+            models.bgnbd, m, summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"]
+        ),
+        rtol=1e-12,
+    )
     assert predictions["clv"].ge(0).all() and predictions["expected_spend"].gt(0).all()
     assert set(predictions["churn_risk"]) == {"High", "Medium", "Low"}
 

@@ -188,7 +188,21 @@ def values_frame(clv_values, p_alive, purchases=None, days=None) -> pd.DataFrame
     )
     frame["churn_risk"] = clv.churn_risk_band(frame["p_alive"]) if n else []
     frame["value_if_active"] = frame["clv"] / frame["p_alive"]
+    # Ranges whose lower ends rank the customers in reverse: the surest value is the smallest one here.
+    frame["clv_low"] = (frame["clv"].max() - frame["clv"]) / 10 if n else []
+    frame["clv_high"] = frame["clv"] * 3
     return frame
+
+
+def test_lists_rank_by_the_lower_bound_on_request():
+    values = values_frame([10.0, 20.0, 30.0, 140.0], [0.2, 0.2, 0.2, 0.2])
+    assert clv_report.top_customers(values, 2)["customer_id"].tolist() == [4, 3]
+    assert clv_report.top_customers(values, 2, sort_by="clv_low")["customer_id"].tolist() == [1, 2]
+    at_risk = clv_report.customers_at_risk(values, 0.0, (0.1, 0.5), sort_by="clv_low")
+    assert at_risk["customer_id"].tolist() == [1, 2, 3, 4]
+    assert clv_report.customers_at_risk(values, 0.0, (0.1, 0.5))["customer_id"].tolist() == [4, 3, 2, 1]
+    with pytest.raises(ValueError, match="sort_by"):
+        clv_report.top_customers(values, 2, sort_by="p_alive")
 
 
 def test_value_overview_known_answer():

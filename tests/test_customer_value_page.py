@@ -105,14 +105,26 @@ def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):
     listed = at.dataframe[0].value
     assert listed["customer"].tolist() == [f"customers?customer={c}" for c in details["external_id"]]
     assert listed["clv"].tolist() == pytest.approx(top["clv"].tolist())
+    # Each with the 80 % range of the value.
+    assert listed["clv_low"].tolist() == pytest.approx(top["clv_low"].tolist())
+    assert listed["clv_high"].tolist() == pytest.approx(top["clv_high"].tolist())
 
     _show(at, HOW_SURE)
     period = _with_engine(duckdb_demo_url, clv_report.default_backtest_period)
     report = _with_engine(duckdb_demo_url, clv_report.model_report, *period)
     assert f"**The backtest.** {report.backtest.sentence()}" in [str(m.value) for m in at.markdown]
-    assert len(at.get("plotly_chart")) == 3  # weekly tracking, by frequency, the P(alive) matrix
+    # Weekly tracking (with its band), by frequency, the forecast of purchases and of revenue, the P(alive) matrix.
+    assert len(at.get("plotly_chart")) == 5
     assert clv.describe_churn_risk_bands() in text + test_app._all_text(at)
-    parameters = at.dataframe[0].value
+    # How sure: the calibration in words and by earlier purchases.
+    shown_text = [str(m.value) for m in at.markdown]
+    for line in report.backtest.how_sure():
+        assert f"- {line}" in shown_text
+    calibration = at.dataframe[0].value
+    assert calibration["coverage"].tolist() == pytest.approx(
+        report.backtest.calibration.by_frequency["coverage"].tolist()
+    )
+    parameters = at.dataframe[1].value
     assert parameters["parameter"].tolist() == ["r", "alpha", "a", "b", "p", "q", "gamma"]
     assert parameters["estimate"].tolist() == pytest.approx(list(model.parameters()["estimate"]))
 

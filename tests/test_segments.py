@@ -138,12 +138,13 @@ def load_store(engine) -> None:
     members["responded"] = members["responded"].astype(object)
     scores = _frame(
         [
-            (1, 0.9, 1.2, 120.5, "Low"),
-            (2, 0.25, 0.1, 15.0, "High"),
-            (3, 0.8, 0.5, None, "Low"),
-            (6, 0.5, 0.6, 60.0, "Medium"),
+            (1, 0.9, 1.2, 120.5, "Low", 0, 3, 40.0, 260.0),
+            (2, 0.25, 0.1, 15.0, "High", 0, 0, 0.0, 45.0),
+            (3, 0.8, 0.5, None, "Low", 0, 2, None, None),
+            (6, 0.5, 0.6, 60.0, "Medium", 1, 2, 105.0, 130.0),
         ],
-        "customer_id p_alive expected_purchases_90d clv churn_risk",
+        "customer_id p_alive expected_purchases_90d clv churn_risk purchases_90d_low80 purchases_90d_high80 "
+        "clv_low80 clv_high80",
     )
     consents = _frame(
         [
@@ -315,6 +316,9 @@ CASES: dict[str, dict[str, tuple[dict, set[int]]]] = {
         "churn risk in": (cond("churn_risk", "in", ["Low", "Medium"]), {1, 3, 6}),
         "churn risk unknown": (cond("churn_risk", "is_null", True), {4, 5, 7}),
         "expected purchases": (cond("expected_purchases_90d", "between", [1, 2]), {1}),
+        "clv lower 80 % bound": (cond("clv_low80", ">=", 100), {6}),
+        "clv upper 80 % bound": (cond("clv_high80", "<", 200), {2, 6}),
+        "purchases lower 80 % bound": (cond("purchases_90d_low80", ">=", 1), {6}),
         "rfm segment": (cond("rfm_segment", "=", "At risk"), {2}),
         "rfm segment in": (cond("rfm_segment", "in", ["Loyal", "New customers"]), {1, 3}),
         "rfm segment !=": (cond("rfm_segment", "!=", "At risk"), {1, 3, 4, 5, 6, 7}),
