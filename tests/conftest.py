@@ -12,6 +12,11 @@ Set a variable to ``skip`` to leave that engine out. On a developer machine an u
 the reason; in CI (``CI`` set) it fails the run. Each test session works in its own freshly created database on
 the server (``crm_test_<random>``), dropped at the end, so that parallel runs never meet.
 
+Spark SQL is the fifth engine, for the read path: the read-only ``demo_engine`` runs on it too. By default the
+session starts a local Spark Thrift server (``crm_core.spark_server``: ``local[2]`` on a free 127.0.0.1 port,
+its metastore and warehouse in the session's temp folder) the first time a Spark test needs it, and stops it at the
+end. ``CRM_TEST_SPARK_URL`` may instead name a running server (``spark://host:port/default``), or ``skip``.
+
 Fixture databases
 -----------------
 - ``engine``: an empty schema per engine, emptied before each test that asks for it (``clean_engine``).
@@ -37,6 +42,10 @@ SERVER_ENGINES = {
     "mysql": ("CRM_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
 ENGINES = ["duckdb", "postgresql", "sqlite", "mysql"]
+#: The read-only demo fixture runs on Spark SQL too; Spark takes no writes of customer facts, so the scratch
+#: ``engine`` fixture (imports, erasure) stays on the four others.
+DEMO_ENGINES = [*ENGINES, "spark"]
+SPARK_ENV = "CRM_TEST_SPARK_URL"
 IN_CI = bool(os.environ.get("CI"))
 
 #: Customers in the session's demo fixture: big enough for every segment and campaign to be populated.
@@ -71,6 +80,20 @@ def _server_database(name: str, purpose: str) -> Iterator[str]:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
             else:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database}"))
+        admin.dispose()
+
+
+def _spark_database(base: str, purpose: str) -> Iterator[str]:
+    """A throw-away database (namespace) on the Spark server, dropped with its tables afterwards."""
+    admin = db.create_engine(base)
+    database = f"crm_test_{purpose}_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    try:
+        yield make_url(base).set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
         admin.dispose()
 
 
@@ -117,11 +140,53 @@ def engine(_scratch_engine) -> Engine:
     return _scratch_engine
 
 
-@pytest.fixture(scope="session", params=ENGINES)
-def demo_engine(request, session_tmp) -> Iterator[Engine]:
-    """A seeded demo dataset on each engine, built once per session. Do not write to it."""
+@pytest.fixture(scope="session")
+def spark_url(session_tmp) -> Iterator[str]:
+    """The base URL of a Spark SQL Thrift server: a local one started for this session, or ``CRM_TEST_SPARK_URL``."""
+    setting = os.environ.get(SPARK_ENV, "local").strip()
+    if setting.lower() in {"", "skip"}:
+        pytest.skip(f"spark: {SPARK_ENV} is set to skip")
+    if setting.lower() != "local":
+        yield setting
+        return
+    from crm_core import spark_server
+
+    try:
+        server = spark_server.start(session_tmp / "spark")
+    except spark_server.SparkServerError as exc:
+        message = f"spark: no local Thrift server ({exc}); pip install -r requirements-spark.txt, or set {SPARK_ENV}"
+        if IN_CI:
+            pytest.fail(f"CI must exercise every engine: {message}")
+        pytest.skip(message)
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_demo_url(spark_url) -> Iterator[str]:
+    """A Spark SQL database with the seeded demo dataset, loaded once (Parquet files written in bulk)."""
     from crm_core import demo
 
+    for url in _spark_database(spark_url, "demo"):
+        engine = db.create_engine(url)
+        demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session", params=DEMO_ENGINES)
+def demo_engine(request, session_tmp) -> Iterator[Engine]:
+    """A seeded demo dataset on each engine, built once per session. Do not write to it (derived data such as the
+    model scores excepted)."""
+    from crm_core import demo
+
+    if request.param == "spark":
+        engine = db.create_engine(request.getfixturevalue("spark_demo_url"))
+        yield engine
+        engine.dispose()
+        return
     for url in _database_url(request.param, "demo", session_tmp):
         engine = db.create_engine(url)
         demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
@@ -155,6 +220,8 @@ def pytest_collection_modifyitems(config, items):
         for key in ("engine_url", "demo_engine"):
             if key in params:
                 _ENGINE_OF[item.nodeid] = params[key]
+        if "spark_demo_url" in getattr(item, "fixturenames", ()) and item.nodeid not in _ENGINE_OF:
+            _ENGINE_OF[item.nodeid] = "spark"
 
 
 def pytest_runtest_logreport(report):
@@ -170,7 +237,7 @@ def pytest_terminal_summary(terminalreporter):
     if not _TALLY:
         return
     terminalreporter.section("tests per database engine")
-    for name in ENGINES:
+    for name in DEMO_ENGINES:
         tally = _TALLY.get(name, {"passed": 0, "failed": 0, "skipped": 0})
         terminalreporter.write_line(
             f"{name:<11} {tally['passed']:>5} passed {tally['failed']:>4} failed {tally['skipped']:>4} skipped"
