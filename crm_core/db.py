@@ -23,9 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
 
-from crm_core import schema
+from crm_core import dialect, schema
 from crm_core.config import DatabaseSetting
-from crm_core import dialect
 from crm_core.dialect import engine_label
 
 #: How long a connection waits for a DuckDB file that another process is writing.

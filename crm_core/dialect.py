@@ -29,8 +29,8 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.dialects import registry
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -215,8 +215,7 @@ def _seconds_between_sqlite(element, compiler, **kw):
 def _seconds_between_spark(element, compiler, **kw):
     start, end = _two_args(element, compiler, **kw)
     return (
-        f"(CAST(unix_micros(CAST({end} AS TIMESTAMP)) - unix_micros(CAST({start} AS TIMESTAMP)) AS DOUBLE)"
-        " / 1000000.0)"
+        f"(CAST(unix_micros(CAST({end} AS TIMESTAMP)) - unix_micros(CAST({start} AS TIMESTAMP)) AS DOUBLE) / 1000000.0)"
     )
 
 
@@ -419,7 +418,8 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
 
     DuckDB reads the frame directly (zero-copy through Arrow); PostgreSQL receives it by ``COPY``; MySQL/MariaDB and
     SQLite by ``executemany`` in chunks; Spark SQL reads it from a Parquet file written to the stage folder that it
-    shares with this process (or, without one, from batched multi-row INSERTs). The frame's columns must be a subset of the table's, named alike; missing
+    shares with this process (or, without one, from batched multi-row INSERTs). The frame's columns must be a subset
+    of the table's, named alike; missing
     nullable columns stay NULL. Returns the number of rows written.
     """
     if frame.empty:

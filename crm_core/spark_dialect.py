@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from pyhive import hive  # type: ignore[import-untyped]
-from pyhive.sqlalchemy_hive import HiveCompiler, HiveDialect, HiveTypeCompiler  # type: ignore[import-untyped]
+from pyhive import hive
+from pyhive.sqlalchemy_hive import HiveCompiler, HiveDialect, HiveTypeCompiler
 from sqlalchemy.sql import compiler
 
 #: Rows fetched per round trip (PyHive's default of 1,000 makes a 100k-row result take 100 round trips).
@@ -135,6 +135,11 @@ class SparkDDLCompiler(compiler.DDLCompiler):
     def post_create_table(self, table):
         return "\nUSING parquet"
 
+    def visit_create_table(self, create, **kw):
+        # Spark's temporary objects are views that take no INSERT: a temporary table becomes an ordinary one, which
+        # its user drops afterwards (as crm_core does on every engine).
+        return super().visit_create_table(create, **kw).replace("CREATE TEMPORARY TABLE", "CREATE TABLE", 1)
+
     def visit_drop_table(self, drop, **kw):
         return "DROP TABLE IF EXISTS " + self.preparer.format_table(drop.element)
 
@@ -175,6 +180,7 @@ class SparkDialect(HiveDialect):
     @classmethod
     def import_dbapi(cls):
         return hive
+
     supports_multivalues_insert = True
     # Rows sent by executemany become one multi-row INSERT per page instead of one Spark job per row.
     use_insertmanyvalues = True

@@ -66,7 +66,9 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
-def start(folder: Path | str, *, cores: int = 2, memory: str = "1g", timeout_s: float = START_TIMEOUT_S) -> LocalSparkServer:
+def start(
+    folder: Path | str, *, cores: int = 2, memory: str = "1g", timeout_s: float = START_TIMEOUT_S
+) -> LocalSparkServer:
     """Start a Thrift server on a free 127.0.0.1 port, its files under ``folder``; return once it answers.
 
     Parameters
@@ -89,7 +91,7 @@ def start(folder: Path | str, *, cores: int = 2, memory: str = "1g", timeout_s: 
         "spark.sql.warehouse.dir": str(folder / "warehouse"),
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",
-        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder / 'metastore_db'};create=true",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder}/metastore_db;create=true",
     }
     command = [
         str(home / "bin" / "spark-submit"),
@@ -132,7 +134,7 @@ def _answers(port: int) -> bool:
         if sock.connect_ex(("127.0.0.1", port)) != 0:
             return False
     try:
-        from pyhive import hive  # type: ignore[import-untyped]
+        from pyhive import hive
 
         connection = hive.connect(host="127.0.0.1", port=port, auth="NONE")
     except Exception:  # noqa: BLE001 - not up yet

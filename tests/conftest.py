@@ -12,10 +12,11 @@ Set a variable to ``skip`` to leave that engine out. On a developer machine an u
 the reason; in CI (``CI`` set) it fails the run. Each test session works in its own freshly created database on
 the server (``crm_test_<random>``), dropped at the end, so that parallel runs never meet.
 
-Spark SQL is the fifth engine, for the read path: the read-only ``demo_engine`` runs on it too. By default the
-session starts a local Spark Thrift server (``crm_core.spark_server``: ``local[2]`` on a free 127.0.0.1 port,
-its metastore and warehouse in the session's temp folder) the first time a Spark test needs it, and stops it at the
-end. ``CRM_TEST_SPARK_URL`` may instead name a running server (``spark://host:port/default``), or ``skip``.
+Spark SQL is the fifth engine, for the read path: the read-only ``demo_engine`` runs on it too, and every page's
+AppTest (``spark_demo_url``). By default the session starts a local Spark Thrift server (``crm_core.spark_server``:
+``local[2]`` on a free 127.0.0.1 port, metastore and warehouse in a temp folder) and loads the demo dataset into it
+in a background thread as soon as collection shows a Spark test, and stops it when the session ends.
+``CRM_TEST_SPARK_URL`` may instead name a running server (``spark://host:port/default``), or be ``skip``.
 
 Fixture databases
 -----------------
@@ -27,9 +28,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -83,20 +87,6 @@ def _server_database(name: str, purpose: str) -> Iterator[str]:
         admin.dispose()
 
 
-def _spark_database(base: str, purpose: str) -> Iterator[str]:
-    """A throw-away database (namespace) on the Spark server, dropped with its tables afterwards."""
-    admin = db.create_engine(base)
-    database = f"crm_test_{purpose}_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {database}")
-    try:
-        yield make_url(base).set(database=database).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
-        admin.dispose()
-
-
 def _database_url(name: str, purpose: str, tmp_dir: Path) -> Iterator[str]:
     if name == "duckdb":
         yield f"duckdb:///{tmp_dir / f'{purpose}.duckdb'}"
@@ -140,40 +130,87 @@ def engine(_scratch_engine) -> Engine:
     return _scratch_engine
 
 
+class _SparkDemo:
+    """The Spark SQL server and its demo database, made ready in a background thread from the end of collection on
+    (when any collected test needs them), so that Spark's start and the Parquet load overlap the other engines'
+    tests. Stopped, its scratch folder removed, when the session finishes."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.server: Any = None
+        self.folder: Path | None = None
+        self.base_url: str | None = None
+        self.demo_url: str | None = None
+        self.error: BaseException | None = None
+        self.setting = os.environ.get(SPARK_ENV, "local").strip()
+
+    def start(self) -> None:
+        if self.thread is None and self.setting.lower() not in {"", "skip"}:
+            self.thread = threading.Thread(target=self._prepare, name="spark-demo", daemon=True)
+            self.thread.start()
+
+    def _prepare(self) -> None:
+        from crm_core import demo, spark_server
+
+        try:
+            if self.setting.lower() == "local":
+                self.folder = Path(tempfile.mkdtemp(prefix="crm-tests-spark-"))
+                self.server = spark_server.start(self.folder)
+                self.base_url = self.server.url()
+            else:
+                self.base_url = self.setting
+            admin = db.create_engine(self.base_url)
+            database = f"crm_test_demo_{secrets.token_hex(4)}"
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {database}")
+            admin.dispose()
+            url = make_url(self.base_url).set(database=database).render_as_string(hide_password=False)
+            engine = db.create_engine(url)
+            demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+            engine.dispose()
+            self.demo_url = url
+        except BaseException as exc:  # reported to the first test that needs Spark
+            self.error = exc
+
+    def wait(self) -> str:
+        """The demo database's URL once it is ready; skips (fails in CI) when Spark is unavailable."""
+        if self.setting.lower() in {"", "skip"}:
+            pytest.skip(f"spark: {SPARK_ENV} is set to skip")
+        self.start()
+        assert self.thread is not None
+        self.thread.join()
+        if self.demo_url is None:
+            message = (
+                f"spark: no Spark SQL server ({type(self.error).__name__}: {self.error}); "
+                f"pip install -r requirements-spark.txt (and Java 17), or set {SPARK_ENV}"
+            )
+            if IN_CI:
+                pytest.fail(f"CI must exercise every engine: {message}")
+            pytest.skip(message)
+        return self.demo_url
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.demo_url is not None and self.server is None:
+            # A shared server: drop this session's database; a local server goes with its folder.
+            admin = db.create_engine(str(self.base_url))
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {make_url(self.demo_url).database} CASCADE")
+            admin.dispose()
+        if self.server is not None:
+            self.server.stop()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SPARK = _SparkDemo()
+
+
 @pytest.fixture(scope="session")
-def spark_url(session_tmp) -> Iterator[str]:
-    """The base URL of a Spark SQL Thrift server: a local one started for this session, or ``CRM_TEST_SPARK_URL``."""
-    setting = os.environ.get(SPARK_ENV, "local").strip()
-    if setting.lower() in {"", "skip"}:
-        pytest.skip(f"spark: {SPARK_ENV} is set to skip")
-    if setting.lower() != "local":
-        yield setting
-        return
-    from crm_core import spark_server
-
-    try:
-        server = spark_server.start(session_tmp / "spark")
-    except spark_server.SparkServerError as exc:
-        message = f"spark: no local Thrift server ({exc}); pip install -r requirements-spark.txt, or set {SPARK_ENV}"
-        if IN_CI:
-            pytest.fail(f"CI must exercise every engine: {message}")
-        pytest.skip(message)
-    try:
-        yield server.url()
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def spark_demo_url(spark_url) -> Iterator[str]:
-    """A Spark SQL database with the seeded demo dataset, loaded once (Parquet files written in bulk)."""
-    from crm_core import demo
-
-    for url in _spark_database(spark_url, "demo"):
-        engine = db.create_engine(url)
-        demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
-        engine.dispose()
-        yield url
+def spark_demo_url() -> str:
+    """A Spark SQL database with the seeded demo dataset, loaded once per session through Parquet files."""
+    return _SPARK.wait()
 
 
 @pytest.fixture(scope="session", params=DEMO_ENGINES)
@@ -222,6 +259,12 @@ def pytest_collection_modifyitems(config, items):
                 _ENGINE_OF[item.nodeid] = params[key]
         if "spark_demo_url" in getattr(item, "fixturenames", ()) and item.nodeid not in _ENGINE_OF:
             _ENGINE_OF[item.nodeid] = "spark"
+    if "spark" in _ENGINE_OF.values():
+        _SPARK.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _SPARK.stop()
 
 
 def pytest_runtest_logreport(report):
