@@ -259,7 +259,11 @@ def pytest_collection_modifyitems(config, items):
                 _ENGINE_OF[item.nodeid] = params[key]
         if "spark_demo_url" in getattr(item, "fixturenames", ()) and item.nodeid not in _ENGINE_OF:
             _ENGINE_OF[item.nodeid] = "spark"
-    if "spark" in _ENGINE_OF.values():
+
+
+def pytest_collection_finish(session):
+    # After deselection (-k, -m): start Spark only when a test that will run needs it.
+    if any(_ENGINE_OF.get(item.nodeid) == "spark" for item in session.items):
         _SPARK.start()
 
 
