@@ -223,6 +223,8 @@ class SparkDialect(HiveDialect):
 
     def _run(self, cursor, sql: str) -> None:
         cursor.arraysize = FETCH_ROWS
+        # PyHive sleeps this long whenever a fetch finds no rows yet (1 s by default); Spark answers synchronously.
+        cursor._poll_interval = 0.05
         self._refresh_written(cursor)
         try:
             cursor.execute(sql)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -140,3 +141,49 @@ def test_imports_erasure_and_consent_changes_are_refused_before_anything_is_writ
         conn.execute(schema.consents.insert().values(customer_id=1, channel="sms", status="opt_out"))
     assert db.table_counts(spark) == counts
     assert db.data_version(spark) == version
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["info"],
+        ["rfm", "--as-of", "2025-06-01", "--format", "json"],
+        ["campaigns", "--json"],
+        ["quality", "--json"],
+        ["clv", "--calibration-end", "2025-06-30", "--json"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_read_commands_give_duckdbs_answers(command, spark_demo_url, duckdb_demo_url, capsys):
+    from crm_core import cli
+
+    outputs = []
+    for url in (spark_demo_url, duckdb_demo_url):
+        assert cli.main([*command, "--db", url]) == 0
+        outputs.append(capsys.readouterr().out)
+    if command[0] == "info":
+        assert "Spark SQL" in outputs[0] and "customers" in outputs[0]
+        return
+    assert outputs[0] and _json_numbers_agree(json.loads(outputs[0]), json.loads(outputs[1]))
+
+
+def test_import_command_says_where_fact_changes_belong(spark_demo_url, tmp_path, capsys):
+    from crm_core import cli
+
+    upload = tmp_path / "orders.csv"
+    upload.write_text("order_id,customer_id,ordered_at,amount\nX1,C000001,2025-01-01,10\n", encoding="utf-8")
+    assert cli.main(["import", "orders", str(upload), "--db", spark_demo_url]) == 2
+    assert "pipeline" in capsys.readouterr().err
+
+
+def _json_numbers_agree(got, expected) -> bool:
+    if isinstance(expected, dict):
+        return set(got) == set(expected) and all(_json_numbers_agree(got[k], expected[k]) for k in expected)
+    if isinstance(expected, list):
+        key = repr
+        return len(got) == len(expected) and all(
+            _json_numbers_agree(a, b) for a, b in zip(sorted(got, key=key), sorted(expected, key=key), strict=True)
+        )
+    if isinstance(expected, float) and isinstance(got, int | float):
+        return got == pytest.approx(expected, rel=1e-6, abs=1e-9)
+    return got == expected
