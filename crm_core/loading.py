@@ -58,11 +58,6 @@ def load_parquet(
         required column. Nothing is written then.
     """
     say = progress or (lambda message: None)
-    if replace:
-        db.drop_schema(engine)
-    db.ensure_schema(engine)
-    if not db.is_empty(engine):
-        raise LoadError("the database already holds customers; load with --replace to drop every table first")
     found: dict[str, tuple[str, list[str]]] = {}
     with engine.connect() as conn:
         for table in LOADABLE:
@@ -78,17 +73,26 @@ def load_parquet(
             continue
         location, file_columns = found[table.name]
         columns = [c.name for c in table.columns if c.name in file_columns]
-        missing = [
-            c.name for c in table.columns if not c.nullable and c.server_default is None and c.name not in columns
-        ]
+        required = [c.name for c in table.columns if not c.nullable and c.server_default is None]
+        missing = [name for name in required if name not in columns]
         if missing:
             raise LoadError(f"{location}: column {missing[0]!r} is missing (the table {table.name} requires it)")
         extra = sorted(set(file_columns) - set(columns))
         if extra:
             ignored[table.name] = extra
         plan.append((table, location, columns))
+    # Only now, with the folder known to be loadable, is anything dropped.
+    previous = {key: db.read_meta(engine).get(key, "0") for key in (db.DATA_VERSION_KEY, db.FACTS_VERSION_KEY)}
+    if replace:
+        db.drop_schema(engine)
+    db.ensure_schema(engine)
+    if not db.is_empty(engine):
+        raise LoadError("the database already holds customers; load with --replace to drop every table first")
     rows: dict[str, int] = {}
     with db.write_transaction(engine, replaces_facts=True) as conn:
+        # After a replace the versions must still move on, so that no cache keeps numbers of the dropped data.
+        for key, value in previous.items():
+            db.set_meta(conn, key, value)
         for table, location, columns in plan:
             say(f"loading {table.name} from {location}")
             rows[table.name] = _load_table(conn, table, location, columns)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import secrets
 
 import pytest
 import sqlalchemy as sa
@@ -187,3 +188,37 @@ def _json_numbers_agree(got, expected) -> bool:
     if isinstance(expected, float) and isinstance(got, int | float):
         return got == pytest.approx(expected, rel=1e-6, abs=1e-9)
     return got == expected
+
+
+def test_load_from_parquet_files_into_a_new_spark_database(spark_demo_url, tmp_path):
+    """``load``: the Spark server reads the exported files itself into tables USING parquet, one job per table."""
+    from sqlalchemy.engine import make_url
+
+    from crm_core import demo, loading
+
+    data = demo.generate(customers=40, seed=5)
+    for name in ("customers", "orders", "campaigns", "campaign_members"):
+        getattr(data, name).to_parquet(tmp_path / f"{name}.parquet", index=False)
+    url = make_url(spark_demo_url).set(database=f"crm_test_load_{secrets.token_hex(3)}")
+    admin = db.create_engine(make_url(spark_demo_url).set(database="default").render_as_string(hide_password=False))
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {url.database}")
+    engine = db.create_engine(url.render_as_string(hide_password=False))
+    try:
+        summary = loading.load_parquet(engine, str(tmp_path))
+        assert summary.rows == {
+            "customers": len(data.customers),
+            "campaigns": len(data.campaigns),
+            "orders": len(data.orders),
+            "campaign_members": len(data.campaign_members),
+        }
+        with engine.connect() as conn:
+            revenue = conn.execute(sa.select(sa.func.sum(schema.orders.c.amount))).scalar()
+            ddl = conn.exec_driver_sql("SHOW CREATE TABLE orders").scalar()
+        assert float(revenue) == pytest.approx(float(data.orders["amount"].sum()), abs=0.01)
+        assert "USING parquet" in ddl
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {url.database} CASCADE")
+        admin.dispose()
