@@ -31,6 +31,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,8 @@ class _SparkDemo:
         self.demo_url: str | None = None
         self.error: BaseException | None = None
         self.setting = os.environ.get(SPARK_ENV, "local").strip()
+        self.prepared_s: float | None = None
+        self.waited_s = 0.0
 
     def start(self) -> None:
         if self.thread is None and self.setting.lower() not in {"", "skip"}:
@@ -152,6 +155,7 @@ class _SparkDemo:
     def _prepare(self) -> None:
         from crm_core import demo, spark_server
 
+        started = time.perf_counter()
         try:
             if self.setting.lower() == "local":
                 self.folder = Path(tempfile.mkdtemp(prefix="crm-tests-spark-"))
@@ -171,6 +175,7 @@ class _SparkDemo:
             self.demo_url = url
         except BaseException as exc:  # reported to the first test that needs Spark
             self.error = exc
+        self.prepared_s = time.perf_counter() - started
 
     def wait(self) -> str:
         """The demo database's URL once it is ready; skips (fails in CI) when Spark is unavailable."""
@@ -178,7 +183,10 @@ class _SparkDemo:
             pytest.skip(f"spark: {SPARK_ENV} is set to skip")
         self.start()
         assert self.thread is not None
-        self.thread.join()
+        if self.thread.is_alive():
+            waiting = time.perf_counter()
+            self.thread.join()
+            self.waited_s += time.perf_counter() - waiting
         if self.demo_url is None:
             message = (
                 f"spark: no Spark SQL server ({type(self.error).__name__}: {self.error}); "
@@ -271,8 +279,13 @@ def pytest_sessionfinish(session, exitstatus):
     _SPARK.stop()
 
 
+_SECONDS: dict[str, float] = {}
+
+
 def pytest_runtest_logreport(report):
     name = _ENGINE_OF.get(report.nodeid)
+    if name is not None:
+        _SECONDS[name] = _SECONDS.get(name, 0.0) + report.duration
     if name is None or (report.when != "call" and not (report.when == "setup" and report.outcome != "passed")):
         return
     outcome = "skipped" if report.skipped else report.outcome
@@ -288,4 +301,10 @@ def pytest_terminal_summary(terminalreporter):
         tally = _TALLY.get(name, {"passed": 0, "failed": 0, "skipped": 0})
         terminalreporter.write_line(
             f"{name:<11} {tally['passed']:>5} passed {tally['failed']:>4} failed {tally['skipped']:>4} skipped"
+            f" {_SECONDS.get(name, 0.0):>7.1f} s in its tests"
+        )
+    if _SPARK.prepared_s is not None:
+        terminalreporter.write_line(
+            f"spark: server start and demo load took {_SPARK.prepared_s:.1f} s in the background "
+            f"({_SPARK.waited_s:.1f} s of it waited for by the first Spark test)"
         )
