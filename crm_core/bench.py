@@ -20,11 +20,12 @@ import functools
 import resource
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 # Imported up front so that no timed operation pays for loading a module (scipy's is about a second).
@@ -290,6 +291,38 @@ _NOT_COMPARED = {
 }
 
 
+def _write_scores(ctx: BenchContext):
+    """The dashboard's biggest write: replace ``customer_scores`` (one row per buyer) in one go, as
+    :func:`crm_core.clv.ensure_scores` does after its fit (TRUNCATE and a bulk load on Spark)."""
+    from crm_core import clv, dialect, schema
+
+    clv.ensure_scores(ctx.engine)
+    with ctx.engine.connect() as conn:
+        scores = dialect.read_frame(conn, sa.select(schema.customer_scores))
+    started = time.perf_counter()
+    with ctx.engine.begin() as conn:
+        conn.execute(schema.customer_scores.delete())
+        dialect.bulk_insert(conn, schema.customer_scores, scores)
+    return len(scores), "customer_scores replaced", time.perf_counter() - started
+
+
+def _save_segment_versions(ctx: BenchContext):
+    """Save a segment, a second version of it, and delete it: small writes of the dashboard's own tables (rewritten
+    whole on Spark), each with a new data version."""
+    name = f"bench {time.time_ns()}"
+    saved = segments.save_segment(ctx.engine, name, segments.EXAMPLE_RULE)
+    segments.save_segment(ctx.engine, name, {"all": [{"field": "country", "op": "=", "value": "Germany"}]})
+    segments.delete_segment(ctx.engine, saved.id)
+    return 3, "save, new version, delete"
+
+
+#: Writes the dashboard itself makes, timed by the engine comparison beside the reads.
+WRITES: list[tuple[str, Operation]] = [
+    ("write model scores (replace customer_scores)", _write_scores),
+    ("saved segment: save, new version, delete", _save_segment_versions),
+]
+
+
 @dataclass
 class EngineComparison:
     """Seconds per operation on each engine, for the same seeded dataset."""
@@ -321,6 +354,7 @@ def run_engine_comparison(
     spark_url: str,
     seed: int = 42,
     progress: Callable[[str], None] | None = None,
+    only: Sequence[str] | None = None,
 ) -> EngineComparison:
     """Load the same ``customers`` demo customers into a scratch DuckDB file and into Spark SQL, and time the load and
     every read operation of :data:`OPERATIONS` on both.
@@ -330,6 +364,8 @@ def run_engine_comparison(
     spark_url
         ``spark://host:port/database`` of a database that holds no customers (its tables are created), or
         ``local``: a local Thrift server is started in a scratch folder for the run and stopped afterwards.
+    only
+        Time only these operations (by name); all of them by default.
     """
     from crm_core import spark_server
 
@@ -354,8 +390,8 @@ def run_engine_comparison(
             seconds.setdefault(f"generate + load demo data ({customers:,} customers)", {})[name] = row.seconds
             as_of = purchases.default_as_of(engine)
             ctx = BenchContext(engine, as_of, as_of - dt.timedelta(days=365), as_of - dt.timedelta(days=1))
-            for operation, fn, _target in OPERATIONS:
-                if operation in _NOT_COMPARED:
+            for operation, fn in [(o, f) for o, f, _ in OPERATIONS if o not in _NOT_COMPARED] + WRITES:
+                if only is not None and operation not in only:
                     continue
                 say(f"  {name}: {operation}")
                 row, _ = _timed(operation, functools.partial(fn, ctx))
