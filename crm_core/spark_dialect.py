@@ -16,6 +16,7 @@ a temporary folder when the server is on this machine, else rows are sent as bat
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import math
@@ -248,7 +249,9 @@ class SparkDialect(HiveDialect):
             generation = self._generation
             stale = [name for name, at in self._written.items() if seen is not None and at > seen]
         for name in stale:
-            cursor.execute("REFRESH TABLE " + self.identifier_preparer.quote(name))
+            # A table dropped since (a scratch table) has nothing to refresh.
+            with contextlib.suppress(hive.OperationalError):
+                cursor.execute("REFRESH TABLE " + self.identifier_preparer.quote(name))
         connection._crm_seen = generation
 
     def do_execute(self, cursor, statement, parameters, context=None):
