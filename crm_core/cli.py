@@ -73,6 +73,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from crm_core import loading
+
+    engine, _ = _engine(args)
+    try:
+        summary = loading.load_parquet(
+            engine, args.folder, replace=args.replace, progress=lambda m: print(m, file=sys.stderr, flush=True)
+        )
+    except loading.LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for name, count in summary.rows.items():
+        ignored = summary.ignored_columns.get(name)
+        print(
+            f"{name}: {count:,} rows"
+            + (f" (columns not in the data model, ignored: {', '.join(ignored)})" if ignored else "")
+        )
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     engine, setting = _engine(args)
     db.ensure_schema(engine)
@@ -211,6 +231,18 @@ def _mask_report_file(path: str | None) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from crm_core import bench
 
+    if args.spark:
+        if not args.customers:
+            print("error: --spark compares engines on generated data: give --customers N", file=sys.stderr)
+            return 2
+        comparison = bench.run_engine_comparison(
+            args.customers, args.spark, seed=args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True)
+        )
+        if args.json:
+            print(json.dumps({"engines": comparison.engines, "seconds": comparison.seconds}, indent=2))
+        else:
+            _print_table(comparison.table(), bench.EngineComparison.headers(comparison.engines))
+        return 0
     try:
         rows = bench.run_bench(
             url=resolve_database_url(args.db).url,
@@ -570,6 +602,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser(
+        "load",
+        help="load a whole data set from Parquet files (one per table)",
+        description=(
+            "Load the tables of the data model from a folder of Parquet files, one file (or folder of files) per "
+            "table named after it (customers.parquet, orders.parquet, ...) with the data model's column names; "
+            "customers is required. In bulk, never row by row: on Spark SQL the server reads the files itself "
+            "(give the folder as the Spark server sees it, e.g. a lake path) into tables USING parquet. Refuses a "
+            "database that already holds customers unless --replace is given."
+        ),
+    )
+    p.add_argument("folder", help="the folder holding the Parquet files")
+    p.add_argument("--replace", action="store_true", help="drop every table first")
+    _add_db(p)
+    p.set_defaults(handler=cmd_load)
+
+    p = sub.add_parser(
         "info",
         help="the database in use, its tables and data version",
         description=(
@@ -670,6 +718,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: time the queries on the database in use)",
     )
     p.add_argument("--seed", type=int, default=42, help="random seed for --customers (default 42)")
+    p.add_argument(
+        "--spark",
+        metavar="URL",
+        nargs="?",
+        const="local",
+        help="with --customers N: load the same N customers into DuckDB and into Spark SQL (a spark:// URL of an "
+        "empty database, or a local Thrift server started for the run when no URL is given) and time the load "
+        "and every read operation on both, side by side",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_db(p)
     p.set_defaults(handler=cmd_bench)
@@ -863,14 +920,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except db.DatabaseBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except Exception as exc:
-        fault = db.connection_fault(exc, resolve_database_url(getattr(args, "db", None)).url)
-        if fault is None:
-            raise
-        print(f"error: {fault}", file=sys.stderr)
+    except db.ReadOnlyFactsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        fault = db.connection_fault(exc, resolve_database_url(getattr(args, "db", None)).url)
+        if fault is None:
+            raise
+        print(f"error: {fault}", file=sys.stderr)
+        return 2

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
 
-from crm_core import privacy, schema
+from crm_core import dialect, privacy, schema
 from crm_core.config import DatabaseSetting
 from crm_core.dialect import engine_label
 
@@ -185,6 +185,11 @@ def is_database_error(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError | OSError) or _is_driver_error(exc)
 
 
+class ReadOnlyFactsError(RuntimeError):
+    """The engine keeps customer facts read-only (Spark SQL): imports, erasure and consent changes are refused
+    before anything is written."""
+
+
 def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: bool = False) -> Engine:
     """Create the engine for a database URL, with the settings each engine needs.
 
@@ -192,7 +197,7 @@ def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: boo
     ----------
     url
         A SQLAlchemy URL: ``duckdb:///path``, ``postgresql+psycopg://...``, ``mysql+pymysql://...`` or
-        ``mariadb+pymysql://...``, ``sqlite:///path``.
+        ``mariadb+pymysql://...``, ``sqlite:///path``, ``spark://host:port/database`` (Spark SQL's Thrift server).
     busy_timeout_s
         How long to wait for a file that another process holds (DuckDB, SQLite).
     """
@@ -220,6 +225,9 @@ def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: boo
         kwargs["pool_pre_ping"] = True
         kwargs["pool_recycle"] = 3600
         connect_args.setdefault("charset", "utf8mb4")
+    elif backend == dialect.SPARK:
+        # A Thrift session is cheap to keep and slow to open; the server may have been restarted in between.
+        kwargs["pool_pre_ping"] = True
     if connect_args:
         kwargs["connect_args"] = connect_args
     engine = sa.create_engine(parsed, **kwargs)
@@ -457,7 +465,7 @@ def _read_counter(engine: Engine, key: str) -> int:
 
 def set_meta(conn: Connection, key: str, value: str) -> None:
     """Insert or replace one fact in ``meta`` (inside the caller's transaction)."""
-    conn.execute(schema.meta.delete().where(schema.meta.c.key == key))
+    dialect.delete_rows(conn, schema.meta, schema.meta.c.key == key)
     conn.execute(schema.meta.insert().values(key=key, value=value))
 
 
@@ -467,17 +475,35 @@ def _bump(conn: Connection, key: str) -> None:
 
 
 @contextlib.contextmanager
-def write_transaction(engine: Engine, *, facts: bool = True) -> Iterator[Connection]:
+def write_transaction(engine: Engine, *, facts: bool = True, replaces_facts: bool = False) -> Iterator[Connection]:
     """One all-or-nothing write: commits with a new data version, or rolls everything back.
 
     ``facts=False`` marks a write that changes no customer fact (a saved segment): the pages refresh, but the scores
-    and other data derived from the facts stay valid and are not recomputed.
+    and other data derived from the facts stay valid and are not recomputed. ``replaces_facts=True`` marks a load of
+    the whole data set into empty tables (the demo, ``load``), which every engine can do in bulk.
+
+    Raises
+    ------
+    ReadOnlyFactsError
+        Before anything is written, for a change of customer facts in place (an import, an erasure, a consent
+        change) on an engine that keeps facts read-only (Spark SQL).
     """
+    refuse_fact_changes(engine, facts and not replaces_facts)
     with engine.begin() as conn:
         yield conn
         _bump(conn, DATA_VERSION_KEY)
         if facts:
             _bump(conn, FACTS_VERSION_KEY)
+
+
+def refuse_fact_changes(engine: Engine, changes_facts: bool = True) -> None:
+    """Raise :class:`ReadOnlyFactsError` when ``changes_facts`` and the engine keeps customer facts read-only."""
+    if changes_facts and not dialect.changes_facts_in_place(engine.dialect.name):
+        raise ReadOnlyFactsError(
+            f"{engine_label(engine.dialect.name)} holds the customer facts read-only here: imports, erasure and "
+            "consent changes belong in the team's data pipeline that writes the lake's tables (or in the "
+            "operational database it copies from). Nothing was written."
+        )
 
 
 def allocate_ids(conn: Connection, table: sa.Table, count: int) -> int:

@@ -3,7 +3,16 @@
 The rest of crm_core writes dialect-neutral SQLAlchemy Core and uses the constructs below where the engines
 disagree: truncating a timestamp to its day, week or month; whole days between two timestamps; adding a number
 of days; the larger or smaller of two values; and loading a DataFrame in bulk. Each construct compiles to the
-native SQL of DuckDB, PostgreSQL, MySQL/MariaDB and SQLite (see the ``@compiles`` functions).
+native SQL of DuckDB, PostgreSQL, MySQL/MariaDB, SQLite and Spark SQL (see the ``@compiles`` functions).
+
+Spark SQL (through its Thrift server, ``spark://HOST:PORT/DATABASE``) is the engine for data that outgrows one
+machine. It serves the read path: every query below compiles for it, and :func:`bulk_insert`, :func:`delete_rows`
+and :func:`update_rows` write what the dashboard itself keeps (model scores, saved segments, ``meta``) in the ways
+Spark allows (Parquet files loaded in bulk, TRUNCATE, whole small tables rewritten). Changing customer facts in
+place (imports, erasure, consent) is refused there: :func:`changes_facts_in_place` says so, and
+:func:`crm_core.db.write_transaction` refuses before anything is written. The SQLAlchemy dialect itself (PyHive's
+HiveServer2 dialect made right for Spark) is :mod:`crm_core.spark_dialect`, registered here and imported only when
+a Spark URL is used.
 """
 
 from __future__ import annotations
@@ -11,17 +20,31 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import shutil
+import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 _MYSQL = ("mysql", "mariadb")
+SPARK = "spark"
+
+registry.register("spark", "crm_core.spark_dialect", "SparkDialect")
+registry.register("spark.hive", "crm_core.spark_dialect", "SparkDialect")
+
+
+def changes_facts_in_place(dialect_name: str) -> bool:
+    """Whether the engine can change customer facts in place (UPDATE, DELETE, transactions): every engine but
+    Spark SQL, whose tables are files that the team's pipeline writes."""
+    return dialect_name != SPARK
 
 
 def engine_label(dialect_name: str) -> str:
@@ -32,6 +55,7 @@ def engine_label(dialect_name: str) -> str:
         "mysql": "MySQL/MariaDB",
         "mariadb": "MariaDB",
         "sqlite": "SQLite",
+        SPARK: "Spark SQL",
     }.get(dialect_name, dialect_name)
 
 
@@ -147,6 +171,13 @@ def _days_between_sqlite(element, compiler, **kw):
     return f"CAST(julianday(date({end})) - julianday(date({start})) AS INTEGER)"
 
 
+@compiles(days_between, SPARK)
+def _days_between_spark(element, compiler, **kw):
+    # DATE - DATE is an interval on Spark.
+    start, end = _two_args(element, compiler, **kw)
+    return f"datediff(CAST({end} AS DATE), CAST({start} AS DATE))"
+
+
 @compiles(days_between, "mysql")
 @compiles(days_between, "mariadb")
 def _days_between_mysql(element, compiler, **kw):
@@ -180,6 +211,14 @@ def _seconds_between_sqlite(element, compiler, **kw):
     return f"((julianday({end}) - julianday({start})) * 86400.0)"
 
 
+@compiles(seconds_between, SPARK)
+def _seconds_between_spark(element, compiler, **kw):
+    start, end = _two_args(element, compiler, **kw)
+    return (
+        f"(CAST(unix_micros(CAST({end} AS TIMESTAMP)) - unix_micros(CAST({start} AS TIMESTAMP)) AS DOUBLE) / 1000000.0)"
+    )
+
+
 @compiles(seconds_between, "mysql")
 @compiles(seconds_between, "mariadb")
 def _seconds_between_mysql(element, compiler, **kw):
@@ -211,6 +250,12 @@ def _add_days_duckdb(element, compiler, **kw):
 def _add_days_sqlite(element, compiler, **kw):
     ts, days = _two_args(element, compiler, **kw)
     return f"datetime({ts}, CAST({days} AS INTEGER) || ' days')"
+
+
+@compiles(add_days, SPARK)
+def _add_days_spark(element, compiler, **kw):
+    ts, days = _two_args(element, compiler, **kw)
+    return f"timestampadd(DAY, CAST({days} AS INT), CAST({ts} AS TIMESTAMP))"
 
 
 @compiles(add_days, "mysql")
@@ -279,10 +324,11 @@ def _as_float_default(element, compiler, **kw):
 
 
 @compiles(as_float, "duckdb")
+@compiles(as_float, SPARK)
 @compiles(as_float, "mysql")
 @compiles(as_float, "mariadb")
 def _as_float_double(element, compiler, **kw):
-    # MySQL 8.0.17+ and MariaDB 10.4+ accept DOUBLE in CAST; DuckDB calls it DOUBLE.
+    # MySQL 8.0.17+ and MariaDB 10.4+ accept DOUBLE in CAST; DuckDB and Spark call it DOUBLE.
     return "CAST(%s AS DOUBLE)" % compiler.process(element.clauses, **kw)
 
 
@@ -371,7 +417,9 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     """Append a DataFrame to a table as fast as the engine allows, inside the caller's transaction.
 
     DuckDB reads the frame directly (zero-copy through Arrow); PostgreSQL receives it by ``COPY``; MySQL/MariaDB and
-    SQLite by ``executemany`` in chunks. The frame's columns must be a subset of the table's, named alike; missing
+    SQLite by ``executemany`` in chunks; Spark SQL reads it from a Parquet file written to the stage folder that it
+    shares with this process (or, without one, from batched multi-row INSERTs). The frame's columns must be a subset
+    of the table's, named alike; missing
     nullable columns stay NULL. Returns the number of rows written.
     """
     if frame.empty:
@@ -385,6 +433,8 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
         _bulk_duckdb(conn, table, frame, columns)
     elif name == "postgresql":
         _bulk_postgres(conn, table, frame, columns)
+    elif name == SPARK and getattr(conn.dialect, "stage_dir", None) is not None:
+        _bulk_spark(conn, table, frame, columns)
     else:
         for chunk in _chunks(frame, _CHUNK_ROWS):
             conn.execute(table.insert(), _records(chunk))
@@ -425,6 +475,79 @@ def _bulk_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, colum
                 lineterminator="\r\n",
             )
             copy.write(buffer.getvalue())
+
+
+def _bulk_spark(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Write the frame as one Parquet file into the stage folder and let Spark copy it into the table in one job."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stage = Path(conn.dialect.stage_dir) / f"{table.name}-{uuid.uuid4().hex}"  # type: ignore[attr-defined]
+    stage.mkdir(parents=True, exist_ok=True)
+    try:
+        arrow = pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
+        # A column of nothing but NULLs has Arrow's null type, which Spark cannot read from Parquet.
+        for i, field in enumerate(arrow.schema):
+            if pa.types.is_null(field.type):
+                arrow = arrow.set_column(i, field.name, pa.nulls(len(arrow), pa.string()))
+        # Spark reads microsecond timestamps; pandas holds nanoseconds.
+        pq.write_table(arrow, stage / "part-0.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
+        insert_from_files(conn, table, columns, str(stage))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def insert_from_files(conn: Connection, table: sa.Table, columns: Sequence[str], location: str) -> None:
+    """Append the rows of Parquet files at ``location`` (a file or folder as the Spark server sees it, such as a
+    lake path) to ``table`` in one Spark job, each column cast to the table's type. Spark SQL only."""
+    if conn.dialect.name != SPARK:
+        raise ValueError("reading Parquet files in the database is done by Spark SQL only")
+    quote = conn.dialect.identifier_preparer.quote
+    casts = ", ".join(
+        f"CAST({quote(c)} AS {table.c[c].type.compile(dialect=conn.dialect)}) AS {quote(c)}" for c in columns
+    )
+    names = ", ".join(quote(c) for c in columns)
+    path = location.replace("`", "``")
+    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) SELECT {casts} FROM parquet.`{path}`")
+
+
+# --- rewriting rows of the dashboard's own small tables ----------------------------------------------------------
+
+
+def delete_rows(conn: Connection, table: sa.Table, where: ColumnElement[bool]) -> None:
+    """``DELETE FROM table WHERE where``. Spark's Parquet tables refuse DELETE: there the rows that stay are read
+    and the table is rewritten with them in one statement. Meant for the dashboard's own small tables (``meta``,
+    saved segments), never for customer facts."""
+    if conn.dialect.name != SPARK:
+        conn.execute(table.delete().where(where))
+        return
+    _rewrite(conn, table, sa.select(*table.c).where(sa.not_(sa.func.coalesce(where, sa.false()))))
+
+
+def update_rows(conn: Connection, table: sa.Table, where: ColumnElement[bool], values: dict[str, Any]) -> None:
+    """``UPDATE table SET values WHERE where``; on Spark, as :func:`delete_rows`, by rewriting the small table."""
+    if conn.dialect.name != SPARK:
+        conn.execute(table.update().where(where).values(**values))
+        return
+    columns = [
+        sa.case((where, sa.literal(values[c.name], c.type)), else_=c).label(c.name) if c.name in values else c
+        for c in table.c
+    ]
+    _rewrite(conn, table, sa.select(*columns))
+
+
+def _rewrite(conn: Connection, table: sa.Table, rows_query: sa.Select) -> None:
+    rows = conn.execute(rows_query).all()
+    if not rows:
+        conn.execute(table.delete())
+        return
+    from crm_core.spark_dialect import literal
+
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c.name) for c in table.c)
+    values = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
+    # One statement replaces the table's files: there is no moment at which it is empty.
+    conn.exec_driver_sql(f"INSERT OVERWRITE TABLE {quote(table.name)} ({names}) VALUES {values}")
 
 
 def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:

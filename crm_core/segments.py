@@ -1895,7 +1895,7 @@ def _save(
                 segment_id=current.id, version=version, name=name, definition=definition, saved_at=now
             )
         )
-    conn.execute(table.update().where(table.c.id == current.id).values(**values))
+    dialect.update_rows(conn, table, table.c.id == current.id, values)
     return _row_to_segment(conn.execute(sa.select(table).where(table.c.id == current.id)).one())
 
 
@@ -1910,8 +1910,8 @@ def delete_segment(engine: Engine, segment: int | str) -> None:
     """Delete a saved segment and its versions."""
     with db.write_transaction(engine, facts=False) as conn:
         row = _find(conn, segment)
-        conn.execute(schema.segment_versions.delete().where(schema.segment_versions.c.segment_id == row.id))
-        conn.execute(schema.segments.delete().where(schema.segments.c.id == row.id))
+        dialect.delete_rows(conn, schema.segment_versions, schema.segment_versions.c.segment_id == row.id)
+        dialect.delete_rows(conn, schema.segments, schema.segments.c.id == row.id)
 
 
 def get_segment(engine: Engine, segment: int | str) -> SavedSegment:

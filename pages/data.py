@@ -225,6 +225,8 @@ def run_import(file_id: str, write) -> None:
     except imports.ImportFailed as failure:
         outcome = (failure.summary(), imports.problems_frame([*failure.problems, *failure.warnings]))
         st.session_state["data_last_import"] = (file_id, outcome)
+    except db.ReadOnlyFactsError as refused:  # Spark SQL: imports belong in the team's pipeline
+        st.session_state["data_last_import"] = (file_id, (str(refused), quality.problems_frame([])))
     else:
         st.session_state["data_last_import"] = (file_id, result)
         forget_upload()
@@ -370,7 +372,7 @@ def history_section() -> None:
 def erase(customer_id: str) -> None:
     try:
         result = erasure.erase_customer(ui.get_engine(), customer_id=customer_id)
-    except erasure.CustomerNotFound as exc:  # changed by someone else since the page was drawn
+    except (erasure.CustomerNotFound, db.ReadOnlyFactsError) as exc:  # changed meanwhile; or Spark SQL
         st.session_state["data_erasure_failed"] = str(exc)
         return
     st.session_state["data_last_erasure"] = result.describe()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the test suite needs beyond Python packages, on a fresh Debian machine:
-# PostgreSQL and MariaDB running locally, and Debian's chromium for the real-browser test.
+# PostgreSQL and MariaDB running locally, Java 17 for Spark SQL (the test session starts its own local Spark Thrift
+# server from the pyspark package in requirements-spark.txt), and Debian's chromium for the real-browser test.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 
@@ -19,6 +20,12 @@ for _ in $(seq 1 60); do
     [ "$ok" = 1 ] && break
     sleep 1
 done
+
+if ! command -v java >/dev/null; then
+    echo "installing Java 17 for Spark SQL"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
 
 if [ ! -x /usr/bin/chromium ]; then
     echo "installing Debian's chromium for the browser test"

@@ -12,6 +12,12 @@ Set a variable to ``skip`` to leave that engine out. On a developer machine an u
 the reason; in CI (``CI`` set) it fails the run. Each test session works in its own freshly created database on
 the server (``crm_test_<random>``), dropped at the end, so that parallel runs never meet.
 
+Spark SQL is the fifth engine, for the read path: the read-only ``demo_engine`` runs on it too, and every page's
+AppTest (``spark_demo_url``). By default the session starts a local Spark Thrift server (``crm_core.spark_server``:
+``local[2]`` on a free 127.0.0.1 port, metastore and warehouse in a temp folder) and loads the demo dataset into it
+in a background thread as soon as collection shows a Spark test, and stops it when the session ends.
+``CRM_TEST_SPARK_URL`` may instead name a running server (``spark://host:port/default``), or be ``skip``.
+
 Fixture databases
 -----------------
 - ``engine``: an empty schema per engine, emptied before each test that asks for it (``clean_engine``).
@@ -22,9 +28,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -37,6 +47,10 @@ SERVER_ENGINES = {
     "mysql": ("CRM_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
 ENGINES = ["duckdb", "postgresql", "sqlite", "mysql"]
+#: The read-only demo fixture runs on Spark SQL too; Spark takes no writes of customer facts, so the scratch
+#: ``engine`` fixture (imports, erasure) stays on the four others.
+DEMO_ENGINES = [*ENGINES, "spark"]
+SPARK_ENV = "CRM_TEST_SPARK_URL"
 IN_CI = bool(os.environ.get("CI"))
 
 #: Customers in the session's demo fixture: big enough for every segment and campaign to be populated.
@@ -117,11 +131,107 @@ def engine(_scratch_engine) -> Engine:
     return _scratch_engine
 
 
-@pytest.fixture(scope="session", params=ENGINES)
+class _SparkDemo:
+    """The Spark SQL server and its demo database, made ready in a background thread from the end of collection on
+    (when any collected test needs them), so that Spark's start and the Parquet load overlap the other engines'
+    tests. Stopped, its scratch folder removed, when the session finishes."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.server: Any = None
+        self.folder: Path | None = None
+        self.base_url: str | None = None
+        self.demo_url: str | None = None
+        self.error: BaseException | None = None
+        self.setting = os.environ.get(SPARK_ENV, "local").strip()
+        self.prepared_s: float | None = None
+        self.waited_s = 0.0
+
+    def start(self) -> None:
+        if self.thread is None and self.setting.lower() not in {"", "skip"}:
+            self.thread = threading.Thread(target=self._prepare, name="spark-demo", daemon=True)
+            self.thread.start()
+
+    def _prepare(self) -> None:
+        from crm_core import demo, spark_server
+
+        started = time.perf_counter()
+        try:
+            if self.setting.lower() == "local":
+                self.folder = Path(tempfile.mkdtemp(prefix="crm-tests-spark-"))
+                self.server = spark_server.start(self.folder)
+                self.base_url = self.server.url()
+            else:
+                self.base_url = self.setting
+            admin = db.create_engine(self.base_url)
+            database = f"crm_test_demo_{secrets.token_hex(4)}"
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {database}")
+            admin.dispose()
+            url = make_url(self.base_url).set(database=database).render_as_string(hide_password=False)
+            engine = db.create_engine(url)
+            demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+            engine.dispose()
+            self.demo_url = url
+        except BaseException as exc:  # reported to the first test that needs Spark
+            self.error = exc
+        self.prepared_s = time.perf_counter() - started
+
+    def wait(self) -> str:
+        """The demo database's URL once it is ready; skips (fails in CI) when Spark is unavailable."""
+        if self.setting.lower() in {"", "skip"}:
+            pytest.skip(f"spark: {SPARK_ENV} is set to skip")
+        self.start()
+        assert self.thread is not None
+        if self.thread.is_alive():
+            waiting = time.perf_counter()
+            self.thread.join()
+            self.waited_s += time.perf_counter() - waiting
+        if self.demo_url is None:
+            message = (
+                f"spark: no Spark SQL server ({type(self.error).__name__}: {self.error}); "
+                f"pip install -r requirements-spark.txt (and Java 17), or set {SPARK_ENV}"
+            )
+            if IN_CI:
+                pytest.fail(f"CI must exercise every engine: {message}")
+            pytest.skip(message)
+        return self.demo_url
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.demo_url is not None and self.server is None:
+            # A shared server: drop this session's database; a local server goes with its folder.
+            admin = db.create_engine(str(self.base_url))
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {make_url(self.demo_url).database} CASCADE")
+            admin.dispose()
+        if self.server is not None:
+            self.server.stop()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SPARK = _SparkDemo()
+
+
+@pytest.fixture(scope="session")
+def spark_demo_url() -> str:
+    """A Spark SQL database with the seeded demo dataset, loaded once per session through Parquet files."""
+    return _SPARK.wait()
+
+
+@pytest.fixture(scope="session", params=DEMO_ENGINES)
 def demo_engine(request, session_tmp) -> Iterator[Engine]:
-    """A seeded demo dataset on each engine, built once per session. Do not write to it."""
+    """A seeded demo dataset on each engine, built once per session. Do not write to it (derived data such as the
+    model scores excepted)."""
     from crm_core import demo
 
+    if request.param == "spark":
+        engine = db.create_engine(request.getfixturevalue("spark_demo_url"))
+        yield engine
+        engine.dispose()
+        return
     for url in _database_url(request.param, "demo", session_tmp):
         engine = db.create_engine(url)
         demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
@@ -155,10 +265,27 @@ def pytest_collection_modifyitems(config, items):
         for key in ("engine_url", "demo_engine"):
             if key in params:
                 _ENGINE_OF[item.nodeid] = params[key]
+        if "spark_demo_url" in getattr(item, "fixturenames", ()) and item.nodeid not in _ENGINE_OF:
+            _ENGINE_OF[item.nodeid] = "spark"
+
+
+def pytest_collection_finish(session):
+    # After deselection (-k, -m): start Spark only when a test that will run needs it.
+    if any(_ENGINE_OF.get(item.nodeid) == "spark" for item in session.items):
+        _SPARK.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _SPARK.stop()
+
+
+_SECONDS: dict[str, float] = {}
 
 
 def pytest_runtest_logreport(report):
     name = _ENGINE_OF.get(report.nodeid)
+    if name is not None:
+        _SECONDS[name] = _SECONDS.get(name, 0.0) + report.duration
     if name is None or (report.when != "call" and not (report.when == "setup" and report.outcome != "passed")):
         return
     outcome = "skipped" if report.skipped else report.outcome
@@ -170,8 +297,14 @@ def pytest_terminal_summary(terminalreporter):
     if not _TALLY:
         return
     terminalreporter.section("tests per database engine")
-    for name in ENGINES:
+    for name in DEMO_ENGINES:
         tally = _TALLY.get(name, {"passed": 0, "failed": 0, "skipped": 0})
         terminalreporter.write_line(
             f"{name:<11} {tally['passed']:>5} passed {tally['failed']:>4} failed {tally['skipped']:>4} skipped"
+            f" {_SECONDS.get(name, 0.0):>7.1f} s in its tests"
+        )
+    if _SPARK.prepared_s is not None:
+        terminalreporter.write_line(
+            f"spark: server start and demo load took {_SPARK.prepared_s:.1f} s in the background "
+            f"({_SPARK.waited_s:.1f} s of it waited for by the first Spark test)"
         )

@@ -332,3 +332,15 @@ def test_page(app_env, duckdb_demo_url, page):
     sidebar = literal("\n".join(str(c.value) for c in at.sidebar.caption))
     assert db.redact_url(duckdb_demo_url) in sidebar, f"{page} does not start with ui.page(...)"
     PAGE_CHECKS[page](at)
+
+
+@pytest.mark.parametrize("page", sorted(PAGE_CHECKS), ids=lambda p: Path(p).stem)
+def test_page_on_spark(app_env, spark_demo_url, page):
+    """Every page runs against Spark SQL (the same demo dataset, loaded once) with no exception and passes its
+    checks; the numbers themselves are compared with DuckDB's in tests/test_engines_agree.py."""
+    _use_database(app_env, spark_demo_url)
+    at = AppTest.from_file(str(APP), default_timeout=240).run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Spark SQL" in "\n".join(str(c.value) for c in at.sidebar.caption)
+    PAGE_CHECKS[page](at)
