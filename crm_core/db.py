@@ -172,7 +172,7 @@ def _about_database_file(exc: OSError, url: str | sa.URL) -> bool:
 
 
 #: The modules of the database drivers crm_core uses.
-_DRIVERS = frozenset({"duckdb", "_duckdb", "psycopg", "pymysql", "sqlite3"})
+_DRIVERS = frozenset({"duckdb", "_duckdb", "psycopg", "pymysql", "sqlite3", "pyhive", "thrift", "TCLIService"})
 
 
 def _is_driver_error(exc: BaseException) -> bool:
