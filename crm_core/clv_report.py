@@ -39,8 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import clv, dialect, exports, masking, schema
-from crm_core.charts import CURRENCY
+from crm_core import clv, dialect, exports, formats, masking, schema
 from crm_core.purchases import default_as_of
 
 customers = schema.customers
@@ -582,7 +581,7 @@ class RetentionEconomics:
 
 
 def _money(value: float, cents: bool = False) -> str:
-    return f"{CURRENCY}{value:,.2f}" if cents else f"{CURRENCY}{value:,.0f}"
+    return formats.money(value, cents=cents)
 
 
 def retention_economics(
