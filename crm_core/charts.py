@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-#: The currency symbol the dashboard shows money with (axis ticks, hover labels, KPI values).
-CURRENCY = "€"
+from crm_core import formats
+from crm_core.formats import CURRENCY
 
 #: One primary colour (the app theme's), a light companion for a second series, and greys for everything else.
 PALETTE = {
@@ -276,9 +276,7 @@ def _interval_trace(
 
 def _effect_text(label: str, estimate: float, low: float, high: float, p_value: float, money: bool) -> str:
     def show(value: float) -> str:
-        if pd.isna(value):
-            return "n/a"
-        return f"{value:+,.2f} {CURRENCY}" if money else f"{value * 100:+.2f} pp"
+        return formats.money(value, cents=True, plus=True) if money else formats.points(value)
 
     p = "n/a" if pd.isna(p_value) else ("< 0.001" if p_value < 0.001 else f"{p_value:.3f}")
     return f"<b>{label}</b><br>uplift {show(estimate)}<br>95 % CI {show(low)} to {show(high)}<br>p {p}"
@@ -481,7 +479,7 @@ def rfm_map(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
             average = float(cell["avg_monetary"]) if pd.notna(cell.get("avg_monetary")) else None
             segment = str(cell.get("segment", ""))
             z_row.append(average)
-            text_row.append(f"{n:,}<br>{CURRENCY}{revenue / 1000:,.0f}k" if n else "")
+            text_row.append(f"{n:,}<br>{formats.money_compact(revenue)}" if n else "")
             hover_row.append(
                 f"<b>{segment}</b><br>R {r}, F {f}<br>{n:,} customers<br>revenue {CURRENCY}{revenue:,.0f}"
                 + (f"<br>{CURRENCY}{average:,.0f} per customer" if average is not None else "")
@@ -707,8 +705,7 @@ def channel_mix(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
 
 
 def _money_label(value: float) -> str:
-    # Cents only where they tell small amounts apart: €2.44, but €1 and €120.
-    return f"{CURRENCY}{value:,.0f}" if value >= 10 or value == round(value) else f"{CURRENCY}{value:,.2f}"
+    return formats.money_compact(value)
 
 
 def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | None = None) -> go.Figure:

@@ -68,6 +68,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from crm_core import formats
+
 #: The interval levels shown and stored.
 LEVELS: tuple[float, ...] = (0.5, 0.8, 0.95)
 #: The level shown beside a point prediction and stored with the scores.
@@ -552,11 +554,11 @@ def count_with_range(expected: float, low: float, high: float, level: float = DI
     return f"{expected:,.1f} {unit} ({level:.0%}: {span})".replace("%:", " %:")
 
 
-def money_with_range(value: float, low: float, high: float, level: float = DISPLAY_LEVEL, currency: str = "€") -> str:
+def money_with_range(value: float, low: float, high: float, level: float = DISPLAY_LEVEL) -> str:
     """ "€120 (80 %: €40–€260)": a predicted amount with its predictive interval (whole units)."""
 
     def money(v: float) -> str:
-        return f"{currency}{v:,.0f}"
+        return formats.money(v, cents=False)
 
     span = money(low) if round(low) == round(high) else f"{money(low)}–{money(high)}"
     return f"{money(value)} ({level:.0%}: {span})".replace("%:", " %:")

@@ -39,8 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import clv, clv_intervals, db, dialect, exports, masking, schema
-from crm_core.charts import CURRENCY
+from crm_core import clv, clv_intervals, db, dialect, exports, formats, masking, schema
 from crm_core.purchases import default_as_of
 
 customers = schema.customers
@@ -616,7 +615,7 @@ class RetentionEconomics:
 
 
 def _money(value: float, cents: bool = False) -> str:
-    return f"{CURRENCY}{value:,.2f}" if cents else f"{CURRENCY}{value:,.0f}"
+    return formats.money(value, cents=cents)
 
 
 def retention_economics(
@@ -1042,9 +1041,7 @@ def stored_scores_summary(engine: Engine, top: int = 10) -> dict[str, Any]:
         (
             str(row.external_id),
             float(row.clv),
-            clv_intervals.money_with_range(row.clv, row.clv_low80, row.clv_high80, currency=CURRENCY)
-            .split(" ", 1)[1]
-            .strip("()"),
+            clv_intervals.money_with_range(row.clv, row.clv_low80, row.clv_high80).split(" ", 1)[1].strip("()"),
             clv_intervals.count_with_range(row.purchases, row.purchases_90d_low80, row.purchases_90d_high80),
         )
         for row in ranked

@@ -60,8 +60,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import db, dialect, exports, privacy, rfm, schema
-from crm_core.charts import CURRENCY
+from crm_core import db, dialect, exports, formats, privacy, rfm, schema
 from crm_core.purchases import is_purchase, resolve_as_of
 
 customers = schema.customers
@@ -1614,10 +1613,10 @@ def _highlights(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def _shown(value: float, kind: str) -> str:
     if kind == "rate":
-        return f"{value:.0%}"
+        return formats.percent(value)
     if kind == "money":
-        return f"{CURRENCY}{value:,.2f}" if abs(value) < 100 else f"{CURRENCY}{value:,.0f}"
-    return f"{value:,.1f}"
+        return formats.money(value)
+    return formats.number(value)
 
 
 # --- consent-aware export -------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass
 
 from scipy import stats
 
+from crm_core import formats
+
 #: Cochran's rule: below this expected count in any cell of the 2×2 table the z-test gives way to Fisher's test.
 MIN_EXPECTED_COUNT = 5.0
 
@@ -392,16 +394,8 @@ def power_two_proportions(
 # --- the verdict --------------------------------------------------------------------------------------------------
 
 
-def _percent(rate: float) -> str:
-    return f"{rate * 100:.1f} %"
-
-
-def _points(diff: float) -> str:
-    return f"{diff * 100:+.1f}"
-
-
-def _money(value: float) -> str:
-    return f"{value:+,.2f}"
+def _change(value: float) -> str:
+    return formats.money(value, cents=True, plus=True)
 
 
 def _p(p_value: float) -> str:
@@ -451,15 +445,15 @@ def verdict(
     Returns
     -------
     str
-        E.g. "Arm A raised conversion from 2.1 % to 3.4 % (+1.3 points, 95 % CI +0.6 to +2.0, p = 0.001); it
-        paid: ROI 140 % at a 30 % margin." An interval that includes zero reads "no measurable effect: the
+        E.g. "Arm A raised conversion from 2.1% to 3.4% (+1.3 pts, 95% CI +0.6 pts to +2.0 pts, p = 0.001); it
+        paid: ROI 140.0% at a 30.0% margin." An interval that includes zero reads "no measurable effect: the
         interval includes zero"; without a control group "cannot be measured: this campaign had no control group".
         "It paid" needs the whole ROI interval above zero; an interval across break-even says it is uncertain.
     """
-    level = f"{confidence * 100:.0f} %"
+    level = f"{confidence:.0%}"
     treated, control = _or_nan(treatment_rate), _or_nan(control_rate)
     if not has_control:
-        seen = f" {_percent(treated)} converted, but" if math.isfinite(treated) else ""
+        seen = f" {formats.percent(treated)} converted, but" if math.isfinite(treated) else ""
         return f"{arm}:{seen} the effect cannot be measured: this campaign had no control group."
 
     sentences: list[str] = []
@@ -468,15 +462,17 @@ def verdict(
         sentences.append(f"{arm}: the effect on conversion cannot be measured: conversion was not recorded")
     else:
         detail = (
-            f"{_points(conversion.estimate)} points, {level} CI {_points(conversion.ci_low)} to "
-            f"{_points(conversion.ci_high)}, {_p(conversion.p_value)}"
+            f"{formats.points(conversion.estimate)}, {level} CI {formats.points(conversion.ci_low)} to "
+            f"{formats.points(conversion.ci_high)}, {_p(conversion.p_value)}"
         )
         if conversion.includes_zero:
-            rates = f"{_percent(treated)} against {_percent(control)} in the control, " if rates_known else ""
+            rates = (
+                f"{formats.percent(treated)} against {formats.percent(control)} in the control, " if rates_known else ""
+            )
             sentences.append(f"{arm}: no measurable effect on conversion: the interval includes zero ({rates}{detail})")
         else:
             direction = "raised" if conversion.estimate > 0 else "lowered"
-            change = f"from {_percent(control)} to {_percent(treated)} " if rates_known else ""
+            change = f"from {formats.percent(control)} to {formats.percent(treated)} " if rates_known else ""
             sentences.append(f"{arm} {direction} conversion {change}({detail})")
 
     revenue_known = revenue is not None and math.isfinite(revenue.estimate)
@@ -484,15 +480,17 @@ def verdict(
         if not revenue.is_estimable:
             sentences.append("the effect on revenue per member cannot be measured: too few members")
         else:
-            ci = f"{level} CI {_money(revenue.ci_low)} to {_money(revenue.ci_high)}, {_p(revenue.p_value)}"
+            ci = f"{level} CI {_change(revenue.ci_low)} to {_change(revenue.ci_high)}, {_p(revenue.p_value)}"
             if revenue.includes_zero:
                 sentences.append(
                     f"revenue per member: no measurable effect: the interval includes zero "
-                    f"({_money(revenue.estimate)}, {ci})"
+                    f"({_change(revenue.estimate)}, {ci})"
                 )
             else:
                 word = "rose" if revenue.estimate > 0 else "fell"
-                sentences.append(f"revenue per member {word} by {abs(revenue.estimate):,.2f} ({ci})")
+                sentences.append(
+                    f"revenue per member {word} by {formats.money(abs(revenue.estimate), cents=True)} ({ci})"
+                )
 
     if not revenue_known:
         sentences.append("whether it paid is unknown: revenue was not recorded")
@@ -504,13 +502,13 @@ def verdict(
 def _paid(estimate: float, low: float, high: float, margin: float) -> str:
     if not math.isfinite(estimate):
         return "whether it paid is unknown: the campaign's cost is not recorded"
-    at = f" at a {margin * 100:.0f} % margin" if math.isfinite(margin) else ""
-    figure = f"ROI {estimate * 100:.0f} %{at}"
+    at = f" at a {formats.percent(margin)} margin" if math.isfinite(margin) else ""
+    figure = f"ROI {formats.percent(estimate)}{at}"
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{figure}, without an interval"
     if low > 0:
         return f"it paid: {figure}"
     if high < 0:
         return f"it did not pay: {figure}"
-    span = f"{low * 100:.0f} % to {high * 100:.0f} %"
+    span = f"{formats.percent(low)} to {formats.percent(high)}"
     return f"whether it paid is uncertain: {figure}, and its interval ({span}) includes break-even"

@@ -51,7 +51,7 @@ if results_tab.open:
         info = results.campaign
         st.caption(
             f"{ui.plain(info.channel or 'no channel')} · started {shown(str, info.start_date)} · "
-            f"cost {shown(ui.currency, info.cost)} · margin {ui.percent(info.margin, 0)} · "
+            f"cost {shown(ui.currency, info.cost)} · margin {ui.percent(info.margin)} · "
             f"attribution window {info.attribution_window_days} days · outcomes {results.outcomes}"
         )
         if info.reference_start is None:
@@ -82,8 +82,8 @@ if results_tab.open:
         cards[3].metric("Cost", shown(ui.currency, info.cost), border=True)
         cards[4].metric(
             "ROI",
-            shown(lambda v: ui.percent(v, 0), results.roi),
-            help=f"(incremental revenue × {ui.percent(info.margin, 0)} margin − cost) / cost",
+            shown(ui.percent, results.roi),
+            help=f"(incremental revenue × {ui.percent(info.margin)} margin − cost) / cost",
             border=True,
         )
 
@@ -502,6 +502,6 @@ if plan_tab.open:
             )
             st.caption(
                 f"For comparison: with its {int(selected['treatment']):,} treated and {int(selected['control']):,} "
-                f"control members, {name!r} had {shown(lambda v: ui.percent(v, 0), power)} power to detect that "
+                f"control members, {name!r} had {shown(ui.percent, power)} power to detect that "
                 "uplift."
             )

@@ -191,7 +191,7 @@ def test_a_campaign_without_control_says_its_effect_cannot_be_measured(app_env, 
     at = _open(special_url, app_env, campaign="Newsletter")
     assert at.selectbox(key="campaign").value == "Newsletter"
     shown = "\n".join(_shown(at))
-    assert "all: 10.0 % converted, but the effect cannot be measured: this campaign had no control group." in shown
+    assert "all: 10.0% converted, but the effect cannot be measured: this campaign had no control group." in shown
     assert any("no control group" in str(w.value) for w in at.warning)
     assert {m.label: m.value for m in at.metric}["ROI"] == "—"
 

@@ -202,7 +202,7 @@ def test_an_imported_multi_arm_test_reports_exactly_what_scipy_computes(engine, 
     # tested with Fisher's exact test and claim nothing.
     mens, no_mail = by_arm["Mens E-Mail"]["conversion"].mean(), control["conversion"].mean()
     assert effects["Mens E-Mail"]["verdict"].startswith(
-        f"Mens E-Mail raised conversion from {no_mail:.1%} to {mens:.1%}".replace("%", " %")
+        f"Mens E-Mail raised conversion from {no_mail:.1%} to {mens:.1%}"
     )
     assert effects["Tiny test"]["conversion"]["method"] == "Newcombe hybrid score; p from Fisher's exact test"
     assert "no measurable effect on conversion" in effects["Tiny test"]["verdict"]

@@ -233,15 +233,15 @@ def test_an_arm_with_zero_conversions(hand):
     assert b.conversion == uplift.newcombe_difference(0, 50, 10, 100)
     assert b.conversion.estimate == pytest.approx(-0.1)
     assert b.conversion.ci_high < 0  # 0/50 against 10/100 is a measurable fall
-    assert b.verdict.startswith("B lowered conversion from 10.0 % to 0.0 %")
+    assert b.verdict.startswith("B lowered conversion from 10.0% to 0.0%")
     # Revenue of B has no variance at all (every member 0); Welch still works from the control's variance.
     assert b.revenue_per_member.is_estimable
 
 
 def test_the_verdict_of_a_significant_arm(hand):
     a = campaigns.campaign_results(hand, 1).effects[0]
-    assert a.verdict.startswith("A raised conversion from 10.0 % to 20.0 % (+10.0 points, 95 % CI ")
-    assert "it did not pay: ROI -76 % at a 30 % margin" in a.verdict
+    assert a.verdict.startswith("A raised conversion from 10.0% to 20.0% (+10.0 pts, 95% CI ")
+    assert "it did not pay: ROI −76.0% at a 30.0% margin" in a.verdict
 
 
 def test_a_campaign_without_control_says_its_effect_cannot_be_measured(hand):
@@ -251,7 +251,7 @@ def test_a_campaign_without_control_says_its_effect_cannot_be_measured(hand):
     assert effect.conversion is None and effect.revenue_per_member is None
     assert math.isnan(effect.incremental_revenue) and math.isnan(results.roi)
     assert effect.verdict == (
-        "all: 10.0 % converted, but the effect cannot be measured: this campaign had no control group."
+        "all: 10.0% converted, but the effect cannot be measured: this campaign had no control group."
     )
     assert results.arms.loc[0, "conversion_rate"] == pytest.approx(0.1)
     assert any("no control group" in note for note in results.notes)

@@ -283,9 +283,11 @@ def _significant_arm():
 
 def test_verdict_reads_like_the_issue_example():
     text = uplift.verdict("Arm A", **_significant_arm())
-    assert text.startswith("Arm A raised conversion from 2.1 % to 3.4 % (+1.3 points, 95 % CI +0.6 to +2.0, p = 0.001)")
-    assert "revenue per member rose by 1.20" in text
-    assert text.endswith("it paid: ROI 140 % at a 30 % margin.")
+    assert text.startswith(
+        "Arm A raised conversion from 2.1% to 3.4% (+1.3 pts, 95% CI +0.6 pts to +2.0 pts, p = 0.001)"
+    )
+    assert "revenue per member rose by €1.20 (95% CI +€0.40 to +€2.00, p = 0.003)" in text
+    assert text.endswith("it paid: ROI 140.0% at a 30.0% margin.")
 
 
 def test_verdict_says_no_measurable_effect_when_the_interval_includes_zero():
@@ -305,7 +307,7 @@ def test_verdict_says_no_measurable_effect_when_the_interval_includes_zero():
 
 def test_verdict_without_control_says_the_effect_cannot_be_measured():
     text = uplift.verdict("Newsletter", has_control=False, treatment_rate=0.05)
-    assert text == "Newsletter: 5.0 % converted, but the effect cannot be measured: this campaign had no control group."
+    assert text == "Newsletter: 5.0% converted, but the effect cannot be measured: this campaign had no control group."
 
 
 @pytest.mark.parametrize(
@@ -331,7 +333,7 @@ def test_verdict_cases(changes, phrase):
     [
         pytest.param(0, 1, 0, 1, "no measurable effect on conversion", id="n=1-each"),
         pytest.param(0, 250, 2, 240, "no measurable effect on conversion", id="zero-conversions-in-arm"),
-        pytest.param(0, 250, 9, 240, "A lowered conversion from 3.8 % to 0.0 %", id="zero-conversions-significant"),
+        pytest.param(0, 250, 9, 240, "A lowered conversion from 3.8% to 0.0%", id="zero-conversions-significant"),
         pytest.param(1, 1, 0, 0, "no control group", id="empty-control"),
         pytest.param(0, 0, 0, 0, "no control group", id="all-empty"),
     ],
