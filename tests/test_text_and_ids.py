@@ -41,14 +41,17 @@ def test_a_100_kb_feedback_text_is_stored_whole(engine, tmp_path):
         assert conn.execute(sa.select(schema.feedback.c.text)).scalar() == text
 
 
-def test_a_report_of_many_rejected_rows_is_stored_whole(engine, tmp_path):
+def test_a_report_of_many_rejected_rows_is_stored_with_its_count(engine, tmp_path):
+    """The history keeps the first 1,000 problems (over 64 KB: too long for MariaDB's TEXT) and counts the rest."""
     bad = "".join(f"B{n},not-a-date-{n}\n" for n in range(4000))
     path = _write(tmp_path / "many.csv", "customer_id,birth_date\nOK1,1980-01-01\n" + bad)
     result = imports.import_file(engine, "customers", path, on_error="skip", report_path=tmp_path / "r.csv")
     assert result.created == 1
     with engine.connect() as conn:
         report = conn.execute(sa.select(schema.import_log.c.report)).scalar()
-    assert len(report) > 70_000 and report.count("not-a-date") == 4000
+    assert len(report) > 70_000 and report.count("not-a-date") == 1000
+    assert "3,000 more problems are not kept in the history" in report
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8").count("not-a-date") == 4000
 
 
 @pytest.mark.parametrize("column", ["text", "report", "definition"])
