@@ -1,9 +1,14 @@
 """crm_core: the CRM analytics library behind the dashboard.
 
 Pure Python over SQLAlchemy Core; it never imports streamlit, so the CLI, notebooks and tests use it as it is.
-Modules are nouns of the domain: ``schema`` (the data model), ``db`` (engines, data version), ``dialect`` (what
-differs between engines), ``demo`` (the seeded demo dataset), ``imports`` (the import package), ``overview``
-(the overview KPIs), ``charts`` (DataFrame -> plotly Figure), ``bench``.
+Modules are nouns of the domain; the README's "How it is built" table says what each holds. In short: ``schema``
+(the data model), ``db`` (engines, data and facts versions), ``dialect``, ``spark_dialect`` and ``spark_server``
+(what differs between engines), ``config`` (settings), ``loading`` (Parquet loads), ``demo`` (the seeded demo data),
+``imports`` (the import package), ``quality`` (data-quality checks), ``privacy``, ``masking``, ``erasure`` and
+``exports`` (personal data), ``purchases`` (what counts as one), ``overview``, ``rfm``, ``cohorts``,
+``concentration``, ``segments``, ``campaigns`` and ``uplift`` (the metrics), ``clv``, ``clv_intervals``,
+``clv_report`` and ``clv_bench`` (customer value), ``profiles`` (one customer), ``formats`` (numbers as text),
+``charts`` (DataFrame -> plotly Figure), ``bench`` and ``cli``.
 """
 
 __version__ = "0.1.0"
