@@ -14,7 +14,7 @@ import secrets
 import pytest
 import sqlalchemy as sa
 
-from crm_core import clv, db, dialect, erasure, importers, schema, segments
+from crm_core import clv, db, dialect, erasure, imports, schema, segments
 
 pytest.importorskip("pyhive", reason="Spark SQL needs requirements-spark.txt")
 
@@ -139,7 +139,7 @@ def test_imports_erasure_and_consent_changes_are_refused_before_anything_is_writ
     upload = tmp_path / "customers.csv"
     upload.write_text("customer_id,email,consent_email\nNEW1,new@example.com,yes\n", encoding="utf-8")
     with pytest.raises(db.ReadOnlyFactsError, match="pipeline"):
-        importers.import_file(spark, "customers", upload)
+        imports.import_file(spark, "customers", upload)
     with spark.connect() as conn:
         someone = conn.execute(sa.select(schema.customers.c.external_id).limit(1)).scalar()
     with pytest.raises(db.ReadOnlyFactsError, match="Nothing was written"):
