@@ -139,12 +139,13 @@ product_variants = _no_fk_on_duckdb(
         "product_variants",
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("product_id", sa.Integer, _fk("products.id"), nullable=False, index=True),
+        sa.Column("product_id", sa.Integer, _fk("products.id"), nullable=False),
         sa.Column("name", LongText),
         sa.Column("category", sa.String(64)),
         sa.Column("brand", sa.String(64)),
         sa.Column("first_ordered_at", sa.DateTime),
         sa.Column("last_ordered_at", sa.DateTime),
+        _row_store_index("ix_product_variants_product_id", "product_id"),
     )
 )
 

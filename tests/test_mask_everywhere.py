@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 
-from crm_core import cli
+from crm_core import cli, schema
 
 EMAILS = ("zora.quantrill@example.org", "zebedee.vortigern@example.net", "ulla.brixworth@example.com")
 PHONES = ("+49 171 5550123", "0171 5550124")
@@ -52,6 +54,12 @@ def _runs(url: str, tmp: Path) -> dict[str, list[list[str]]]:
     for name, text in (("bad.csv", BAD_CUSTOMERS), ("results.csv", RESULTS), ("rule.json", json.dumps(RULE))):
         (tmp / name).write_text(text, encoding="utf-8")
     db = ["--db", url]
+    # The store's customers as a Parquet folder, as a team's lake would hold them.
+    (tmp / "lake").mkdir(exist_ok=True)
+    source = sa.create_engine(url)
+    with source.connect() as conn:
+        pd.read_sql(sa.select(schema.customers), conn).to_parquet(tmp / "lake" / "customers.parquet")
+    source.dispose()
     runs = {
         "demo": [["demo", "--customers", "300", "--db", f"duckdb:///{tmp / 'demo.duckdb'}"]],
         "info": [["info", *db]],
@@ -78,6 +86,8 @@ def _runs(url: str, tmp: Path) -> dict[str, list[list[str]]]:
             ["segment", "list", *db],
         ],
         "quality": [["quality", *db], ["quality", "--json", *db]],
+        "score": [["score", *db], ["score", "--json", *db]],
+        "load": [["load", str(tmp / "lake"), "--db", f"duckdb:///{tmp / 'lake.duckdb'}"]],
         "erase": [["erase", "--customer", "C4", *db], ["erase", "--customer", "C1", "--yes", *db]],
     }
     runs["clv"][1] += db
