@@ -341,6 +341,13 @@ def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     return figure
 
 
+def _decile_label(decile: int, deciles: int) -> str:
+    """A decile of predicted value that says which end it is: "Top 10 %", "Bottom 10 %", "Decile 4 of 10"."""
+    if deciles == 10 and decile in (1, 10):
+        return "Bottom 10 % (lowest value)" if decile == 1 else "Top 10 % (highest value)"
+    return f"Decile {decile} of {deciles}" + (" (highest value)" if decile == deciles else "")
+
+
 def uplift_by_group(
     frame: pd.DataFrame,
     group: str = "segment",
@@ -363,7 +370,8 @@ def uplift_by_group(
         the estimate and interval columns (``uplift``, ``ci_low``, ``ci_high``, ``p_value`` by default; e.g.
         ``revenue_uplift`` … with ``money=True``), optionally ``n_treatment``, ``n_control`` and ``too_small``.
     group
-        The column that labels the rows; deciles read "Decile 1" … .
+        The column that labels the rows; deciles read "Bottom 10 % (lowest value)", "Decile 2 of 10" … "Top 10 %
+        (highest value)".
     money
         The estimate is in currency (revenue per member), not a rate.
     """
@@ -372,7 +380,8 @@ def uplift_by_group(
     rows = frame[frame[estimate].notna()] if not frame.empty else frame
     if rows.empty:
         return _nothing_to_show(figure, "No group has members on both sides")
-    labels = [f"Decile {value}" if group == "decile" else str(value) for value in rows[group]]
+    top = int(rows[group].max()) if group == "decile" and len(rows) else 0
+    labels = [_decile_label(int(value), top) if group == "decile" else str(value) for value in rows[group]]
     sizes = [
         f"<br>{int(t):,} treated, {int(c):,} control"
         for t, c in zip(
