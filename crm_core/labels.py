@@ -19,6 +19,7 @@ snake_case name reaches a reader even when a new column is added without a label
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -219,6 +220,17 @@ COLUMNS: dict[str, Column] = {
     "line": _c("Line", "count"),
     "column": _c("Column"),
     "value": _c("Value"),
+    "table_name": _c("Table"),
+    "column_name": _c("Column"),
+    "record": _c("Record"),
+    "missing_customer": _c("Customer missing", "yes_no"),
+    "variants": _c("Names used", width="large"),
+    "product_id": _c("Product id"),
+    "import_id": _c("Import", "count"),
+    "rows_unchanged": _c("Unchanged", "count"),
+    "file_hash": _c("File fingerprint (SHA-256)", width="small"),
+    "erased_at": _c("Erased", "datetime"),
+    "breakdown": _c("Of which", width="large"),
     "severity": _c("Severity"),
 }
 
@@ -276,6 +288,9 @@ VALUES: dict[str, str] = {
     "support_call": "Support call",
     "visit": "Visit",
     "unknown": "Unknown",
+    "recency": "Recency (days since last order)",
+    "frequency": "Frequency (orders)",
+    "monetary": "Monetary (revenue)",
     "order": "Order",
     "interaction": "Contact",
     "ok": "OK",
@@ -295,7 +310,44 @@ VALUES: dict[str, str] = {
     "campaigns": "Campaigns",
     "segments": "Segments",
     "import_log": "Import log",
+    "customer_scores": "Customer scores",
+    "product_variants": "Product variants",
+    "segment_versions": "Segment versions",
+    "meta": "Settings",
     "suppressions": "Suppressions",
+}
+
+#: The sentences that explain model outputs a reader would otherwise take for mistakes.
+EXPLANATIONS: dict[str, str] = {
+    "one_time_buyers": (
+        "A customer who bought only once shows as 100 % likely still active, however long ago that was: the "
+        "purchase model (BG/NBD) learns that someone has left only from a silence after repeat purchases, so one "
+        "purchase gives it no sign either way. Their expected purchases and predicted value stay low all the same; "
+        "read those for them."
+    ),
+    "lapsed_frequent_buyers": (
+        "A predicted value near €0 for “Cannot lose them” and “At risk” is the model's reading of their history, not "
+        "a fault: they used to buy every week or two and have been silent for more than a year, many times their "
+        "usual gap, so it judges that nearly all of them have already left. Their past spend says what they were "
+        "worth; winning them back is a win-back campaign, measured against a control group."
+    ),
+    "p_alive": (
+        "Likely still active: the chance the customer has not left for good. It is not the chance of buying soon."
+    ),
+    "p_purchase": (
+        "The chance of at least one purchase in the next 90 days. It is lower than “likely still active”, because "
+        "an active customer may simply not need anything yet; for frequent buyers the two are close."
+    ),
+}
+
+#: Columns of the database named as ``table.column`` (in quality checks), as words.
+FIELDS: dict[str, str] = {
+    "orders.ordered_at": "order dates",
+    "interactions.occurred_at": "contact dates",
+    "feedback.created_at": "feedback dates",
+    "customers.created_at": "sign-up dates",
+    "customers.birth_date": "birth dates",
+    "consents.changed_at": "consent dates",
 }
 
 #: The prefix of a free customer attribute among the fields of a rule or a break-down.
@@ -336,6 +388,10 @@ def value_label(value: Any) -> Any:
             return VALUES[value]
         if value.startswith(ATTRIBUTE_PREFIX):
             return option_label(value)
+        if "_" in value and value in COLUMNS:  # a column named in the data (a quality check's finding)
+            return COLUMNS[value].label
+        if value in FIELDS:
+            return FIELDS[value]
     return value
 
 
@@ -354,6 +410,44 @@ def option_label(option: Any) -> str:
     if text in COLUMNS:
         return COLUMNS[text].label
     return humanize(text) if "_" in text else text
+
+
+def breakdown_text(breakdown: Mapping[str, int]) -> str:
+    """A check's counts by part as words: ``{"orders.ordered_at": 0, "cancelled": 12}`` ->
+    ``order dates 0, cancelled 12``; an empty breakdown is :data:`~crm_core.formats.MISSING`."""
+    if not breakdown:
+        return formats.MISSING
+    return ", ".join(f"{FIELDS.get(key, humanize(key).lower())} {formats.count(n)}" for key, n in breakdown.items())
+
+
+_RULE_PLACE = re.compile(r"^(?P<path>[\w\[\].]+): (?P<rest>.*)$")
+_EMPTY_VALUE = re.compile(r"^(?:field )?'?(?P<field>[^' ]+)'? takes (?:a number|a date|a non-empty text)|"
+                          r"^(?P<op>in|not_in|contains|between) takes")
+
+
+def rule_problem(message: str) -> str:
+    """A rule's validation message (``all[0].value: country takes a non-empty text, got str ""``) as a sentence
+    for the person building it: which condition, and what it still needs (``Condition 1: choose a country.``)."""
+    match = _RULE_PLACE.match(str(message))
+    if match is None:
+        return str(message)
+    path, rest = match.group("path"), match.group("rest")
+    numbers = [int(n) + 1 for n in re.findall(r"\[(\d+)\]", path)]
+    place = (
+        "The rule"
+        if not numbers
+        else "Condition " + numbers[-1].__str__()
+        if len(numbers) == 1
+        else f"Group {numbers[0]}, condition {numbers[-1]}"
+    )
+    empty = _EMPTY_VALUE.match(rest)
+    if empty and empty.group("field"):
+        return f"{place}: choose a value for {option_label(empty.group('field')).lower()}."
+    if empty:
+        return f"{place}: choose at least one value."
+    if "needs low <= high" in rest:
+        return f"{place}: the first value must not be larger than the second."
+    return f"{place}: {rest}"
 
 
 def p_value(value: Any) -> str:

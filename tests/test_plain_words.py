@@ -1,0 +1,213 @@
+"""Every page reads at a glance: plain words, one number format, no internal names (tests/screen_text.py).
+
+Each page is opened under AppTest on the demo database in each of its views (tabs, parts, a customer's profile),
+with every "More columns" toggle switched on, and everything it shows — text, headers, cells, options, chart
+labels — is checked by :func:`screen_text.violations`. A page added to the app is covered through ``PAGE_CHECKS``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import screen_text
+import test_app
+from crm_core import campaigns, formats, labels, uplift
+
+app_env = test_app.app_env
+
+#: The views of each page: session-state values to set before a rerun ("profile" opens the most valuable customer).
+VIEWS: dict[str, list[dict[str, str] | str]] = {
+    "pages/overview.py": [{}],
+    "pages/customers.py": [{}, "profile"],
+    "pages/campaigns.py": [{"view": v} for v in ("Results", "All campaigns", "Compare", "Plan the next one")],
+    "pages/data.py": [{}],
+    "pages/segments.py": [
+        {"segments_section": s}
+        for s in ("RFM map", "Rule builder", "Compare", "Migration", "Cohorts", "Concentration")
+    ],
+    "pages/customer_value.py": [
+        {"cv_view": v} for v in ("Who is valuable", "Who is slipping away", "How sure the model is")
+    ],
+}
+
+
+def test_every_page_has_views_to_check():
+    assert set(VIEWS) == set(test_app.PAGE_CHECKS)
+
+
+def _open_view(at: AppTest, view: dict[str, str] | str) -> None:
+    if view == "profile":
+        next(b for b in at.button if b.key and b.key.startswith("valuable_")).click().run()
+    else:
+        for key, value in view.items():
+            at.session_state[key] = value
+        at.run()
+    for toggle in at.toggle:  # the secondary columns too
+        if toggle.key and toggle.key.endswith("_more") and not toggle.value:
+            toggle.set_value(True).run()
+
+
+@pytest.mark.parametrize("page", sorted(VIEWS), ids=lambda p: Path(p).stem)
+def test_the_page_reads_in_plain_words_and_one_number_format(app_env, duckdb_demo_url, page):
+    test_app._use_database(app_env, duckdb_demo_url)
+    at = test_app._run_app(page)
+    found: list[str] = []
+    for view in VIEWS[page]:
+        _open_view(at, view)
+        assert not at.exception, [e.value for e in at.exception]
+        found += [f"{view}: {fault}" for fault in screen_text.violations(screen_text.screen_texts(at))]
+    assert not found, "\n".join(found)
+
+
+# --- the check itself catches what the pages used to show ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "revenue_per_member",
+        "Break down by attribute:loyalty member",
+        "Status None",
+        "Uplift nan",
+        "€-26.08",
+        "-€26.08",
+        "€19,1",
+        "€1234",
+        "Uplift 7.89%",
+        "+4.03 pts",
+    ],
+)
+def test_the_check_flags_internal_names_missing_values_and_stray_formats(text):
+    assert screen_text.violations([screen_text.ScreenText("markdown", text)]), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Revenue per member rose by €4.20",
+        "−€26.08",
+        "+€1,204",
+        "€21,647 and €84.23",
+        "€5.6M · €853k",
+        "20.9% against 17.0%",
+        "+4.0 pts",
+        "Cost of winning a new customer (€)",
+        "80 % power at 5 % significance",
+        "Columns read without mapping: `customer_id`, `first_name`",
+        "anna_b@example.com",
+    ],
+)
+def test_the_check_accepts_the_one_format(text):
+    assert not screen_text.violations([screen_text.ScreenText("markdown", text)]), text
+
+
+# --- the vocabulary ---------------------------------------------------------------------------------------------
+
+
+def test_display_frame_writes_every_kind_in_the_one_format():
+    frame = pd.DataFrame(
+        {
+            "status": ["opt_in", "opt_out", None],
+            "revenue": [21647.0, -26.08, float("nan")],
+            "conversion_rate": [0.209, 0.5, None],
+            "uplift": [0.04, -0.013, None],
+            "p_value": [0.049, 0.0001, None],
+            "customers": [20000, 3, 1],
+            "delivered": [True, False, None],
+        }
+    )
+    shown = labels.display_frame(frame)
+    assert shown["status"].tolist() == ["Opted in", "Opted out", formats.MISSING]
+    assert shown["revenue"].tolist() == ["€21,647", "−€26.08", formats.MISSING]
+    assert shown["conversion_rate"].tolist() == ["20.9%", "50.0%", formats.MISSING]
+    assert shown["uplift"].tolist() == ["+4.0 pts", "−1.3 pts", formats.MISSING]
+    assert shown["p_value"].tolist() == ["0.049", "<0.001", formats.MISSING]
+    assert shown["customers"].tolist() == [20000, 3, 1]  # counts stay numbers, so that they sort
+    assert shown["delivered"].tolist() == ["Yes", "No", formats.MISSING]
+    assert list(shown.columns) == list(frame.columns)
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("competitor_brand", "Competitor brand"),
+        ("revenue_per_member", "Revenue per member"),
+        ("file_name", "File"),
+        ("rows_total", "Rows"),
+        ("some_new_column", "Some new column"),
+    ],
+)
+def test_every_column_has_a_label_for_people(name, label):
+    assert labels.column_label(name) == label
+
+
+@pytest.mark.parametrize(
+    ("option", "label"),
+    [
+        ("attribute:loyalty member", "Loyalty member (attribute)"),
+        (campaigns.RFM_SEGMENT, "RFM segment at sending"),
+        ("paid_search", "Paid search"),
+        ("opt_in", "Opted in"),
+        (None, formats.MISSING),
+    ],
+)
+def test_options_read_as_words(option, label):
+    assert labels.option_label(option) == label
+
+
+def test_a_quality_breakdown_names_its_parts_in_words():
+    text = labels.breakdown_text({"orders.ordered_at": 0, "feedback.created_at": 1204, "cancelled": 12})
+    assert text == "order dates 0, feedback dates 1,204, cancelled 12"
+    assert labels.breakdown_text({}) == formats.MISSING
+
+
+@pytest.mark.parametrize(
+    ("message", "sentence"),
+    [
+        ('all[0].value: country takes a non-empty text, got str ""', "Condition 1: choose a value for country."),
+        ("all[1].any[0]: in takes a non-empty list of values, got list []", "Group 2, condition 1: choose"),
+        ("all[0]: between needs low <= high, got [5, 2]", "Condition 1: the first value must not be larger"),
+    ],
+)
+def test_a_rule_problem_reads_as_what_is_still_missing(message, sentence):
+    assert labels.rule_problem(message).startswith(sentence)
+
+
+# --- verdicts a manager can repeat -------------------------------------------------------------------------------
+
+
+def _arm(conversion_low: float, p_value: float, roi: tuple[float, float, float]) -> dict:
+    conversion = uplift.Effect(0.04, conversion_low, conversion_low + 0.08, p_value, "newcombe")
+    revenue = uplift.Effect(2.0, 0.5, 3.5, 0.01, "welch")
+    return {
+        "has_control": True,
+        "treatment_rate": 0.25,
+        "control_rate": 0.21,
+        "conversion": conversion,
+        "revenue": revenue,
+        "roi_estimate": roi[0],
+        "roi_low": roi[1],
+        "roi_high": roi[2],
+        "margin": 0.3,
+    }
+
+
+def test_the_headline_says_the_effect_how_sure_and_whether_it_paid_in_plain_words():
+    text = uplift.headline("Email A", **_arm(0.001, 0.049, (0.9, 0.2, 1.6)))
+    assert text == "Email A raised conversion by about 4 points — likely real; it paid for itself about 1.9×."
+    assert "CI" not in text and "p =" not in text
+
+
+def test_the_headline_of_an_uncertain_arm_says_it_could_be_chance():
+    text = uplift.headline("A", **_arm(-0.01, 0.2, (0.2, -0.5, 0.9)))
+    assert text.startswith("Arm A showed no clear effect on conversion (raised it by about 4 points, which could")
+    assert "whether it paid for itself is unclear (best guess: about 1.2× its cost)" in text
+
+
+def test_the_headline_without_a_control_group():
+    text = uplift.headline("Newsletter", has_control=False, treatment_rate=0.05)
+    assert text.startswith("Newsletter: 5.0% bought, but without a control group nobody can say")
