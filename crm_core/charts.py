@@ -380,7 +380,7 @@ def uplift_by_group(
     rows = frame[frame[estimate].notna()] if not frame.empty else frame
     if rows.empty:
         return _nothing_to_show(figure, "No group has members on both sides")
-    top = int(rows[group].max()) if group == "decile" and len(rows) else 0
+    top = int(frame[group].max()) if group == "decile" else 0
     labels = [_decile_label(int(value), top) if group == "decile" else str(value) for value in rows[group]]
     sizes = [
         f"<br>{int(t):,} treated, {int(c):,} control"

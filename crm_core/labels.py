@@ -19,6 +19,7 @@ snake_case name reaches a reader even when a new column is added without a label
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -39,11 +40,12 @@ KINDS = (
     "percent_change",  # +12.3%
     "points",  # +4.0 pts
     "number",  # 2.1
-    "decimal",  # 0.793 (model estimates)
+    "decimal",  # 0.7930, 4.414 (model estimates, four significant digits)
     "p_value",  # 0.049, <0.001
     "date",  # 2024-03-05
     "datetime",  # 2024-03-05 10:00
     "yes_no",  # Yes / No
+    "name",  # a name the user wrote (a file's column): “ordered_at”, literally
     "raw",  # left as it is (links, flags the page formats itself)
 )
 
@@ -218,7 +220,7 @@ COLUMNS: dict[str, Column] = {
     "count": _c("Count", "count"),
     "treatment_note": _c("How the metrics treat them", width="large"),
     "line": _c("Line", "count"),
-    "column": _c("Column"),
+    "column": _c("Column", "name", "The column of the file, as it is named there"),
     "value": _c("Value"),
     "table_name": _c("Table"),
     "column_name": _c("Column"),
@@ -295,6 +297,7 @@ VALUES: dict[str, str] = {
     "interaction": "Contact",
     "ok": "OK",
     "failed": "Failed",
+    "partial": "Partial",
     "error": "Error",
     "warning": "Warning",
     "customers": "Customers",
@@ -421,8 +424,10 @@ def breakdown_text(breakdown: Mapping[str, int]) -> str:
 
 
 _RULE_PLACE = re.compile(r"^(?P<path>[\w\[\].]+): (?P<rest>.*)$")
-_EMPTY_VALUE = re.compile(r"^(?:field )?'?(?P<field>[^' ]+)'? takes (?:a number|a date|a non-empty text)|"
-                          r"^(?P<op>in|not_in|contains|between) takes")
+_EMPTY_VALUE = re.compile(
+    r"^(?:field )?'?(?P<field>[^' ]+)'? takes (?:a number|a date|a non-empty text)|"
+    r"^(?P<op>in|not_in|contains|between) takes"
+)
 
 
 def rule_problem(message: str) -> str:
@@ -467,6 +472,16 @@ def _date(value: Any, with_time: bool) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M" if with_time and not is_day else "%Y-%m-%d")
 
 
+def _significant(value: Any) -> str:
+    """A model estimate to four significant digits (``0.6181``, ``4.414``), whole above a thousand."""
+    if formats.is_missing(value):
+        return formats.MISSING
+    number = float(value)
+    if abs(number) >= 1000:
+        return formats.number(number, 0)
+    return formats.number(number, max(0, 3 - int(math.floor(math.log10(abs(number))))) if number else 0)
+
+
 def _yes_no(value: Any) -> str:
     if formats.is_missing(value):
         return formats.MISSING
@@ -487,17 +502,18 @@ WRITERS = {
     "percent_change": lambda v: formats.percent(v, plus=True),
     "points": formats.points,
     "number": formats.number,
-    "decimal": lambda v: formats.number(v, 3),
+    "decimal": lambda v: _significant(v),
     "p_value": p_value,
     "date": lambda v: _date(v, False),
     "datetime": lambda v: _date(v, True),
     "yes_no": _yes_no,
+    "name": lambda v: formats.MISSING if formats.is_missing(v) or v == "" else f"“{v}”",
 }
 
 
 def write(value: Any, kind: str) -> Any:
     """One value written as a column of ``kind`` writes it; text already written (by the page) stays as it is."""
-    if kind == "raw" or (kind != "text" and isinstance(value, str)):
+    if kind == "raw" or (kind not in ("text", "name") and isinstance(value, str)):
         return value
     return WRITERS[kind](value)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
-
 import screen_text
 import test_app
+from streamlit.testing.v1 import AppTest
+
 from crm_core import campaigns, formats, labels, uplift
 
 app_env = test_app.app_env
@@ -26,8 +26,7 @@ VIEWS: dict[str, list[dict[str, str] | str]] = {
     "pages/campaigns.py": [{"view": v} for v in ("Results", "All campaigns", "Compare", "Plan the next one")],
     "pages/data.py": [{}],
     "pages/segments.py": [
-        {"segments_section": s}
-        for s in ("RFM map", "Rule builder", "Compare", "Migration", "Cohorts", "Concentration")
+        {"segments_section": s} for s in ("RFM map", "Rule builder", "Compare", "Migration", "Cohorts", "Concentration")
     ],
     "pages/customer_value.py": [
         {"cv_view": v} for v in ("Who is valuable", "Who is slipping away", "How sure the model is")

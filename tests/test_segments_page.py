@@ -194,7 +194,7 @@ def test_builder_add_save_reload_edit(demo_copy):
     again.multiselect(key="segments_compare").set_value(["DE/FR at risk", "RFM: Champions"]).run()
     _no_exception(again)
     compared = again.dataframe[0].value
-    assert list(compared.columns) == ["DE/FR at risk", "RFM: Champions"]
+    assert list(compared.columns) == ["measure", "DE/FR at risk", "RFM: Champions"]
 
 
 def test_remove_and_group_kinds_and_json(demo_copy):
