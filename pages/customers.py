@@ -206,10 +206,10 @@ if scores is not None:
         + f" {ranges}",
     )
     value[1].metric(
-        "P(alive)",
+        "Likely still active",
         or_dash(scores.p_alive, ui.percent),
         border=True,
-        help="Probability that the customer is still active (BG/NBD).",
+        help=labels.EXPLANATIONS["p_alive"] + " (BG/NBD)",
     )
     value[2].metric(
         "Purchases next 90 days",
@@ -234,12 +234,14 @@ else:
     notes.append(
         "Predictions are the models' expectations with their 80 % ranges "
         f"({scores.purchases_text() or '—'} in 90 days; CLV {scores.clv_text() or '—'}): for a customer like this "
-        "the range holds 8 times in 10. P(alive) "
-        f"{or_dash(scores.p_alive, ui.percent)}, P(≥1 purchase in 90 days) "
+        "the range holds 8 times in 10. Likely still active "
+        f"{or_dash(scores.p_alive, ui.percent)}; chance of buying in the next 90 days "
         f"{or_dash(scores.prob_purchase_90d, ui.percent)}."
         + (" The data changed since they were computed." if scores.stale else "")
         + (f" **Take them with care:** {scores.note}" if scores.note else "")
     )
+    if figures.purchases == 1:  # the model's view of a one-time buyer looks wrong without this sentence
+        notes.append(labels.EXPLANATIONS["one_time_buyers"])
 if notes:
     st.caption("  \n".join(notes))
 

@@ -7,6 +7,7 @@ labels — is checked by :func:`screen_text.violations`. A page added to the app
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -210,3 +211,40 @@ def test_the_headline_of_an_uncertain_arm_says_it_could_be_chance():
 def test_the_headline_without_a_control_group():
     text = uplift.headline("Newsletter", has_control=False, treatment_rate=0.05)
     assert text.startswith("Newsletter: 5.0% bought, but without a control group nobody can say")
+
+
+# --- model outputs that defy intuition carry the sentence that explains them ------------------------------------
+
+
+def _one_time_buyer(url: str) -> str:
+    from crm_core import db, rfm
+
+    engine = db.create_engine(url)
+    try:
+        table = rfm.rfm_table(engine)
+    finally:
+        engine.dispose()
+    return str(table.loc[table["frequency"] == 1, "external_id"].iloc[0])
+
+
+def test_a_one_time_buyer_profile_explains_why_the_model_calls_them_active(app_env, duckdb_demo_url):
+    test_app._use_database(app_env, duckdb_demo_url)
+    at = AppTest.from_file(str(test_app.APP), default_timeout=test_app.TIMEOUT_S)
+    at.query_params["customer"] = _one_time_buyer(duckdb_demo_url)
+    at.run()
+    at.switch_page("pages/customers.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = test_app._metrics(at)
+    assert metrics["Orders"] == "1" and metrics["Likely still active"] == "100.0%"
+    assert labels.EXPLANATIONS["one_time_buyers"] in test_app._all_text(at)
+
+
+def test_the_value_lists_explain_one_time_buyers_and_the_two_chances(app_env, duckdb_demo_url):
+    test_app._use_database(app_env, duckdb_demo_url)
+    at = test_app._run_app("pages/customer_value.py")
+    assert labels.EXPLANATIONS["one_time_buyers"] in test_app._all_text(at)
+    at.toggle(key="cv_top_more").set_value(True).run()
+    configs = [json.loads(frame.proto.columns) for frame in at.dataframe if frame.proto.columns]
+    helps = {column.get("label"): column.get("help") for config in configs for column in config.values()}
+    assert helps["Buys in the next 90 days"] == labels.EXPLANATIONS["p_purchase"]
+    assert labels.EXPLANATIONS["p_alive"] in helps["Likely still active"]

@@ -791,7 +791,7 @@ def test_page_opens_a_profile_by_deep_link(page_env):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Total spend"] == "€130" and metrics["Avg order value"] == "€65.00"
     assert metrics["Returns"] == "1" and metrics["Tenure"] == "181 days"
-    assert metrics["P(alive)"] == "80.0%" and metrics["Churn risk"] == "Low"
+    assert metrics["Likely still active"] == "80.0%" and metrics["Churn risk"] == "Low"
     assert metrics["Latest NPS score"] == "6" and metrics["Complaints"] == "1"
     text = _rendered(at)
     assert "customers?customer=C001" in text
