@@ -455,6 +455,20 @@ def rule_problem(message: str) -> str:
     return f"{place}: {rest}"
 
 
+def effects_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """A campaign's uplifts (``CampaignResults.effects_frame()``) written for reading: each estimate and interval
+    end in its metric's unit (points for rates, signed money for revenue per member), the metric named in words."""
+    out = effects.copy()
+    money = out["metric"].eq("revenue_per_member")
+    for name in ("estimate", "ci_low", "ci_high"):
+        out[name] = [
+            formats.money(v, cents=True, plus=True) if is_money else formats.points(v)
+            for v, is_money in zip(out[name], money, strict=True)
+        ]
+    out["metric"] = out["metric"].map(lambda m: metric_label(m).capitalize())
+    return out
+
+
 def p_value(value: Any) -> str:
     """A p-value with three decimals, ``<0.001`` below that."""
     if formats.is_missing(value):

@@ -104,21 +104,7 @@ if results_tab.open:
             named = "" if control_name.strip().lower() == "control" else f" ({ui.plain(control_name)})"
             with st.expander(f"Each treatment arm against the control{named}: the statistics"):
                 table(
-                    effects.assign(
-                        estimate=[
-                            formats.money(v, cents=True, plus=True) if m == "revenue_per_member" else formats.points(v)
-                            for m, v in zip(effects["metric"], effects["estimate"], strict=True)
-                        ],
-                        ci_low=[
-                            formats.money(v, cents=True, plus=True) if m == "revenue_per_member" else formats.points(v)
-                            for m, v in zip(effects["metric"], effects["ci_low"], strict=True)
-                        ],
-                        ci_high=[
-                            formats.money(v, cents=True, plus=True) if m == "revenue_per_member" else formats.points(v)
-                            for m, v in zip(effects["metric"], effects["ci_high"], strict=True)
-                        ],
-                        metric=effects["metric"].map(lambda m: labels.metric_label(m).capitalize()),
-                    ),
+                    labels.effects_table(effects),
                     ["arm", "metric", "estimate", "ci_low", "ci_high", "p_value"],
                     labels_={"estimate": labels.Column("Uplift", help="Treated minus control")},
                 )
