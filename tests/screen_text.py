@@ -10,7 +10,8 @@ of plain words and the one number format (``crm_core.formats``) to them:
 - no ``None``, ``nan``, ``NaN`` or ``NaT`` anywhere, and no missing cell in a table (it would read "None");
 - every amount of money reads ``€1,234``, ``€84.23``, ``−€26.08``, ``+€1,204`` or, compact, ``€5.6M``;
 - percentages in text and tables have one decimal (``20.9%``), percentage points are ``+4.0 pts``;
-- a table header is a word for people, not the column's name, and numbers in tables are formatted by the product
+- every displayed column has a ``column_config`` with its label; a header is a word for people, not the
+  column's name; numbers in tables are formatted by the product
   (text from ``crm_core.formats``) or are plain counts: no ``percent``, ``compact``, currency or printf formats of
   the grid, which would write ``7.89%`` for points or ``€-26.08``.
 
@@ -125,6 +126,8 @@ def _table_texts(element: Any) -> Iterator[ScreenText]:
             continue
         label = settings.get("label") or column
         yield ScreenText(f"{where} header", str(label))
+        if not settings.get("label"):
+            yield ScreenText(f"{where} header", column, fault="a column without a column_config label")
         if label == column and re.fullmatch(r"[a-z][a-z0-9_]*", column):
             yield ScreenText(f"{where} header", column, fault="the column's name, not a label")
         kind = (settings.get("type_config") or {}).get("type")
