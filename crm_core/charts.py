@@ -8,6 +8,8 @@ error. The frames are the ones :mod:`crm_core.overview` returns; the docstrings 
 from __future__ import annotations
 
 import html
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -282,6 +284,37 @@ def _effect_text(label: str, estimate: float, low: float, high: float, p_value: 
     return f"<b>{label}</b><br>uplift {show(estimate)}<br>95 % CI {show(low)} to {show(high)}<br>p {p}"
 
 
+def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """About ``count`` round tick values from ``low`` to ``high`` that include zero."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    span = high - low
+    if not math.isfinite(span) or span <= 0:
+        return [0.0]
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step) * step
+    ticks = [first + i * step for i in range(int(math.ceil((high - first) / step)) + 1)]
+    return [round(t, 12) for t in ticks]
+
+
+def _signed_axis(values: Sequence[float], money: bool) -> dict[str, Any]:
+    """Ticks of an uplift axis written in the one format: ``−€20``, ``€0``, ``+€20``; ``−4.0 pts``, ``+4.0 pts``.
+    (Plotly's own formats would write ``€−20`` and ``+10.0%`` for a difference of rates.)"""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite:
+        return {}
+    ticks = _nice_ticks(min(finite), max(finite))
+
+    def label(tick: float) -> str:
+        if money:
+            return formats.money(tick, cents=abs(tick) < 10 and tick != round(tick), plus=True)
+        points = round(tick * 100, 1)
+        return "0" if points == 0 else formats.points(tick).replace(".0 pts", " pts")
+
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": [label(t) for t in ticks]}
+
+
 def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Every treatment arm's uplift against the control with its 95 % interval: one panel per metric (conversion
     and response in percentage points, revenue per member in currency), a line at zero, and the arms down the side.
@@ -327,10 +360,8 @@ def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
             figure, list(part.index), part["estimate"], part["ci_low"], part["ci_high"], hover, row=1, col=column
         )
         figure.add_vline(x=0, line_color=PALETTE["text"], line_width=1, row=1, col=column)
-        if money:
-            figure.update_xaxes(tickprefix=CURRENCY, tickformat="+,.2~f", row=1, col=column)
-        else:
-            figure.update_xaxes(tickformat="+.1%", row=1, col=column)
+        ends = [*part["ci_low"].tolist(), *part["ci_high"].tolist(), *part["estimate"].tolist()]
+        figure.update_xaxes(**_signed_axis(ends, money), row=1, col=column)
     # Few ticks per panel, so that the labels of neighbouring panels never run into each other.
     figure.update_xaxes(showgrid=True, gridcolor=PALETTE["grid"], zeroline=False, nticks=4)
     figure.update_yaxes(autorange="reversed", showgrid=False)
@@ -410,7 +441,7 @@ def uplift_by_group(
         showgrid=True,
         gridcolor=PALETTE["grid"],
         zeroline=False,
-        **({"tickprefix": CURRENCY, "tickformat": "+,.2f"} if money else {"tickformat": "+.1%"}),
+        **_signed_axis([*rows[low].tolist(), *rows[high].tolist(), *rows[estimate].tolist()], money),
     )
     figure.update_yaxes(autorange="reversed", showgrid=False, type="category")
     figure.update_layout(hovermode="closest", height=max(220, 90 + 34 * len(rows)))
@@ -436,7 +467,7 @@ def response_by_day(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     for (arm, is_control), part in frame.groupby(["arm", "is_control"], sort=False):
         if is_control:
             line = {"color": PALETTE["muted"], "dash": "dash", "width": 2}
-            name = f"{arm} (control)"
+            name = str(arm) if str(arm).strip().lower() == "control" else f"{arm} (control)"
         else:
             line = {"color": colours[treated % len(colours)], "width": 2}
             name = str(arm)

@@ -157,6 +157,7 @@ if results_tab.open:
                 ["segment", "uplift", "conversion_treatment", "conversion_control", "n_treatment", "note"],
                 more=["n_control", "ci_low", "ci_high", "p_value", "revenue_uplift"],
                 key="campaign_segment_table",
+                labels_={"note": labels.Column("Note", width="large")},
             )
             st.caption(
                 f"Sorted by effect. Groups with fewer than {campaigns.MIN_GROUP_SIZE} members on either side are "
@@ -194,7 +195,7 @@ if results_tab.open:
             labels_={"revenue": labels.Column("Revenue", "money_cents")},
             config={"profile": privacy.profile_link_column()},
         )
-        st.caption(f"{member_list.label.capitalize()}. Empty outcome cells were not recorded.")
+        st.caption(f"{member_list.label.capitalize()}. A dash: the outcome was not recorded.")
 
         # Last, though it is drawn beside the segment chart: it fits the CLV model on the history before the send,
         # the slowest part of the page, and everything else should not wait for it.
