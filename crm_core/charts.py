@@ -536,7 +536,7 @@ def rfm_map(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
         customdata=hover,
         hovertemplate="%{customdata}<extra></extra>",
         colorscale=_SEQUENTIAL,
-        colorbar={"title": {"text": "avg spend"}, "tickprefix": CURRENCY, "thickness": 12},
+        colorbar={"title": {"text": "Average spend"}, "tickprefix": CURRENCY, "tickformat": ",.0f", "thickness": 12},
         xgap=2,
         ygap=2,
     )

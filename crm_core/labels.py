@@ -155,6 +155,13 @@ COLUMNS: dict[str, Column] = {
     "clv": _c("Predicted value", "money"),
     "p_alive": _c("Likely still active", "percent"),
     "churn_risk": _c("Churn risk"),
+    "clv_low": _c("Value, 80 % range from", "money"),
+    "clv_high": _c("Value, 80 % range to", "money"),
+    "value_if_active": _c("Value if they stay", "money"),
+    "expected_spend": _c("Spend per purchase", "money_cents"),
+    "p_purchase": _c("Buys in the next 90 days", "percent"),
+    "days_since_last": _c("Days since last purchase", "count"),
+    "purchases": _c("Purchase days", "count"),
     # campaigns
     "arm": _c("Arm"),
     "is_control": _c("Control group", "yes_no"),
@@ -547,6 +554,14 @@ def display_frame(
         values = frame[name]
         if spec.kind == "raw" or (spec.kind == "count" and not values.isna().any()):
             shown[name] = values
+        elif spec.kind in ("money", "money_change"):
+            # One column, one precision, so that the amounts line up: cents only when every amount is small.
+            amounts = pd.to_numeric(values, errors="coerce")
+            cents = bool(amounts.abs().max() < formats.CENTS_BELOW) if amounts.notna().any() else False
+            plus = spec.kind == "money_change"
+            shown[name] = values.map(
+                lambda v, c=cents, p=plus: v if isinstance(v, str) else formats.money(v, cents=c, plus=p)
+            ).astype(object)
         else:
             shown[name] = values.map(lambda v, kind=spec.kind: write(v, kind)).astype(object)
     return pd.DataFrame(shown, index=frame.index)

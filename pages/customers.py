@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import labels, profiles
+from crm_core import formats, labels, profiles
 from ui.tables import table
 
 ui.page("Customers")
@@ -158,7 +158,7 @@ attributes = [
     for row in profile.attributes.itertuples()
 ]
 facts.markdown(
-    f"**Acquired via** {ui.plain(who.acquisition_channel or '—')} · "
+    f"**Acquired via** {ui.plain(labels.value_label(who.acquisition_channel) or formats.MISSING)} · "
     f"**cost** {or_dash(who.acquisition_cost, ui.currency_cents)}  \n" + ("  \n".join(attributes) or "No attributes.")
 )
 

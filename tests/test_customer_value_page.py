@@ -104,13 +104,15 @@ def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):
     details = _with_engine(duckdb_demo_url, clv_report.customer_details, tuple(top["customer_id"]))
     listed = at.dataframe[0].value
     assert listed["customer"].tolist() == [f"customers?customer={c}" for c in details["external_id"]]
-    assert listed["clv"].tolist() == [formats.money(v) for v in top["clv"]]
+    assert listed["clv"].tolist() == labels.display_frame(top, ["clv"])["clv"].tolist()
+    assert all(text.startswith("€") for text in listed["clv"])
     # Each with the 80 % range of the value, one click away.
     assert "clv_low" not in listed.columns
     at.toggle(key="cv_top_more").set_value(True).run()
     listed = at.dataframe[0].value
-    assert listed["clv_low"].tolist() == [formats.money(v) for v in top["clv_low"]]
-    assert listed["clv_high"].tolist() == [formats.money(v) for v in top["clv_high"]]
+    written = labels.display_frame(top, ["clv_low", "clv_high"])
+    assert listed["clv_low"].tolist() == written["clv_low"].tolist()
+    assert listed["clv_high"].tolist() == written["clv_high"].tolist()
 
     _show(at, HOW_SURE)
     period = _with_engine(duckdb_demo_url, clv_report.default_backtest_period)

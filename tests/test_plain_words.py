@@ -113,6 +113,7 @@ def test_display_frame_writes_every_kind_in_the_one_format():
         {
             "status": ["opt_in", "opt_out", None],
             "revenue": [21647.0, -26.08, float("nan")],
+            "acquisition_cost": [12.5, -3.0, None],
             "conversion_rate": [0.209, 0.5, None],
             "uplift": [0.04, -0.013, None],
             "p_value": [0.049, 0.0001, None],
@@ -122,7 +123,9 @@ def test_display_frame_writes_every_kind_in_the_one_format():
     )
     shown = labels.display_frame(frame)
     assert shown["status"].tolist() == ["Opted in", "Opted out", formats.MISSING]
-    assert shown["revenue"].tolist() == ["€21,647", "−€26.08", formats.MISSING]
+    # One precision per column, so that the amounts line up: whole units when any is large, else cents.
+    assert shown["revenue"].tolist() == ["€21,647", "−€26", formats.MISSING]
+    assert shown["acquisition_cost"].tolist() == ["€12.50", "−€3.00", formats.MISSING]
     assert shown["conversion_rate"].tolist() == ["20.9%", "50.0%", formats.MISSING]
     assert shown["uplift"].tolist() == ["+4.0 pts", "−1.3 pts", formats.MISSING]
     assert shown["p_value"].tolist() == ["0.049", "<0.001", formats.MISSING]

@@ -20,7 +20,7 @@ from crm_core import labels
 def column_config(name: str, values: pd.Series, overrides: Mapping[str, labels.Column | str] | None = None) -> Any:
     """The ``column_config`` of one displayed column: a number column for counts, text for everything else."""
     spec = labels.column(name, overrides)
-    width = spec.width or ("small" if spec.kind in {"count", "yes_no", "percent", "points", "p_value"} else None)
+    width = spec.width or ("small" if spec.kind in {"count", "yes_no"} and len(spec.label) <= 12 else None)
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return st.column_config.NumberColumn(spec.label, format="localized", help=spec.help, width=width)
     return st.column_config.TextColumn(spec.label, help=spec.help, width=width)
