@@ -221,6 +221,9 @@ def campaign_funnel(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     if treated.empty or not treated["members"].any():
         return _nothing_to_show(figure, "Nobody was sent this campaign, or nothing was recorded")
     colours = [PALETTE["primary"], PALETTE["secondary"], PALETTE["accent"], PALETTE["muted"]]
+    arms = list(dict.fromkeys(treated["arm"].astype(str)))
+    if len(arms) > 1:
+        return _grouped_funnel(figure, treated, arms, colours)
     for number, (arm, part) in enumerate(treated.groupby("arm", sort=False)):
         shown = part[part["recorded"] > 0]
         figure.add_trace(
@@ -237,6 +240,39 @@ def campaign_funnel(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     # Arms side by side at each stage rather than stacked into one funnel; the legend away from the title.
     figure.update_layout(hovermode="closest", height=340, funnelmode="group", legend={"x": 1, "xanchor": "right"})
     figure.update_yaxes(showgrid=False)
+    return figure
+
+
+def _grouped_funnel(figure: go.Figure, treated: pd.DataFrame, arms: list[str], colours: list[str]) -> go.Figure:
+    """Several arms' funnels as grouped bars: each stage's share of the members sent, labelled outside the bar
+    with the count and the share, so that the labels stay readable however thin the bars."""
+    stages = list(dict.fromkeys(treated["stage"]))
+    names = [_STAGE_LABELS.get(stage, stage.capitalize()) for stage in stages]
+    for number, arm in enumerate(arms):
+        part = treated[(treated["arm"].astype(str) == arm) & (treated["recorded"] > 0)].set_index("stage")
+        part = part.reindex([stage for stage in stages if stage in part.index])
+        share = part["share_of_sent"].astype(float)
+        figure.add_bar(
+            name=arm,
+            orientation="h",
+            y=[_STAGE_LABELS.get(stage, stage.capitalize()) for stage in part.index],
+            x=share,
+            text=[f"{formats.count(n)} ({formats.percent(r)})" for n, r in zip(part["members"], share, strict=True)],
+            textposition="outside",
+            cliponaxis=False,
+            marker={"color": colours[number % len(colours)]},
+            customdata=part[["recorded"]].to_numpy(),
+            hovertemplate="%{y}: %{text} of %{customdata[0]:,} recorded<extra>" + arm + "</extra>",
+        )
+    figure.update_layout(
+        barmode="group",
+        hovermode="closest",
+        height=max(300, 90 + 26 * len(stages) * len(arms)),
+        legend={"orientation": "h", "x": 0, "y": -0.12},
+        bargap=0.25,
+    )
+    figure.update_yaxes(categoryorder="array", categoryarray=names[::-1], showgrid=False)
+    figure.update_xaxes(tickformat=".0%", range=[0, 1.35], title="Share of the members sent")
     return figure
 
 
@@ -592,24 +628,71 @@ def segment_migration(frame: pd.DataFrame, title: str | None = None) -> go.Figur
         return _nothing_to_show(figure, "No customers bought before date B")
     left = list(dict.fromkeys(frame["segment_a"].astype(str)))
     right = list(dict.fromkeys(frame["segment_b"].astype(str)))
-    labels = [f"{name} (A)" for name in left] + [f"{name} (B)" for name in right]
-    colours = [PALETTE["muted"] if name.startswith("No purchase") else PALETTE["primary"] for name in left]
-    colours += [PALETTE["primary"]] * len(right)
+    customers = frame["customers"].astype(int)
+    out_of = customers.groupby(frame["segment_a"].astype(str)).sum()
+    into = customers.groupby(frame["segment_b"].astype(str)).sum()
+    # The segment's name and size on each side; "before" on the left, "after" on the right (the dates are in
+    # the title), each segment in its own colour on both sides, so that a flow is read by its colour.
+    labels = [f"{name} · {int(out_of[name]):,}" for name in left] + [f"{name} · {int(into[name]):,}" for name in right]
+    colours = [_segment_colour(name) for name in left] + [_segment_colour(name) for name in right]
+    sources = [left.index(a) for a in frame["segment_a"].astype(str)]
     figure.add_trace(
         go.Sankey(
             arrangement="snap",
-            node={"label": labels, "color": colours, "pad": 12, "thickness": 14},
-            link={
-                "source": [left.index(a) for a in frame["segment_a"].astype(str)],
-                "target": [len(left) + right.index(b) for b in frame["segment_b"].astype(str)],
-                "value": frame["customers"].tolist(),
-                "color": "rgba(147, 197, 253, 0.45)",
-                "hovertemplate": "%{source.label} → %{target.label}: %{value:,} customers<extra></extra>",
+            node={
+                "label": labels,
+                "color": colours,
+                "pad": 14,
+                "thickness": 16,
+                "line": {"color": "white", "width": 0.5},
+                "hovertemplate": "%{label} customers<extra></extra>",
             },
+            link={
+                "source": sources,
+                "target": [len(left) + right.index(b) for b in frame["segment_b"].astype(str)],
+                "value": customers.tolist(),
+                "color": [_with_alpha(colours[source], 0.35) for source in sources],
+                "customdata": [
+                    f"{a} → {b}: {int(n):,} customers"
+                    for a, b, n in zip(frame["segment_a"], frame["segment_b"], customers, strict=True)
+                ],
+                "hovertemplate": "%{customdata}<extra></extra>",
+            },
+            textfont={"size": 12, "color": PALETTE["text"]},
         )
     )
-    figure.update_layout(height=max(380, 30 * max(len(left), len(right))), hovermode="closest")
+    figure.update_layout(height=max(440, 34 * max(len(left), len(right))), hovermode="closest")
+    figure.add_annotation(
+        x=0, y=1.04, xref="paper", yref="paper", text="<b>Before</b>", showarrow=False, xanchor="left"
+    )
+    figure.add_annotation(
+        x=1, y=1.04, xref="paper", yref="paper", text="<b>After</b>", showarrow=False, xanchor="right"
+    )
     return figure
+
+
+#: One colour per named RFM segment, from the best (greens) through the slipping (ambers) to the lost (reds, greys).
+SEGMENT_COLOURS = {
+    "Champions": "#15803d",
+    "Loyal": "#22c55e",
+    "Potential loyalists": "#14b8a6",
+    "New customers": "#38bdf8",
+    "Promising": "#2563eb",
+    "Need attention": "#eab308",
+    "About to sleep": "#f59e0b",
+    "At risk": "#f97316",
+    "Cannot lose them": "#dc2626",
+    "Hibernating": "#6b7280",
+}
+
+
+def _segment_colour(name: str) -> str:
+    return SEGMENT_COLOURS.get(name, "#cbd5e1")
+
+
+def _with_alpha(colour: str, alpha: float) -> str:
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
 def cohort_heatmap(frame: pd.DataFrame, value: str = "retention", title: str | None = None) -> go.Figure:
@@ -766,7 +849,7 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
     high = frame["high"].astype(float)
     ranges = [f"{_money_label(a)} – {_money_label(b)}" for a, b in zip(low, high, strict=True)]
     hover = [
-        f"{r}<br>{int(n):,} customers<br>together {CURRENCY}{v:,.0f}"
+        f"{r}<br>{int(n):,} customers<br>together {formats.money(v)}"
         for r, n, v in zip(ranges, frame["customers"], frame["value"], strict=True)
     ]
     colours = [PALETTE["primary"]] * len(frame)
@@ -786,9 +869,32 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
         marker={"color": colours, "line": {"color": "white", "width": 1}},
     )
     if log_scale:
-        figure.update_xaxes(type="log", tickprefix=CURRENCY, title="Predicted value (log scale)")
+        # Ticks at the powers of ten only, each written in full ("€1", "€100", "€1k"): plotly's own log ticks add
+        # bare "2" and "5" between them.
+        top = float(high.max())
+        powers = [10.0**k for k in range(0, int(math.ceil(math.log10(max(top, 1.0)))) + 1)]
+        figure.update_xaxes(
+            type="log",
+            title="Predicted value (log scale)",
+            tickmode="array",
+            tickvals=powers,
+            ticktext=[formats.money_compact(v) for v in powers],
+        )
+        if len(frame) > 1 and low.iloc[0] <= 0:
+            first = int(frame["customers"].iloc[0])
+            figure.add_annotation(
+                x=math.log10(float((left.iloc[0] + high.iloc[0]) / 2)),
+                y=first,
+                text=f"Under {_money_label(float(high.iloc[0]))}: {first:,} customers<br>worth next to nothing",
+                showarrow=True,
+                arrowhead=0,
+                ax=60,
+                ay=-10,
+                xanchor="left",
+                font={"size": 12, "color": PALETTE["text"]},
+            )
     else:
-        figure.update_xaxes(tickprefix=CURRENCY, title="Predicted value")
+        figure.update_xaxes(tickprefix=CURRENCY, tickformat=",.0f", title="Predicted value")
     figure.update_traces(hovertemplate="%{customdata}<extra></extra>")
     figure.update_layout(hovermode="closest", showlegend=False)
     figure.update_yaxes(title="Customers")
@@ -997,4 +1103,41 @@ def backtest_by_frequency(frame: pd.DataFrame, title: str | None = None) -> go.F
     figure.update_layout(barmode="group", legend={"x": 1, "xanchor": "right"})
     figure.update_xaxes(title="Repeat purchases in the calibration period", type="category")
     figure.update_yaxes(title="Purchases per customer in the holdout")
+    return figure
+
+
+#: How each kind of feedback is scored, for the feedback chart's hover: (the kind's name, the scale's top).
+_FEEDBACK_SCALES = {"survey": ("Survey (NPS)", 10), "review": ("Review", 5)}
+
+
+def feedback_scores(frame: pd.DataFrame, title: str | None = "Feedback scores over time") -> go.Figure:
+    """One customer's scored feedback over time: surveys (NPS, 0–10) and reviews (1–5) as points on one score axis
+    with room around it, so that no point is clipped, and dates that carry their year.
+
+    Parameters
+    ----------
+    frame
+        ``created_at``, ``kind``, ``score`` (the profile's feedback; rows without a score are left out).
+    """
+    figure = _figure(title)
+    scored = frame.dropna(subset=["score"]) if not frame.empty else frame
+    if scored.empty:
+        return _nothing_to_show(figure, "No scored surveys or reviews")
+    colours = [PALETTE["primary"], PALETTE["accent"], PALETTE["secondary"], PALETTE["muted"]]
+    for number, (kind, part) in enumerate(scored.groupby("kind", sort=True)):
+        name, top = _FEEDBACK_SCALES.get(str(kind), (str(kind).capitalize(), None))
+        out_of = f" / {top}" if top else ""
+        figure.add_scatter(
+            x=part["created_at"],
+            y=part["score"].astype(float),
+            mode="markers+lines",
+            name=name,
+            line={"width": 1, "color": colours[number % len(colours)]},
+            marker={"size": 9, "color": colours[number % len(colours)]},
+            customdata=[f"{name}: {score:g}{out_of}" for score in part["score"].astype(float)],
+            hovertemplate="%{x|%d %b %Y}<br>%{customdata}<extra></extra>",
+        )
+    figure.update_yaxes(title="Score", range=[-0.5, 10.8], dtick=2, zeroline=False)
+    figure.update_xaxes(tickformat="%b %Y", showgrid=False)
+    figure.update_layout(height=300, hovermode="closest", legend={"orientation": "h", "x": 0, "y": -0.18})
     return figure

@@ -143,6 +143,9 @@ if results_tab.open:
             key="campaign_segment_arm",
         )
         by_segment, by_decile = st.columns(2)
+        # Drawn last (see below); until then the reader sees what is coming instead of an empty half.
+        decile_slot = by_decile.empty()
+        decile_slot.info("Ranking the members by the value predicted before the send…", icon=":material/hourglass_top:")
         try:
             segments = ui.cached(campaigns.uplift_by_segment, campaign=name, by=by, arm=arm)
         except ValueError as exc:
@@ -199,7 +202,7 @@ if results_tab.open:
 
         # Last, though it is drawn beside the segment chart: it fits the CLV model on the history before the send,
         # the slowest part of the page, and everything else should not wait for it.
-        with by_decile:
+        with decile_slot.container(), st.spinner("Fitting the value model on the history before the send…"):
             try:
                 deciles = ui.cached(campaigns.uplift_by_predicted_value, campaign=name, arm=arm)
             except ValueError as exc:

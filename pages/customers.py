@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import formats, labels, profiles
+from crm_core import charts, formats, labels, profiles
 from ui.tables import table
 
 ui.page("Customers")
@@ -379,7 +379,10 @@ with feedback_tab:
         scored = profile.feedback.dropna(subset=["score"])
         chart, mentions = st.columns([3, 2])
         if not scored.empty:
-            chart.scatter_chart(scored, x="created_at", y="score", color="kind", x_label="", y_label="Score")
+            chart.plotly_chart(
+                charts.feedback_scores(scored, title="Scores over time (surveys 0–10, reviews 1–5)"),
+                key=f"feedback_chart_{profile.customer_id}",
+            )
         if summary.mentions.empty:
             mentions.caption("No competitor, reason for not buying or complaint mentioned.")
         else:
