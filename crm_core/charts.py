@@ -268,7 +268,7 @@ def _grouped_funnel(figure: go.Figure, treated: pd.DataFrame, arms: list[str], c
         barmode="group",
         hovermode="closest",
         height=max(300, 90 + 26 * len(stages) * len(arms)),
-        legend={"orientation": "h", "x": 0, "y": -0.12},
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
         bargap=0.25,
     )
     figure.update_yaxes(categoryorder="array", categoryarray=names[::-1], showgrid=False)
