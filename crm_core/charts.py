@@ -1138,6 +1138,9 @@ def feedback_scores(frame: pd.DataFrame, title: str | None = "Feedback scores ov
             hovertemplate="%{x|%d %b %Y}<br>%{customdata}<extra></extra>",
         )
     figure.update_yaxes(title="Score", range=[-0.5, 10.8], dtick=2, zeroline=False)
-    figure.update_xaxes(tickformat="%b %Y", showgrid=False)
+    # At least a few months wide, so that a single answer sits in the middle and every tick is a different month.
+    first, last = pd.to_datetime(scored["created_at"]).min(), pd.to_datetime(scored["created_at"]).max()
+    margin = max(pd.Timedelta(days=45), (last - first) * 0.05)
+    figure.update_xaxes(tickformat="%b %Y", showgrid=False, range=[first - margin, last + margin])
     figure.update_layout(height=300, hovermode="closest", legend={"orientation": "h", "x": 0, "y": -0.18})
     return figure

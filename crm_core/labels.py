@@ -118,7 +118,7 @@ COLUMNS: dict[str, Column] = {
     "outcome": _c("Outcome"),
     "campaign": _c("Campaign", width="medium"),
     "kind": _c("Kind"),
-    "score": _c("Score", "number"),
+    "score": _c("Score", "text", "NPS 0–10 for surveys, 1–5 for reviews"),
     "competitor_brand": _c("Competitor brand"),
     "reason": _c("Reason not bought", width="medium"),
     "text": _c("Text", width="large"),

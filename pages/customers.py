@@ -377,7 +377,7 @@ with feedback_tab:
         )
         complaints.metric("Complaints", ui.number(summary.complaints), border=True)
         scored = profile.feedback.dropna(subset=["score"])
-        chart, mentions = st.columns([3, 2])
+        chart, mentions = st.columns(2)
         if not scored.empty:
             chart.plotly_chart(
                 charts.feedback_scores(scored, title="Scores over time (surveys 0–10, reviews 1–5)"),
