@@ -251,3 +251,100 @@ def test_the_value_lists_explain_one_time_buyers_and_the_two_chances(app_env, du
     helps = {column.get("label"): column.get("help") for config in configs for column in config.values()}
     assert helps["Buys in the next 90 days"] == labels.EXPLANATIONS["p_purchase"]
     assert labels.EXPLANATIONS["p_alive"] in helps["Likely still active"]
+
+
+# --- charts that read ----------------------------------------------------------------------------------------------
+
+
+def test_uplift_axes_read_in_points_and_signed_money():
+    from crm_core import charts
+
+    frame = pd.DataFrame(
+        {
+            "arm": ["A", "A"],
+            "metric": ["conversion", "revenue_per_member"],
+            "estimate": [0.04, -7.06],
+            "ci_low": [-0.01, -38.42],
+            "ci_high": [0.09, 24.31],
+            "p_value": [0.2, 0.66],
+        }
+    )
+    figure = charts.uplift_forest(frame).to_plotly_json()
+    ticks = [figure["layout"][axis]["ticktext"] for axis in ("xaxis", "xaxis2")]
+    assert "0" in ticks[0] and "+5 pts" in ticks[0]
+    assert all(t == "0" or (t[0] in "+\u2212" and t.endswith(" pts")) for t in ticks[0])
+    assert "−€40" in ticks[1] and "€0" in ticks[1] and "+€20" in ticks[1]
+    assert not any("€−" in t or "€+" in t for t in ticks[1])
+
+
+def test_several_arms_get_a_readable_funnel_with_counts_and_shares_outside_the_bars():
+    from crm_core import charts
+
+    rows = []
+    for arm, sent, converted in (("A", 1907, 508), ("B", 1860, 500)):
+        rows += [
+            {"arm": arm, "is_control": False, "stage": "sent", "members": sent, "recorded": sent, "share_of_sent": 1.0},
+            {
+                "arm": arm,
+                "is_control": False,
+                "stage": "converted",
+                "members": converted,
+                "recorded": sent,
+                "share_of_sent": converted / sent,
+            },
+        ]
+    figure = charts.campaign_funnel(pd.DataFrame(rows))
+    assert [trace.type for trace in figure.data] == ["bar", "bar"]
+    assert figure.data[0].textposition == "outside"
+    assert list(figure.data[0].text) == ["1,907 (100.0%)", "508 (26.6%)"]
+
+
+def test_the_migration_sankey_colours_each_segment_and_says_its_size():
+    from crm_core import charts
+
+    flows = pd.DataFrame(
+        {
+            "segment_a": ["Champions", "Champions", "At risk"],
+            "segment_b": ["Champions", "At risk", "Hibernating"],
+            "customers": [90, 10, 30],
+        }
+    )
+    (sankey,) = charts.segment_migration(flows).data
+    assert list(sankey.node.label) == [
+        "Champions · 100",
+        "At risk · 30",
+        "Champions · 90",
+        "At risk · 10",
+        "Hibernating · 30",
+    ]
+    assert sankey.node.color[0] == charts.SEGMENT_COLOURS["Champions"] != sankey.node.color[1]
+    assert all(colour.startswith("rgba(") for colour in sankey.link.color)
+
+
+def test_the_value_histogram_names_its_first_bar_and_writes_whole_ticks():
+    from crm_core import charts
+
+    bins = pd.DataFrame(
+        {
+            "low": [0.0, 1.0, 10.0, 100.0],
+            "high": [1.0, 10.0, 100.0, 1000.0],
+            "customers": [40, 5, 8, 3],
+            "value": [1, 20, 300, 2000],
+        }
+    )
+    layout = charts.clv_distribution(bins, log_scale=True).to_plotly_json()["layout"]
+    assert layout["xaxis"]["ticktext"] == ["€1", "€10", "€100", "€1.0k"]
+    assert "Under €1: 40 customers" in layout["annotations"][0]["text"]
+
+
+def test_the_feedback_chart_has_a_title_dated_ticks_and_room_around_the_points():
+    from crm_core import charts
+
+    feedback = pd.DataFrame({"created_at": pd.to_datetime(["2025-11-12"]), "kind": ["survey"], "score": [10.0]})
+    layout = charts.feedback_scores(feedback).to_plotly_json()["layout"]
+    assert layout["title"]["text"]
+    assert layout["xaxis"]["tickformat"] == "%b %Y"
+    low, high = layout["yaxis"]["range"]
+    assert low < 0 and high > 10
+    first, last = (pd.Timestamp(v) for v in layout["xaxis"]["range"])
+    assert (last - first).days >= 90
