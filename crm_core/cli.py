@@ -552,13 +552,15 @@ def cmd_quality(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([check.as_dict() for check in checks], indent=2, ensure_ascii=False, default=str))
         return 0
+    from crm_core import labels
+
     for check in checks:
         print(f"{check.title}: {check.count:,} of {check.total:,} {check.unit} ({check.share:.1%})")
         if check.breakdown:
-            print("  " + ", ".join(f"{name} {count:,}" for name, count in check.breakdown.items()))
+            print("  " + labels.breakdown_text(check.breakdown))
         print(f"  how the metrics treat them: {check.treatment}")
         if check.count and len(check.examples):
-            _print_table(_frame_rows(check.examples), list(check.examples.columns))
+            _print_labelled(check.examples, list(check.examples.columns))
         print()
     return 0
 
