@@ -179,12 +179,12 @@ when[1].metric("Last purchase", day(figures.last_purchase), border=True)
 when[2].metric("Tenure", or_dash(figures.tenure_days, lambda d: f"{ui.number(d)} days"), border=True)
 rfm_scores = profile.rfm
 if rfm_scores is None:
-    when[3].metric("RFM segment", "No purchase yet", border=True)
+    ui.text_card(when[3], "RFM segment", "No purchase yet")
 else:
-    when[3].metric(
+    ui.text_card(
+        when[3],
         "RFM segment",
         rfm_scores.segment,
-        border=True,
         help=f"Scores 5 = best, by quintile of all buyers: last purchase {rfm_scores.recency_days} days ago (R "
         f"{rfm_scores.r_score}), {rfm_scores.frequency} purchases (F {rfm_scores.f_score}), "
         f"{ui.currency(rfm_scores.monetary)} (M {rfm_scores.m_score}).",
