@@ -515,7 +515,7 @@ def response_by_day(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
             name=name,
             line=line,
             customdata=part[["cumulative_converters", "n"]].to_numpy(),
-            hovertemplate=f"{name}: %{{y:.2%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}})<extra></extra>",
+            hovertemplate=f"{name}: %{{y:.1%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}})<extra></extra>",
         )
     figure.update_xaxes(title="Days after sending", dtick=7 if frame["day"].max() > 14 else 1)
     figure.update_yaxes(tickformat=".1%", rangemode="tozero")
