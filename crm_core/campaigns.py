@@ -535,6 +535,7 @@ class ArmEffect:
     roi_low: float
     roi_high: float
     verdict: str
+    headline: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"arm": self.arm, "n": self.n}
@@ -555,6 +556,7 @@ class ArmEffect:
             "roi_low",
             "roi_high",
             "verdict",
+            "headline",
         ):
             out[name] = getattr(self, name)
         return _json_value(out)
@@ -713,18 +715,18 @@ def _arm_effect(
     conversions = scaled(conversion)
     revenue_total = scaled(revenue)
     roi = [uplift.roi(value, margin, cost) for value in revenue_total]
-    text = uplift.verdict(
-        name,
-        has_control=has_control,
-        treatment_rate=arm.conversion_rate,
-        control_rate=control.conversion_rate,
-        conversion=conversion,
-        revenue=revenue,
-        roi_estimate=roi[0],
-        roi_low=roi[1],
-        roi_high=roi[2],
-        margin=margin,
-    )
+    findings: dict[str, Any] = {
+        "has_control": has_control,
+        "treatment_rate": arm.conversion_rate,
+        "control_rate": control.conversion_rate,
+        "conversion": conversion,
+        "revenue": revenue,
+        "roi_estimate": roi[0],
+        "roi_low": roi[1],
+        "roi_high": roi[2],
+        "margin": margin,
+    }
+    text = uplift.verdict(name, **findings)
     return ArmEffect(
         arm=name,
         n=arm.n,
@@ -744,6 +746,7 @@ def _arm_effect(
         roi_low=roi[1],
         roi_high=roi[2],
         verdict=text,
+        headline=uplift.headline(name, **findings),
     )
 
 
@@ -1361,6 +1364,7 @@ COMPARE_COLUMNS = [
     "margin",
     "roi",
     "verdict",
+    "headline",
 ]
 
 
@@ -1403,6 +1407,7 @@ def compare_campaigns(engine: Engine, campaign_ids: Iterable[int]) -> pd.DataFra
                 "incremental_revenue": effect.incremental_revenue,
                 "roi": effect.roi,
                 "verdict": effect.verdict,
+                "headline": effect.headline,
             }
         )
     frame = pd.DataFrame(records, columns=COMPARE_COLUMNS)

@@ -8,6 +8,8 @@ error. The frames are the ones :mod:`crm_core.overview` returns; the docstrings 
 from __future__ import annotations
 
 import html
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -219,6 +221,9 @@ def campaign_funnel(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     if treated.empty or not treated["members"].any():
         return _nothing_to_show(figure, "Nobody was sent this campaign, or nothing was recorded")
     colours = [PALETTE["primary"], PALETTE["secondary"], PALETTE["accent"], PALETTE["muted"]]
+    arms = list(dict.fromkeys(treated["arm"].astype(str)))
+    if len(arms) > 1:
+        return _grouped_funnel(figure, treated, arms, colours)
     for number, (arm, part) in enumerate(treated.groupby("arm", sort=False)):
         shown = part[part["recorded"] > 0]
         figure.add_trace(
@@ -235,6 +240,39 @@ def campaign_funnel(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     # Arms side by side at each stage rather than stacked into one funnel; the legend away from the title.
     figure.update_layout(hovermode="closest", height=340, funnelmode="group", legend={"x": 1, "xanchor": "right"})
     figure.update_yaxes(showgrid=False)
+    return figure
+
+
+def _grouped_funnel(figure: go.Figure, treated: pd.DataFrame, arms: list[str], colours: list[str]) -> go.Figure:
+    """Several arms' funnels as grouped bars: each stage's share of the members sent, labelled outside the bar
+    with the count and the share, so that the labels stay readable however thin the bars."""
+    stages = list(dict.fromkeys(treated["stage"]))
+    names = [_STAGE_LABELS.get(stage, stage.capitalize()) for stage in stages]
+    for number, arm in enumerate(arms):
+        part = treated[(treated["arm"].astype(str) == arm) & (treated["recorded"] > 0)].set_index("stage")
+        part = part.reindex([stage for stage in stages if stage in part.index])
+        share = part["share_of_sent"].astype(float)
+        figure.add_bar(
+            name=arm,
+            orientation="h",
+            y=[_STAGE_LABELS.get(stage, stage.capitalize()) for stage in part.index],
+            x=share,
+            text=[f"{formats.count(n)} ({formats.percent(r)})" for n, r in zip(part["members"], share, strict=True)],
+            textposition="outside",
+            cliponaxis=False,
+            marker={"color": colours[number % len(colours)]},
+            customdata=part[["recorded"]].to_numpy(),
+            hovertemplate="%{y}: %{text} of %{customdata[0]:,} recorded<extra>" + arm + "</extra>",
+        )
+    figure.update_layout(
+        barmode="group",
+        hovermode="closest",
+        height=max(300, 90 + 26 * len(stages) * len(arms)),
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
+        bargap=0.25,
+    )
+    figure.update_yaxes(categoryorder="array", categoryarray=names[::-1], showgrid=False)
+    figure.update_xaxes(tickformat=".0%", range=[0, 1.35], title="Share of the members sent")
     return figure
 
 
@@ -282,6 +320,37 @@ def _effect_text(label: str, estimate: float, low: float, high: float, p_value: 
     return f"<b>{label}</b><br>uplift {show(estimate)}<br>95 % CI {show(low)} to {show(high)}<br>p {p}"
 
 
+def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """About ``count`` round tick values from ``low`` to ``high`` that include zero."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    span = high - low
+    if not math.isfinite(span) or span <= 0:
+        return [0.0]
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step) * step
+    ticks = [first + i * step for i in range(int(math.ceil((high - first) / step)) + 1)]
+    return [round(t, 12) for t in ticks]
+
+
+def _signed_axis(values: Sequence[float], money: bool) -> dict[str, Any]:
+    """Ticks of an uplift axis written in the one format: ``−€20``, ``€0``, ``+€20``; ``−4.0 pts``, ``+4.0 pts``.
+    (Plotly's own formats would write ``€−20`` and ``+10.0%`` for a difference of rates.)"""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite:
+        return {}
+    ticks = _nice_ticks(min(finite), max(finite))
+
+    def label(tick: float) -> str:
+        if money:
+            return formats.money(tick, cents=abs(tick) < 10 and tick != round(tick), plus=True)
+        points = round(tick * 100, 1)
+        return "0" if points == 0 else formats.points(tick).replace(".0 pts", " pts")
+
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": [label(t) for t in ticks]}
+
+
 def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Every treatment arm's uplift against the control with its 95 % interval: one panel per metric (conversion
     and response in percentage points, revenue per member in currency), a line at zero, and the arms down the side.
@@ -327,10 +396,8 @@ def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
             figure, list(part.index), part["estimate"], part["ci_low"], part["ci_high"], hover, row=1, col=column
         )
         figure.add_vline(x=0, line_color=PALETTE["text"], line_width=1, row=1, col=column)
-        if money:
-            figure.update_xaxes(tickprefix=CURRENCY, tickformat="+,.2~f", row=1, col=column)
-        else:
-            figure.update_xaxes(tickformat="+.1%", row=1, col=column)
+        ends = [*part["ci_low"].tolist(), *part["ci_high"].tolist(), *part["estimate"].tolist()]
+        figure.update_xaxes(**_signed_axis(ends, money), row=1, col=column)
     # Few ticks per panel, so that the labels of neighbouring panels never run into each other.
     figure.update_xaxes(showgrid=True, gridcolor=PALETTE["grid"], zeroline=False, nticks=4)
     figure.update_yaxes(autorange="reversed", showgrid=False)
@@ -339,6 +406,13 @@ def uplift_forest(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     figure.update_layout(hovermode="closest", height=max(220, 140 + 60 * len(arms)), margin={"t": top})
     figure.update_annotations(font_size=13)
     return figure
+
+
+def _decile_label(decile: int, deciles: int) -> str:
+    """A decile of predicted value that says which end it is: "Top 10 %", "Bottom 10 %", "Decile 4 of 10"."""
+    if deciles == 10 and decile in (1, 10):
+        return "Bottom 10 % (lowest value)" if decile == 1 else "Top 10 % (highest value)"
+    return f"Decile {decile} of {deciles}" + (" (highest value)" if decile == deciles else "")
 
 
 def uplift_by_group(
@@ -363,7 +437,8 @@ def uplift_by_group(
         the estimate and interval columns (``uplift``, ``ci_low``, ``ci_high``, ``p_value`` by default; e.g.
         ``revenue_uplift`` … with ``money=True``), optionally ``n_treatment``, ``n_control`` and ``too_small``.
     group
-        The column that labels the rows; deciles read "Decile 1" … .
+        The column that labels the rows; deciles read "Bottom 10 % (lowest value)", "Decile 2 of 10" … "Top 10 %
+        (highest value)".
     money
         The estimate is in currency (revenue per member), not a rate.
     """
@@ -372,7 +447,8 @@ def uplift_by_group(
     rows = frame[frame[estimate].notna()] if not frame.empty else frame
     if rows.empty:
         return _nothing_to_show(figure, "No group has members on both sides")
-    labels = [f"Decile {value}" if group == "decile" else str(value) for value in rows[group]]
+    top = int(frame[group].max()) if group == "decile" else 0
+    labels = [_decile_label(int(value), top) if group == "decile" else str(value) for value in rows[group]]
     sizes = [
         f"<br>{int(t):,} treated, {int(c):,} control"
         for t, c in zip(
@@ -401,7 +477,7 @@ def uplift_by_group(
         showgrid=True,
         gridcolor=PALETTE["grid"],
         zeroline=False,
-        **({"tickprefix": CURRENCY, "tickformat": "+,.2f"} if money else {"tickformat": "+.1%"}),
+        **_signed_axis([*rows[low].tolist(), *rows[high].tolist(), *rows[estimate].tolist()], money),
     )
     figure.update_yaxes(autorange="reversed", showgrid=False, type="category")
     figure.update_layout(hovermode="closest", height=max(220, 90 + 34 * len(rows)))
@@ -427,7 +503,7 @@ def response_by_day(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     for (arm, is_control), part in frame.groupby(["arm", "is_control"], sort=False):
         if is_control:
             line = {"color": PALETTE["muted"], "dash": "dash", "width": 2}
-            name = f"{arm} (control)"
+            name = str(arm) if str(arm).strip().lower() == "control" else f"{arm} (control)"
         else:
             line = {"color": colours[treated % len(colours)], "width": 2}
             name = str(arm)
@@ -439,7 +515,7 @@ def response_by_day(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
             name=name,
             line=line,
             customdata=part[["cumulative_converters", "n"]].to_numpy(),
-            hovertemplate=f"{name}: %{{y:.2%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}})<extra></extra>",
+            hovertemplate=f"{name}: %{{y:.1%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}})<extra></extra>",
         )
     figure.update_xaxes(title="Days after sending", dtick=7 if frame["day"].max() > 14 else 1)
     figure.update_yaxes(tickformat=".1%", rangemode="tozero")
@@ -496,7 +572,7 @@ def rfm_map(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
         customdata=hover,
         hovertemplate="%{customdata}<extra></extra>",
         colorscale=_SEQUENTIAL,
-        colorbar={"title": {"text": "avg spend"}, "tickprefix": CURRENCY, "thickness": 12},
+        colorbar={"title": {"text": "Average spend"}, "tickprefix": CURRENCY, "tickformat": ",.0f", "thickness": 12},
         xgap=2,
         ygap=2,
     )
@@ -552,24 +628,71 @@ def segment_migration(frame: pd.DataFrame, title: str | None = None) -> go.Figur
         return _nothing_to_show(figure, "No customers bought before date B")
     left = list(dict.fromkeys(frame["segment_a"].astype(str)))
     right = list(dict.fromkeys(frame["segment_b"].astype(str)))
-    labels = [f"{name} (A)" for name in left] + [f"{name} (B)" for name in right]
-    colours = [PALETTE["muted"] if name.startswith("No purchase") else PALETTE["primary"] for name in left]
-    colours += [PALETTE["primary"]] * len(right)
+    customers = frame["customers"].astype(int)
+    out_of = customers.groupby(frame["segment_a"].astype(str)).sum()
+    into = customers.groupby(frame["segment_b"].astype(str)).sum()
+    # The segment's name and size on each side; "before" on the left, "after" on the right (the dates are in
+    # the title), each segment in its own colour on both sides, so that a flow is read by its colour.
+    labels = [f"{name} · {int(out_of[name]):,}" for name in left] + [f"{name} · {int(into[name]):,}" for name in right]
+    colours = [_segment_colour(name) for name in left] + [_segment_colour(name) for name in right]
+    sources = [left.index(a) for a in frame["segment_a"].astype(str)]
     figure.add_trace(
         go.Sankey(
             arrangement="snap",
-            node={"label": labels, "color": colours, "pad": 12, "thickness": 14},
-            link={
-                "source": [left.index(a) for a in frame["segment_a"].astype(str)],
-                "target": [len(left) + right.index(b) for b in frame["segment_b"].astype(str)],
-                "value": frame["customers"].tolist(),
-                "color": "rgba(147, 197, 253, 0.45)",
-                "hovertemplate": "%{source.label} → %{target.label}: %{value:,} customers<extra></extra>",
+            node={
+                "label": labels,
+                "color": colours,
+                "pad": 14,
+                "thickness": 16,
+                "line": {"color": "white", "width": 0.5},
+                "hovertemplate": "%{label} customers<extra></extra>",
             },
+            link={
+                "source": sources,
+                "target": [len(left) + right.index(b) for b in frame["segment_b"].astype(str)],
+                "value": customers.tolist(),
+                "color": [_with_alpha(colours[source], 0.35) for source in sources],
+                "customdata": [
+                    f"{a} → {b}: {int(n):,} customers"
+                    for a, b, n in zip(frame["segment_a"], frame["segment_b"], customers, strict=True)
+                ],
+                "hovertemplate": "%{customdata}<extra></extra>",
+            },
+            textfont={"size": 12, "color": PALETTE["text"]},
         )
     )
-    figure.update_layout(height=max(380, 30 * max(len(left), len(right))), hovermode="closest")
+    figure.update_layout(height=max(440, 34 * max(len(left), len(right))), hovermode="closest")
+    figure.add_annotation(
+        x=0, y=1.04, xref="paper", yref="paper", text="<b>Before</b>", showarrow=False, xanchor="left"
+    )
+    figure.add_annotation(
+        x=1, y=1.04, xref="paper", yref="paper", text="<b>After</b>", showarrow=False, xanchor="right"
+    )
     return figure
+
+
+#: One colour per named RFM segment, from the best (greens) through the slipping (ambers) to the lost (reds, greys).
+SEGMENT_COLOURS = {
+    "Champions": "#15803d",
+    "Loyal": "#22c55e",
+    "Potential loyalists": "#14b8a6",
+    "New customers": "#38bdf8",
+    "Promising": "#2563eb",
+    "Need attention": "#eab308",
+    "About to sleep": "#f59e0b",
+    "At risk": "#f97316",
+    "Cannot lose them": "#dc2626",
+    "Hibernating": "#6b7280",
+}
+
+
+def _segment_colour(name: str) -> str:
+    return SEGMENT_COLOURS.get(name, "#cbd5e1")
+
+
+def _with_alpha(colour: str, alpha: float) -> str:
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
 def cohort_heatmap(frame: pd.DataFrame, value: str = "retention", title: str | None = None) -> go.Figure:
@@ -726,7 +849,7 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
     high = frame["high"].astype(float)
     ranges = [f"{_money_label(a)} – {_money_label(b)}" for a, b in zip(low, high, strict=True)]
     hover = [
-        f"{r}<br>{int(n):,} customers<br>together {CURRENCY}{v:,.0f}"
+        f"{r}<br>{int(n):,} customers<br>together {formats.money(v)}"
         for r, n, v in zip(ranges, frame["customers"], frame["value"], strict=True)
     ]
     colours = [PALETTE["primary"]] * len(frame)
@@ -746,9 +869,32 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
         marker={"color": colours, "line": {"color": "white", "width": 1}},
     )
     if log_scale:
-        figure.update_xaxes(type="log", tickprefix=CURRENCY, title="Predicted value (log scale)")
+        # Ticks at the powers of ten only, each written in full ("€1", "€100", "€1k"): plotly's own log ticks add
+        # bare "2" and "5" between them.
+        top = float(high.max())
+        powers = [10.0**k for k in range(0, int(math.ceil(math.log10(max(top, 1.0)))) + 1)]
+        figure.update_xaxes(
+            type="log",
+            title="Predicted value (log scale)",
+            tickmode="array",
+            tickvals=powers,
+            ticktext=[formats.money_compact(v) for v in powers],
+        )
+        if len(frame) > 1 and low.iloc[0] <= 0:
+            first = int(frame["customers"].iloc[0])
+            figure.add_annotation(
+                x=math.log10(float((left.iloc[0] + high.iloc[0]) / 2)),
+                y=first,
+                text=f"Under {_money_label(float(high.iloc[0]))}: {first:,} customers<br>worth next to nothing",
+                showarrow=True,
+                arrowhead=0,
+                ax=60,
+                ay=-10,
+                xanchor="left",
+                font={"size": 12, "color": PALETTE["text"]},
+            )
     else:
-        figure.update_xaxes(tickprefix=CURRENCY, title="Predicted value")
+        figure.update_xaxes(tickprefix=CURRENCY, tickformat=",.0f", title="Predicted value")
     figure.update_traces(hovertemplate="%{customdata}<extra></extra>")
     figure.update_layout(hovermode="closest", showlegend=False)
     figure.update_yaxes(title="Customers")
@@ -957,4 +1103,44 @@ def backtest_by_frequency(frame: pd.DataFrame, title: str | None = None) -> go.F
     figure.update_layout(barmode="group", legend={"x": 1, "xanchor": "right"})
     figure.update_xaxes(title="Repeat purchases in the calibration period", type="category")
     figure.update_yaxes(title="Purchases per customer in the holdout")
+    return figure
+
+
+#: How each kind of feedback is scored, for the feedback chart's hover: (the kind's name, the scale's top).
+_FEEDBACK_SCALES = {"survey": ("Survey (NPS)", 10), "review": ("Review", 5)}
+
+
+def feedback_scores(frame: pd.DataFrame, title: str | None = "Feedback scores over time") -> go.Figure:
+    """One customer's scored feedback over time: surveys (NPS, 0–10) and reviews (1–5) as points on one score axis
+    with room around it, so that no point is clipped, and dates that carry their year.
+
+    Parameters
+    ----------
+    frame
+        ``created_at``, ``kind``, ``score`` (the profile's feedback; rows without a score are left out).
+    """
+    figure = _figure(title)
+    scored = frame.dropna(subset=["score"]) if not frame.empty else frame
+    if scored.empty:
+        return _nothing_to_show(figure, "No scored surveys or reviews")
+    colours = [PALETTE["primary"], PALETTE["accent"], PALETTE["secondary"], PALETTE["muted"]]
+    for number, (kind, part) in enumerate(scored.groupby("kind", sort=True)):
+        name, top = _FEEDBACK_SCALES.get(str(kind), (str(kind).capitalize(), None))
+        out_of = f" / {top}" if top else ""
+        figure.add_scatter(
+            x=part["created_at"],
+            y=part["score"].astype(float),
+            mode="markers+lines",
+            name=name,
+            line={"width": 1, "color": colours[number % len(colours)]},
+            marker={"size": 9, "color": colours[number % len(colours)]},
+            customdata=[f"{name}: {score:g}{out_of}" for score in part["score"].astype(float)],
+            hovertemplate="%{x|%d %b %Y}<br>%{customdata}<extra></extra>",
+        )
+    figure.update_yaxes(title="Score", range=[-0.5, 10.8], dtick=2, zeroline=False)
+    # At least a few months wide, so that a single answer sits in the middle and every tick is a different month.
+    first, last = pd.to_datetime(scored["created_at"]).min(), pd.to_datetime(scored["created_at"]).max()
+    margin = max(pd.Timedelta(days=45), (last - first) * 0.05)
+    figure.update_xaxes(tickformat="%b %Y", showgrid=False, range=[first - margin, last + margin])
+    figure.update_layout(height=300, hovermode="closest", legend={"orientation": "h", "x": 0, "y": -0.18})
     return figure

@@ -261,6 +261,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_labelled(frame, columns: Sequence[str], overrides: dict[str, Any] | None = None) -> None:
+    """A result table with the dashboard's headers and number format (:mod:`crm_core.labels`)."""
+    from crm_core import labels
+
+    shown = labels.display_frame(frame, columns, overrides)
+    _print_table(list(shown.itertuples(index=False)), [labels.column(c, overrides).label for c in columns])
+
+
 def _frame_rows(frame) -> list[tuple[Any, ...]]:
     """A DataFrame's rows for :func:`_print_table`, with NaN shown as blank."""
     return list(frame.astype(object).where(frame.notna(), None).itertuples(index=False))
@@ -288,17 +296,23 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     )
     print()
     arm_columns = ["arm", "is_control", "n", "conversion_rate", "response_rate", "revenue_per_member"]
-    _print_table(_frame_rows(results.arms[arm_columns]), arm_columns)
+    _print_labelled(results.arms, arm_columns)
+    from crm_core import labels
+
     if results.effects and results.has_control:
         print(f"\nuplift against the control ({results.control_arm}), 95 % CI:")
-        effects = results.effects_frame().drop(columns="method")
-        _print_table(_frame_rows(effects), list(effects.columns))
+        _print_labelled(
+            labels.effects_table(results.effects_frame()),
+            ["arm", "metric", "estimate", "ci_low", "ci_high", "p_value"],
+            {"estimate": "Uplift"},
+        )
         print()
         totals = ["arm", "incremental_conversions", "incremental_revenue", "cost", "roi"]
-        _print_table(_frame_rows(pd.DataFrame([e.as_dict() for e in results.effects])[totals]), totals)
+        _print_labelled(pd.DataFrame([e.as_dict() for e in results.effects]), totals)
     print()
     for effect in results.effects:
-        print(effect.verdict)
+        print(effect.headline)
+        print(f"  {effect.verdict}")
     for note in results.notes:
         print(f"note: {note}")
     return 0
@@ -323,7 +337,7 @@ def cmd_campaigns(args: argparse.Namespace) -> int:
         return 0
     columns = ["campaign_id", "name", "channel", "start_date", "treatment", "control", "conversion_rate"]
     columns += ["control_conversion_rate", "revenue", "cost", "incremental_revenue", "roi"]
-    _print_table(_frame_rows(frame[columns]), columns)
+    _print_labelled(frame, columns, {"campaign_id": "Id", "name": "Campaign"})
     return 0
 
 
@@ -538,13 +552,15 @@ def cmd_quality(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([check.as_dict() for check in checks], indent=2, ensure_ascii=False, default=str))
         return 0
+    from crm_core import labels
+
     for check in checks:
         print(f"{check.title}: {check.count:,} of {check.total:,} {check.unit} ({check.share:.1%})")
         if check.breakdown:
-            print("  " + ", ".join(f"{name} {count:,}" for name, count in check.breakdown.items()))
+            print("  " + labels.breakdown_text(check.breakdown))
         print(f"  how the metrics treat them: {check.treatment}")
         if check.count and len(check.examples):
-            _print_table(_frame_rows(check.examples), list(check.examples.columns))
+            _print_labelled(check.examples, list(check.examples.columns))
         print()
     return 0
 

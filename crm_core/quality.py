@@ -214,8 +214,7 @@ def _cancellations_and_returns(conn: Connection, limit: int) -> QualityCheck:
         breakdown={status: _count(conn, orders, orders.c.status == status) for status in ("cancelled", "returned")},
         examples=_examples(conn, examples, limit),
         treatment=(
-            "Left out of every metric: revenue, order counts, RFM, cohorts and CLV count completed orders only "
-            "(crm_core/purchases.py)."
+            "Left out of every metric: revenue, order counts, RFM, cohorts and CLV count completed orders only."
         ),
     )
 
@@ -354,7 +353,7 @@ def _customers_without_consent(conn: Connection, limit: int) -> QualityCheck:
         unit="customers",
         examples=_examples(conn, examples, limit),
         treatment=(
-            "No record means no statement: a segment export for a channel leaves them out (it needs opt_in "
+            "No record means no statement: a segment export for a channel leaves them out (it needs an opt-in "
             "there); every metric counts them as usual."
         ),
     )
@@ -404,8 +403,8 @@ def _renamed_products(conn: Connection, limit: int) -> QualityCheck:
         unit="products",
         examples=_examples(conn, examples, limit),
         treatment=(
-            "Imported under one id: the most recent name, category and brand are kept, every variant with its first "
-            "and last order is in product_variants; category and brand analyses use the kept values."
+            "Imported under one id: the most recent name, category and brand are kept, every variant is kept with its "
+            "first and last order; category and brand analyses use the kept values."
         ),
     )
 

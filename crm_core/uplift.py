@@ -499,6 +499,85 @@ def verdict(
     return "; ".join(sentences) + "."
 
 
+def _who(arm: str) -> str:
+    # A one- or two-letter arm ("A", "B2") reads as a name only with a noun before it.
+    return f"Arm {arm}" if len(arm.strip()) <= 2 else arm
+
+
+def _about_points(difference: float) -> str:
+    size = abs(difference) * 100
+    amount = f"{size:.0f}" if size >= 1 else f"{size:.1f}"
+    return f"about {amount} {'point' if amount == '1' else 'points'}"
+
+
+def _back(roi_value: float, prefix: str) -> str:
+    # What each euro spent brought back in margin; a negative return (revenue fell) has no multiple to speak of.
+    multiple = roi_value + 1
+    return f" ({prefix} about {multiple:.1f}× its cost)" if multiple >= 0.05 else ""
+
+
+def headline(
+    arm: str,
+    *,
+    has_control: bool,
+    treatment_rate: float | None = None,
+    control_rate: float | None = None,
+    conversion: Effect | None = None,
+    revenue: Effect | None = None,
+    roi_estimate: float | None = None,
+    roi_low: float | None = None,
+    roi_high: float | None = None,
+    margin: float | None = None,
+    confidence: float = 0.95,
+) -> str:
+    """The verdict as one sentence a manager can repeat, without statistics (those are in :func:`verdict`).
+
+    Takes the arguments of :func:`verdict`. The effect on conversion in rounded points, how sure it is in words
+    ("clearly real" when p < 0.01 and the interval excludes zero, "likely real" when the interval excludes zero,
+    "could be chance" otherwise), and whether it paid as a multiple of its cost (return = ROI + 1: what each euro
+    spent brought back in margin).
+
+    Returns
+    -------
+    str
+        E.g. "Arm A raised conversion by about 4 points — likely real; it paid for itself about 1.9×."
+    """
+    del margin, confidence  # the same arguments as verdict(); the sentence leaves the assumptions to the detail
+    who = _who(arm)
+    treated = _or_nan(treatment_rate)
+    if not has_control:
+        seen = f"{formats.percent(treated)} bought, but " if math.isfinite(treated) else ""
+        return (
+            f"{who}: {seen}without a control group nobody can say how many would have bought anyway, "
+            "so its effect cannot be measured."
+        )
+    if conversion is None or not conversion.is_estimable:
+        first = f"{who}: its effect on conversion cannot be measured, because conversion was not recorded"
+    else:
+        direction = "raised" if conversion.estimate > 0 else "lowered"
+        size = _about_points(conversion.estimate)
+        if conversion.includes_zero:
+            first = f"{who} showed no clear effect on conversion ({direction} it by {size}, which could be chance)"
+        else:
+            sure = "clearly real" if conversion.p_value < 0.01 else "likely real"
+            first = f"{who} {direction} conversion by {size} — {sure}"
+    revenue_known = revenue is not None and math.isfinite(revenue.estimate)
+    estimate, low, high = _or_nan(roi_estimate), _or_nan(roi_low), _or_nan(roi_high)
+    if not revenue_known:
+        second = "whether it paid is unknown, because revenue was not recorded"
+    elif not math.isfinite(estimate):
+        second = "whether it paid is unknown, because its cost is not recorded"
+    elif math.isfinite(low) and low > 0:
+        second = f"it paid for itself about {estimate + 1:.1f}×"
+    elif math.isfinite(high) and high < 0:
+        second = "it did not pay for itself" + _back(estimate, "it brought back")
+    elif estimate + 1 < 0.05:
+        second = "whether it paid for itself is unclear (best guess: it did not)"
+    else:
+        second = "whether it paid for itself is unclear" + _back(estimate, "best guess:")
+    return f"{first}; {second}."
+
+
 def _paid(estimate: float, low: float, high: float, margin: float) -> str:
     if not math.isfinite(estimate):
         return "whether it paid is unknown: the campaign's cost is not recorded"

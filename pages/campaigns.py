@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import campaigns, charts, uplift
+from crm_core import campaigns, charts, formats, labels, uplift
 from ui import privacy
+from ui.tables import table
 
 ui.page("Campaigns")
 
@@ -22,12 +23,8 @@ if listing.empty:
 
 def shown(formatter, value) -> str:
     """A figure, or a dash where there is none (no control group, no cost, nothing recorded)."""
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else formatter(value)
+    return formats.MISSING if value is None or (isinstance(value, float) and math.isnan(value)) else formatter(value)
 
-
-P_VALUE = st.column_config.NumberColumn("p-value", format="%.4f")
-#: Money to the cent in a table column.
-MONEY = f"{charts.CURRENCY}%.2f"
 
 names = listing["name"].tolist()
 name = st.selectbox(
@@ -50,7 +47,7 @@ if results_tab.open:
         results = ui.cached(campaigns.campaign_results, campaign=name)
         info = results.campaign
         st.caption(
-            f"{ui.plain(info.channel or 'no channel')} · started {shown(str, info.start_date)} · "
+            f"{ui.plain(labels.value_label(info.channel or 'No channel'))} · started {shown(str, info.start_date)} · "
             f"cost {shown(ui.currency, info.cost)} · margin {ui.percent(info.margin)} · "
             f"attribution window {info.attribution_window_days} days · outcomes {results.outcomes}"
         )
@@ -66,7 +63,9 @@ if results_tab.open:
                     st.rerun()
         for effect in results.effects:
             with st.container(border=True):
-                st.markdown(ui.plain(effect.verdict))
+                st.markdown(f"**{ui.plain(effect.headline)}**")
+                with st.expander("The statistics behind it"):
+                    st.markdown(ui.plain(effect.verdict))
         for note in results.notes:
             (st.warning if not results.has_control else st.caption)(ui.plain(note))
 
@@ -75,14 +74,14 @@ if results_tab.open:
         cards[1].metric("Control group", ui.number(selected["control"]), border=True)
         cards[2].metric(
             "Incremental revenue",
-            shown(ui.currency, results.incremental_revenue),
+            shown(lambda v: formats.money(v, plus=True), results.incremental_revenue),
             help="Uplift of revenue per member × treated members, summed over the treatment arms.",
             border=True,
         )
         cards[3].metric("Cost", shown(ui.currency, info.cost), border=True)
         cards[4].metric(
             "ROI",
-            shown(ui.percent, results.roi),
+            shown(lambda v: formats.percent(v, plus=True), results.roi),
             help=f"(incremental revenue × {ui.percent(info.margin)} margin − cost) / cost",
             border=True,
         )
@@ -94,85 +93,38 @@ if results_tab.open:
         funnel.plotly_chart(charts.campaign_funnel(funnel_frame, title="Funnel per arm"), key="funnel")
 
         st.markdown("**Every arm**")
-        st.dataframe(
+        table(
             results.arms,
-            hide_index=True,
-            width="stretch",
-            column_order=[
-                "arm",
-                "is_control",
-                "n",
-                "conversion_rate",
-                "conversion_ci_low",
-                "conversion_ci_high",
-                "response_rate",
-                "revenue_per_member",
-                "revenue_ci_low",
-                "revenue_ci_high",
-            ],
-            column_config={
-                "arm": "Arm",
-                "is_control": st.column_config.CheckboxColumn("Control"),
-                "n": st.column_config.NumberColumn("Members", format="localized"),
-                "conversion_rate": st.column_config.NumberColumn("Conversion", format="percent"),
-                "conversion_ci_low": st.column_config.NumberColumn("CI low", format="percent"),
-                "conversion_ci_high": st.column_config.NumberColumn("CI high", format="percent"),
-                "response_rate": st.column_config.NumberColumn("Response", format="percent"),
-                "revenue_per_member": st.column_config.NumberColumn("Revenue / member", format=MONEY),
-                "revenue_ci_low": st.column_config.NumberColumn("CI low", format=MONEY),
-                "revenue_ci_high": st.column_config.NumberColumn("CI high", format=MONEY),
-            },
+            ["arm", "n", "conversion_rate", "response_rate", "revenue_per_member"],
+            more=["is_control", "conversion_ci_low", "conversion_ci_high", "revenue_ci_low", "revenue_ci_high"],
+            key="campaign_arms",
         )
         if results.effects and results.has_control:
-            st.markdown(f"**Each treatment arm against the control ({ui.plain(results.control_arm)})**")
-            st.dataframe(
-                effects.drop(columns="method"),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "arm": "Arm",
-                    "metric": "Metric",
-                    "estimate": st.column_config.NumberColumn("Uplift", format="%.4f"),
-                    "ci_low": st.column_config.NumberColumn("CI low", format="%.4f"),
-                    "ci_high": st.column_config.NumberColumn("CI high", format="%.4f"),
-                    "p_value": P_VALUE,
-                },
-            )
-            totals = pd.DataFrame([effect.as_dict() for effect in results.effects])
-            st.dataframe(
-                totals,
-                hide_index=True,
-                width="stretch",
-                column_order=[
-                    "arm",
-                    "n",
-                    "incremental_conversions",
-                    "incremental_conversions_low",
-                    "incremental_conversions_high",
-                    "incremental_revenue",
-                    "incremental_revenue_low",
-                    "incremental_revenue_high",
-                    "cost",
-                    "roi",
-                ],
-                column_config={
-                    "arm": "Arm",
-                    "n": st.column_config.NumberColumn("Members", format="localized"),
-                    "incremental_conversions": st.column_config.NumberColumn("Incr. conversions", format="%.1f"),
-                    "incremental_conversions_low": st.column_config.NumberColumn("CI low", format="%.1f"),
-                    "incremental_conversions_high": st.column_config.NumberColumn("CI high", format="%.1f"),
-                    "incremental_revenue": st.column_config.NumberColumn("Incr. revenue", format="compact"),
-                    "incremental_revenue_low": st.column_config.NumberColumn("CI low", format="compact"),
-                    "incremental_revenue_high": st.column_config.NumberColumn("CI high", format="compact"),
-                    "cost": st.column_config.NumberColumn("Cost", format="localized"),
-                    "roi": st.column_config.NumberColumn("ROI", format="percent"),
-                },
-            )
-            st.caption(
-                "Conversion and response uplifts are differences of rates (0.013 = 1.3 points) with Newcombe's "
-                "interval; revenue per member uses Welch's interval. An interval that includes zero means no "
-                "measurable effect."
-            )
+            control_name = str(results.control_arm or "")
+            named = "" if control_name.strip().lower() == "control" else f" ({ui.plain(control_name)})"
+            with st.expander(f"Each treatment arm against the control{named}: the statistics"):
+                table(
+                    labels.effects_table(effects),
+                    ["arm", "metric", "estimate", "ci_low", "ci_high", "p_value"],
+                    labels_={"estimate": labels.Column("Uplift", help="Treated minus control")},
+                )
+                totals = pd.DataFrame([effect.as_dict() for effect in results.effects])
+                table(
+                    totals,
+                    ["arm", "n", "incremental_conversions", "incremental_revenue", "cost", "roi"],
+                    more=[
+                        "incremental_conversions_low",
+                        "incremental_conversions_high",
+                        "incremental_revenue_low",
+                        "incremental_revenue_high",
+                    ],
+                    key="campaign_totals",
+                )
+                st.caption(
+                    "Conversion and response uplifts are differences of rates in percentage points with Newcombe's "
+                    "interval; revenue per member uses Welch's interval. An interval that includes zero means no "
+                    "measurable effect."
+                )
 
         st.subheader("Who really responded")
         dimensions = ui.cached(campaigns.segment_dimensions)
@@ -181,7 +133,7 @@ if results_tab.open:
         by = pick.selectbox(
             "Break down by",
             dimensions,
-            format_func=lambda d: "RFM segment at sending" if d == campaigns.RFM_SEGMENT else d.replace("_", " "),
+            format_func=labels.option_label,
             key="campaign_dimension",
         )
         arm = by_arm.selectbox(
@@ -191,6 +143,9 @@ if results_tab.open:
             key="campaign_segment_arm",
         )
         by_segment, by_decile = st.columns(2)
+        # Drawn last (see below); until then the reader sees what is coming instead of an empty half.
+        decile_slot = by_decile.empty()
+        decile_slot.info("Ranking the members by the value predicted before the send…", icon=":material/hourglass_top:")
         try:
             segments = ui.cached(campaigns.uplift_by_segment, campaign=name, by=by, arm=arm)
         except ValueError as exc:
@@ -200,36 +155,12 @@ if results_tab.open:
                 charts.uplift_by_group(segments, "segment", title="Conversion uplift by segment, 95 % CI"),
                 key="uplift_by_segment",
             )
-            st.dataframe(
+            table(
                 segments,
-                hide_index=True,
-                width="stretch",
-                column_order=[
-                    "segment",
-                    "n_treatment",
-                    "n_control",
-                    "conversion_treatment",
-                    "conversion_control",
-                    "uplift",
-                    "ci_low",
-                    "ci_high",
-                    "p_value",
-                    "revenue_uplift",
-                    "note",
-                ],
-                column_config={
-                    "segment": "Segment",
-                    "n_treatment": st.column_config.NumberColumn("Treated", format="localized"),
-                    "n_control": st.column_config.NumberColumn("Control", format="localized"),
-                    "conversion_treatment": st.column_config.NumberColumn("Conv. treated", format="percent"),
-                    "conversion_control": st.column_config.NumberColumn("Conv. control", format="percent"),
-                    "uplift": st.column_config.NumberColumn("Uplift (points)", format="percent"),
-                    "ci_low": st.column_config.NumberColumn("CI low", format="percent"),
-                    "ci_high": st.column_config.NumberColumn("CI high", format="percent"),
-                    "p_value": P_VALUE,
-                    "revenue_uplift": st.column_config.NumberColumn("Revenue / member uplift", format=MONEY),
-                    "note": "Note",
-                },
+                ["segment", "uplift", "conversion_treatment", "conversion_control", "n_treatment", "note"],
+                more=["n_control", "ci_low", "ci_high", "p_value", "revenue_uplift"],
+                key="campaign_segment_table",
+                labels_={"note": labels.Column("Note", width="large")},
             )
             st.caption(
                 f"Sorted by effect. Groups with fewer than {campaigns.MIN_GROUP_SIZE} members on either side are "
@@ -259,28 +190,19 @@ if results_tab.open:
         member_list = ui.cached(campaigns.member_list, campaign=name, arm=member_arm)
         links = privacy.profile_links(member_list.frame["external_id"])
         frame = privacy.mask_pii(member_list.frame.assign(profile=links))
-        st.dataframe(
+        table(
             frame,
-            hide_index=True,
-            width="stretch",
-            column_order=["profile", "first_name", "last_name", "arm", "is_control", "sent_at", *campaigns.OUTCOMES]
-            + ["revenue"],
-            column_config={
-                "profile": privacy.profile_link_column(),
-                "first_name": "First name",
-                "last_name": "Last name",
-                "arm": "Arm",
-                "is_control": st.column_config.CheckboxColumn("Control"),
-                "sent_at": st.column_config.DatetimeColumn("Sent", format="YYYY-MM-DD HH:mm"),
-                **{outcome: outcome.capitalize() for outcome in campaigns.OUTCOMES},
-                "revenue": st.column_config.NumberColumn("Revenue", format=MONEY),
-            },
+            ["profile", "first_name", "last_name", "arm", "converted", "revenue"],
+            more=["is_control", "sent_at", *(o for o in campaigns.OUTCOMES if o != "converted")],
+            key="campaign_members",
+            labels_={"revenue": labels.Column("Revenue", "money_cents")},
+            config={"profile": privacy.profile_link_column()},
         )
-        st.caption(f"{member_list.label.capitalize()}. Empty outcome cells were not recorded.")
+        st.caption(f"{member_list.label.capitalize()}. A dash: the outcome was not recorded.")
 
         # Last, though it is drawn beside the segment chart: it fits the CLV model on the history before the send,
         # the slowest part of the page, and everything else should not wait for it.
-        with by_decile:
+        with decile_slot.container(), st.spinner("Fitting the value model on the history before the send…"):
             try:
                 deciles = ui.cached(campaigns.uplift_by_predicted_value, campaign=name, arm=arm)
             except ValueError as exc:
@@ -310,7 +232,10 @@ if list_tab.open:
         starts = listing["start_date"].dropna()
         left, right = st.columns(2)
         channel = left.selectbox(
-            "Channel", [None, *channels], format_func=lambda c: "All channels" if c is None else c, key="list_channel"
+            "Channel",
+            [None, *channels],
+            format_func=lambda c: "All channels" if c is None else labels.value_label(c),
+            key="list_channel",
         )
         period = (
             right.date_input(
@@ -327,50 +252,27 @@ if list_tab.open:
         start, end = period if len(period) == 2 else (None, None)
         filtered = ui.cached(campaigns.campaign_list, channel=channel, start=start, end=end)
         st.session_state["campaign_table_names"] = filtered["name"].tolist()
-        st.dataframe(
+        table(
             filtered,
-            hide_index=True,
-            width="stretch",
-            key="campaign_table",
-            on_select=open_selected,
-            selection_mode="single-row",
-            column_order=[
-                "name",
+            ["name", "start_date", "members", "conversion_rate", "revenue", "incremental_revenue", "roi"],
+            more=[
                 "channel",
-                "start_date",
                 "end_date",
-                "members",
                 "treatment",
                 "control",
                 "open_rate",
                 "click_rate",
-                "conversion_rate",
                 "control_conversion_rate",
-                "revenue",
                 "cost",
-                "incremental_revenue",
-                "roi",
             ],
-            column_config={
-                "name": "Campaign",
-                "channel": "Channel",
-                "start_date": st.column_config.DateColumn("Start"),
-                "end_date": st.column_config.DateColumn("End"),
-                "members": st.column_config.NumberColumn("Members", format="localized"),
-                "treatment": st.column_config.NumberColumn("Treated", format="localized"),
-                "control": st.column_config.NumberColumn("Control", format="localized"),
-                "open_rate": st.column_config.NumberColumn("Open rate", format="percent"),
-                "click_rate": st.column_config.NumberColumn("Click rate", format="percent"),
-                "conversion_rate": st.column_config.NumberColumn("Conversion", format="percent"),
-                "control_conversion_rate": st.column_config.NumberColumn("Control conv.", format="percent"),
-                "revenue": st.column_config.NumberColumn("Revenue", format="localized"),
-                "cost": st.column_config.NumberColumn("Cost", format="localized"),
-                "incremental_revenue": st.column_config.NumberColumn("Incremental revenue", format="localized"),
-                "roi": st.column_config.NumberColumn("ROI", format="percent"),
-            },
+            key="campaign_table",
+            labels_={"name": labels.Column("Campaign", width="large")},
+            on_select=open_selected,
+            selection_mode="single-row",
         )
         st.caption(
-            f"{len(filtered):,} of {len(listing):,} campaigns. Click a column to sort; pick a row to open its results. "
+            f"{formats.count(len(filtered))} of {formats.count(len(listing))} campaigns. Pick a row to open its "
+            "results. "
             "Rates are over treated members with the outcome recorded; incremental revenue pools the treatment arms "
             "against the control."
         )
@@ -413,43 +315,24 @@ if compare_tab.open:
                 ),
                 key="compare_revenue",
             )
-            st.dataframe(
+            table(
                 compared,
-                hide_index=True,
-                width="stretch",
-                column_order=[
-                    "name",
+                ["name", "headline", "conversion_uplift", "revenue_uplift", "incremental_revenue", "roi"],
+                more=[
                     "channel",
                     "start_date",
                     "treatment",
                     "control",
                     "conversion_rate",
                     "control_conversion_rate",
-                    "conversion_uplift",
                     "conversion_p_value",
-                    "revenue_uplift",
                     "revenue_p_value",
-                    "incremental_revenue",
                     "cost",
-                    "roi",
-                    "verdict",
                 ],
-                column_config={
-                    "name": "Campaign",
-                    "channel": "Channel",
-                    "start_date": st.column_config.DateColumn("Start"),
-                    "treatment": st.column_config.NumberColumn("Treated", format="localized"),
-                    "control": st.column_config.NumberColumn("Control", format="localized"),
-                    "conversion_rate": st.column_config.NumberColumn("Conversion", format="percent"),
-                    "control_conversion_rate": st.column_config.NumberColumn("Control conv.", format="percent"),
-                    "conversion_uplift": st.column_config.NumberColumn("Uplift (points)", format="percent"),
-                    "conversion_p_value": P_VALUE,
-                    "revenue_uplift": st.column_config.NumberColumn("Revenue / member uplift", format=MONEY),
-                    "revenue_p_value": st.column_config.NumberColumn("p-value (revenue)", format="%.4f"),
-                    "incremental_revenue": st.column_config.NumberColumn("Incremental revenue", format="localized"),
-                    "cost": st.column_config.NumberColumn("Cost", format="localized"),
-                    "roi": st.column_config.NumberColumn("ROI", format="percent"),
-                    "verdict": st.column_config.TextColumn("Verdict", width="large"),
+                key="compare_table",
+                labels_={
+                    "name": labels.Column("Campaign", width="medium"),
+                    "headline": labels.Column("Verdict", width="large"),
                 },
             )
             st.caption("Each campaign's treatment arms pooled against its control.")
@@ -501,7 +384,7 @@ if plan_tab.open:
                 baseline_pct / 100, effect_pp / 100, int(selected["treatment"]), int(selected["control"])
             )
             st.caption(
-                f"For comparison: with its {int(selected['treatment']):,} treated and {int(selected['control']):,} "
-                f"control members, {name!r} had {shown(ui.percent, power)} power to detect that "
-                "uplift."
+                f"For comparison: with its {formats.count(selected['treatment'])} treated and "
+                f"{formats.count(selected['control'])} control members, “{ui.plain(name)}” had "
+                f"{shown(ui.percent, power)} power to detect that uplift."
             )

@@ -7,7 +7,8 @@ predictions, never the fit. Every figure comes from crm_core through ``ui.cached
 import streamlit as st
 
 import ui
-from crm_core import charts, clv, clv_report, schema
+from crm_core import charts, clv, clv_report, labels, schema
+from ui.tables import table
 
 ui.page("Customer value")
 
@@ -140,46 +141,51 @@ if not totals.has_value:
     )
 
 LINK = ui.profile_link_column("Customer")
-LIST_COLUMNS = {
-    "customer": LINK,
-    "name": "Name",
-    "country": "Country",
-    "purchases": st.column_config.NumberColumn("Purchase days", help="Days with at least one purchase."),
-    "days_since_last": st.column_config.NumberColumn("Days since last", help="Days since the last purchase."),
-    "p_alive": st.column_config.ProgressColumn(
-        "P(still active)", format="percent", min_value=0.0, max_value=1.0, help=CHURN_BANDS
+LIST_LABELS = {
+    "name": labels.Column("Name", width="medium"),
+    "purchases": labels.Column("Purchase days", "count", "Days with at least one purchase."),
+    "days_since_last": labels.Column("Days since last purchase", "count"),
+    "p_alive": labels.Column("Likely still active", "percent", CHURN_BANDS + " " + labels.EXPLANATIONS["p_alive"]),
+    "churn_risk": labels.Column("Churn risk", help=CHURN_BANDS),
+    "p_purchase": labels.Column("Buys in the next 90 days", "percent", labels.EXPLANATIONS["p_purchase"]),
+    "expected_spend": labels.Column("Spend per purchase", "money_cents"),
+    "clv": labels.Column(
+        "Predicted value", "money", f"Expected margin over the {horizon}, the risk of leaving included."
     ),
-    "churn_risk": st.column_config.TextColumn("Churn risk", help=CHURN_BANDS),
-    "p_purchase": st.column_config.NumberColumn(
-        "Buys in 90 days", format="percent", help="Probability of at least one purchase in the next 90 days."
+    "clv_low": labels.Column(
+        "Value, 80 % range from",
+        "money",
+        "Lower end of the 80 % range of the value: the customer reaches at least this with 90 % probability.",
     ),
-    "expected_spend": st.column_config.NumberColumn("Spend per purchase", format="€%.2f"),
-    "clv": st.column_config.NumberColumn(
-        "Predicted value", format="€%.0f", help=f"Expected margin over the {horizon}, the risk of leaving included."
+    "clv_high": labels.Column(
+        "Value, 80 % range to",
+        "money",
+        "Upper end of the 80 % range: with 90 % probability the customer brings no more than this.",
     ),
-    "clv_low": st.column_config.NumberColumn(
-        "80 % low",
-        format="€%.0f",
-        help="Lower end of the 80 % range of the value: the customer reaches at least this with 90 % probability.",
-    ),
-    "clv_high": st.column_config.NumberColumn(
-        "80 % high",
-        format="€%.0f",
-        help="Upper end of the 80 % range: with 90 % probability the customer brings no more than this.",
-    ),
-    "value_if_active": st.column_config.NumberColumn(
-        "Value if they stay", format="€%.0f", help=f"Expected margin over the {horizon} if still active."
+    "value_if_active": labels.Column(
+        "Value if they stay", "money", f"Expected margin over the {horizon} if still active."
     ),
 }
 
 
-def show_customers(rows, key: str) -> None:
-    """A list of customers (rows of customer_values) with who they are, linking to their profiles."""
+def show_customers(rows, key: str, first: str = "clv") -> None:
+    """A list of customers (rows of customer_values) with who they are, linking to their profiles; ``first`` is
+    the value column the list is ranked by, shown right after the name."""
     ids = tuple(int(i) for i in rows["customer_id"])
     details = ui.cached(clv_report.customer_details, customer_ids=ids, mask=masked)
     listed = clv_report.customer_list(rows, details)
     listed.insert(0, "customer", ui.profile_links(listed.pop("external_id")))
-    st.dataframe(listed, hide_index=True, width="stretch", column_config=LIST_COLUMNS, key=key)
+    key_columns = list(dict.fromkeys(["customer", "name", first, "clv", "value_if_active", "p_alive", "churn_risk"]))
+    secondary = ["days_since_last", "purchases", "p_purchase", "expected_spend", "clv_low", "clv_high", "country"]
+    table(
+        listed,
+        key_columns,
+        more=[c for c in secondary if c not in key_columns],
+        key=key,
+        labels_=LIST_LABELS,
+        config={"customer": LINK},
+    )
+    st.caption(labels.EXPLANATIONS["one_time_buyers"])
 
 
 valuable_tab, risk_tab, sure_tab = st.tabs(
@@ -199,7 +205,7 @@ if valuable_tab.open and totals.has_value:
             key="cv_distribution",
         )
         st.markdown(
-            f"The top 10 % of customers hold **{totals.top_decile_share:.0%}** of the predicted value. "
+            f"The top 10 % of customers hold **{ui.percent(totals.top_decile_share)}** of the predicted value. "
             f"Below, the {TOP_MAX} most valuable; a name opens the profile."
         )
         top_order = st.segmented_control(
@@ -210,7 +216,9 @@ if valuable_tab.open and totals.has_value:
             key="cv_top_order",
             help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
         )
-        show_customers(clv_report.top_customers(values, TOP_MAX, sort_by=top_order or "clv"), "cv_top")
+        show_customers(
+            clv_report.top_customers(values, TOP_MAX, sort_by=top_order or "clv"), "cv_top", top_order or "clv"
+        )
         st.caption(
             "A predicted value is an average over customers with the same history, not a promise for one person. "
             "The 80 % range says how far one customer may stray: 8 in 10 such customers land inside it, 1 in 10 "
@@ -305,13 +313,17 @@ if risk_tab.open and totals.has_value:
             at_risk = clv_report.customers_at_risk(
                 values, min_value, (low / 100, high / 100), sort_by=risk_order or "value_if_active"
             )
-            show_customers(at_risk.head(LIST_MAX), "cv_at_risk")
+            show_customers(at_risk.head(LIST_MAX), "cv_at_risk", risk_order or "value_if_active")
             if len(at_risk) > LIST_MAX:
                 st.caption(f"The {LIST_MAX} most valuable of {len(at_risk):,}; the export has them all.")
 
             st.subheader("Export for a retention campaign")
             channel = st.segmented_control(
-                "Channel", list(schema.CONSENT_CHANNELS), default="email", key="cv_channel", format_func=str.upper
+                "Channel",
+                list(schema.CONSENT_CHANNELS),
+                default="email",
+                key="cv_channel",
+                format_func=labels.value_label,
             )
             if channel is not None:
                 export = ui.cached(
@@ -328,16 +340,14 @@ if risk_tab.open and totals.has_value:
                     delta_color="off",
                     delta_arrow="off",
                 )
-                reasons.dataframe(
+                table(
                     export.excluded,
-                    hide_index=True,
-                    column_config={
-                        "reason": "Left out because",
-                        "customers": st.column_config.NumberColumn("Customers"),
-                    },
+                    ["reason", "customers"],
+                    container=reasons,
+                    labels_={"reason": labels.Column("Left out because", width="medium")},
                 )
                 st.download_button(
-                    f"Download {channel} list (CSV)",
+                    f"Download the {labels.value_label(channel).lower()} list (CSV)",
                     export.csv_bytes(),
                     file_name=f"customers-at-risk-{channel}-{model.as_of}.csv",
                     mime="text/csv",
@@ -391,14 +401,13 @@ if sure_tab.open:
                 )
                 for line in backtest.how_sure():
                     st.markdown(f"- {line}")
-                st.dataframe(
+                table(
                     backtest.calibration.by_frequency,
-                    hide_index=True,
-                    column_config={
-                        "frequency": "Earlier repeat purchases",
-                        "customers": st.column_config.NumberColumn("Customers"),
-                        "coverage": st.column_config.NumberColumn("80 % range held for", format="percent"),
-                        "nominal": st.column_config.NumberColumn("Promised", format="percent"),
+                    ["frequency", "customers", "coverage", "nominal"],
+                    labels_={
+                        "frequency": labels.Column("Earlier repeat purchases"),
+                        "coverage": labels.Column("80 % range held for", "percent"),
+                        "nominal": labels.Column("Promised", "percent"),
                     },
                 )
         forecast = ui.cached(clv_report.value_forecast, model=model)
@@ -435,18 +444,14 @@ if sure_tab.open:
                     else "."
                 )
             )
-            st.dataframe(
+            table(
                 model.parameters(),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "model": "Model",
-                    "parameter": "Parameter",
-                    "estimate": st.column_config.NumberColumn("Estimate", format="%.4g"),
-                    "standard_error": st.column_config.NumberColumn("Std. error", format="%.3g"),
-                    "low": st.column_config.NumberColumn("95 % low", format="%.4g"),
-                    "high": st.column_config.NumberColumn("95 % high", format="%.4g"),
-                    "meaning": "What it describes",
+                ["model", "parameter", "estimate", "standard_error", "low", "high", "meaning"],
+                labels_={
+                    "standard_error": labels.Column("Standard error", "decimal"),
+                    "low": labels.Column("95 % interval from", "decimal"),
+                    "high": labels.Column("95 % interval to", "decimal"),
+                    "meaning": labels.Column("What it describes", width="large"),
                 },
             )
             for note in model.warnings:

@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import profiles
+from crm_core import charts, formats, labels, profiles
+from ui.tables import table
 
 ui.page("Customers")
 
@@ -157,7 +158,7 @@ attributes = [
     for row in profile.attributes.itertuples()
 ]
 facts.markdown(
-    f"**Acquired via** {ui.plain(who.acquisition_channel or '—')} · "
+    f"**Acquired via** {ui.plain(labels.value_label(who.acquisition_channel) or formats.MISSING)} · "
     f"**cost** {or_dash(who.acquisition_cost, ui.currency_cents)}  \n" + ("  \n".join(attributes) or "No attributes.")
 )
 
@@ -178,12 +179,12 @@ when[1].metric("Last purchase", day(figures.last_purchase), border=True)
 when[2].metric("Tenure", or_dash(figures.tenure_days, lambda d: f"{ui.number(d)} days"), border=True)
 rfm_scores = profile.rfm
 if rfm_scores is None:
-    when[3].metric("RFM segment", "No purchase yet", border=True)
+    ui.text_card(when[3], "RFM segment", "No purchase yet")
 else:
-    when[3].metric(
+    ui.text_card(
+        when[3],
         "RFM segment",
         rfm_scores.segment,
-        border=True,
         help=f"Scores 5 = best, by quintile of all buyers: last purchase {rfm_scores.recency_days} days ago (R "
         f"{rfm_scores.r_score}), {rfm_scores.frequency} purchases (F {rfm_scores.f_score}), "
         f"{ui.currency(rfm_scores.monetary)} (M {rfm_scores.m_score}).",
@@ -205,10 +206,10 @@ if scores is not None:
         + f" {ranges}",
     )
     value[1].metric(
-        "P(alive)",
+        "Likely still active",
         or_dash(scores.p_alive, ui.percent),
         border=True,
-        help="Probability that the customer is still active (BG/NBD).",
+        help=labels.EXPLANATIONS["p_alive"] + " (BG/NBD)",
     )
     value[2].metric(
         "Purchases next 90 days",
@@ -233,12 +234,14 @@ else:
     notes.append(
         "Predictions are the models' expectations with their 80 % ranges "
         f"({scores.purchases_text() or '—'} in 90 days; CLV {scores.clv_text() or '—'}): for a customer like this "
-        "the range holds 8 times in 10. P(alive) "
-        f"{or_dash(scores.p_alive, ui.percent)}, P(≥1 purchase in 90 days) "
+        "the range holds 8 times in 10. Likely still active "
+        f"{or_dash(scores.p_alive, ui.percent)}; chance of buying in the next 90 days "
         f"{or_dash(scores.prob_purchase_90d, ui.percent)}."
         + (" The data changed since they were computed." if scores.stale else "")
         + (f" **Take them with care:** {scores.note}" if scores.note else "")
     )
+    if figures.purchases == 1:  # the model's view of a one-time buyer looks wrong without this sentence
+        notes.append(labels.EXPLANATIONS["one_time_buyers"])
 if notes:
     st.caption("  \n".join(notes))
 
@@ -272,22 +275,12 @@ with timeline_tab:
         st.info("No orders, interactions or feedback recorded for this customer (with these filters).")
     else:
         st.caption(f"Page {timeline.page + 1} of {timeline.pages} · {ui.number(timeline.total)} events, newest first.")
-        st.dataframe(
+        table(
             timeline.frame,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "occurred_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-                "source": "Record",
-                "channel": "Channel",
-                "direction": "In/out",
-                "type": "Type",
-                "subject": "Subject",
-                "outcome": "Outcome",
-                "amount": st.column_config.NumberColumn("Amount", format="€%.2f"),
-                "score": st.column_config.NumberColumn("Score", format="%d"),
-                "campaign": "Campaign",
-            },
+            ["occurred_at", "source", "channel", "type", "subject", "outcome", "amount"],
+            more=["direction", "score", "campaign"],
+            key=f"timeline_table_{profile.customer_id}",
+            labels_={"source": "Record", "direction": "In / out"},
         )
 
 with orders_tab:
@@ -299,31 +292,20 @@ with orders_tab:
             if profile.orders_total > len(profile.orders)
             else f"{ui.number(profile.orders_total)} orders, newest first."
         )
-        st.dataframe(
-            profile.orders.drop(columns="order_id"),
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "external_id": "Order",
-                "ordered_at": st.column_config.DatetimeColumn("Ordered", format="YYYY-MM-DD HH:mm"),
-                "channel": "Channel",
-                "status": "Status",
-                "amount": st.column_config.NumberColumn("Amount", format="€%.2f"),
-                "items": st.column_config.NumberColumn("Items"),
-                "products": st.column_config.TextColumn("Products", width="large"),
-            },
+        table(
+            profile.orders,
+            ["external_id", "ordered_at", "amount", "status", "products"],
+            more=["channel", "items"],
+            key="profile_orders",
+            labels_={"external_id": "Order", "items": labels.Column("Items", "count")},
         )
         with st.expander("Order lines"):
-            st.dataframe(
-                profile.order_lines.drop(columns="order_id"),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "order_ref": "Order",
-                    "ordered_at": st.column_config.DatetimeColumn("Ordered", format="YYYY-MM-DD"),
-                    "unit_price": st.column_config.NumberColumn("Unit price", format="€%.2f"),
-                    "line_amount": st.column_config.NumberColumn("Amount", format="€%.2f"),
-                },
+            table(
+                profile.order_lines,
+                ["order_ref", "ordered_at", "product", "quantity", "unit_price", "line_amount"],
+                more=["status", "category", "brand"],
+                key="profile_order_lines",
+                labels_={"ordered_at": labels.Column("Ordered", "date")},
             )
 
 with interests_tab:
@@ -336,40 +318,40 @@ with interests_tab:
     for offer in profile.offers.itertuples():
         st.markdown(f"- **{ui.plain(offer.category)}** — {ui.plain(offer.reason)}")
     share = st.column_config.ProgressColumn("Share of spend", format="percent", min_value=0.0, max_value=1.0)
-    money = st.column_config.NumberColumn("Revenue", format="€%.2f")
     favourite_categories, favourite_brands = st.columns(2)
-    for column, frame, label in (
-        (favourite_categories, profile.favourite_categories, "Favourite categories"),
-        (favourite_brands, profile.favourite_brands, "Favourite brands"),
+    for column, frame, label, name in (
+        (favourite_categories, profile.favourite_categories, "Favourite categories", "category"),
+        (favourite_brands, profile.favourite_brands, "Favourite brands", "brand"),
     ):
         column.markdown(f"**{label}**")
         if frame.empty:
             column.caption("No purchases yet.")
         else:
-            column.dataframe(frame, hide_index=True, width="stretch", column_config={"revenue": money, "share": share})
+            table(
+                frame,
+                [name, "revenue", "share", "orders"],
+                container=column,
+                labels_={"items": labels.Column("Items", "count")},
+                config={"share": share},
+            )
 
 with campaigns_tab:
     if profile.campaigns.empty:
         st.info("Not a member of any campaign.")
     else:
-        flag = st.column_config.CheckboxColumn
-        st.dataframe(
+        table(
             profile.campaigns,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "campaign": "Campaign",
-                "start_date": st.column_config.DateColumn("Start"),
-                "is_control": flag("Control", help="In the control group: not contacted"),
-                "sent_at": st.column_config.DatetimeColumn("Sent", format="YYYY-MM-DD"),
-                "delivered": flag("Delivered"),
-                "opened": flag("Opened"),
-                "clicked": flag("Clicked"),
-                "converted": flag("Converted"),
-                "revenue": st.column_config.NumberColumn("Revenue", format="€%.2f"),
+            ["campaign", "start_date", "is_control", "converted", "revenue"],
+            more=["channel", "arm", "sent_at", "delivered", "opened", "clicked"],
+            key="profile_campaigns",
+            labels_={
+                "campaign": labels.Column("Campaign", width="large"),
+                "is_control": labels.Column("Control group", "yes_no", "In the control group: not contacted"),
+                "revenue": labels.Column("Revenue", "money_cents"),
+                "sent_at": labels.Column("Sent", "date"),
             },
         )
-        st.caption("An empty box: the outcome was not recorded.")
+        st.caption("A dash: the outcome was not recorded.")
 
 with feedback_tab:
     summary = profile.feedback_summary
@@ -395,28 +377,27 @@ with feedback_tab:
         )
         complaints.metric("Complaints", ui.number(summary.complaints), border=True)
         scored = profile.feedback.dropna(subset=["score"])
-        chart, mentions = st.columns([3, 2])
+        chart, mentions = st.columns(2)
         if not scored.empty:
-            chart.scatter_chart(scored, x="created_at", y="score", color="kind", x_label="", y_label="Score")
+            chart.plotly_chart(
+                charts.feedback_scores(scored, title="Scores over time (surveys 0–10, reviews 1–5)"),
+                key=f"feedback_chart_{profile.customer_id}",
+            )
         if summary.mentions.empty:
             mentions.caption("No competitor, reason for not buying or complaint mentioned.")
         else:
-            mentions.dataframe(
+            table(
                 summary.mentions,
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "mention": "Mentioned as",
-                    "value": "What",
-                    "times": "Times",
-                    "last_at": st.column_config.DatetimeColumn("Last", format="YYYY-MM-DD"),
-                },
+                ["mention", "value", "times", "last_at"],
+                container=mentions,
+                labels_={"value": "What"},
             )
-        st.dataframe(
+        table(
             profile.feedback,
-            hide_index=True,
-            width="stretch",
-            column_config={"created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD")},
+            ["created_at", "kind", "score", "text"],
+            more=["competitor_brand", "reason"],
+            key="profile_feedback",
+            labels_={"created_at": labels.Column("When", "date")},
         )
 
 with contact_tab:
@@ -431,18 +412,10 @@ with contact_tab:
         st.caption(f"Not contacted in the 90 days before {profile.as_of}.")
     else:
         st.caption(f"Outbound contacts before {profile.as_of}, per channel.")
-        st.dataframe(
-            profile.contact_pressure,
-            hide_index=True,
-            column_config={"last_30_days": "Last 30 days", "last_90_days": "Last 90 days"},
-        )
+        table(profile.contact_pressure, ["channel", "last_30_days", "last_90_days"])
     st.markdown("**Consent per channel**")
-    st.dataframe(
+    table(
         profile.consents,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "changed_at": st.column_config.DatetimeColumn("Since", format="YYYY-MM-DD"),
-            "suppressed": st.column_config.CheckboxColumn("Suppressed", help="On the suppression list"),
-        },
+        ["channel", "status", "changed_at", "source", "suppressed"],
+        labels_={"changed_at": labels.Column("Since", "date"), "status": "Consent"},
     )

@@ -12,9 +12,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import db, erasure, imports, profiles, quality, schema
+from crm_core import db, erasure, imports, labels, profiles, quality, schema
 from crm_core.imports import campaign_results, presets
 from crm_core.imports.presets import Preset
+from ui.tables import table
 
 ui.page("Data")
 
@@ -28,6 +29,8 @@ KINDS = {
 NOT_MAPPED = "—"
 #: Problems listed on the page; the download has them all.
 PROBLEMS_SHOWN = 1000
+#: Columns of a file's preview shown before "More columns": enough to recognise the rows at 1440 px.
+KEY_COLUMNS = 7
 
 
 def memo(name: str, key, compute):
@@ -51,8 +54,8 @@ def fields_help(kind: str) -> str:
     if kind == campaign_results.KIND:
         return "One row per campaign member: an arm column, the control's arm value, optional outcome columns."
     required = set(imports.REQUIRED_ONE_OF.get(kind, ()))
-    names = [f"**{f.name}**" if f.required or f.name in required else f.name for f in imports.FIELDS[kind]]
-    return f"Fields (required in bold): {', '.join(names)}."
+    names = [f"**`{f.name}`**" if f.required or f.name in required else f"`{f.name}`" for f in imports.FIELDS[kind]]
+    return f"Column names read without mapping (required in bold): {', '.join(names)}."
 
 
 def mapping_editor(kind: str, header: list[str], file_id: str, preset: Preset | None = None) -> dict[str, str]:
@@ -126,11 +129,16 @@ def results_layout(header: list[str]):
     columns = st.columns(3)
     for position, outcome in enumerate((*campaign_results.OUTCOMES, "revenue")):
         outcomes[outcome] = columns[position % 3].selectbox(
-            f"{outcome} column", none, key=f"data_cr_{outcome}", **shown
+            f"{labels.column_label(outcome)} column", none, key=f"data_cr_{outcome}", **shown
         )
     left, middle, right, last = st.columns(4)
     sent_at = left.date_input("Sent on", value=None, key="data_cr_sent_at", format="YYYY-MM-DD")
-    channel = middle.selectbox("Channel", [None, *schema.INTERACTION_CHANNELS], key="data_cr_channel", **shown)
+    channel = middle.selectbox(
+        "Channel",
+        [None, *schema.INTERACTION_CHANNELS],
+        key="data_cr_channel",
+        format_func=lambda v: NOT_MAPPED if v is None else labels.value_label(v),
+    )
     cost = right.number_input("Cost", min_value=0.0, value=None, key="data_cr_cost")
     margin = last.number_input("Margin", min_value=0.0, max_value=1.0, value=None, key="data_cr_margin")
     attributes = st.multiselect("Columns stored on the customer", header, key="data_cr_attributes")
@@ -174,8 +182,11 @@ def show_check(check: imports.FileCheck, stem: str) -> None:
         )
     if check.problems or check.warnings:
         problems = check.problems_frame()
-        st.dataframe(
-            ui.mask_pii(problems.head(PROBLEMS_SHOWN), {"value": "text"}), hide_index=True, key="data_problems"
+        table(
+            ui.mask_pii(problems.head(PROBLEMS_SHOWN), {"value": "text"}),
+            ["severity", "line", "column", "reason", "value"],
+            key="data_problems",
+            labels_={"reason": labels.Column("Reason", width="large")},
         )
         if len(problems) > PROBLEMS_SHOWN:
             st.caption(f"The first {PROBLEMS_SHOWN:,} of {len(problems):,} problems; the download has them all.")
@@ -189,7 +200,10 @@ def show_check(check: imports.FileCheck, stem: str) -> None:
         )
     if len(check.preview):
         st.markdown("**Preview** — the first rows as they will be stored")
-        st.dataframe(ui.mask_pii(check.preview), hide_index=True, key="data_preview")
+        preview = ui.mask_pii(check.preview)
+        # Columns the import derives for matching (a normalised email) are its own business, not the file's.
+        shown = [c for c in preview.columns if not str(c).endswith("_norm")]
+        table(preview, shown[:KEY_COLUMNS], more=shown[KEY_COLUMNS:], key="data_preview")
 
 
 def show_last_import(file_id: str | None) -> None:
@@ -200,7 +214,9 @@ def show_last_import(file_id: str | None) -> None:
     last = stored[1]
     if isinstance(last, imports.ImportResult):
         st.success(
-            f"Imported {ui.plain(last.file_name)} ({last.kind}): status {last.status}.", icon=":material/task_alt:"
+            f"Imported {ui.plain(last.file_name)} ({labels.value_label(last.kind).lower()}): "
+            f"{labels.value_label(last.status).lower()}.",
+            icon=":material/task_alt:",
         )
         created, updated, unchanged, skipped, warned = st.columns(5)
         created.metric("Created", ui.number(last.created))
@@ -213,7 +229,11 @@ def show_last_import(file_id: str | None) -> None:
         return
     summary, problems = last
     st.error(summary, icon=":material/error:")
-    st.dataframe(ui.mask_pii(problems.head(PROBLEMS_SHOWN), {"value": "text"}), hide_index=True)
+    table(
+        ui.mask_pii(problems.head(PROBLEMS_SHOWN), {"value": "text"}),
+        ["severity", "line", "column", "reason", "value"],
+        labels_={"reason": labels.Column("Reason", width="large")},
+    )
     st.caption("Nothing was written. The import history keeps this attempt and its report.")
 
 
@@ -314,15 +334,15 @@ def quality_section() -> None:
         help="Dates before this day are reported. Empty: the first customer's sign-up date.",
     )
     checks = ui.cached(quality.quality_report, business_start=since)
-    st.dataframe(
-        quality.report_frame(checks)[["title", "count", "share", "breakdown"]],
-        hide_index=True,
+    report = quality.report_frame(checks).assign(breakdown=[labels.breakdown_text(check.breakdown) for check in checks])
+    table(
+        report,
+        ["title", "count", "share", "breakdown"],
         key="data_quality_table",
-        column_config={
-            "title": st.column_config.TextColumn("Check", width="large"),
-            "count": st.column_config.NumberColumn("Found", format="localized"),
-            "share": st.column_config.NumberColumn("Share", format="percent"),
-            "breakdown": "Of which",
+        labels_={
+            "title": labels.Column("Check", width="large"),
+            "count": labels.Column("Found", "count"),
+            "breakdown": labels.Column("Of which", width="large"),
         },
     )
     for check in checks:
@@ -330,7 +350,7 @@ def quality_section() -> None:
         with st.expander(f"{check.title}: {ui.number(check.count)}", icon=icon):
             st.markdown(f"**How the metrics treat them.** {check.treatment}")
             if len(check.examples):
-                st.dataframe(ui.mask_pii(check.examples), hide_index=True)
+                table(ui.mask_pii(check.examples), list(check.examples.columns))
 
 
 def history_section() -> None:
@@ -339,22 +359,25 @@ def history_section() -> None:
     if history.empty:
         st.info("No file has been imported into this database yet.")
         return
-    st.dataframe(
-        history.drop(columns=["message", "has_report"]),
-        hide_index=True,
+    table(
+        history,
+        ["started_at", "file_name", "kind", "status", "rows_total", "rows_created", "rows_updated", "rows_rejected"],
+        more=["import_id", "finished_at", "rows_unchanged", "file_hash"],
         key="data_history",
-        column_config={
-            "import_id": "Import",
-            "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "file_hash": st.column_config.TextColumn("sha256", width="small"),
+        labels_={
+            "import_id": labels.Column("Import", "count"),
+            "started_at": "Started (UTC)",
+            "finished_at": "Finished (UTC)",
+            "file_hash": labels.Column("File fingerprint (SHA-256)", width="small"),
+            "kind": "What it held",
         },
     )
-    labels = {
-        row.import_id: f"#{row.import_id} · {row.file_name} · {row.kind} · {row.status}"
+    described = {
+        row.import_id: f"#{row.import_id} · {row.file_name} · {labels.value_label(row.kind)} · "
+        f"{labels.value_label(row.status)}"
         for row in history.itertuples(index=False)
     }
-    chosen = st.selectbox("One import in detail", list(labels), format_func=labels.get, key="data_history_import")
+    chosen = st.selectbox("One import in detail", list(described), format_func=described.get, key="data_history_import")
     row = history[history["import_id"] == chosen].iloc[0]
     st.code(row["message"] if isinstance(row["message"], str) else "", language=None)
     if row["has_report"]:
@@ -401,13 +424,19 @@ def erasure_section() -> None:
     if found.empty:
         st.info(f"No customer's name, email, phone or id contains “{ui.plain(typed)}”.")
         return
-    labels = {
+    people = {
         row.external_id: " · ".join(str(v) for v in (row.external_id, row.first_name, row.last_name, row.email) if v)
         for row in found.itertuples(index=False)
     }
-    customer_id = st.selectbox("Customer", list(labels), format_func=labels.get, key="data_erase_customer")
+    customer_id = st.selectbox("Customer", list(people), format_func=people.get, key="data_erase_customer")
     preview = ui.cached(erasure.erasure_preview, customer_id=customer_id)
-    st.dataframe(ui.mask_pii(preview.customers), hide_index=True, key="data_erase_preview")
+    erase_columns = list(preview.customers.columns)
+    table(
+        ui.mask_pii(preview.customers),
+        erase_columns[:KEY_COLUMNS],
+        more=erase_columns[KEY_COLUMNS:],
+        key="data_erase_preview",
+    )
     if preview.customers["erased_at"].notna().all():
         st.info("Already erased.")
         return
@@ -428,12 +457,7 @@ def database_section() -> None:
     counts = ui.cached(db.table_counts)
     source = ui.plain(ui.get_setting().source)
     st.markdown(f"**{info.engine}** · {ui.plain(info.url)} · from {source} · data version {info.data_version}")
-    st.dataframe(
-        pd.DataFrame({"table": list(counts), "rows": list(counts.values())}),
-        hide_index=True,
-        key="data_tables",
-        column_config={"rows": st.column_config.NumberColumn("Rows", format="localized")},
-    )
+    table(pd.DataFrame({"table": list(counts), "rows": list(counts.values())}), ["table", "rows"], key="data_tables")
     st.caption(
         "The database is configuration (CRM_DATABASE_URL, .streamlit/secrets.toml, or --db on the command line), "
         "never a field of this page."

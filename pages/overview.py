@@ -5,7 +5,8 @@ import datetime as dt
 import streamlit as st
 
 import ui
-from crm_core import charts, overview, rfm
+from crm_core import charts, labels, overview, rfm
+from ui.tables import table
 
 ui.page("Overview")
 
@@ -68,16 +69,13 @@ with st.container():
     if campaigns.empty:
         st.caption("No campaign started on or before the period's end.")
     else:
-        st.dataframe(
-            campaigns[["campaign", "start_date", "members", "treatment_conversion", "control_conversion"]],
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "campaign": "Campaign",
-                "start_date": st.column_config.DateColumn("Start"),
-                "members": st.column_config.NumberColumn("Members", format="localized"),
-                "treatment_conversion": st.column_config.NumberColumn("Conversion", format="percent"),
-                "control_conversion": st.column_config.NumberColumn("Control", format="percent"),
+        table(
+            campaigns,
+            ["campaign", "start_date", "members", "treatment_conversion", "control_conversion"],
+            labels_={
+                "campaign": labels.Column("Campaign", width="large"),
+                "treatment_conversion": labels.Column("Conversion", "percent", "Of the contacted members"),
+                "control_conversion": labels.Column("Control conversion", "percent", "Of the control group"),
             },
         )
         st.caption(

@@ -9,14 +9,19 @@ import datetime as dt
 import hashlib
 import json
 
+import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import charts, cohorts, concentration, purchases, rfm, segments
+from crm_core import charts, cohorts, concentration, formats, labels, purchases, rfm, segments
 from ui import rule_builder
+from ui.tables import table
 
 ui.page("Segments")
 
+#: Segments of frequent buyers gone silent, whose low predicted value the page explains (labels.EXPLANATIONS).
+LAPSED_SEGMENTS = ("Cannot lose them", "At risk")
+LOW_VALUE = 5.0
 SECTIONS = ["RFM map", "Rule builder", "Compare", "Migration", "Cohorts", "Concentration"]
 NEW_SEGMENT = "— new segment —"
 RFM_PREFIX = "RFM: "
@@ -58,21 +63,20 @@ def rfm_map_part() -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.rfm_map(grid, title="Customers and revenue by R and F score"), key="rfm_map")
     right.plotly_chart(charts.segment_value(named, title="Share of customers and of revenue"), key="segment_value")
-    st.dataframe(
-        named[["segment", "customers", "share", "revenue_share", "avg_clv", "action"]],
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "segment": "Segment",
-            "customers": st.column_config.NumberColumn("Customers", format="localized"),
-            "share": st.column_config.NumberColumn("Share", format="percent"),
-            "revenue_share": st.column_config.NumberColumn("Revenue share", format="percent"),
-            "avg_clv": st.column_config.NumberColumn("Avg predicted CLV", format="€%.0f"),
-            "action": st.column_config.TextColumn("Suggested action", width="large"),
-        },
+    table(
+        named,
+        ["segment", "customers", "share", "revenue_share", "avg_clv", "action"],
+        labels_={"share": labels.Column("Share of customers", "percent")},
     )
+    lapsed = named[named["segment"].isin(LAPSED_SEGMENTS) & (named["avg_clv"] < LOW_VALUE)]
+    if len(lapsed):
+        st.caption(labels.EXPLANATIONS["lapsed_frequent_buyers"])
     with st.expander("What the scores cover"):
-        st.dataframe(ui.cached(rfm.score_ranges, as_of=as_of, cuts=cuts), hide_index=True)
+        table(
+            ui.cached(rfm.score_ranges, as_of=as_of, cuts=cuts),
+            ["dimension", "score", "customers", "min_value", "max_value"],
+            labels_={"score": labels.Column("Score", "count")},
+        )
 
 
 def _load_saved() -> None:
@@ -131,7 +135,13 @@ def builder_part() -> None:
     try:
         rule_text = segments.rule_json(rule)
     except segments.RuleError as exc:
-        st.warning(f"The rule is not complete yet: {ui.plain(exc)}", icon=":material/edit:")
+        # A condition just added has no value yet: that is work in progress, not an error. What is missing is said
+        # when the user tries to use the rule.
+        st.caption("Complete the conditions to see how many customers the rule selects.")
+        if st.button("Save segment", icon=":material/save:", key="segments_save_incomplete", type="primary"):
+            st.warning(
+                f"The rule is not complete yet. {ui.plain(labels.rule_problem(str(exc)))}", icon=":material/edit:"
+            )
         return
     bounds = ui.cached(rfm.score_bounds, as_of=as_of, cuts=cuts) if segments.needs_rfm_bounds(rule_text) else None
     preview = ui.cached(segments.segment_preview, rule=rule_text, as_of=as_of, cuts=cuts, bounds=bounds)
@@ -144,7 +154,7 @@ def builder_part() -> None:
     )
     figures[2].metric(
         "Avg order value",
-        "–" if preview.average_order_value is None else ui.currency_cents(preview.average_order_value),
+        formats.MISSING if preview.average_order_value is None else ui.currency_cents(preview.average_order_value),
         border=True,
     )
     member_range = (
@@ -154,7 +164,7 @@ def builder_part() -> None:
     )
     figures[3].metric(
         "Avg predicted CLV",
-        "–" if preview.avg_clv is None else ui.currency_cents(preview.avg_clv),
+        formats.MISSING if preview.avg_clv is None else ui.currency_cents(preview.avg_clv),
         member_range,
         delta_color="off",
         delta_arrow="off",
@@ -164,8 +174,8 @@ def builder_part() -> None:
     )
     st.caption(
         f"{ui.percent(preview.share)} of customers, {ui.percent(preview.revenue_share)} of revenue; "
-        f"{'–' if preview.orders_per_buyer is None else f'{preview.orders_per_buyer:.1f}'} orders per buyer; "
-        f"average P(alive) {'–' if preview.avg_p_alive is None else ui.percent(preview.avg_p_alive)}."
+        f"{formats.number(preview.orders_per_buyer)} orders per buyer; "
+        f"average chance of still being active {formats.percent(preview.avg_p_alive)}."
     )
     st.session_state["segments_current_rule"] = rule_text
 
@@ -203,7 +213,7 @@ def save_part(engine, rule_text: str) -> None:
         return
     versions = ui.cached(segments.version_sizes, segment=int(loaded), as_of=as_of)
     with st.expander(f"Versions and membership ({len(versions)})", icon=":material/history:"):
-        st.dataframe(versions, hide_index=True, column_config={"saved_at": "Saved", "customers": "Customers now"})
+        table(versions, ["version", "saved_at", "customers"], labels_={"customers": "Customers now"})
         delete = st.columns([2, 2, 3])
         if delete[0].button("Delete segment", icon=":material/delete:", key="segments_delete"):
             segments.delete_segment(engine, int(loaded))
@@ -224,30 +234,29 @@ def members_part(rule_text: str, bounds) -> None:
     st.subheader("Members")
     members = ui.cached(segments.segment_members, rule=rule_text, as_of=as_of, cuts=cuts, bounds=bounds)
     shown = ui.mask_pii(members.frame).assign(customer_id=ui.profile_links(members.frame["customer_id"]))
-    st.dataframe(
+    key_columns = ["customer_id", "first_name", "last_name", "revenue", "last_order", "clv", "churn_risk"]
+    table(
         shown,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "customer_id": ui.profile_link_column("Customer"),
-            "first_name": "First name",
-            "last_name": "Last name",
-            "orders": st.column_config.NumberColumn("Orders", format="localized"),
-            "revenue": st.column_config.NumberColumn("Revenue", format="€%.2f"),
-            "last_order": st.column_config.DateColumn("Last order"),
-            "clv": st.column_config.NumberColumn("Predicted CLV", format="€%.0f"),
-            "p_alive": st.column_config.NumberColumn("P(alive)", format="percent"),
-            "churn_risk": "Churn risk",
-        },
+        key_columns,
+        more=[c for c in shown.columns if c not in key_columns],
+        key="segments_members",
+        config={"customer_id": ui.profile_link_column("Customer")},
     )
     if members.capped:
-        st.caption(f"The {len(members.frame):,} highest-revenue of {members.total:,} members; the export has them all.")
+        st.caption(
+            f"The {formats.count(len(members.frame))} highest-revenue of {formats.count(members.total)} members; "
+            "the export has them all."
+        )
 
 
 def export_part(rule_text: str, bounds) -> None:
     st.subheader("Export for a campaign")
     channel = st.segmented_control(
-        "Channel", list(segments.EXPORT_CHANNELS), default="email", key="segments_channel", format_func=str.upper
+        "Channel",
+        list(segments.EXPORT_CHANNELS),
+        default="email",
+        key="segments_channel",
+        format_func=labels.value_label,
     )
     if channel is None:
         return
@@ -261,14 +270,21 @@ def export_part(rule_text: str, bounds) -> None:
         mask=ui.masking_enabled(),
     )
     left, right = st.columns([2, 3])
-    left.metric("Can be contacted", ui.number(export.exported), f"of {export.members:,} members", delta_color="off")
-    right.dataframe(
+    left.metric(
+        "Can be contacted",
+        ui.number(export.exported),
+        f"of {formats.count(export.members)} members",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    table(
         export.excluded,
-        hide_index=True,
-        column_config={"reason": "Left out because", "customers": st.column_config.NumberColumn("Customers")},
+        ["reason", "customers"],
+        container=right,
+        labels_={"reason": labels.Column("Left out because", width="medium")},
     )
     st.download_button(
-        f"Download {channel} list (CSV)",
+        f"Download the {labels.value_label(channel).lower()} list (CSV)",
         export.csv_bytes(),
         file_name=f"segment-{channel}-{as_of}.csv",
         mime="text/csv",
@@ -307,14 +323,33 @@ def compare_part() -> None:
             pairs.append((name, definitions[name]))
     compared = ui.cached(segments.compare_segments, segments=tuple(pairs), as_of=as_of, cuts=cuts)
     notable = set(zip(compared.highlights["segment"], compared.highlights["column"], strict=True))
-    formats = {"count": ui.number, "rate": ui.percent, "money": ui.currency_cents, "ratio": "{:.1f}".format}
-    styled = compared.metrics.set_index("segment").T.style
-    for column, _, kind in segments.COMPARISON_METRICS:
-        styled = styled.format(formats[kind], subset=([column], slice(None)), na_rep="–")
-    styled = styled.apply(
-        lambda row: [HIGHLIGHT if (segment, row.name) in notable else "" for segment in row.index], axis=1
-    ).relabel_index([label for _, label, _ in segments.COMPARISON_METRICS], axis=0)
-    st.dataframe(styled, width="stretch")
+    writers = {"count": formats.count, "rate": formats.percent, "money": ui.currency_cents, "ratio": formats.number}
+    metrics = compared.metrics.set_index("segment")
+    side_by_side = pd.DataFrame(
+        {
+            "measure": [label for _, label, _ in segments.COMPARISON_METRICS],
+            **{
+                str(name): [writers[kind](metrics.loc[name, column]) for column, _, kind in segments.COMPARISON_METRICS]
+                for name in metrics.index
+            },
+        }
+    )
+    columns = [column for column, _, _ in segments.COMPARISON_METRICS]
+    styled = side_by_side.style.apply(
+        lambda row: [
+            HIGHLIGHT if (segment, columns[row.name]) in notable else "" for segment in ["measure", *metrics.index]
+        ],
+        axis=1,
+    )
+    st.dataframe(
+        styled,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "measure": st.column_config.TextColumn("Measure", width="medium"),
+            **{str(name): st.column_config.TextColumn(str(name)) for name in metrics.index},
+        },
+    )
     if compared.highlights.empty:
         st.caption("No notable differences.")
     else:
@@ -325,16 +360,10 @@ def compare_part() -> None:
     left.plotly_chart(charts.channel_mix(compared.channels, title="Purchases by sales channel"), key="channel_mix")
     with right:
         st.markdown("**Top categories by revenue**")
-        st.dataframe(
+        table(
             compared.categories,
-            hide_index=True,
-            column_config={
-                "segment": "Segment",
-                "rank": "#",
-                "category": "Category",
-                "revenue": st.column_config.NumberColumn("Revenue", format="€%.0f"),
-                "share": st.column_config.NumberColumn("Share", format="percent"),
-            },
+            ["segment", "rank", "category", "revenue", "share"],
+            labels_={"rank": labels.Column("#", "count"), "share": labels.Column("Share of its revenue", "percent")},
         )
 
 
@@ -353,15 +382,10 @@ def migration_part() -> None:
         return
     flows = ui.cached(rfm.segment_migration, date_a=dates[0], date_b=dates[1], cuts=cuts)
     st.plotly_chart(charts.segment_migration(flows, title=f"RFM segments on {dates[0]} → {dates[1]}"), key="sankey")
-    st.dataframe(
+    table(
         flows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "segment_a": f"Segment on {dates[0]}",
-            "segment_b": f"Segment on {dates[1]}",
-            "customers": st.column_config.NumberColumn("Customers", format="localized"),
-        },
+        ["segment_a", "segment_b", "customers"],
+        labels_={"segment_a": f"Segment on {dates[0]}", "segment_b": f"Segment on {dates[1]}"},
     )
 
 
@@ -377,7 +401,9 @@ def cohorts_part() -> None:
     )
     segment = controls[2].selectbox("RFM segment", ["All", *rfm.segment_names()], key="cohort_segment")
     channels = ui.cached(segments.field_values, field_name="acquisition_channel")
-    channel = controls[3].selectbox("Acquisition channel", ["All", *channels], key="cohort_channel")
+    channel = controls[3].selectbox(
+        "Acquisition channel", ["All", *channels], key="cohort_channel", format_func=labels.value_label
+    )
     exposure = controls[4].selectbox(
         "Campaign exposure",
         ["All", *cohorts.EXPOSURES],
@@ -420,15 +446,24 @@ def concentration_part() -> None:
     for column, (percent, count, share) in zip(
         figures, zip(result.top["top_percent"], result.top["customers"], result.top["share"], strict=True), strict=False
     ):
-        column.metric(f"Top {percent:g}%", ui.percent(share), f"{count:,} customers", delta_color="off", border=True)
+        column.metric(
+            f"Top {percent:g}%",
+            ui.percent(share),
+            f"{formats.count(count)} customers",
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+        )
     figures[-1].metric(
         "Gini",
-        "–" if result.gini is None else f"{result.gini:.2f}",
+        formats.MISSING if result.gini is None else f"{result.gini:.2f}",
         border=True,
         help="0 when every buyer brings the same revenue, towards 1 when one brings everything.",
     )
     st.plotly_chart(charts.lorenz_curve(result.lorenz, result.top, title="Lorenz curve of revenue"), key="lorenz")
-    st.caption(f"Over {result.buyers:,} buyers with {ui.compact_currency(result.revenue)} revenue before {as_of}.")
+    st.caption(
+        f"Over {formats.count(result.buyers)} buyers with {ui.compact_currency(result.revenue)} revenue before {as_of}."
+    )
 
 
 PARTS = {

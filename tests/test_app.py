@@ -286,7 +286,7 @@ def _check_data(at: AppTest) -> None:
     assert len(at.get("file_uploader")) == 1
     frames = {tuple(frame.value.columns)[0]: frame.value for frame in at.dataframe}
     assert frames["title"]["title"].str.startswith("Duplicate customers").any()
-    assert frames["table"].set_index("table").loc["customers", "rows"] == 1500
+    assert frames["table"].set_index("table").loc["Customers", "rows"] == 1500
 
 
 def _check_segments(at: AppTest) -> None:

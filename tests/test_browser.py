@@ -231,15 +231,22 @@ def test_a_campaign_opens_from_its_url_with_its_verdicts(server, page, js_errors
     engine = db.create_engine(duckdb_demo_url)
     try:
         name = campaigns.campaign_list(engine)["name"].iloc[2]
-        verdicts = campaigns.campaign_results(engine, name).verdicts
+        effects = campaigns.campaign_results(engine, name).effects
     finally:
         engine.dispose()
     _open(page, server, PageSpec(f"campaigns?campaign={quote(name)}", "Campaigns", '[data-testid="stMetricValue"]'))
     page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
-    text = page.locator('[data-testid="stMain"]').inner_text()
-    for verdict in verdicts.values():
+    main = page.locator('[data-testid="stMain"]')
+    # The sentence a manager repeats is on the page; the statistics are one click below it.
+    for effect in effects:
+        assert effect.headline[:60] in main.inner_text()
+    for expander in page.get_by_text("The statistics behind it").all():
+        expander.click()
+    page.wait_for_timeout(500)
+    text = main.inner_text()
+    for effect in effects:
         # Markdown renders the verdict's words as they are; compare its start, before any emphasis could differ.
-        assert verdict[:60] in text
+        assert effect.verdict[:60] in text
     assert page.locator('[data-testid="stException"]').count() == 0
     assert js_errors == []
 
@@ -254,3 +261,118 @@ def test_an_uploaded_shop_export_is_recognised_and_checked(server, page, js_erro
     assert page.get_by_role("button", name="Import 18 rows").is_enabled()
     assert page.locator('[data-testid="stException"]').count() == 0
     assert js_errors == []
+
+
+# --- the main flows, with full-page screenshots --------------------------------------------------------------------
+
+#: Where the flows leave their screenshots (git-ignored): one PNG per step, the whole page at 1440 px wide.
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+
+
+def _settle(tab) -> None:
+    tab.wait_for_timeout(300)
+    tab.wait_for_function(
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=DRAW_TIMEOUT_MS, polling=250
+    )
+    tab.wait_for_timeout(700)
+
+
+def _screenshot(tab, name: str) -> Path:
+    """The whole page: Streamlit scrolls inside its main block, so the window is made as tall as that block first."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = tab.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    tab.set_viewport_size({"width": 1440, "height": min(int(height) + 60, 16_000)})
+    tab.wait_for_timeout(800)
+    path = ARTIFACTS / f"{name}.png"
+    tab.screenshot(path=str(path), full_page=True)
+    tab.set_viewport_size({"width": 1440, "height": 900})
+    return path
+
+
+def _plain_faults(tab) -> list[str]:
+    """What the visible page breaks of the plain-words rules (tests/screen_text.py): internal names, None/nan,
+    money outside the one format."""
+    import screen_text
+
+    # The words on the page without the charts (checked from their figures in the AppTests), icons (ligatures
+    # whose names, "keyboard_arrow_down", are in the text but drawn as pictures) and code (names to type).
+    text = tab.evaluate(
+        """() => {
+            const main = document.querySelector('[data-testid="stMain"]');
+            const hidden = [...main.querySelectorAll('.js-plotly-plot, code, [data-testid*="Icon"]')];
+            const before = hidden.map(element => element.style.display);
+            hidden.forEach(element => { element.style.display = 'none'; });
+            const text = main.innerText;
+            hidden.forEach((element, i) => { element.style.display = before[i]; });
+            return text;
+        }"""
+    )
+    lines = [line for line in text.splitlines() if line.strip()]
+    return screen_text.violations([screen_text.ScreenText("page", line) for line in lines])
+
+
+def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_errors, duckdb_demo_url):
+    from urllib.parse import quote
+
+    from crm_core import campaigns
+
+    engine = db.create_engine(duckdb_demo_url)
+    try:
+        listing = campaigns.campaign_list(engine)
+        several = next(
+            (n for n in listing["name"] if len(campaigns.campaign_results(engine, n).effects) > 1),
+            listing["name"].iloc[0],
+        )
+    finally:
+        engine.dispose()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    faults: dict[str, list[str]] = {}
+    shots: list[Path] = []
+
+    def step(name: str) -> None:
+        _settle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        if found := _plain_faults(page):
+            faults[name] = found
+        shots.append(_screenshot(page, name))
+
+    _open(page, server, PAGES[1])
+    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    step("01-overview")
+
+    _open(page, server, PageSpec(f"campaigns?campaign={quote(several)}", "Campaigns", '[data-testid="stMetricValue"]'))
+    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.get_by_text("The statistics behind it").first.click()
+    step("02-campaign-results")
+    page.get_by_role("tab", name="All campaigns").click()
+    _settle(page)
+    page.get_by_text("More columns").first.click()
+    step("03-all-campaigns")
+
+    _open(page, server, PageSpec("segments", "Segments", '[data-testid="stPlotlyChart"]'))
+    step("04-segments-rfm-map")
+    page.get_by_text("Migration", exact=True).first.click()
+    page.wait_for_selector(".js-plotly-plot .sankey", timeout=DRAW_TIMEOUT_MS)
+    step("05-segments-migration")
+    page.get_by_text("Rule builder", exact=True).first.click()
+    _settle(page)
+    page.get_by_role("button", name="Condition").first.click()
+    _settle(page)
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "takes a non-empty" not in text and "got str" not in text  # no internal message for a new condition
+    step("06-segments-rule-builder")
+
+    _open(page, server, PAGES[-1])
+    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    step("07-customer-value")
+
+    _open(page, server, PAGES[0])
+    page.get_by_role("tab", name="Feedback").click()
+    step("08-customer-profile-feedback")
+
+    _open(page, server, PAGES[3])
+    step("09-data")
+
+    assert faults == {}
+    assert js_errors == []
+    assert all(path.stat().st_size > 10_000 for path in shots)

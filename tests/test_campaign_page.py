@@ -14,7 +14,7 @@ import pytest
 import test_app
 from streamlit.testing.v1 import AppTest
 
-from crm_core import campaigns, charts, db, dialect, schema, uplift
+from crm_core import campaigns, charts, db, dialect, formats, labels, schema, uplift
 from crm_core.imports import campaign_results
 
 PAGE = "pages/campaigns.py"
@@ -62,7 +62,11 @@ def test_the_newest_campaign_opens_with_its_verdicts_and_figures(app_env, duckdb
     results = _with_engine(duckdb_demo_url, campaigns.campaign_results, campaign_names[0])
     shown = _shown(at)
     for verdict in results.verdicts.values():
-        assert verdict in shown
+        assert verdict in shown  # the statistics, one click below the sentence
+    for effect in results.effects:  # the plain sentence first, above its statistics
+        assert f"**{effect.headline}**" in shown
+        assert "CI" not in effect.headline and "p =" not in effect.headline
+    assert at.expander[0].label == "The statistics behind it"
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) == {"Members", "Control group", "Incremental revenue", "Cost", "ROI"}
     assert len(at.get("plotly_chart")) >= 4
@@ -84,13 +88,14 @@ def test_the_segment_dimension_can_be_switched(app_env, duckdb_demo_url, campaig
     at = _open(duckdb_demo_url, app_env)
     dimensions = at.selectbox(key="campaign_dimension")
     assert dimensions.value == campaigns.RFM_SEGMENT
-    assert "country" in dimensions.options
+    assert "Country" in dimensions.options  # the options read as words (crm_core.labels)
+    assert not any(":" in option or "_" in option for option in dimensions.options)
     dimensions.set_value("country").run()
     assert not at.exception
     expected = _with_engine(duckdb_demo_url, campaigns.uplift_by_segment, campaign_names[0], by="country")
     table = next(df.value for df in at.dataframe if "segment" in df.value.columns)
     assert table["segment"].tolist() == expected["segment"].tolist()
-    assert table["uplift"].tolist() == pytest.approx(expected["uplift"].tolist(), nan_ok=True)
+    assert table["uplift"].tolist() == [formats.points(value) for value in expected["uplift"]]
 
 
 def test_the_list_filters_by_channel(app_env, duckdb_demo_url, campaign_names):
@@ -101,14 +106,17 @@ def test_the_list_filters_by_channel(app_env, duckdb_demo_url, campaign_names):
     mail = _with_engine(duckdb_demo_url, campaigns.campaign_list, channel="mail")
     table = next(df.value for df in at.dataframe if "incremental_revenue" in df.value.columns)
     assert table["name"].tolist() == mail["name"].tolist()
-    assert set(table["channel"]) == {"mail"}
+    assert "channel" not in table.columns  # a secondary column, behind "More columns"
+    at.toggle(key="campaign_table_more").set_value(True).run()
+    table = next(df.value for df in at.dataframe if "incremental_revenue" in df.value.columns)
+    assert set(table["channel"]) == {labels.value_label("mail")}
 
 
 def test_compare_shows_the_chosen_campaigns_side_by_side(app_env, duckdb_demo_url, campaign_names):
     at = _show(_open(duckdb_demo_url, app_env), "Compare")
     at.multiselect(key="compare_campaigns").set_value(campaign_names[1:3]).run()
     assert not at.exception
-    table = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
+    table = next(df.value for df in at.dataframe if "headline" in df.value.columns)
     assert table["name"].tolist() == campaign_names[1:3]
     assert len(at.get("plotly_chart")) == 2
 
@@ -250,7 +258,7 @@ def test_uplift_by_group_draws_small_groups_faint_and_skips_groups_without_an_es
         }
     )
     (trace,) = charts.uplift_by_group(frame, "decile").data
-    assert list(trace.y) == ["Decile 1", "Decile 2"]
+    assert list(trace.y) == ["Decile 1 of 3", "Decile 2 of 3"]
     assert list(trace.marker.opacity) == [1.0, charts.PARTIAL_OPACITY]
     assert "300 treated, 60 control" in trace.text[0] and "too small" in trace.text[1]
 

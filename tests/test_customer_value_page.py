@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import test_app
 from streamlit.testing.v1 import AppTest
 
-from crm_core import clv, clv_report, config, db, schema
+from crm_core import clv, clv_report, config, db, formats, labels, schema
 
 PAGE = "pages/customer_value.py"
 app_env = test_app.app_env
@@ -104,10 +104,15 @@ def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):
     details = _with_engine(duckdb_demo_url, clv_report.customer_details, tuple(top["customer_id"]))
     listed = at.dataframe[0].value
     assert listed["customer"].tolist() == [f"customers?customer={c}" for c in details["external_id"]]
-    assert listed["clv"].tolist() == pytest.approx(top["clv"].tolist())
-    # Each with the 80 % range of the value.
-    assert listed["clv_low"].tolist() == pytest.approx(top["clv_low"].tolist())
-    assert listed["clv_high"].tolist() == pytest.approx(top["clv_high"].tolist())
+    assert listed["clv"].tolist() == labels.display_frame(top, ["clv"])["clv"].tolist()
+    assert all(text.startswith("€") for text in listed["clv"])
+    # Each with the 80 % range of the value, one click away.
+    assert "clv_low" not in listed.columns
+    at.toggle(key="cv_top_more").set_value(True).run()
+    listed = at.dataframe[0].value
+    written = labels.display_frame(top, ["clv_low", "clv_high"])
+    assert listed["clv_low"].tolist() == written["clv_low"].tolist()
+    assert listed["clv_high"].tolist() == written["clv_high"].tolist()
 
     _show(at, HOW_SURE)
     period = _with_engine(duckdb_demo_url, clv_report.default_backtest_period)
@@ -121,12 +126,12 @@ def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):
     for line in report.backtest.how_sure():
         assert f"- {line}" in shown_text
     calibration = at.dataframe[0].value
-    assert calibration["coverage"].tolist() == pytest.approx(
-        report.backtest.calibration.by_frequency["coverage"].tolist()
-    )
+    assert calibration["coverage"].tolist() == [
+        formats.percent(v) for v in report.backtest.calibration.by_frequency["coverage"]
+    ]
     parameters = at.dataframe[1].value
     assert parameters["parameter"].tolist() == ["r", "alpha", "a", "b", "p", "q", "gamma"]
-    assert parameters["estimate"].tolist() == pytest.approx(list(model.parameters()["estimate"]))
+    assert parameters["estimate"].tolist() == [labels.write(v, "decimal") for v in model.parameters()["estimate"]]
 
 
 def test_at_risk_export_contains_only_consenting_customers(app_env, duckdb_demo_url):
@@ -149,7 +154,7 @@ def test_at_risk_export_contains_only_consenting_customers(app_env, duckdb_demo_
     assert arguments["customer_ids"] == tuple(at_risk["customer_id"])
     assert export.members == len(at_risk) > export.exported > 0  # some left out, some exported
     assert test_app._metrics(at)["Can be contacted"] == ui.number(export.exported)
-    assert "Download email list (CSV)" in [b.label for b in at.get("download_button")]
+    assert "Download the email list (CSV)" in [b.label for b in at.get("download_button")]
 
     consents, customers = schema.consents, schema.customers
     query = (

@@ -17,7 +17,7 @@ import streamlit as st
 import test_app
 from streamlit.testing.v1 import AppTest
 
-from crm_core import config, db, dialect, imports, privacy, schema
+from crm_core import config, db, dialect, formats, imports, privacy, schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP = PROJECT_ROOT / "app.py"
@@ -139,15 +139,16 @@ def test_upload_map_preview_and_import_then_every_page_shows_the_new_data(store_
     _no_exception(at)
     preview = _frame(at, "line")
     shown = preview[["customer_id", "email", "first_name", "city", "Lieblingsfarbe"]]
-    assert shown.fillna("(empty)").values.tolist() == [
+    assert shown.values.tolist() == [
         ["C4", "dora@example.com", "Dora", "Köln", "blau"],
-        ["C5", "eve@x.com", "Eve", "Bonn", "(empty)"],
+        ["C5", "eve@x.com", "Eve", "Bonn", formats.MISSING],
     ]
+    assert "email_norm" not in preview.columns  # the import's own matching key is not the file's
     assert at.success[0].value == "All 2 rows are valid."
     assert not at.button(key="data_import").disabled
     at.button(key="data_import").click().run()
     _no_exception(at)
-    assert test_app.literal(at.success[0].value) == "Imported kunden.csv (customers): status ok."
+    assert test_app.literal(at.success[0].value) == "Imported kunden.csv (customers): ok."
     assert {k: _metrics(at)[k] for k in ("Created", "Updated", "Unchanged", "Skipped (errors)")} == {
         "Created": "2",
         "Updated": "0",
@@ -161,8 +162,8 @@ def test_upload_map_preview_and_import_then_every_page_shows_the_new_data(store_
     ]
     # The uploader was reset (the file leaves memory) and the other tabs show the new data in the same session.
     assert at.get("file_uploader")[0].value is None
-    assert _frame(at, "table").set_index("table").loc["customers", "rows"] == 5
-    assert _frame(at, "import_id")["file_name"].tolist() == ["kunden.csv"]
+    assert _frame(at, "table").set_index("table").loc["Customers", "rows"] == 5
+    assert _frame(at, "started_at")["file_name"].tolist() == ["kunden.csv"]
     at.switch_page("pages/overview.py").run()
     _no_exception(at)
     assert _metrics(at)["Customers"] == "5"
@@ -198,8 +199,8 @@ def test_every_problem_is_shown_before_anything_is_written_and_bad_rows_can_be_s
     assert at.error[0].value == "2 errors on 2 of 3 rows. Fix the file, or skip the bad rows."
     problems = _frame(at, "severity")
     assert problems[["line", "column", "reason"]].values.tolist() == [
-        [3, "ordered_at", "no such date or time"],
-        [4, "amount", "not a number (use '.' as the decimal point, no thousands separators or currency signs)"],
+        [3, "“ordered_at”", "no such date or time"],
+        [4, "“amount”", "not a number (use '.' as the decimal point, no thousands separators or currency signs)"],
     ]
     assert at.get("download_button")[0].label == "Download every problem (CSV)"
     assert at.button(key="data_import").disabled
@@ -208,13 +209,13 @@ def test_every_problem_is_shown_before_anything_is_written_and_bad_rows_can_be_s
     assert not at.button(key="data_import").disabled
     at.button(key="data_import").click().run()
     _no_exception(at)
-    assert test_app.literal(at.success[0].value) == "Imported orders.csv (orders): status partial."
+    assert test_app.literal(at.success[0].value) == "Imported orders.csv (orders): partial."
     assert (_metrics(at)["Created"], _metrics(at)["Skipped (errors)"]) == ("1", "2")
     orders = schema.orders.c
     assert _rows(store_url, sa.select(orders.external_id, orders.amount).where(orders.id > 3)) == [("o10", 10.5)]
-    history = _frame(at, "import_id")
+    history = _frame(at, "started_at")
     assert history[["file_name", "status", "rows_created", "rows_rejected"]].values.tolist() == [
-        ["orders.csv", "partial", 1, 2]
+        ["orders.csv", "Partial", 1, 2]
     ]
     assert "Download its rejected rows (CSV)" in [b.label for b in at.get("download_button")]
 
@@ -227,10 +228,10 @@ def test_a_failed_import_is_shown_and_kept_in_the_history(store_url):
     at.button(key="data_import").click().run()
     _no_exception(at)
     assert at.error[0].value.startswith("Import of contacts.csv (interactions) failed: 1 error on 1 line(s)")
-    assert _frame(at, "severity")[["line", "column"]].values.tolist() == [[2, "customer_id"]]
-    history = _frame(at, "import_id")
+    assert _frame(at, "severity")[["line", "column"]].values.tolist() == [[2, "“customer_id”"]]
+    history = _frame(at, "started_at")
     assert history[["file_name", "kind", "status", "rows_rejected"]].values.tolist() == [
-        ["contacts.csv", "interactions", "failed", 1]
+        ["contacts.csv", "Interactions", "Failed", 1]
     ]
     assert _rows(store_url, sa.select(sa.func.count()).select_from(schema.interactions)) == [(0,)]
     _upload(at, "contacts2.csv", b"customer_id,occurred_at,channel\nC1,2024-03-01,email\n")
@@ -242,7 +243,7 @@ def test_a_file_without_a_required_column_cannot_be_imported(store_url):
     at = _data_page()
     _upload(at, "o.csv", b"order_id,ordered_at\no1,2024-01-01\n", kind="orders")
     assert at.error[0].value == "The file cannot be imported:"
-    assert _frame(at, "severity")["column"].tolist() == ["customer_id"]
+    assert _frame(at, "severity")["column"].tolist() == ["“customer_id”"]
     assert at.button(key="data_import").disabled
     assert at.toggle(key="data_skip").disabled
 
@@ -262,7 +263,7 @@ def test_campaign_results_are_imported_from_the_page(store_url):
     assert at.success[0].value == "All 3 rows are valid."
     at.button(key="data_import").click().run()
     _no_exception(at)
-    assert test_app.literal(at.success[0].value) == "Imported hillstrom.csv (campaign_results): status ok."
+    assert test_app.literal(at.success[0].value) == "Imported hillstrom.csv (campaign results): ok."
     assert _metrics(at)["Created"] == "3"
     M, K = schema.campaign_members.c, schema.campaigns.c
     members = sa.select(M.arm, M.is_control, M.converted, M.revenue).join_from(
@@ -303,7 +304,7 @@ def test_the_database_in_use_is_shown_never_edited(store_url):
     at = _data_page()
     assert any(db.redact_url(store_url) in test_app.literal(str(md.value)) for md in at.markdown)
     assert not [t for t in at.text_input if store_url in str(t.value)]
-    assert _frame(at, "table").set_index("table").loc["orders", "rows"] == 3
+    assert _frame(at, "table").set_index("table").loc["Orders", "rows"] == 3
 
 
 SHOPIFY_ORDERS = PROJECT_ROOT / "tests" / "files" / "presets" / "shopify_orders.csv"
@@ -321,10 +322,10 @@ def test_a_platform_export_is_recognised_and_its_preset_proposed(store_url):
     assert not at.error
     assert at.warning[0].value.startswith("3 warnings")
     warnings = _frame(at, "severity")
-    assert warnings["severity"].tolist() == ["warning"] * 3
+    assert warnings["severity"].tolist() == ["Warning"] * 3
     at.button(key="data_import").click().run()
     _no_exception(at)
-    assert test_app.literal(at.success[0].value) == "Imported orders_export.csv (orders): status ok."
+    assert test_app.literal(at.success[0].value) == "Imported orders_export.csv (orders): ok."
     assert (_metrics(at)["Created"], _metrics(at)["Warnings"]) == ("10", "3")
     orders = schema.orders.c
     revenue = sa.select(sa.func.count(), sa.func.sum(orders.amount)).where(

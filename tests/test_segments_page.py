@@ -194,7 +194,7 @@ def test_builder_add_save_reload_edit(demo_copy):
     again.multiselect(key="segments_compare").set_value(["DE/FR at risk", "RFM: Champions"]).run()
     _no_exception(again)
     compared = again.dataframe[0].value
-    assert list(compared.columns) == ["DE/FR at risk", "RFM: Champions"]
+    assert list(compared.columns) == ["measure", "DE/FR at risk", "RFM: Champions"]
 
 
 def test_remove_and_group_kinds_and_json(demo_copy):
@@ -206,7 +206,10 @@ def test_remove_and_group_kinds_and_json(demo_copy):
     assert at.session_state["segment_rule"]["all"][1] == {"not": [segments.default_condition()]}
     at.button(key="rb_0_remove").click().run()
     assert at.session_state["segment_rule"] == {"all": [{"not": [segments.default_condition()]}]}
+    assert not at.warning  # a new, empty condition is work in progress, not a fault
+    at.button(key="segments_save_incomplete").click().run()
     assert any("not complete yet" in w.value for w in at.warning)
+    assert "Group 1, condition 1: choose a value" in test_app.literal(at.warning[0].value)
 
     at.text_area[0].input('{"any": [{"field": "age", "op": ">=", "value": 60}]}').run()
     at.button(key="segments_apply_json").click().run()

@@ -22,7 +22,7 @@ from ui.privacy import (
 )
 from ui.shell import busy_database_notice, database_ready, page, sidebar
 from ui.text import plain
-from ui.widgets import definitions, kpi_row, kpi_rows
+from ui.widgets import definitions, kpi_row, kpi_rows, text_card
 
 __all__ = [
     "busy_database_notice",
@@ -42,6 +42,7 @@ __all__ = [
     "percent",
     "plain",
     "sidebar",
+    "text_card",
     "PROFILE_PARAM",
     "mask_pii",
     "mask_pii_text",

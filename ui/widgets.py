@@ -8,6 +8,7 @@ import streamlit as st
 
 from crm_core import overview
 from ui.format import signed_percent, signed_points
+from ui.text import plain
 
 #: A KPI to show: its label, its name in :class:`crm_core.overview.PeriodKpis`, and its formatter.
 KpiItem = tuple[str, str, Callable[[float], str]]
@@ -39,6 +40,14 @@ def kpi_rows(kpis: overview.OverviewKpis, rows: Sequence[Sequence[KpiItem]]) -> 
     """Several :func:`kpi_row` rows, one under the other."""
     for items in rows:
         kpi_row(kpis, items)
+
+
+def text_card(place, label: str, value: str, help: str | None = None) -> None:  # noqa: A002
+    """A KPI card whose value is a word (a segment's name): it wraps where ``st.metric`` would cut it to
+    "Potential l…". ``value`` is data, shown literally."""
+    with place.container(border=True):
+        st.caption(label, help=help)
+        st.subheader(plain(value), anchor=False)
 
 
 def definitions(texts: dict[str, str]) -> None:
