@@ -61,7 +61,7 @@ def _numeric(text: str) -> bool:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from crm_core import demo
+    from crm_core import clv, demo
 
     engine, _ = _engine(args)
 
@@ -70,6 +70,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     summary = demo.load_demo(engine, customers=args.customers, seed=args.seed, replace=args.replace, progress=progress)
     print(summary.describe())
+    # Scoring is the step after a load, so that segments, profiles and lists have predictions from the start.
+    progress(1.0, "scoring the customers (value and churn models)")
+    clv.ensure_scores(engine)
     return 0
 
 

@@ -101,7 +101,7 @@ def _first_start_lock() -> threading.Lock:
 
 
 def _load_first_start_demo() -> None:
-    from crm_core import demo
+    from crm_core import clv, demo
 
     engine = _engine_for(get_setting().url)
     st.title("Welcome")
@@ -124,6 +124,9 @@ def _load_first_start_demo() -> None:
             except ValueError:
                 # Another process (the command line) filled the database meanwhile; show its data instead.
                 return
+            # Scoring is the step after a load: the pages then show predictions from their first visit.
+            bar.progress(1.0, text="Scoring the customers (value and churn models)")
+            clv.ensure_scores(engine)
             status.update(label="Demo database ready", state="complete")
 
 
