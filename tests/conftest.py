@@ -46,10 +46,19 @@ SERVER_ENGINES = {
     "postgresql": ("CRM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
     "mysql": ("CRM_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
-ENGINES = ["duckdb", "postgresql", "sqlite", "mysql"]
+#: ``CRM_TEST_ENGINES=duckdb`` (names separated by commas or spaces) runs the engine tests on those engines only,
+#: for a fast inner loop; unset (as in CI), every engine runs.
+CHOSEN_ENGINES = os.environ.get("CRM_TEST_ENGINES", "").replace(",", " ").split()
+
+
+def _chosen(names: list[str]) -> list[str]:
+    return [name for name in names if not CHOSEN_ENGINES or name in CHOSEN_ENGINES]
+
+
+ENGINES = _chosen(["duckdb", "postgresql", "sqlite", "mysql"])
 #: The read-only demo fixture runs on Spark SQL too; Spark takes no writes of customer facts, so the scratch
 #: ``engine`` fixture (imports, erasure) stays on the four others.
-DEMO_ENGINES = [*ENGINES, "spark"]
+DEMO_ENGINES = [*ENGINES, *_chosen(["spark"])]
 SPARK_ENV = "CRM_TEST_SPARK_URL"
 IN_CI = bool(os.environ.get("CI"))
 
@@ -148,7 +157,7 @@ class _SparkDemo:
         self.waited_s = 0.0
 
     def start(self) -> None:
-        if self.thread is None and self.setting.lower() not in {"", "skip"}:
+        if self.thread is None and self.setting.lower() not in {"", "skip"} and _chosen(["spark"]):
             self.thread = threading.Thread(target=self._prepare, name="spark-demo", daemon=True)
             self.thread.start()
 
@@ -181,6 +190,8 @@ class _SparkDemo:
         """The demo database's URL once it is ready; skips (fails in CI) when Spark is unavailable."""
         if self.setting.lower() in {"", "skip"}:
             pytest.skip(f"spark: {SPARK_ENV} is set to skip")
+        if "spark" not in _chosen(["spark"]):
+            pytest.skip("spark: not among CRM_TEST_ENGINES")
         self.start()
         assert self.thread is not None
         if self.thread.is_alive():
