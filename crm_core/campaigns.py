@@ -46,6 +46,7 @@ from sqlalchemy.schema import CreateTable, DropTable
 from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import db, dialect, schema, uplift
+from crm_core.plain import json_value, plain_records
 from crm_core.purchases import is_purchase
 
 campaigns = schema.campaigns
@@ -105,7 +106,7 @@ class CampaignInfo:
     reference_start: dt.date | None
 
     def as_dict(self) -> dict[str, Any]:
-        return _json_value(asdict(self))
+        return json_value(asdict(self))
 
 
 def get_campaign(engine: Engine | Connection, campaign: int | str) -> CampaignInfo:
@@ -337,10 +338,6 @@ def _stat_columns(rows: Any) -> list[ColumnElement[Any]]:
     return columns
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.to_dict("records")  # type: ignore[return-value]
-
-
 def _grouped(records: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
     """Rows by the value of one column, in order of first appearance."""
     groups: dict[Any, list[dict[str, Any]]] = {}
@@ -480,7 +477,7 @@ def _rates_frame(stats: pd.DataFrame) -> pd.DataFrame:
     """Per-arm rates with their intervals (Wilson for rates, Student t for revenue per member)."""
     out = stats[["arm", "is_control", "n", "sent", "converted", "responded"]].copy()
     conversion, conversion_ci, response, response_ci, revenue, revenue_ci = [], [], [], [], [], []
-    for row in _records(stats):
+    for row in plain_records(stats):
         side = _Side.of([row])
         conversion.append(side.conversion_rate)
         conversion_ci.append(uplift.wilson_interval(side.converted, side.converted_recorded))
@@ -559,7 +556,7 @@ class ArmEffect:
             "headline",
         ):
             out[name] = getattr(self, name)
-        return _json_value(out)
+        return json_value(out)
 
 
 @dataclass
@@ -619,7 +616,7 @@ class CampaignResults:
         """JSON-ready (``python -m crm_core campaign NAME --json``): NaN becomes null, dates ISO text."""
         keys = ["arm", "is_control", "n", "conversion_rate", "response_rate", "revenue_per_member"]
         arms = self.arms[keys].to_dict("records")
-        return _json_value(
+        return json_value(
             {
                 "campaign": self.campaign.as_dict(),
                 "has_control": self.has_control,
@@ -661,7 +658,7 @@ def campaign_results(engine: Engine, campaign: int | str, outcomes: Outcomes = "
 
 
 def _results_from_stats(info: CampaignInfo, stats: pd.DataFrame, source: str) -> CampaignResults:
-    rows = _records(stats)
+    rows = plain_records(stats)
     treatment_rows = [row for row in rows if not row["is_control"]]
     control_rows = [row for row in rows if row["is_control"]]
     control = _Side.of(control_rows)
@@ -767,7 +764,7 @@ def funnel(engine: Engine, campaign: int | str, outcomes: Outcomes = "auto") -> 
         rows, _ = _rows_for(conn, info, outcomes)
         stats = _arm_statistics(conn, rows)
     records = []
-    for row in _records(stats):
+    for row in plain_records(stats):
         for stage in FUNNEL_STAGES:
             count = int(row["sent"] if stage == "sent" else row[stage])
             recorded = int(row["n"] if stage == "sent" else row[f"{stage}_recorded"])
@@ -811,7 +808,7 @@ GROUP_COLUMNS = [
 def _group_effects(stats: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
     """Per group, treatment against control from per (group, is_control) statistics."""
     records = []
-    for group, part in _grouped(_records(stats), "group").items():
+    for group, part in _grouped(plain_records(stats), "group").items():
         t = _Side.of(row for row in part if not row["is_control"])
         c = _Side.of(row for row in part if row["is_control"])
         conversion = _conversion_effect(t, c)
@@ -1331,7 +1328,7 @@ def campaign_list(
         conditions.append(campaigns.c.start_date <= end)
     with engine.connect() as conn:
         stats = _campaign_stats(conn, sa.and_(sa.true(), *conditions))
-    by_campaign = _grouped(_records(stats.sort_values("campaign_id")), "campaign_id")
+    by_campaign = _grouped(plain_records(stats.sort_values("campaign_id")), "campaign_id")
     rows = [_campaign_row(part) for part in by_campaign.values()]
     frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
     # Stable on the id order, so that ties come out the same on every engine.
@@ -1385,7 +1382,7 @@ def compare_campaigns(engine: Engine, campaign_ids: Iterable[int]) -> pd.DataFra
     with engine.connect() as conn:
         stats = _campaign_stats(conn, campaigns.c.id.in_(ids))
     records = []
-    for part in _grouped(_records(stats), "campaign_id").values():
+    for part in _grouped(plain_records(stats), "campaign_id").values():
         row = _campaign_row(part)
         t, c = row.pop("_t"), row.pop("_c")
         has_control = c.n > 0
@@ -1507,21 +1504,6 @@ def largest_campaign(engine: Engine) -> int | None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
-
-
-def _json_value(value: Any) -> Any:
-    """Plain JSON values: NaN and infinity become None, numpy scalars Python numbers, dates ISO text."""
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return value
 
 
 __all__: Sequence[str] = [

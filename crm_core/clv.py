@@ -14,7 +14,7 @@ The pipeline (DESIGN.md §5):
 4. :func:`backtest` fits on a calibration period and compares predictions with what happened in the holdout.
 
 Everything here is numpy/scipy; ``lifetimes`` serves only as a reference in the tests and the benchmark
-(:mod:`crm_core.clv_bench`).
+(:mod:`crm_core.bench.clv`).
 
 References
 ----------

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crm_core import clv, clv_intervals, db, dialect, exports, formats, masking, schema
+from crm_core.plain import json_records
 from crm_core.purchases import default_as_of
 
 customers = schema.customers
@@ -817,7 +817,7 @@ class BacktestReport:
             "mae": self.mae,
             "rmse": self.rmse,
             "by_frequency": self.by_frequency.to_dict(orient="records"),
-            "by_week": _records(self.by_week),
+            "by_week": json_records(self.by_week),
             "calibration": self.calibration.as_dict() if self.calibration else None,
         }
 
@@ -866,15 +866,6 @@ class BacktestReport:
             )
         lines.append(text)
         return lines
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].map(lambda v: isinstance(v, dt.date)).any():
-            out[column] = out[column].map(lambda v: v.isoformat() if isinstance(v, dt.date) else v)
-    rows = out.to_dict("records")
-    return [{str(k): (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in rows]
 
 
 @dataclass(frozen=True)
@@ -1166,26 +1157,3 @@ def value_forecast(
     frame["purchases"] = frame["purchases_cumulative"].diff().fillna(frame["purchases_cumulative"])
     frame["revenue"] = frame["revenue_cumulative"].diff().fillna(frame["revenue_cumulative"])
     return frame[FORECAST_COLUMNS]
-
-
-# --- operations of ``python -m crm_core bench`` ----------------------------------------------------------------
-
-
-def bench_page_first_load(ctx: Any) -> tuple[int, str]:
-    """bench: what the Customer value page computes on its first load after an import (later loads are cached):
-    the fit on all data, every buyer's predictions, and the backtest on the last 26 weeks."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    model = value_model(ctx.engine)
-    timings["fit"] = time.perf_counter() - started
-    if not model.fitted:
-        return 0, model.problem or "no model"
-    started = time.perf_counter()
-    values = customer_values(ctx.engine, model)
-    timings["predictions"] = time.perf_counter() - started
-    period = default_backtest_period(ctx.engine)
-    if period is not None:
-        started = time.perf_counter()
-        model_report(ctx.engine, *period)
-        timings["backtest"] = time.perf_counter() - started
-    return len(values), ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())

@@ -26,13 +26,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from crm_core.plain import plain_records
 
 _MYSQL = ("mysql", "mariadb")
 SPARK = "spark"
@@ -437,7 +438,7 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
         _bulk_spark(conn, table, frame, columns)
     else:
         for chunk in _chunks(frame, _CHUNK_ROWS):
-            conn.execute(table.insert(), _records(chunk))
+            conn.execute(table.insert(), plain_records(chunk))
     return len(frame)
 
 
@@ -555,15 +556,27 @@ def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + size]
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values (drivers other than DuckDB's know nothing of numpy or NaN)."""
-    out: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), None).to_dict("records")  # type: ignore[assignment]
-    for row in out:
-        for key, value in row.items():
-            if isinstance(value, np.generic):
-                row[key] = value.item()
-            elif isinstance(value, pd.Timestamp):
-                row[key] = value.to_pydatetime()
-            elif isinstance(value, float) and math.isnan(value):
-                row[key] = None
-    return out
+# --- text search --------------------------------------------------------------------------------------------------
+
+#: The escape character of the patterns :func:`like_pattern` makes.
+LIKE_ESCAPE = "\\"
+
+
+def like_pattern(term: str) -> str:
+    """``"50%_Off"`` -> ``"%50\\%\\_Off%"``: a LIKE pattern that finds ``term`` anywhere, with ``%``, ``_`` and the
+    escape character matching themselves (use with ``escape=LIKE_ESCAPE``)."""
+    escaped = term.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+    escaped = escaped.replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+    return f"%{escaped}%"
+
+
+def contains_text(column: ColumnElement[Any], term: str) -> ColumnElement[bool]:
+    """``column`` contains ``term``, case-insensitively (``%`` and ``_`` in the term are plain characters).
+
+    The term is lower-cased here and the engine lowers the column (``ILIKE`` where it has one). An ESCAPE clause is
+    added only when the term needs one: it keeps DuckDB from its fast substring search (a million rows take about
+    twice as long)."""
+    term = term.lower()
+    if any(char in term for char in ("%", "_", LIKE_ESCAPE)):
+        return column.ilike(like_pattern(term), escape=LIKE_ESCAPE)
+    return column.ilike(f"%{term}%")

@@ -44,7 +44,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from crm_core import db, privacy, schema
+from crm_core import db, dialect, privacy, schema
 
 customers = schema.customers
 
@@ -89,7 +89,6 @@ OWN_TEXT_COLUMNS: tuple[sa.Column[Any], ...] = tuple(
 
 #: A phone needs this many digits to be searched for in free text (shorter ones would match order numbers).
 _MIN_PHONE_DIGITS = 6
-_LIKE_ESCAPE = "/"
 
 
 class CustomerNotFound(LookupError):
@@ -415,11 +414,6 @@ def _opt_out(conn: Connection, ids: Sequence[int], now: dt.datetime) -> int:
     return len(rows)
 
 
-def _like(term: str) -> str:
-    escaped = term.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", _LIKE_ESCAPE + "%")
-    return "%" + escaped.replace("_", _LIKE_ESCAPE + "_") + "%"
-
-
 def _redact(
     conn: Connection, column: sa.Column[Any], needles: Sequence[str], words: Sequence[str], where: Any = None
 ) -> int:
@@ -436,8 +430,8 @@ def _redact(
         test
         for term in terms
         for test in (
-            sa.func.lower(column).like(_like(term.lower()), escape=_LIKE_ESCAPE),
-            column.like(_like(term), escape=_LIKE_ESCAPE),
+            sa.func.lower(column).like(dialect.like_pattern(term.lower()), escape=dialect.LIKE_ESCAPE),
+            column.like(dialect.like_pattern(term), escape=dialect.LIKE_ESCAPE),
         )
     ]
     table = column.table

@@ -46,7 +46,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import db, dialect, masking, privacy, rfm, schema
+from crm_core.plain import json_records, json_value
 from crm_core.purchases import default_as_of, is_purchase, resolve_as_of
 
 customers = schema.customers
@@ -77,7 +77,6 @@ SEARCH_LIMIT = 20
 #: Words of a search that count; each must match one of the searched fields.
 SEARCH_MAX_TERMS = 5
 #: The character that escapes % and _ in LIKE patterns.
-LIKE_ESCAPE = "\\"
 #: Orders listed in a profile (newest first); the timeline has them all.
 ORDER_LIMIT = 100
 #: Events per timeline page.
@@ -153,24 +152,6 @@ def _frame(
     return frame
 
 
-def _json_value(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return [_json_value(v) for v in value]
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(key): _json_value(value) for key, value in row.items()} for row in frame.to_dict("records")]
-
-
 # --- search -------------------------------------------------------------------------------------------------------
 
 #: The customer fields a search looks in (``email_norm`` is the email, lower-cased).
@@ -187,22 +168,6 @@ CUSTOMER_LIST_COLUMNS = [
     "country",
     "erased_at",
 ]
-
-
-def like_pattern(term: str) -> str:
-    """``"50%_off"`` -> ``"%50\\%\\_off%"``: a LIKE pattern that finds ``term`` anywhere, lower-cased, with ``%``,
-    ``_`` and the escape character matching themselves (use with ``escape=LIKE_ESCAPE``)."""
-    escaped = term.lower().replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
-    escaped = escaped.replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
-    return f"%{escaped}%"
-
-
-def _contains(column: ColumnElement[Any], term: str) -> ColumnElement[bool]:
-    """``column`` contains ``term``, case-insensitively. An ESCAPE clause only when the term needs one: it keeps
-    DuckDB from its fast substring search (a million rows take about twice as long)."""
-    if any(char in term for char in ("%", "_", LIKE_ESCAPE)):
-        return column.ilike(like_pattern(term), escape=LIKE_ESCAPE)
-    return column.ilike(f"%{term.lower()}%")
 
 
 def _customer_list_columns() -> list[ColumnElement[Any]]:
@@ -261,7 +226,7 @@ def search_customers(engine: Engine, text: str, limit: int = SEARCH_LIMIT, *, ma
     terms = [term for term in text.split() if term][:SEARCH_MAX_TERMS]
     if not terms:
         return SearchResult(pd.DataFrame(columns=CUSTOMER_LIST_COLUMNS), False, limit)
-    conditions = [sa.or_(*(_contains(customers.c[name], term) for name in SEARCH_FIELDS)) for term in terms]
+    conditions = [sa.or_(*(dialect.contains_text(customers.c[name], term) for name in SEARCH_FIELDS)) for term in terms]
     exact_id = sa.func.lower(customers.c.external_id).in_([term.lower() for term in terms])
     query = (
         sa.select(*_customer_list_columns())
@@ -843,16 +808,16 @@ class CustomerProfile:
         """Plain JSON-able values (the CLI's ``--json``)."""
 
         def plain(obj: Any) -> Any:
-            return {k: _json_value(v) for k, v in dataclasses.asdict(obj).items()}
+            return {k: json_value(v) for k, v in dataclasses.asdict(obj).items()}
 
-        summary = {k: _json_value(v) for k, v in dataclasses.asdict(self.feedback_summary).items() if k != "mentions"}
+        summary = {k: json_value(v) for k, v in dataclasses.asdict(self.feedback_summary).items() if k != "mentions"}
         return {
             "customer_id": self.external_id,
             "as_of": self.as_of.isoformat(),
             "masked": self.masked_pii,
             "identity": {**plain(self.identity), "name": self.identity.name},
-            "attributes": _records(self.attributes),
-            "consents": _records(self.consents),
+            "attributes": json_records(self.attributes),
+            "consents": json_records(self.consents),
             "key_figures": plain(self.key_figures),
             "rfm": None if self.rfm is None else {**plain(self.rfm), "cell": self.rfm.cell},
             "predictions": None if self.predictions is None else plain(self.predictions),
@@ -860,19 +825,19 @@ class CustomerProfile:
                 "total": self.timeline.total,
                 "page": self.timeline.page,
                 "page_size": self.timeline.page_size,
-                "events": _records(self.timeline.frame),
+                "events": json_records(self.timeline.frame),
             },
-            "orders": {"total": self.orders_total, "newest": _records(self.orders)},
-            "favourite_categories": _records(self.favourite_categories),
-            "favourite_brands": _records(self.favourite_brands),
-            "next_best_offers": _records(self.offers),
-            "campaigns": _records(self.campaigns),
+            "orders": {"total": self.orders_total, "newest": json_records(self.orders)},
+            "favourite_categories": json_records(self.favourite_categories),
+            "favourite_brands": json_records(self.favourite_brands),
+            "next_best_offers": json_records(self.offers),
+            "campaigns": json_records(self.campaigns),
             "feedback": {
                 "summary": {**summary, "latest_nps_group": self.feedback_summary.latest_nps_group},
-                "mentions": _records(self.feedback_summary.mentions),
-                "entries": _records(self.feedback),
+                "mentions": json_records(self.feedback_summary.mentions),
+                "entries": json_records(self.feedback),
             },
-            "contact_pressure": _records(self.contact_pressure),
+            "contact_pressure": json_records(self.contact_pressure),
         }
 
     def describe(self, limits: ContactLimits | None = None) -> str:
@@ -1654,46 +1619,3 @@ def busiest_customer(engine: Engine) -> str | None:
     with engine.connect() as conn:
         found = conn.execute(sa.select(customers.c.external_id).where(customers.c.id == top)).scalar()
     return None if found is None else str(found)
-
-
-def bench_reference(ctx: Any) -> tuple[int, str]:
-    """bench: the population reference, and the customer the profile is timed on (kept in ``ctx.cache``)."""
-    reference = profile_reference(ctx.engine, ctx.as_of)
-    ctx.cache["profile_reference"] = reference
-    ctx.cache["profile_customer"] = busiest_customer(ctx.engine)
-    return len(reference.category_sets), f"RFM over {reference.rfm_customers:,} buyers; once per data version"
-
-
-#: Profiles opened by ``bench``; the figure is their median.
-BENCH_PROFILE_REPEATS = 5
-
-
-def bench_profile(ctx: Any) -> tuple[int, str, float]:
-    """bench: every part of one profile of the customer with the most orders, given the reference (which the app
-    keeps per data version), as a click after the app has fallen idle: the database opened anew each time. The
-    median of :data:`BENCH_PROFILE_REPEATS` opens."""
-    reference = ctx.cache.get("profile_reference") or profile_reference(ctx.engine, ctx.as_of)
-    customer = ctx.cache.get("profile_customer") or busiest_customer(ctx.engine)
-    if customer is None:
-        return 0, "no orders", 0.0
-    seconds = []
-    for _ in range(BENCH_PROFILE_REPEATS):
-        ctx.engine.pool.dispose()  # what the idle app has done: the next connection opens the database cold
-        started = time.perf_counter()
-        profile = customer_profile(ctx.engine, customer, reference=reference)
-        seconds.append(time.perf_counter() - started)
-    median = sorted(seconds)[len(seconds) // 2]
-    note = (
-        f"median of {len(seconds)} opens ({min(seconds):.3f}-{max(seconds):.3f} s) of customer {customer}, the "
-        f"one with most orders; {profile.timeline.total:,} events"
-    )
-    return profile.key_figures.orders, note, median
-
-
-def bench_search(ctx: Any) -> tuple[int, str]:
-    """bench: a search that matches nobody (every row is looked at), then one by part of a surname."""
-    started = time.perf_counter()
-    search_customers(ctx.engine, "zz-no-such-customer")
-    miss = time.perf_counter() - started
-    found = search_customers(ctx.engine, "mül")
-    return len(found.frame), f"no match: {miss:.3f} s; 'mül': {len(found.frame)} shown"

@@ -477,9 +477,3 @@ def report_frame(checks: Sequence[QualityCheck]) -> pd.DataFrame:
             "treatment": [c.treatment for c in checks],
         }
     )
-
-
-def bench_quality_report(ctx: Any) -> tuple[int, str]:
-    """A ``bench`` operation: the whole data-quality report on the database in use."""
-    checks = quality_report(ctx.engine)
-    return len(checks), f"{sum(1 for c in checks if c.count):,} of {len(checks)} checks found rows"

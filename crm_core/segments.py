@@ -50,7 +50,6 @@ import datetime as dt
 import json
 import math
 import re
-import resource
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -988,7 +987,7 @@ def _predicate(sources: _Sources, cond: Condition) -> ColumnElement[bool]:
         elif op in ("in", "not_in"):
             matched = rows.where(exact.in_(list(value)))
         else:  # contains
-            matched = rows.where(sa.func.lower(column).contains(value.lower(), autoescape=True))
+            matched = rows.where(dialect.contains_text(column, value))
         return customers.c.id.not_in(matched) if op in ("!=", "not_in") else customers.c.id.in_(matched)
     column = sources.column(cond)
     # Text is compared character for character on every engine (MySQL's collations would ignore case).
@@ -1010,7 +1009,7 @@ def _predicate(sources: _Sources, cond: Condition) -> ColumnElement[bool]:
     if op == "between":
         return sa.and_(present, column.between(_bind(cond, value[0]), _bind(cond, value[1])))
     if op == "contains":
-        return sa.and_(present, sa.func.lower(column).contains(value.lower(), autoescape=True))
+        return sa.and_(present, dialect.contains_text(column, value))
     raise AssertionError(op)  # pragma: no cover - parse_rule checked it
 
 
@@ -2209,39 +2208,3 @@ def attribute_names(engine: Engine, limit: int = 200) -> list[str]:
     query = sa.select(table.c.name).group_by(table.c.name).order_by(table.c.name).limit(limit)
     with engine.connect() as conn:
         return [str(name) for (name,) in conn.execute(query).all()]
-
-
-# --- benchmark -------------------------------------------------------------------------------------------------
-
-#: The "Done when" rule of the segments issue: customers in Germany or France who bought at least three times in
-#: the last year but are now at risk.
-EXAMPLE_RULE: dict[str, Any] = {
-    "all": [
-        {"field": "country", "op": "in", "value": ["Germany", "France"]},
-        {"field": "orders", "op": ">=", "value": 3, "window_days": 365},
-        {"field": "rfm_segment", "op": "=", "value": "At risk"},
-    ]
-}
-
-
-def bench_scores(ctx: Any) -> int:
-    """``bench``: bring the model outputs up to date first, so that the preview is timed without a model fit."""
-    ensure_scores(ctx.engine)
-    return 1
-
-
-def bench_bounds(ctx: Any) -> int:
-    """``bench``: read the RFM score bounds (once per data version and as-of date; the page caches them)."""
-    ctx.cache["segment_bounds"] = rfm.score_bounds(ctx.engine, ctx.as_of)
-    return 1
-
-
-def bench_preview(ctx: Any) -> tuple[int, str]:
-    """``bench``: the live preview of :data:`EXAMPLE_RULE` with the bounds read, as while a user edits a rule; the
-    note gives the CPU time of the process, which says more than the wall time on a loaded machine."""
-    bounds = ctx.cache.get("segment_bounds") or rfm.score_bounds(ctx.engine, ctx.as_of)
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    preview = segment_preview(ctx.engine, EXAMPLE_RULE, ctx.as_of, bounds=bounds)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return preview.customers, f"the issue's rule (DE/FR, >= 3 orders in 365 days, At risk); CPU {cpu:.2f} s"

@@ -145,3 +145,10 @@ def test_exact_text_compares_case_accents_and_trailing_spaces(engine):
         ).all()
     # Without exact_text MariaDB's default collation would find all four for "Liège".
     assert ([r.id for r in same], [r.id for r in listed]) == ([1], [2])
+
+
+def test_like_pattern_escapes_wildcards_and_the_escape_character():
+    assert dialect.like_pattern("50%_Off\\") == "%50\\%\\_Off\\\\%"
+
+
+# --- the population reference and RFM ------------------------------------------------------------------------------

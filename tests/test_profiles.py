@@ -302,13 +302,6 @@ def test_most_valuable_by_predicted_clv_else_by_spend(engine):
     assert profiles.most_valuable(engine, mask=True).frame["email"].iloc[0] == "b***@e***.org"
 
 
-def test_like_pattern_escapes_wildcards_and_the_escape_character():
-    assert profiles.like_pattern("50%_Off\\") == "%50\\%\\_off\\\\%"
-
-
-# --- the population reference and RFM ------------------------------------------------------------------------------
-
-
 def test_reference_holds_where_every_quintile_starts_and_the_category_sets(reference):
     assert reference.as_of == AS_OF
     assert reference.rfm_customers == 5

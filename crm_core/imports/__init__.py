@@ -32,8 +32,7 @@ The package, one module per stage:
 - :mod:`~crm_core.imports.pipeline`: the steps every import takes, and :func:`import_file`;
 - :mod:`~crm_core.imports.results`: problems and results; :mod:`~crm_core.imports.log`: the import history;
 - :mod:`~crm_core.imports.file_check`: a file checked before import (the Data page's preview);
-- :mod:`~crm_core.imports.campaign_results`: the import of a campaign's results;
-- :mod:`~crm_core.imports.benchmark`: the upload path timed at scale.
+- :mod:`~crm_core.imports.campaign_results`: the import of a campaign's results.
 
 Conventions of the data (beyond the schema's)
 ---------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from crm_core import dialect, schema
 from crm_core.imports.fields import Field
 from crm_core.imports.results import ImportResult, Problem
+from crm_core.plain import plain_records
 
 # --- the database side ------------------------------------------------------------------------------------------
 
@@ -93,20 +94,6 @@ def changes(new: pd.DataFrame, old: pd.DataFrame, fields: Mapping[str, Field]) -
     return pd.DataFrame(out, index=pd.RangeIndex(len(new)))
 
 
-def parameters(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values for an executemany (drivers know nothing of numpy, NaN or NaT)."""
-    columns = {name: [_plain(v) for v in frame[name].tolist()] for name in frame.columns}
-    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    return value.item() if isinstance(value, np.generic) else value
-
-
 @dataclass
 class Plan:
     """The writes of one import, computed before the write transaction opens."""
@@ -158,7 +145,7 @@ def update_rows(conn: Connection, table: sa.Table, frame: pd.DataFrame, keys: Se
     if frame.empty:
         return
     condition = sa.and_(*(table.c[k.lstrip("_")] == sa.bindparam(k) for k in keys))
-    conn.execute(table.update().where(condition), parameters(frame))
+    conn.execute(table.update().where(condition), plain_records(frame))
 
 
 def lookup(

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from crm_core import schema
+from crm_core.bench.context import BenchContext
 from crm_core.imports.file_check import check_file
 from crm_core.imports.pipeline import import_file
 
@@ -84,16 +84,14 @@ def upload_child(path: str, url: str) -> dict[str, float]:
     }
 
 
-_CHILD = (
-    "import json, sys; from crm_core.imports import benchmark; print(json.dumps(benchmark.upload_child(*sys.argv[1:])))"
-)
+_CHILD = "import json, sys; from crm_core.bench import upload; print(json.dumps(upload.upload_child(*sys.argv[1:])))"
 
 #: Orders per customer of the database in use that the upload benchmark imports, up to :data:`BENCH_UPLOAD_ROWS`
 #: (a database of 20,000 customers, the demo tier, gets the full million).
 BENCH_UPLOAD_PER_CUSTOMER = 50
 
 
-def bench_upload_import(ctx: Any) -> tuple[int, str]:
+def bench_upload_import(ctx: BenchContext) -> tuple[int, str]:
     """A ``bench`` operation: an orders file uploaded on the Data page — its bytes held once in memory, checked
     (:func:`check_file`) and imported (:func:`crm_core.import_file`) into a scratch DuckDB file — in a
     child process whose peak resident memory is the figure (DESIGN.md §6: the app < 3 GB). The file has

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_core import clv
+from crm_core import clv, clv_report
+from crm_core.bench.context import BenchContext
 
 #: The published CDNOW estimates (Fader, Hardie & Lee 2005), the truth of the simulated customers.
 CDNOW_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -119,13 +120,13 @@ def max_relative_difference(ours: dict[str, float], theirs: dict[str, float]) ->
 # --- operations of ``python -m crm_core bench`` ----------------------------------------------------------------
 
 
-def bench_customer_summary(ctx: Any) -> tuple[int, str]:
+def bench_customer_summary(ctx: BenchContext) -> tuple[int, str]:
     """bench: the per-customer summary in SQL, with the whole history up to the last order day as calibration."""
     ctx.cache["clv_summary"] = summary = clv.customer_summary(ctx.engine, ctx.as_of - dt.timedelta(days=1))
     return len(summary), f"{int((summary['frequency'] > 0).sum()):,} repeat buyers"
 
 
-def bench_model_fit(ctx: Any) -> tuple[int, str]:
+def bench_model_fit(ctx: BenchContext) -> tuple[int, str]:
     """bench: both models fitted on that summary by crm_core."""
     summary = ctx.cache.get("clv_summary")
     if summary is None:
@@ -137,7 +138,7 @@ def bench_model_fit(ctx: Any) -> tuple[int, str]:
     return result["customers"], f"{result['distinct_rows']:,} distinct (x, t_x, T)"
 
 
-def bench_intervals(ctx: Any) -> tuple[int, str, float]:
+def bench_intervals(ctx: BenchContext) -> tuple[int, str, float]:
     """bench: what the predictive intervals add to scoring (:func:`crm_core.clv.prediction_intervals`: the 80 %
     intervals of the purchases in 90 days and of the 12-month CLV, parameter uncertainty included), timed alone;
     the point predictions they build on are computed first, untimed."""
@@ -168,7 +169,7 @@ def bench_intervals(ctx: Any) -> tuple[int, str, float]:
     return len(bounds), f"{len(ux):,} distinct (x, t_x, T); {seconds / fit['ours_s']:.1f}x the fit's time", seconds
 
 
-def bench_lifetimes_fit(ctx: Any) -> tuple[int, str]:
+def bench_lifetimes_fit(ctx: BenchContext) -> tuple[int, str]:
     """bench: the same fits by lifetimes, the reference implementation, with the speed-up and the agreement."""
     ours = ctx.cache.get("clv_fit")
     if ours is None:
@@ -180,3 +181,23 @@ def bench_lifetimes_fit(ctx: Any) -> tuple[int, str]:
         f"ours is {theirs[0] / ours['ours_s']:.1f}x faster; estimates within "
         f"{max_relative_difference(ours['params'], theirs[1]):.1e} relative"
     )
+
+
+def bench_page_first_load(ctx: BenchContext) -> tuple[int, str]:
+    """bench: what the Customer value page computes on its first load after an import (later loads are cached):
+    the fit on all data, every buyer's predictions, and the backtest on the last 26 weeks."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    model = clv_report.value_model(ctx.engine)
+    timings["fit"] = time.perf_counter() - started
+    if not model.fitted:
+        return 0, model.problem or "no model"
+    started = time.perf_counter()
+    values = clv_report.customer_values(ctx.engine, model)
+    timings["predictions"] = time.perf_counter() - started
+    period = clv_report.default_backtest_period(ctx.engine)
+    if period is not None:
+        started = time.perf_counter()
+        clv_report.model_report(ctx.engine, *period)
+        timings["backtest"] = time.perf_counter() - started
+    return len(values), ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
