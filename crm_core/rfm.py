@@ -695,19 +695,30 @@ def segment_migration(
     a_date, b_date = dialect.to_date(date_a), dialect.to_date(date_b)
     if a_date >= b_date:
         raise ValueError(f"date A ({a_date}) must come before date B ({b_date})")
-    at_a = rfm_query(a_date, cuts, rules=rules, name="rfm_a").cte("rfm_a")
-    at_b = rfm_query(b_date, cuts, rules=rules, name="rfm_b").cte("rfm_b")
-    # The customers of B include everyone of A (purchases only accumulate), so a left join from B is complete.
-    pairs = (
+    at_a = rfm_query(a_date, cuts, rules=rules, name="rfm_a").subquery("rfm_a")
+    at_b = rfm_query(b_date, cuts, rules=rules, name="rfm_b").subquery("rfm_b")
+    # The customers of B include everyone of A (purchases only accumulate). The two sides are stacked and grouped by
+    # customer rather than joined: a sort every engine does well, where a join of two ranked subqueries has no index
+    # (SQLite scans one side per row of the other).
+    sides = sa.union_all(
+        sa.select(at_a.c.customer_id, at_a.c.segment.label("segment_a"), sa.null().label("segment_b")),
+        sa.select(at_b.c.customer_id, sa.null(), at_b.c.segment),
+    ).subquery("sides")
+    per_customer = (
         sa.select(
-            sa.func.coalesce(at_a.c.segment, sa.literal(NO_PURCHASE_YET, sa.String)).label("segment_a"),
-            at_b.c.segment.label("segment_b"),
+            sa.func.max(sides.c.segment_a).label("segment_a"),
+            sa.func.max(sides.c.segment_b).label("segment_b"),
         )
-        .join_from(at_b, at_a, at_a.c.customer_id == at_b.c.customer_id, isouter=True)
-        .cte("migration_pairs")
+        .group_by(sides.c.customer_id)
+        .subquery("per_customer")
     )
-    query = sa.select(pairs.c.segment_a, pairs.c.segment_b, sa.func.count().label("customers")).group_by(
-        pairs.c.segment_a, pairs.c.segment_b
+    segment_a = sa.func.coalesce(per_customer.c.segment_a, sa.literal(NO_PURCHASE_YET, sa.String))
+    query = (
+        sa.select(
+            segment_a.label("segment_a"), per_customer.c.segment_b.label("segment_b"), sa.func.count().label("customers")
+        )
+        .where(per_customer.c.segment_b.is_not(None))
+        .group_by(segment_a, per_customer.c.segment_b)
     )
     with engine.connect() as conn:
         flows = _normalise_types(dialect.read_frame(conn, query))
