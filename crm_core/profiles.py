@@ -381,15 +381,13 @@ class ProfileReference:
 
 
 def profile_reference(engine: Engine, as_of: dt.date | str | None = None) -> ProfileReference:
-    """RFM quintile boundaries and category co-occurrence over every customer (two queries over all purchases), with
-    the stored model outputs brought up to date (:func:`crm_core.clv.ensure_scores`) for the profiles' predictions.
+    """RFM quintile boundaries and category co-occurrence over every customer (two queries over all purchases).
 
     Its cost grows with the data (a few seconds at a million customers), so the app caches it per data version and
-    passes it to :func:`customer_profile`, which then needs only point queries.
+    passes it to :func:`customer_profile`, which then needs only point queries. It writes nothing: the profiles'
+    predictions are the stored model outputs as they are (scoring is :func:`crm_core.clv.ensure_scores`), and
+    :attr:`Predictions.stale` says when they were computed for older data.
     """
-    from crm_core import clv  # scipy is a second to import; only the reference needs it
-
-    clv.ensure_scores(engine)
     with engine.connect() as conn:
         day = resolve_as_of(conn, as_of)
         assert day is not None
@@ -1190,7 +1188,6 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         sa.select(sa.func.count(others.c.clv)).scalar_subquery().label("scored"),
         sa.select(sa.func.count()).where(others.c.clv > scores.c.clv).scalar_subquery().label("higher"),
         meta_value(db.SCORES_VERSION_KEY).label("scores_version"),
-        meta_value(db.FACTS_VERSION_KEY).label("facts_version"),
         meta_value(db.SCORES_NOTE_KEY).label("note"),
     ).where(scores.c.customer_id == cid)
     row = conn.execute(query).mappings().first()
@@ -1207,7 +1204,7 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         churn_risk=row["churn_risk"],
         clv_rank=_int(row["higher"]) / scored_n if clv is not None and scored_n else None,
         scored_customers=scored_n,
-        stale=row["scores_version"] != (row["facts_version"] or "0"),
+        stale=not db.scores_current(conn),
         note=row["note"] or "",
         purchases_90d_low80=_int_or_none(row["purchases_90d_low80"]),
         purchases_90d_high80=_int_or_none(row["purchases_90d_high80"]),

@@ -1123,18 +1123,6 @@ def rule_members(
     return sa.select(customers.c.id.label("customer_id")).select_from(compiled.from_clause).where(compiled.where)
 
 
-def _ensure_scores_for(engine: Engine, rule: Rule | str) -> None:
-    if _needs(parse_rule(rule)).scores:
-        ensure_scores(engine)
-
-
-def ensure_scores(engine: Engine) -> None:
-    """Bring ``customer_scores`` up to date (:func:`crm_core.clv.ensure_scores`; a no-op once per data version)."""
-    from crm_core import clv  # scipy is a second to import; only rules and figures with model outputs need it
-
-    clv.ensure_scores(engine)
-
-
 # --- live key figures ---------------------------------------------------------------------------------------------
 
 
@@ -1144,7 +1132,8 @@ class SegmentPreview:
 
     Revenue, orders and AOV are over the members' whole purchase history before the as-of date. ``avg_clv``,
     ``avg_p_alive`` and the members' 80 % CLV ranges' ends ``avg_clv_low80``, ``avg_clv_high80`` average over
-    members with model outputs (None when none has).
+    members with model outputs (None when none has). ``scores_stale``: the stored model outputs were computed for
+    older data (or never): scoring is the explicit step :func:`crm_core.clv.ensure_scores`, never a read.
     """
 
     as_of: dt.date
@@ -1158,6 +1147,7 @@ class SegmentPreview:
     avg_p_alive: float | None
     avg_clv_low80: float | None = None
     avg_clv_high80: float | None = None
+    scores_stale: bool = False
 
     @property
     def share(self) -> float:
@@ -1224,8 +1214,8 @@ def segment_preview(
     -------
     SegmentPreview
     """
-    ensure_scores(engine)
     with engine.connect() as conn:
+        stale = not db.scores_current(conn)
         compiled = _prepare(conn, rule, as_of, cuts, bounds, with_orders=True, with_scores=True)
         buyers, scores = compiled.sources.buyers, compiled.sources.scores
         assert buyers is not None
@@ -1264,6 +1254,7 @@ def segment_preview(
         avg_p_alive=None if row.avg_p_alive is None else float(row.avg_p_alive),
         avg_clv_low80=None if row.avg_clv_low80 is None else float(row.avg_clv_low80),
         avg_clv_high80=None if row.avg_clv_high80 is None else float(row.avg_clv_high80),
+        scores_stale=stale,
     )
 
 
@@ -1275,7 +1266,6 @@ def segment_size(
     bounds: rfm.RfmBounds | None = None,
 ) -> int:
     """How many customers a rule selects (``segment count``)."""
-    _ensure_scores_for(engine, rule)
     with engine.connect() as conn:
         compiled = _prepare(conn, rule, as_of, cuts, bounds)
         query = sa.select(sa.func.count()).select_from(compiled.from_clause).where(compiled.where)
@@ -1290,7 +1280,6 @@ def segment_member_ids(
     bounds: rfm.RfmBounds | None = None,
 ) -> list[int]:
     """The ids of the customers a rule selects, ascending (one row per member; for tests and small segments)."""
-    _ensure_scores_for(engine, rule)
     with engine.connect() as conn:
         compiled = _prepare(conn, rule, as_of, cuts, bounds)
         query = (
@@ -1301,11 +1290,13 @@ def segment_member_ids(
 
 @dataclass(frozen=True)
 class MemberList:
-    """Members of a segment for display: at most ``limit`` rows (the most valuable first) and the total."""
+    """Members of a segment for display: at most ``limit`` rows (the most valuable first) and the total;
+    ``scores_stale`` when the stored model outputs (``clv``, ``p_alive``, ``churn_risk``) are for older data."""
 
     frame: pd.DataFrame
     total: int
     limit: int
+    scores_stale: bool = False
 
     @property
     def capped(self) -> bool:
@@ -1344,8 +1335,8 @@ def segment_members(
         ``country``, ``city``, ``orders``, ``revenue`` (before the as-of date), ``last_order`` (date),
         ``clv``, ``p_alive``, ``churn_risk``; ``total`` members.
     """
-    ensure_scores(engine)
     with engine.connect() as conn:
+        stale = not db.scores_current(conn)
         compiled = _prepare(conn, rule, as_of, cuts, bounds, with_orders=True, with_scores=True)
         o, scores = compiled.sources.buyers, compiled.sources.scores
         assert o is not None
@@ -1377,7 +1368,7 @@ def segment_members(
         frame = dialect.read_frame(conn, query)
     frame = frame.astype({"orders": "int64", "revenue": "float64", "clv": "float64", "p_alive": "float64"})
     frame["last_order"] = pd.to_datetime(frame["last_order"]).dt.date
-    return MemberList(frame[MEMBER_COLUMNS], total, limit)
+    return MemberList(frame[MEMBER_COLUMNS], total, limit, scores_stale=stale)
 
 
 # --- named RFM segments with value -------------------------------------------------------------------------------
@@ -1391,9 +1382,9 @@ def named_segments(engine: Engine, as_of: dt.date | str | None = None, cuts: rfm
     pandas.DataFrame
         :func:`crm_core.rfm.segment_summary`'s columns (``segment``, ``customers``, ``share``, ``revenue``,
         ``revenue_share``, ``avg_recency``, ``avg_frequency``, ``avg_monetary``, ``action``) and ``avg_clv`` (mean
-        over the segment's customers with a predicted value; NaN when none has one).
+        over the segment's customers with a predicted value; NaN when none has one), from the stored model outputs
+        as they are (:func:`crm_core.db.scores_current` says whether they are current).
     """
-    ensure_scores(engine)
     with engine.connect() as conn:
         day = resolve_as_of(conn, as_of)
     summary = rfm.segment_summary(engine, day, cuts)
@@ -1448,13 +1439,15 @@ class SegmentComparison:
     - ``channels``: ``segment``, ``channel``, ``orders``, ``share`` (of the segment's purchases by sales channel);
     - ``categories``: ``segment``, ``rank``, ``category``, ``revenue``, ``share`` (top categories by revenue);
     - ``highlights``: ``segment``, ``metric`` (label), ``column``, ``value``, ``others`` (mean of the other
-      segments), ``text``: the notable differences, largest first.
+      segments), ``text``: the notable differences, largest first;
+    - ``scores_stale``: the stored model outputs behind ``avg_clv`` and ``avg_p_alive`` are for older data.
     """
 
     metrics: pd.DataFrame
     channels: pd.DataFrame
     categories: pd.DataFrame
     highlights: pd.DataFrame
+    scores_stale: bool = False
 
 
 def compare_segments(
@@ -1481,14 +1474,15 @@ def compare_segments(
     names = [name for name, _ in segments]
     if len(set(names)) != len(names):
         raise ValueError("the compared segments need distinct names")
-    ensure_scores(engine)
     rows, channel_frames, category_frames = [], [], []
     with engine.connect() as conn:
         day = resolve_as_of(conn, as_of)
         trees = [parse_rule(rule) for _, rule in segments]
         bounds = rfm.score_bounds(conn, day, cuts or rfm.RfmCuts()) if any(_needs(t).rfm for t in trees) else None
+    previews = []
     for name, rule in segments:
         preview = segment_preview(engine, rule, day, cuts, bounds)
+        previews.append(preview)
         with engine.connect() as conn:
             compiled = _prepare(conn, rule, day, cuts, bounds)
             members = (
@@ -1509,7 +1503,8 @@ def compare_segments(
     metrics = metrics.astype({c: "float64" for c, _, kind in COMPARISON_METRICS if kind != "count"})
     channels = pd.concat(channel_frames, ignore_index=True)[["segment", "channel", "orders", "share"]]
     categories = pd.concat(category_frames, ignore_index=True)[["segment", "rank", "category", "revenue", "share"]]
-    return SegmentComparison(metrics, channels, categories, _highlights(metrics))
+    stale = any(preview.scores_stale for preview in previews)
+    return SegmentComparison(metrics, channels, categories, _highlights(metrics), scores_stale=stale)
 
 
 def _reachability(conn: Connection, members: sa.CTE) -> dict[str, int]:
@@ -1640,7 +1635,8 @@ class SegmentExport:
 
     ``frame`` holds only customers with an ``opt_in`` consent for the channel who are neither erased nor on the
     suppression list (and, for email, SMS and phone, who have the address or number). ``excluded`` has one row per
-    reason of :data:`EXCLUSION_REASONS`: ``reason``, ``customers``.
+    reason of :data:`EXCLUSION_REASONS`: ``reason``, ``customers``. ``scores_stale``: the rule selects by model
+    outputs and the stored ones are for older data.
     """
 
     channel: str
@@ -1648,6 +1644,7 @@ class SegmentExport:
     frame: pd.DataFrame
     excluded: pd.DataFrame
     csv: str
+    scores_stale: bool = False
 
     @property
     def exported(self) -> int:
@@ -1689,8 +1686,8 @@ def export_segment(
     if channel not in EXPORT_CHANNELS:
         raise ValueError(f"unknown channel {channel!r}: use one of {', '.join(EXPORT_CHANNELS)}")
     consents = schema.consents
-    _ensure_scores_for(engine, rule)
     with engine.connect() as conn:
+        stale = _needs(parse_rule(rule)).scores and not db.scores_current(conn)
         compiled = _prepare(conn, rule, as_of, cuts, bounds)
         consent = consents.alias("export_consent")
         contact = _CONTACT_COLUMN[channel]
@@ -1739,7 +1736,7 @@ def export_segment(
         kept = masking.mask_frame(kept, {"customer_id": "id"})
     text = exports.write_csv(kept)
     assert text is not None
-    return SegmentExport(channel, len(frame), kept, excluded, text)
+    return SegmentExport(channel, len(frame), kept, excluded, text, scores_stale=stale)
 
 
 def _suppressed(conn: Connection, frame: pd.DataFrame, channel: str) -> pd.Series:

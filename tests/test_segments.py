@@ -566,6 +566,43 @@ def test_members_list_is_capped_and_ordered_by_revenue(store):
     assert listed.frame["last_order"].tolist() == [dt.date(2023, 12, 1), dt.date(2024, 6, 30), dt.date(2024, 5, 20)]
 
 
+def _scores_state(engine) -> tuple[list, str | None]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.customer_scores).order_by(schema.customer_scores.c.customer_id)).all()
+    return [tuple(row) for row in rows], db.read_meta(engine).get(db.SCORES_VERSION_KEY)
+
+
+def test_reads_on_stale_scores_write_nothing_and_say_so(store):
+    from crm_core import clv
+
+    with store.begin() as conn:
+        db.set_meta(conn, db.SCORES_VERSION_KEY, "0")  # computed for older facts
+    before = _scores_state(store)
+    rule = {"all": [cond("clv", ">=", 10)]}
+
+    def stale_flags() -> list[bool]:
+        return [
+            segments.segment_preview(store, rule, AS_OF).scores_stale,
+            segments.segment_members(store, rule, AS_OF).scores_stale,
+            segments.export_segment(store, rule, "email", AS_OF).scores_stale,
+            segments.compare_segments(store, (("a", segments.rule_json(rule)),), AS_OF).scores_stale,
+        ]
+
+    assert stale_flags() == [True] * 4
+    segments.segment_size(store, rule, AS_OF)
+    segments.segment_member_ids(store, rule, AS_OF)
+    segments.named_segments(store, AS_OF)
+    assert _scores_state(store) == before, "a read left the stored scores and their version as they were"
+    assert not db.scores_current(store)
+    clv.ensure_scores(store)
+    assert db.scores_current(store)
+    assert stale_flags() == [False] * 4
+    # An export whose rule does not use model outputs does not depend on them.
+    with store.begin() as conn:
+        db.set_meta(conn, db.SCORES_VERSION_KEY, "0")
+    assert not segments.export_segment(store, {"all": []}, "email", AS_OF).scores_stale
+
+
 # --- comparison ----------------------------------------------------------------------------------------------------
 
 
