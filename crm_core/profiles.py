@@ -57,7 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import db, dialect, masking, privacy, rfm, schema
+from crm_core import contact, db, dialect, masking, rfm, schema
 from crm_core.plain import json_records, json_value
 from crm_core.purchases import default_as_of, is_purchase, resolve_as_of
 
@@ -991,7 +991,8 @@ def customer_profile(
     CustomerProfile
         - ``identity`` (:class:`Identity`), ``attributes`` (``name``, ``value``);
         - ``consents``: one row per consent channel: ``channel``, ``status`` (opt_in / opt_out / "no statement"),
-          ``changed_at``, ``source``, ``suppressed`` (on the suppression list for that channel);
+          ``changed_at``, ``source``, ``suppressed`` (left out there by the suppression list), ``contactable``
+          (may be contacted there: :mod:`crm_core.contact`, the one rule of exports and segments);
         - ``key_figures`` (:class:`KeyFigures`), ``rfm`` (:class:`CustomerRfm`, None without purchases),
           ``predictions`` (:class:`Predictions`, None before the models scored anyone or for a non-buyer);
         - ``timeline`` (:class:`TimelinePage`, see :func:`customer_timeline`), ``timeline_channels`` and
@@ -1109,22 +1110,10 @@ def _consents(conn: Connection, cid: int, identity: Identity) -> pd.DataFrame:
     frame = pd.DataFrame({"channel": channels}).merge(stated, on="channel", how="left")
     frame["status"] = frame["status"].fillna(NO_STATEMENT)
     frame["changed_at"] = frame["changed_at"].astype("datetime64[ns]")
-    suppressed = _suppressed_channels(conn, identity)
-    frame["suppressed"] = frame["channel"].isin(suppressed) | ("all" in suppressed)
-    return frame[["channel", "status", "changed_at", "source", "suppressed"]]
-
-
-def _suppressed_channels(conn: Connection, identity: Identity) -> set[str]:
-    sup = schema.suppressions
-    legacy = privacy.legacy_keys_in_use(conn)
-    keys = []
-    if email_keys := privacy.email_keys(identity.email, legacy=legacy):
-        keys.append(sup.c.email_hash.in_(sorted(email_keys)))
-    if phone_keys := privacy.phone_keys(identity.phone, legacy=legacy):
-        keys.append(sup.c.phone_hash.in_(sorted(phone_keys)))
-    if not keys:
-        return set()
-    return {str(c) for c in conn.execute(sa.select(sup.c.channel).where(sa.or_(*keys))).scalars()}
+    reason = contact.person_reasons(conn, cid)
+    frame["suppressed"] = frame["channel"].map(reason) == "suppressed"
+    frame["contactable"] = [channel in reason and reason[channel] is None for channel in frame["channel"]]
+    return frame[["channel", "status", "changed_at", "source", "suppressed", "contactable"]]
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from crm_core import dialect, formats, rfm, schema
+from crm_core import contact, dialect, formats, rfm, schema
 from crm_core.purchases import is_purchase, resolve_as_of
 from crm_core.segments.compiler import needs_rfm_bounds, prepare_rule
 from crm_core.segments.live import segment_preview
@@ -71,7 +71,8 @@ def compare_segments(
     top_categories: int = 3,
 ) -> SegmentComparison:
     """Compare up to :data:`MAX_COMPARED` segments: size, value, AOV, frequency, CLV, P(alive), reachability per
-    consent channel, sales-channel mix and top categories, with the notable differences.
+    consent channel (the share of members who may be contacted there, :func:`crm_core.contact.reachable`),
+    sales-channel mix and top categories, with the notable differences.
 
     Parameters
     ----------
@@ -101,7 +102,7 @@ def compare_segments(
             members = (
                 sa.select(customers.c.id).select_from(compiled.from_clause).where(compiled.where).cte("seg_members")
             )
-            reach = _reachability(conn, members)
+            reach = contact.reachable(conn, members)
             channel_frames.append(_channel_mix(conn, members, day).assign(segment=name))
             category_frames.append(_top_categories(conn, members, day, top_categories).assign(segment=name))
         rows.append(
@@ -118,19 +119,6 @@ def compare_segments(
     categories = pd.concat(category_frames, ignore_index=True)[["segment", "rank", "category", "revenue", "share"]]
     stale = any(preview.scores_stale for preview in previews)
     return SegmentComparison(metrics, channels, categories, _highlights(metrics), scores_stale=stale)
-
-
-def _reachability(conn: Connection, members: sa.CTE) -> dict[str, int]:
-    consents = schema.consents
-    query = (
-        sa.select(consents.c.channel, sa.func.count().label("customers"))
-        .join_from(members, consents, consents.c.customer_id == members.c.id)
-        .join(customers, customers.c.id == members.c.id)
-        .where(consents.c.status == "opt_in", customers.c.erased_at.is_(None))
-        .group_by(consents.c.channel)
-    )
-    counts = {str(channel): int(n) for channel, n in conn.execute(query).all()}
-    return {channel: counts.get(channel, 0) for channel in schema.CONSENT_CHANNELS}
 
 
 def _channel_mix(conn: Connection, members: sa.CTE, as_of: dt.date) -> pd.DataFrame:
