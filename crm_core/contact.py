@@ -88,15 +88,24 @@ def person_reasons(conn: Connection, customer_id: int) -> dict[str, str | None]:
 
 def reachable(conn: Connection, members: sa.FromClause, channels: Sequence[str] = CHANNELS) -> dict[str, int]:
     """How many of ``members`` (a FROM clause with an ``id`` column of customer ids) may be contacted on each
-    channel: :func:`reasons` is None. Only the rows SQL leaves contactable are read and hashed."""
-    counts = {}
+    channel: :func:`reasons` is None. Counted in SQL while the suppression list is empty; otherwise only the rows
+    SQL leaves contactable are read, and each person's keys are hashed once for all channels."""
     joined = members.join(customers, customers.c.id == members.c.id)
-    for channel in channels:
-        decided = contact_select(joined, channel).subquery("contact_rows")
-        query = sa.select(decided).where(decided.c.reason.is_(None))
-        rows = dialect.read_frame(conn, query)
-        counts[channel] = int(reasons(conn, rows).isna().sum())
-    return counts
+    decided = sa.union_all(*(contact_select(joined, channel) for channel in channels)).subquery("contact_rows")
+    contactable = sa.select(decided).where(decided.c.reason.is_(None))
+    if not _any_suppression(conn):
+        counted = contactable.subquery("contactable")
+        query = sa.select(counted.c.channel, sa.func.count()).group_by(counted.c.channel)
+        found = {str(channel): int(n) for channel, n in conn.execute(query).all()}
+    else:
+        rows = dialect.read_frame(conn, contactable)
+        kept = rows.loc[reasons(conn, rows).isna().to_numpy(), "channel"]
+        found = {str(channel): int(n) for channel, n in kept.value_counts().items()}
+    return {channel: int(found.get(channel, 0)) for channel in channels}
+
+
+def _any_suppression(conn: Connection) -> bool:
+    return conn.execute(sa.select(schema.suppressions.c.id).limit(1)).first() is not None
 
 
 def suppressed_channels(conn: Connection, people: pd.DataFrame, key: str = "id") -> pd.DataFrame:
@@ -107,7 +116,7 @@ def suppressed_channels(conn: Connection, people: pd.DataFrame, key: str = "id")
     recognised by either."""
     empty = pd.DataFrame({key: pd.Series(dtype="int64"), "channel": pd.Series(dtype=object)})
     suppressions = schema.suppressions
-    if people.empty or conn.execute(sa.select(suppressions.c.id).limit(1)).first() is None:
+    if people.empty or not _any_suppression(conn):
         return empty
     keys = privacy.key_frame(
         people[key].to_numpy().tolist(),

@@ -131,6 +131,15 @@ def test_the_export_the_reachability_and_the_profile_decide_by_the_rule(people):
     _agree(people, [f"P{n}" for n in EMAIL])
 
 
+def test_reachability_is_counted_in_sql_while_the_list_is_empty(people):
+    with people.begin() as conn:
+        conn.execute(schema.suppressions.delete())
+    with people.connect() as conn:
+        counted = contact.reachable(conn, sa.select(schema.customers.c.id).cte("all_members"))
+    assert counted == {c: sum(r is None for r in _reasons(people, c).values()) for c in contact.CHANNELS}
+    assert counted == {"email": 6, "sms": 4, "phone": 4, "mail": 5}
+
+
 def test_they_agree_on_the_demo_data(engine):
     demo.load_demo(engine, customers=150, seed=11)
     with engine.connect() as conn:
