@@ -4,12 +4,13 @@ Pure Python over SQLAlchemy Core; it never imports streamlit, so the CLI, notebo
 Modules are nouns of the domain; the README's "How it is built" table says what each holds. In short: ``schema``
 (the data model), ``db`` (engines, data and facts versions), ``dialect``, ``spark_dialect`` and ``spark_server``
 (what differs between engines), ``config`` (settings), ``loading`` (Parquet loads), ``demo`` (the seeded demo data),
-``imports`` (the import package), ``quality`` (data-quality checks), ``privacy``, ``masking``, ``erasure`` and
-``exports`` (personal data), ``purchases`` (what counts as one), ``overview``, ``rfm``, ``cohorts``,
-``concentration``, ``segments``, ``campaigns`` and ``uplift`` (the metrics), ``clv``, ``clv_intervals``
-and ``clv_report`` (customer value), ``profiles`` (one customer), ``formats`` (numbers as text),
-``plain`` (pandas values as plain Python values), ``charts`` (DataFrame -> plotly Figure), ``bench`` (the timed
-operations, one module per part of the product) and ``cli``.
+``imports`` (the import package), ``quality`` (data-quality checks), ``privacy``, ``contact`` (who may be
+contacted), ``masking``, ``erasure`` and ``exports`` (personal data), ``purchases`` (what counts as one),
+``overview``, ``rfm``, ``cohorts``, ``concentration``, ``segments`` (a package: fields, rules, builder, compiler,
+live, comparison, export, saved), ``campaigns`` and ``uplift`` (the metrics), ``clv``, ``clv_intervals`` and
+``clv_report`` (customer value), ``profiles`` (one customer), ``formats`` (numbers as text), ``plain`` (pandas
+values as plain Python values), ``charts`` (DataFrame -> plotly Figure), ``bench`` (the timed operations, one module
+per part of the product) and ``cli``.
 """
 
 __version__ = "0.1.0"

@@ -454,6 +454,14 @@ def facts_version(engine: Engine) -> int:
     return _read_counter(engine, FACTS_VERSION_KEY)
 
 
+def scores_current(engine_or_conn: Engine | Connection) -> bool:
+    """Whether ``customer_scores`` were computed for the current facts version (:data:`SCORES_VERSION_KEY`), so that
+    reads over the stored model outputs can say when they are stale. Reads only ``meta``; scoring is the explicit
+    step :func:`crm_core.clv.ensure_scores`."""
+    meta = read_meta(engine_or_conn)
+    return meta.get(SCORES_VERSION_KEY) == str(int(meta.get(FACTS_VERSION_KEY) or 0))
+
+
 def _read_counter(engine: Engine, key: str) -> int:
     with engine.connect() as conn:
         try:

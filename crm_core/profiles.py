@@ -57,7 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import db, dialect, masking, privacy, rfm, schema
+from crm_core import contact, db, dialect, masking, rfm, schema
 from crm_core.plain import json_records, json_value
 from crm_core.purchases import default_as_of, is_purchase, resolve_as_of
 
@@ -381,15 +381,13 @@ class ProfileReference:
 
 
 def profile_reference(engine: Engine, as_of: dt.date | str | None = None) -> ProfileReference:
-    """RFM quintile boundaries and category co-occurrence over every customer (two queries over all purchases), with
-    the stored model outputs brought up to date (:func:`crm_core.clv.ensure_scores`) for the profiles' predictions.
+    """RFM quintile boundaries and category co-occurrence over every customer (two queries over all purchases).
 
     Its cost grows with the data (a few seconds at a million customers), so the app caches it per data version and
-    passes it to :func:`customer_profile`, which then needs only point queries.
+    passes it to :func:`customer_profile`, which then needs only point queries. It writes nothing: the profiles'
+    predictions are the stored model outputs as they are (scoring is :func:`crm_core.clv.ensure_scores`), and
+    :attr:`Predictions.stale` says when they were computed for older data.
     """
-    from crm_core import clv  # scipy is a second to import; only the reference needs it
-
-    clv.ensure_scores(engine)
     with engine.connect() as conn:
         day = resolve_as_of(conn, as_of)
         assert day is not None
@@ -993,7 +991,8 @@ def customer_profile(
     CustomerProfile
         - ``identity`` (:class:`Identity`), ``attributes`` (``name``, ``value``);
         - ``consents``: one row per consent channel: ``channel``, ``status`` (opt_in / opt_out / "no statement"),
-          ``changed_at``, ``source``, ``suppressed`` (on the suppression list for that channel);
+          ``changed_at``, ``source``, ``suppressed`` (left out there by the suppression list), ``contactable``
+          (may be contacted there: :mod:`crm_core.contact`, the one rule of exports and segments);
         - ``key_figures`` (:class:`KeyFigures`), ``rfm`` (:class:`CustomerRfm`, None without purchases),
           ``predictions`` (:class:`Predictions`, None before the models scored anyone or for a non-buyer);
         - ``timeline`` (:class:`TimelinePage`, see :func:`customer_timeline`), ``timeline_channels`` and
@@ -1111,22 +1110,10 @@ def _consents(conn: Connection, cid: int, identity: Identity) -> pd.DataFrame:
     frame = pd.DataFrame({"channel": channels}).merge(stated, on="channel", how="left")
     frame["status"] = frame["status"].fillna(NO_STATEMENT)
     frame["changed_at"] = frame["changed_at"].astype("datetime64[ns]")
-    suppressed = _suppressed_channels(conn, identity)
-    frame["suppressed"] = frame["channel"].isin(suppressed) | ("all" in suppressed)
-    return frame[["channel", "status", "changed_at", "source", "suppressed"]]
-
-
-def _suppressed_channels(conn: Connection, identity: Identity) -> set[str]:
-    sup = schema.suppressions
-    legacy = privacy.legacy_keys_in_use(conn)
-    keys = []
-    if email_keys := privacy.email_keys(identity.email, legacy=legacy):
-        keys.append(sup.c.email_hash.in_(sorted(email_keys)))
-    if phone_keys := privacy.phone_keys(identity.phone, legacy=legacy):
-        keys.append(sup.c.phone_hash.in_(sorted(phone_keys)))
-    if not keys:
-        return set()
-    return {str(c) for c in conn.execute(sa.select(sup.c.channel).where(sa.or_(*keys))).scalars()}
+    reason = contact.person_reasons(conn, cid)
+    frame["suppressed"] = frame["channel"].map(reason) == "suppressed"
+    frame["contactable"] = [channel in reason and reason[channel] is None for channel in frame["channel"]]
+    return frame[["channel", "status", "changed_at", "source", "suppressed", "contactable"]]
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -1190,7 +1177,6 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         sa.select(sa.func.count(others.c.clv)).scalar_subquery().label("scored"),
         sa.select(sa.func.count()).where(others.c.clv > scores.c.clv).scalar_subquery().label("higher"),
         meta_value(db.SCORES_VERSION_KEY).label("scores_version"),
-        meta_value(db.FACTS_VERSION_KEY).label("facts_version"),
         meta_value(db.SCORES_NOTE_KEY).label("note"),
     ).where(scores.c.customer_id == cid)
     row = conn.execute(query).mappings().first()
@@ -1207,7 +1193,7 @@ def _predictions(conn: Connection, cid: int) -> Predictions | None:
         churn_risk=row["churn_risk"],
         clv_rank=_int(row["higher"]) / scored_n if clv is not None and scored_n else None,
         scored_customers=scored_n,
-        stale=row["scores_version"] != (row["facts_version"] or "0"),
+        stale=not db.scores_current(conn),
         note=row["note"] or "",
         purchases_90d_low80=_int_or_none(row["purchases_90d_low80"]),
         purchases_90d_high80=_int_or_none(row["purchases_90d_high80"]),

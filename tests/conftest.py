@@ -21,7 +21,7 @@ in a background thread as soon as collection shows a Spark test, and stops it wh
 Fixture databases
 -----------------
 - ``engine``: an empty schema per engine, emptied before each test that asks for it (``clean_engine``).
-- ``demo_engine``: one seeded demo dataset per engine, built once per session; read-only for tests.
+- ``demo_engine``: one seeded demo dataset per engine, scored, built once per session; read-only for tests.
 """
 
 from __future__ import annotations
@@ -106,6 +106,14 @@ def _database_url(name: str, purpose: str, tmp_dir: Path) -> Iterator[str]:
         yield from _server_database(name, purpose)
 
 
+def _load_demo(engine: Engine) -> None:
+    """The seeded demo dataset, scored after the load as ``python -m crm_core demo`` does (reads never score)."""
+    from crm_core import clv, demo
+
+    demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+    clv.ensure_scores(engine)
+
+
 @pytest.fixture(scope="session")
 def session_tmp() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="crm-tests-") as tmp:
@@ -162,7 +170,7 @@ class _SparkDemo:
             self.thread.start()
 
     def _prepare(self) -> None:
-        from crm_core import demo, spark_server
+        from crm_core import spark_server
 
         started = time.perf_counter()
         try:
@@ -179,7 +187,7 @@ class _SparkDemo:
             admin.dispose()
             url = make_url(self.base_url).set(database=database).render_as_string(hide_password=False)
             engine = db.create_engine(url)
-            demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+            _load_demo(engine)
             engine.dispose()
             self.demo_url = url
         except BaseException as exc:  # reported to the first test that needs Spark
@@ -236,8 +244,6 @@ def spark_demo_url() -> str:
 def demo_engine(request, session_tmp) -> Iterator[Engine]:
     """A seeded demo dataset on each engine, built once per session. Do not write to it (derived data such as the
     model scores excepted)."""
-    from crm_core import demo
-
     if request.param == "spark":
         engine = db.create_engine(request.getfixturevalue("spark_demo_url"))
         yield engine
@@ -245,7 +251,7 @@ def demo_engine(request, session_tmp) -> Iterator[Engine]:
         return
     for url in _database_url(request.param, "demo", session_tmp):
         engine = db.create_engine(url)
-        demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+        _load_demo(engine)
         yield engine
         engine.dispose()
 
@@ -253,13 +259,11 @@ def demo_engine(request, session_tmp) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def duckdb_demo_url(session_tmp) -> str:
     """A DuckDB file with the seeded demo dataset (for AppTest and the browser test)."""
-    from crm_core import demo
-
     path = session_tmp / "app-demo.duckdb"
     url = f"duckdb:///{path}"
     if not path.exists():
         engine = db.create_engine(url)
-        demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+        _load_demo(engine)
         engine.dispose()
     return url
 

@@ -451,10 +451,15 @@ def test_rfm_and_predictions(store, reference):
     assert (s.clv_rank, s.scored_customers, s.stale) == (pytest.approx(1 / 3), 3, False)  # C002 is higher; C004 no CLV
 
 
-def test_the_reference_brings_the_scores_up_to_date_and_old_scores_show_as_stale(engine):
+def test_the_profile_reads_the_stored_scores_as_they_are_and_says_when_they_are_stale(engine):
+    from crm_core import clv
+
     load_store(engine, scores=False)
     reference = profiles.profile_reference(engine)
-    assert db.read_meta(engine)[db.SCORES_VERSION_KEY] == str(db.facts_version(engine)), "the reference scored"
+    assert db.SCORES_VERSION_KEY not in db.read_meta(engine), "reading a profile never scores"
+    assert profiles.customer_profile(engine, "C001", reference=reference).predictions is None
+    clv.ensure_scores(engine)
+    assert db.read_meta(engine)[db.SCORES_VERSION_KEY] == str(db.facts_version(engine))
     scored = profiles.customer_profile(engine, "C001", reference=reference).predictions
     assert scored is not None and not scored.stale
     # Five buyers are too few for trustworthy estimates, and the profile passes on what the models said about it.
@@ -463,8 +468,16 @@ def test_the_reference_brings_the_scores_up_to_date_and_old_scores_show_as_stale
         conn.execute(schema.customer_scores.delete())
         dialect.bulk_insert(conn, schema.customer_scores, SCORES)
         db.set_meta(conn, db.SCORES_VERSION_KEY, "0")  # computed for older facts
-    assert profiles.customer_profile(engine, "C001", reference=reference).predictions.stale
+    with engine.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(schema.customer_scores)).scalar()
+    stale_reference = profiles.profile_reference(engine)
+    assert profiles.customer_profile(engine, "C001", reference=stale_reference).predictions.stale
     assert profiles.customer_profile(engine, "C006", reference=reference).predictions is None  # not a buyer: no row
+    with engine.connect() as conn:
+        after = conn.execute(sa.select(sa.func.count()).select_from(schema.customer_scores)).scalar()
+    assert (after, db.read_meta(engine)[db.SCORES_VERSION_KEY]) == (before, "0"), (
+        "the stale scores were left as they were"
+    )
 
 
 def test_orders_lines_and_favourites(store, reference):

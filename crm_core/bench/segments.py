@@ -5,7 +5,7 @@ from __future__ import annotations
 import resource
 from typing import Any
 
-from crm_core import rfm, segments
+from crm_core import clv, rfm, segments
 from crm_core.bench.context import BenchContext
 
 #: The "Done when" rule of the segments issue: customers in Germany or France who bought at least three times in
@@ -21,7 +21,7 @@ EXAMPLE_RULE: dict[str, Any] = {
 
 def bench_scores(ctx: BenchContext) -> int:
     """``bench``: bring the model outputs up to date first, so that the preview is timed without a model fit."""
-    segments.ensure_scores(ctx.engine)
+    clv.ensure_scores(ctx.engine)
     return 1
 
 

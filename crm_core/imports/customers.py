@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crm_core import db, dialect, privacy, schema
+from crm_core import contact, db, dialect, schema
 from crm_core.imports.fields import CONSENT_FIELDS, fields_of
 from crm_core.imports.results import ImportResult, Problem
 from crm_core.imports.store import KeyedWrites, Plan, changes, exact, fetch, update_rows
@@ -285,7 +285,7 @@ def stated_consents(
     )
     if stored_contact is not None and len(stored_contact):
         contacts = pd.concat([contacts, stored_contact[["seq", "email", "phone"]]], ignore_index=True)
-    suppressed = _suppressed_channels(conn, contacts)
+    suppressed = contact.suppressed_channels(conn, contacts, key="seq")
     if suppressed.empty:
         return stated, 0
     # Suppression wins over whatever the file says: the person asked not to be contacted there.
@@ -294,41 +294,6 @@ def stated_consents(
         [stated[~stated.set_index(["seq", "channel"]).index.isin(forced.set_index(["seq", "channel"]).index)], forced]
     )
     return stated.reset_index(drop=True), int(suppressed["seq"].nunique())
-
-
-def _suppressed_channels(conn: Connection, rows: pd.DataFrame) -> pd.DataFrame:
-    """seq, channel for every row whose email or phone is on the suppression list (``rows``: seq, email, phone;
-    a seq may come more than once)."""
-    empty = pd.DataFrame(columns=["seq", "channel"])
-    if conn.execute(sa.select(schema.suppressions.c.id).limit(1)).first() is None:
-        return empty
-    hashes = privacy.key_frame(
-        rows["seq"].to_numpy().tolist(),
-        rows["email"].tolist() if "email" in rows else None,
-        rows["phone"].tolist() if "phone" in rows else None,
-        legacy=privacy.legacy_keys_in_use(conn),
-    )
-    suppressions = schema.suppressions
-    found = fetch(
-        conn,
-        hashes.astype({"email_hash": object, "phone_hash": object}),
-        lambda s: (
-            sa.select(s.c.seq, suppressions.c.channel)
-            .select_from(s)
-            .join(
-                suppressions,
-                sa.or_(suppressions.c.email_hash == s.c.email_hash, suppressions.c.phone_hash == s.c.phone_hash),
-            )
-        ),
-    )
-    if found.empty:
-        return empty
-    everywhere = found["channel"] == "all"
-    expanded = pd.concat(
-        [found[~everywhere]] + [found[everywhere].assign(channel=channel) for channel in schema.CONSENT_CHANNELS]
-    )
-    expanded = expanded[expanded["channel"].isin(schema.CONSENT_CHANNELS)]
-    return expanded.astype({"seq": "int64"}).drop_duplicates().reset_index(drop=True)
 
 
 def plan_consent_writes(conn: Connection, wanted: pd.DataFrame, ids: pd.Series) -> tuple[KeyedWrites, set[int]]:
