@@ -715,7 +715,9 @@ def segment_migration(
     segment_a = sa.func.coalesce(per_customer.c.segment_a, sa.literal(NO_PURCHASE_YET, sa.String))
     query = (
         sa.select(
-            segment_a.label("segment_a"), per_customer.c.segment_b.label("segment_b"), sa.func.count().label("customers")
+            segment_a.label("segment_a"),
+            per_customer.c.segment_b.label("segment_b"),
+            sa.func.count().label("customers"),
         )
         .where(per_customer.c.segment_b.is_not(None))
         .group_by(segment_a, per_customer.c.segment_b)
