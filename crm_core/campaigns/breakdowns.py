@@ -65,8 +65,8 @@ def _group_effects(stats: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
     """Per group, treatment against control from per (group, is_control) statistics."""
     records = []
     for group, part in grouped_records(plain_records(stats), "group").items():
-        t = Side.of(row for row in part if not row["is_control"])
-        c = Side.of(row for row in part if row["is_control"])
+        t = Side.of(next((row for row in part if not row["is_control"]), None))
+        c = Side.of(next((row for row in part if row["is_control"]), None))
         conversion = conversion_effect(t, c)
         revenue = revenue_effect(t, c)
         too_small = min(t.converted_recorded, c.converted_recorded) < min_group_size

@@ -4,7 +4,7 @@ its rates with intervals, and the uplifts of conversion, response and revenue pe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,44 +16,38 @@ from crm_core.plain import plain_records
 
 @dataclass(frozen=True)
 class Side:
-    """The statistics of one side of a comparison (an arm, or the pooled control)."""
+    """The statistics of one side of a comparison (an arm, the pooled control or a group's side), with its rates
+    as SQL computed them (:func:`crm_core.campaigns.statistics.outcome_rate`)."""
 
     n: int
     converted: int
     converted_recorded: int
+    conversion_rate: float
     responded: int
     responded_recorded: int
+    response_rate: float
     revenue_recorded: int
     revenue_sum: float
     revenue_sumsq: float
 
     @classmethod
-    def of(cls, rows: Iterable[Mapping[str, Any]]) -> Side:
-        """Sum the statistics of any number of rows (pooling arms). Plain dicts, not pandas: this runs per row of
-        small results, where pandas' per-call overhead would dominate."""
-        rows = list(rows)
-
-        def total(name: str) -> Any:
-            return sum(row[name] for row in rows)
-
+    def of(cls, row: Mapping[str, Any] | None) -> Side:
+        """One row of statistics (a plain dict, not pandas: this runs per row of small results, where pandas'
+        per-call overhead would dominate); ``None`` is a side without members."""
+        if row is None:
+            return cls(0, 0, 0, math.nan, 0, 0, math.nan, 0, 0.0, 0.0)
         return cls(
-            n=int(total("n")),
-            converted=int(total("converted")),
-            converted_recorded=int(total("converted_recorded")),
-            responded=int(total("responded")),
-            responded_recorded=int(total("responded_recorded")),
-            revenue_recorded=int(total("revenue_recorded")),
-            revenue_sum=float(total("revenue_sum")),
-            revenue_sumsq=float(total("revenue_sumsq")),
+            n=int(row["n"]),
+            converted=int(row["converted"]),
+            converted_recorded=int(row["converted_recorded"]),
+            conversion_rate=_rate(row["converted_rate"]),
+            responded=int(row["responded"]),
+            responded_recorded=int(row["responded_recorded"]),
+            response_rate=_rate(row["responded_rate"]),
+            revenue_recorded=int(row["revenue_recorded"]),
+            revenue_sum=float(row["revenue_sum"]),
+            revenue_sumsq=float(row["revenue_sumsq"]),
         )
-
-    @property
-    def conversion_rate(self) -> float:
-        return self.converted / self.converted_recorded if self.converted_recorded else math.nan
-
-    @property
-    def response_rate(self) -> float:
-        return self.responded / self.responded_recorded if self.responded_recorded else math.nan
 
     @property
     def revenue_per_member(self) -> float:
@@ -62,6 +56,10 @@ class Side:
     @property
     def revenue_variance(self) -> float:
         return uplift.variance_from_sums(self.revenue_recorded, self.revenue_sum, self.revenue_sumsq)
+
+
+def _rate(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def conversion_effect(t: Side, c: Side) -> uplift.Effect | None:
@@ -94,7 +92,7 @@ def rates_frame(stats: pd.DataFrame) -> pd.DataFrame:
     out = stats[["arm", "is_control", "n", "sent", "converted", "responded"]].copy()
     conversion, conversion_ci, response, response_ci, revenue, revenue_ci = [], [], [], [], [], []
     for row in plain_records(stats):
-        side = Side.of([row])
+        side = Side.of(row)
         conversion.append(side.conversion_rate)
         conversion_ci.append(uplift.wilson_interval(side.converted, side.converted_recorded))
         response.append(side.response_rate)

@@ -16,7 +16,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from crm_core import dialect, schema, uplift
 from crm_core.campaigns.effects import Side
 from crm_core.campaigns.results import arm_effect
-from crm_core.campaigns.statistics import STAT_COLUMNS, grouped_records, normalise_stats, stat_columns
+from crm_core.campaigns.statistics import RATE_COLUMNS, STAT_COLUMNS, grouped_records, normalise_stats, stat_columns
 from crm_core.plain import plain_records
 
 campaigns = schema.campaigns
@@ -66,7 +66,7 @@ def _campaign_stats(conn: Connection, where: ColumnElement[bool]) -> pd.DataFram
             campaigns.c.cost,
             campaigns.c.margin,
             stats.c.is_control,
-            *[stats.c[name] for name in STAT_COLUMNS],
+            *[stats.c[name] for name in (*STAT_COLUMNS, *RATE_COLUMNS)],
         )
         .select_from(campaigns.outerjoin(stats, stats.c.campaign_id == campaigns.c.id))
         .where(where)
@@ -82,13 +82,14 @@ def _campaign_stats(conn: Connection, where: ColumnElement[bool]) -> pd.DataFram
 
 def _campaign_row(part: list[dict[str, Any]]) -> dict[str, Any]:
     first = part[0]
-    t_rows = [row for row in part if row["has_members"] and not row["is_control"]]
-    t = Side.of(t_rows)
-    c = Side.of(row for row in part if row["has_members"] and row["is_control"])
+    # One row per side, from the GROUP BY by campaign and side.
+    t_row = next((row for row in part if row["has_members"] and not row["is_control"]), None)
+    t = Side.of(t_row)
+    c = Side.of(next((row for row in part if row["has_members"] and row["is_control"]), None))
 
     def rate(name: str) -> float:
-        hits, recorded = sum(row[name] for row in t_rows), sum(row[f"{name}_recorded"] for row in t_rows)
-        return hits / recorded if recorded else math.nan
+        value = None if t_row is None else t_row[f"{name}_rate"]
+        return math.nan if value is None else float(value)
 
     cost = None if first["cost"] is None or pd.isna(first["cost"]) else float(first["cost"])
     incremental = (t.revenue_per_member - c.revenue_per_member) * t.n if c.n and t.n else math.nan
@@ -101,7 +102,7 @@ def _campaign_row(part: list[dict[str, Any]]) -> dict[str, Any]:
         "members": t.n + c.n,
         "treatment": t.n,
         "control": c.n,
-        "sent": sum(row["sent"] for row in t_rows),
+        "sent": 0 if t_row is None else t_row["sent"],
         "open_rate": rate("opened"),
         "click_rate": rate("clicked"),
         "response_rate": rate("responded"),

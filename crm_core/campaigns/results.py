@@ -14,7 +14,7 @@ from crm_core import db, uplift
 from crm_core.campaigns.attribution import Outcomes, outcome_rows
 from crm_core.campaigns.effects import Side, conversion_effect, rates_frame, response_effect, revenue_effect
 from crm_core.campaigns.info import CampaignInfo, get_campaign
-from crm_core.campaigns.statistics import statistics_per_arm
+from crm_core.campaigns.statistics import statistics_per_arm, statistics_per_side
 from crm_core.plain import json_value, plain_records
 
 #: The funnel's stages; ``sent`` is a member with ``sent_at``.
@@ -171,14 +171,16 @@ def campaign_results(engine: Engine, campaign: int | str, outcomes: Outcomes = "
         info = get_campaign(conn, campaign)
         rows, source = outcome_rows(conn, info, outcomes)
         stats = statistics_per_arm(conn, rows)
-    return _results_from_stats(info, stats, source)
+        sides = statistics_per_side(conn, rows)
+    control_side = next((row for row in plain_records(sides) if row["is_control"]), None)
+    return _results_from_stats(info, stats, Side.of(control_side), source)
 
 
-def _results_from_stats(info: CampaignInfo, stats: pd.DataFrame, source: str) -> CampaignResults:
+def _results_from_stats(info: CampaignInfo, stats: pd.DataFrame, control: Side, source: str) -> CampaignResults:
+    """The results from the statistics per arm and of the control side (its arms pooled)."""
     rows = plain_records(stats)
     treatment_rows = [row for row in rows if not row["is_control"]]
     control_rows = [row for row in rows if row["is_control"]]
-    control = Side.of(control_rows)
     has_control = control.n > 0
     control_arm = " + ".join(str(row["arm"]) for row in control_rows) if has_control else None
     treated_total = sum(row["n"] for row in treatment_rows)
@@ -196,7 +198,7 @@ def _results_from_stats(info: CampaignInfo, stats: pd.DataFrame, source: str) ->
 
     effects: list[ArmEffect] = []
     for row in treatment_rows:
-        arm = Side.of([row])
+        arm = Side.of(row)
         cost = info.cost * arm.n / treated_total if info.cost is not None and treated_total else None
         effects.append(arm_effect(str(row["arm"]), arm, control, has_control, cost, info.margin))
 
@@ -283,6 +285,7 @@ def funnel(engine: Engine, campaign: int | str, outcomes: Outcomes = "auto") -> 
         for stage in FUNNEL_STAGES:
             count = int(row["sent"] if stage == "sent" else row[stage])
             recorded = int(row["n"] if stage == "sent" else row[f"{stage}_recorded"])
+            rate = count / recorded if stage == "sent" else row[f"{stage}_rate"]
             records.append(
                 {
                     "arm": row["arm"],
@@ -290,7 +293,7 @@ def funnel(engine: Engine, campaign: int | str, outcomes: Outcomes = "auto") -> 
                     "stage": stage,
                     "members": count,
                     "recorded": recorded,
-                    "rate": count / recorded if recorded else math.nan,
+                    "rate": math.nan if rate is None else rate,
                     "share_of_sent": count / row["sent"] if row["sent"] else math.nan,
                 }
             )

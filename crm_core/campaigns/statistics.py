@@ -23,6 +23,8 @@ STAT_COLUMNS = [
     "revenue_sum",
     "revenue_sumsq",
 ]
+#: The rate of each outcome (:func:`outcome_rate`), computed with the statistics; NaN where nothing was recorded.
+RATE_COLUMNS = [f"{name}_rate" for name in OUTCOMES]
 
 
 def _revenue_value(rows: Any) -> ColumnElement[Any]:
@@ -32,8 +34,27 @@ def _revenue_value(rows: Any) -> ColumnElement[Any]:
     )
 
 
+def outcome_rate(outcome: ColumnElement[Any], among: ColumnElement[bool] | None = None) -> ColumnElement[Any]:
+    """The rate of an outcome, in SQL: members with the outcome true / members whose outcome was recorded (not
+    NULL); NULL when none was recorded. The one definition of a campaign's conversion rate (and of every other
+    outcome's), for an arm, a side, a group or a whole campaign in a GROUP BY.
+
+    Parameters
+    ----------
+    outcome
+        A member's outcome flag, e.g. ``campaign_members.c.converted``.
+    among
+        Only these members count (e.g. the treatment side); by default every member of the group.
+    """
+    if among is not None:
+        outcome = sa.case((among, outcome))
+    hits = sa.func.sum(sa.case((outcome, 1), else_=0))
+    return dialect.as_float(hits) / sa.func.nullif(sa.func.count(outcome), 0)
+
+
 def stat_columns(rows: Any) -> list[ColumnElement[Any]]:
-    """Members, successes and recorded counts per outcome, and the revenue sums: the sufficient statistics."""
+    """Members, successes and recorded counts per outcome, and the revenue sums: the sufficient statistics; with
+    them the rate of each outcome (:data:`RATE_COLUMNS`)."""
     revenue = _revenue_value(rows)
     columns: list[ColumnElement[Any]] = [
         sa.func.count().label("n"),
@@ -46,6 +67,7 @@ def stat_columns(rows: Any) -> list[ColumnElement[Any]]:
         sa.func.sum(revenue).label("revenue_sum"),
         sa.func.sum(revenue * revenue).label("revenue_sumsq"),
     ]
+    columns += [outcome_rate(rows.c[name]).label(f"{name}_rate") for name in OUTCOMES]
     return columns
 
 
@@ -63,6 +85,8 @@ def normalise_stats(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = frame[column].astype(float).fillna(0.0)
         else:
             frame[column] = frame[column].astype(float).fillna(0).astype("int64")
+    for column in RATE_COLUMNS:
+        frame[column] = frame[column].astype(float)
     if "is_control" in frame:
         frame["is_control"] = frame["is_control"].astype(bool)
     return frame
@@ -93,14 +117,21 @@ def arm_statistics(engine: Engine, campaign: int | str, outcomes: Outcomes = "re
     with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         rows, _ = outcome_rows(conn, info, outcomes)
-        return statistics_per_arm(conn, rows)
+        return statistics_per_arm(conn, rows)[["arm", "is_control", *STAT_COLUMNS]]
 
 
 def statistics_per_arm(conn: Connection, rows: sa.Subquery) -> pd.DataFrame:
+    """The statistics and rates per (arm, is_control) of the member rows, treatment arms first, by name."""
     query = (
         sa.select(rows.c.arm, rows.c.is_control, *stat_columns(rows))
         .group_by(rows.c.arm, rows.c.is_control)
         .order_by(rows.c.is_control, rows.c.arm)
     )
     frame = normalise_stats(dialect.read_frame(conn, query))
-    return frame[["arm", "is_control", *STAT_COLUMNS]].reset_index(drop=True)
+    return frame[["arm", "is_control", *STAT_COLUMNS, *RATE_COLUMNS]].reset_index(drop=True)
+
+
+def statistics_per_side(conn: Connection, rows: sa.Subquery) -> pd.DataFrame:
+    """The statistics and rates of the treatment side and of the control side (its arms pooled), one row each."""
+    query = sa.select(rows.c.is_control, *stat_columns(rows)).group_by(rows.c.is_control).order_by(rows.c.is_control)
+    return normalise_stats(dialect.read_frame(conn, query)).reset_index(drop=True)
