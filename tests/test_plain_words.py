@@ -51,6 +51,7 @@ def _open_view(at: AppTest, view: dict[str, str] | str) -> None:
             toggle.set_value(True).run()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", sorted(VIEWS), ids=lambda p: Path(p).stem)
 def test_the_page_reads_in_plain_words_and_one_number_format(app_env, duckdb_demo_url, page):
     test_app._use_database(app_env, duckdb_demo_url)
@@ -230,6 +231,7 @@ def _one_time_buyer(url: str) -> str:
     return str(table.loc[table["frequency"] == 1, "external_id"].iloc[0])
 
 
+@pytest.mark.slow
 def test_a_one_time_buyer_profile_explains_why_the_model_calls_them_active(app_env, duckdb_demo_url):
     test_app._use_database(app_env, duckdb_demo_url)
     at = AppTest.from_file(str(test_app.APP), default_timeout=test_app.TIMEOUT_S)
@@ -242,6 +244,7 @@ def test_a_one_time_buyer_profile_explains_why_the_model_calls_them_active(app_e
     assert labels.EXPLANATIONS["one_time_buyers"] in test_app._all_text(at)
 
 
+@pytest.mark.slow
 def test_the_value_lists_explain_one_time_buyers_and_the_two_chances(app_env, duckdb_demo_url):
     test_app._use_database(app_env, duckdb_demo_url)
     at = test_app._run_app("pages/customer_value.py")

@@ -78,6 +78,7 @@ def demo_20k(tmp_path_factory):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_demo_verdict_finds_the_planted_win_back_effect(demo_20k):
     win_back = [cid for cid, target in _demo_campaigns(demo_20k) if target == "Lapsed 90-180 days"]
     checked = 0
@@ -95,6 +96,7 @@ def test_demo_verdict_finds_the_planted_win_back_effect(demo_20k):
     assert checked >= 3
 
 
+@pytest.mark.slow
 def test_demo_uplift_grows_with_past_value(demo_20k):
     # The planted effect rises with the member's spend before the campaign; rank by exactly that.
     orders = schema.orders
