@@ -316,8 +316,8 @@ def _effect_text(label: str, estimate: float, low: float, high: float, p_value: 
     def show(value: float) -> str:
         return formats.money(value, cents=True, plus=True) if money else formats.points(value)
 
-    p = "n/a" if pd.isna(p_value) else ("< 0.001" if p_value < 0.001 else f"{p_value:.3f}")
-    return f"<b>{label}</b><br>uplift {show(estimate)}<br>95 % CI {show(low)} to {show(high)}<br>p {p}"
+    interval = f"95 % CI {show(low)} to {show(high)}"
+    return f"<b>{label}</b><br>uplift {show(estimate)}<br>{interval}<br>{formats.p_value(p_value)}"
 
 
 def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -346,7 +346,7 @@ def _signed_axis(values: Sequence[float], money: bool) -> dict[str, Any]:
         if money:
             return formats.money(tick, cents=abs(tick) < 10 and tick != round(tick), plus=True)
         points = round(tick * 100, 1)
-        return "0" if points == 0 else formats.points(tick).replace(".0 pts", " pts")
+        return "0" if points == 0 else formats.points(tick, decimals=0 if points == round(points) else 1)
 
     return {"tickmode": "array", "tickvals": ticks, "ticktext": [label(t) for t in ticks]}
 
@@ -827,10 +827,6 @@ def channel_mix(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
 # --- customer value -------------------------------------------------------------------------------------------------
 
 
-def _money_label(value: float) -> str:
-    return formats.money_compact(value)
-
-
 def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | None = None) -> go.Figure:
     """Customers by predicted value as a histogram of pre-computed bins; the hover gives each bin's range, its
     customers and their total value.
@@ -847,7 +843,7 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
         return _nothing_to_show(figure, "No predicted values to show")
     low = frame["low"].astype(float)
     high = frame["high"].astype(float)
-    ranges = [f"{_money_label(a)} – {_money_label(b)}" for a, b in zip(low, high, strict=True)]
+    ranges = [f"{formats.money_compact(a)} – {formats.money_compact(b)}" for a, b in zip(low, high, strict=True)]
     hover = [
         f"{r}<br>{int(n):,} customers<br>together {formats.money(v)}"
         for r, n, v in zip(ranges, frame["customers"], frame["value"], strict=True)
@@ -885,7 +881,8 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
             figure.add_annotation(
                 x=math.log10(float((left.iloc[0] + high.iloc[0]) / 2)),
                 y=first,
-                text=f"Under {_money_label(float(high.iloc[0]))}: {first:,} customers<br>worth next to nothing",
+                text=f"Under {formats.money_compact(float(high.iloc[0]))}: {first:,} customers"
+                "<br>worth next to nothing",
                 showarrow=True,
                 arrowhead=0,
                 ax=60,

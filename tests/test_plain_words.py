@@ -201,19 +201,19 @@ def _arm(conversion_low: float, p_value: float, roi: tuple[float, float, float])
 
 
 def test_the_headline_says_the_effect_how_sure_and_whether_it_paid_in_plain_words():
-    text = uplift.headline("Email A", **_arm(0.001, 0.049, (0.9, 0.2, 1.6)))
+    text = uplift.verdict(uplift.ArmFindings("Email A", **_arm(0.001, 0.049, (0.9, 0.2, 1.6)))).headline
     assert text == "Email A raised conversion by about 4 points — likely real; it paid for itself about 1.9×."
     assert "CI" not in text and "p =" not in text
 
 
 def test_the_headline_of_an_uncertain_arm_says_it_could_be_chance():
-    text = uplift.headline("A", **_arm(-0.01, 0.2, (0.2, -0.5, 0.9)))
+    text = uplift.verdict(uplift.ArmFindings("A", **_arm(-0.01, 0.2, (0.2, -0.5, 0.9)))).headline
     assert text.startswith("Arm A showed no clear effect on conversion (raised it by about 4 points, which could")
     assert "whether it paid for itself is unclear (best guess: about 1.2× its cost)" in text
 
 
 def test_the_headline_without_a_control_group():
-    text = uplift.headline("Newsletter", has_control=False, treatment_rate=0.05)
+    text = uplift.verdict(uplift.ArmFindings("Newsletter", has_control=False, treatment_rate=0.05)).headline
     assert text.startswith("Newsletter: 5.0% bought, but without a control group nobody can say")
 
 

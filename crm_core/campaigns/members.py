@@ -8,7 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import db, dialect, schema
+from crm_core import db, dialect, formats, schema
 from crm_core.campaigns.attribution import OUTCOMES
 from crm_core.campaigns.info import get_campaign
 
@@ -34,8 +34,8 @@ class MemberList:
     @property
     def label(self) -> str:
         if self.truncated:
-            return f"showing the first {len(self.frame):,} of {self.total:,} members"
-        return f"{self.total:,} members"
+            return f"showing the first {formats.count(len(self.frame))} of {formats.count(self.total)} members"
+        return f"{formats.count(self.total)} members"
 
 
 MEMBER_COLUMNS = [

@@ -49,7 +49,7 @@ class ArmEffect:
     roi_low: float
     roi_high: float
     verdict: str
-    headline: str = ""
+    headline: str
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"arm": self.arm, "n": self.n}
@@ -229,18 +229,20 @@ def arm_effect(name: str, arm: Side, control: Side, has_control: bool, cost: flo
     conversions = scaled(conversion)
     revenue_total = scaled(revenue)
     roi = [uplift.roi(value, margin, cost) for value in revenue_total]
-    findings: dict[str, Any] = {
-        "has_control": has_control,
-        "treatment_rate": arm.conversion_rate,
-        "control_rate": control.conversion_rate,
-        "conversion": conversion,
-        "revenue": revenue,
-        "roi_estimate": roi[0],
-        "roi_low": roi[1],
-        "roi_high": roi[2],
-        "margin": margin,
-    }
-    text = uplift.verdict(name, **findings)
+    judged = uplift.verdict(
+        uplift.ArmFindings(
+            name,
+            has_control=has_control,
+            treatment_rate=arm.conversion_rate,
+            control_rate=control.conversion_rate,
+            conversion=conversion,
+            revenue=revenue,
+            roi_estimate=roi[0],
+            roi_low=roi[1],
+            roi_high=roi[2],
+            margin=margin,
+        )
+    )
     return ArmEffect(
         arm=name,
         n=arm.n,
@@ -259,8 +261,8 @@ def arm_effect(name: str, arm: Side, control: Side, has_control: bool, cost: flo
         roi=roi[0],
         roi_low=roi[1],
         roi_high=roi[2],
-        verdict=text,
-        headline=uplift.headline(name, **findings),
+        verdict=judged.text,
+        headline=judged.headline,
     )
 
 
