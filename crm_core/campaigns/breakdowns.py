@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import db, dialect, schema
 from crm_core.campaigns.attribution import OUTCOMES, Outcomes, outcome_rows
-from crm_core.campaigns.effects import Side, conversion_effect, revenue_effect
+from crm_core.campaigns.effects import Side, conversion_effect, effect_columns, revenue_effect
 from crm_core.campaigns.info import CampaignInfo, CampaignStartUnknown, get_campaign
 from crm_core.campaigns.statistics import grouped_records, normalise_stats, stat_columns
 from crm_core.plain import plain_records
@@ -89,16 +88,10 @@ def _group_effects(stats: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
                 "n_control": c.n,
                 "conversion_treatment": t.conversion_rate,
                 "conversion_control": c.conversion_rate,
-                "uplift": conversion.estimate if conversion else math.nan,
-                "ci_low": conversion.ci_low if conversion else math.nan,
-                "ci_high": conversion.ci_high if conversion else math.nan,
-                "p_value": conversion.p_value if conversion else math.nan,
+                **effect_columns(conversion),
                 "revenue_per_member_treatment": t.revenue_per_member,
                 "revenue_per_member_control": c.revenue_per_member,
-                "revenue_uplift": revenue.estimate if revenue else math.nan,
-                "revenue_ci_low": revenue.ci_low if revenue else math.nan,
-                "revenue_ci_high": revenue.ci_high if revenue else math.nan,
-                "revenue_p_value": revenue.p_value if revenue else math.nan,
+                **effect_columns(revenue, "revenue_"),
                 "too_small": bool(too_small),
                 "note": note,
             }

@@ -87,6 +87,14 @@ def revenue_effect(t: Side, c: Side) -> uplift.Effect | None:
     )
 
 
+def effect_columns(effect: uplift.Effect | None, prefix: str = "") -> dict[str, float]:
+    """An effect as columns of a table: ``<prefix>uplift``, ``<prefix>ci_low``, ``<prefix>ci_high`` and
+    ``<prefix>p_value``; NaN where there is no effect."""
+    values = (math.nan,) * 4 if effect is None else (effect.estimate, effect.ci_low, effect.ci_high, effect.p_value)
+    names = ("uplift", "ci_low", "ci_high", "p_value")
+    return {f"{prefix}{name}": value for name, value in zip(names, values, strict=True)}
+
+
 def rates_frame(stats: pd.DataFrame) -> pd.DataFrame:
     """Per-arm rates with their intervals (Wilson for rates, Student t for revenue per member)."""
     out = stats[["arm", "is_control", "n", "sent", "converted", "responded"]].copy()

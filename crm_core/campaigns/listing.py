@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import dialect, schema, uplift
-from crm_core.campaigns.effects import Side
+from crm_core.campaigns.effects import Side, effect_columns
 from crm_core.campaigns.results import arm_effect
 from crm_core.campaigns.statistics import RATE_COLUMNS, STAT_COLUMNS, grouped_records, normalise_stats, stat_columns
 from crm_core.plain import plain_records
@@ -222,18 +222,11 @@ def compare_campaigns(engine: Engine, campaign_ids: Iterable[int]) -> pd.DataFra
         has_control = c.n > 0
         cost = row["cost"]
         effect = arm_effect(str(row["name"]), t, c, has_control, cost, row["margin"])
-        conversion, revenue = effect.conversion, effect.revenue_per_member
         records.append(
             {
                 **{k: row[k] for k in COMPARE_COLUMNS if k in row},
-                "conversion_uplift": conversion.estimate if conversion else math.nan,
-                "conversion_ci_low": conversion.ci_low if conversion else math.nan,
-                "conversion_ci_high": conversion.ci_high if conversion else math.nan,
-                "conversion_p_value": conversion.p_value if conversion else math.nan,
-                "revenue_uplift": revenue.estimate if revenue else math.nan,
-                "revenue_ci_low": revenue.ci_low if revenue else math.nan,
-                "revenue_ci_high": revenue.ci_high if revenue else math.nan,
-                "revenue_p_value": revenue.p_value if revenue else math.nan,
+                **effect_columns(effect.conversion, "conversion_"),
+                **effect_columns(effect.revenue_per_member, "revenue_"),
                 "incremental_conversions": effect.incremental_conversions,
                 "incremental_revenue": effect.incremental_revenue,
                 "roi": effect.roi,
