@@ -176,7 +176,7 @@ def orders_by_channel(frame: pd.DataFrame, title: str | None = None) -> go.Figur
         y=ordered["channel"].str.capitalize(),
         orientation="h",
         marker_color=PALETTE["primary"],
-        text=[f"{share:.0%}" for share in ordered["share"]],
+        text=[formats.percent(share, decimals=0) for share in ordered["share"]],
         textposition="auto",
         customdata=ordered[["revenue"]].to_numpy(),
         hovertemplate=f"%{{y}}: %{{x:,}} orders, {CURRENCY}%{{customdata[0]:,.0f}}<extra></extra>",
@@ -557,8 +557,8 @@ def rfm_map(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
             z_row.append(average)
             text_row.append(f"{n:,}<br>{formats.money_compact(revenue)}" if n else "")
             hover_row.append(
-                f"<b>{segment}</b><br>R {r}, F {f}<br>{n:,} customers<br>revenue {CURRENCY}{revenue:,.0f}"
-                + (f"<br>{CURRENCY}{average:,.0f} per customer" if average is not None else "")
+                f"<b>{segment}</b><br>R {r}, F {f}<br>{n:,} customers<br>revenue {formats.money(revenue, cents=False)}"
+                + (f"<br>{formats.money(average, cents=False)} per customer" if average is not None else "")
             )
         z.append(z_row)
         text.append(text_row)
@@ -722,7 +722,7 @@ def cohort_heatmap(frame: pd.DataFrame, value: str = "retention", title: str | N
             + (
                 "no purchase"
                 if pd.isna(grid.loc[c, k])
-                else f"{grid.loc[c, k]:.1%}, {int(active.loc[c, k]):,} buying"
+                else f"{formats.percent(grid.loc[c, k])}, {int(active.loc[c, k]):,} buying"
                 + (" (period not complete yet)" if partial.loc[c, k] is True else "")
             )
             for k in grid.columns
@@ -734,7 +734,9 @@ def cohort_heatmap(frame: pd.DataFrame, value: str = "retention", title: str | N
         x=[str(k) for k in grid.columns],
         y=labels,
         z=grid.to_numpy(dtype=float),
-        text=[["" if pd.isna(v) else f"{v:.0%}" for v in row] for row in grid.to_numpy(dtype=float)],
+        text=[
+            ["" if pd.isna(v) else formats.percent(v, decimals=0) for v in row] for row in grid.to_numpy(dtype=float)
+        ],
         texttemplate="%{text}",
         customdata=hover,
         hovertemplate="%{customdata}<extra></extra>",
@@ -785,7 +787,10 @@ def lorenz_curve(lorenz: pd.DataFrame, top: pd.DataFrame | None = None, title: s
             mode="markers+text",
             name="Top customers",
             marker={"color": PALETTE["accent"], "size": 9},
-            text=[f"top {p:g}%: {s:.0%}" for p, s in zip(top["top_percent"], top["share"], strict=True)],
+            text=[
+                f"top {p:g}%: {formats.percent(s, decimals=0)}"
+                for p, s in zip(top["top_percent"], top["share"], strict=True)
+            ],
             textposition="top left",
             hovertemplate="%{text} of revenue<extra></extra>",
         )
@@ -938,10 +943,10 @@ def p_alive_matrix(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
                 continue
             p_alive = float(cell["p_alive"])
             z_row.append(p_alive)
-            text_row.append(f"{p_alive:.0%}")
+            text_row.append(formats.percent(p_alive, decimals=0))
             hover_row.append(
                 f"{int(cell['customers']):,} customers with {row} purchase days, the last {column} ago:<br>"
-                f"on average {p_alive:.0%} likely still active"
+                f"on average {formats.percent(p_alive, decimals=0)} likely still active"
             )
         z.append(z_row)
         text.append(text_row)

@@ -493,12 +493,13 @@ def _conversion(findings: ArmFindings) -> tuple[str, str]:
         )
     treated, control = _or_nan(findings.treatment_rate), _or_nan(findings.control_rate)
     rates_known = math.isfinite(treated) and math.isfinite(control)
+    level = formats.percent(findings.confidence, decimals=0)
     detail = (
-        f"{formats.points(conversion.estimate)}, {findings.confidence:.0%} CI {formats.points(conversion.ci_low)} to "
+        f"{formats.points(conversion.estimate)}, {level} CI {formats.points(conversion.ci_low)} to "
         f"{formats.points(conversion.ci_high)}, {formats.p_value(conversion.p_value)}"
     )
     direction = "raised" if conversion.estimate > 0 else "lowered"
-    size = _about_points(conversion.estimate)
+    size = formats.about_points(conversion.estimate)
     if conversion.includes_zero:
         rates = f"{formats.percent(treated)} against {formats.percent(control)} in the control, " if rates_known else ""
         return (
@@ -508,12 +509,6 @@ def _conversion(findings: ArmFindings) -> tuple[str, str]:
     change = f"from {formats.percent(control)} to {formats.percent(treated)} " if rates_known else ""
     sure = "clearly real" if conversion.p_value < 0.01 else "likely real"
     return f"{arm} {direction} conversion {change}({detail})", f"{who} {direction} conversion by {size} — {sure}"
-
-
-def _about_points(difference: float) -> str:
-    size = abs(difference) * 100
-    amount = f"{size:.0f}" if size >= 1 else f"{size:.1f}"
-    return f"about {amount} {'point' if amount == '1' else 'points'}"
 
 
 def _revenue_known(findings: ArmFindings) -> bool:
@@ -530,7 +525,7 @@ def _revenue(findings: ArmFindings) -> list[str]:
     estimate, low, high = (
         formats.money(value, cents=True, plus=True) for value in (revenue.estimate, revenue.ci_low, revenue.ci_high)
     )
-    ci = f"{findings.confidence:.0%} CI {low} to {high}, {formats.p_value(revenue.p_value)}"
+    ci = f"{formats.percent(findings.confidence, decimals=0)} CI {low} to {high}, {formats.p_value(revenue.p_value)}"
     if revenue.includes_zero:
         return [f"revenue per member: no measurable effect: the interval includes zero ({estimate}, {ci})"]
     word = "rose" if revenue.estimate > 0 else "fell"
