@@ -1,15 +1,16 @@
 """Campaign effect in SQL: the list, one campaign's results against its control group, funnel, uplift by segment
 and by predicted-value decile, response over the days after sending, attribution, comparison (DESIGN.md §4, §5).
 
-Every figure comes from one GROUP BY over ``campaign_members`` (per arm, per segment or per campaign) that returns
-sufficient statistics — members, successes, the sum and the sum of squares of revenue — and never the members
-themselves. The statistics (intervals, tests, verdicts) are :mod:`crm_core.uplift`'s.
+Every figure comes from a GROUP BY over ``campaign_members`` (per arm, per side, per segment or per campaign) that
+returns sufficient statistics — members, successes, the sum and the sum of squares of revenue — and the rate of each
+outcome (:func:`crm_core.campaigns.statistics.outcome_rate`), and never the members themselves. The statistics
+(intervals, tests, verdicts) are :mod:`crm_core.uplift`'s.
 
 Modules
 -------
 - ``info``: the campaign (:class:`CampaignInfo`) by id or name, its start date.
 - ``attribution``: the member rows to aggregate, reported or attributed from orders.
-- ``statistics``: the sufficient statistics per arm, from one GROUP BY; the rate of an outcome in SQL.
+- ``statistics``: the sufficient statistics per arm or side, from one GROUP BY; the rate of an outcome in SQL.
 - ``effects``: from sufficient statistics to rates with intervals and uplifts.
 - ``results``: one campaign's results with uplift, ROI and verdicts; the funnel.
 - ``breakdowns``: uplift by segment, customer attribute and decile of predicted value.

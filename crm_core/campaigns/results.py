@@ -151,7 +151,8 @@ class CampaignResults:
 
 
 def campaign_results(engine: Engine, campaign: int | str, outcomes: Outcomes = "auto") -> CampaignResults:
-    """One campaign's results with uplift against the control group (DESIGN.md §5), from one GROUP BY.
+    """One campaign's results with uplift against the control group (DESIGN.md §5), from a GROUP BY per arm and
+    one per side (the control's arms pooled).
 
     Parameters
     ----------
