@@ -139,7 +139,7 @@ def test_impossible_counts_are_refused(bad):
 
 
 def _sufficient(values: np.ndarray) -> tuple[int, float, float]:
-    """n, mean and variance the way campaigns.py gets them: from Σx and Σx² (what SQL returns)."""
+    """n, mean and variance the way crm_core.campaigns gets them: from Σx and Σx² (what SQL returns)."""
     n = len(values)
     return n, float(values.sum()) / n, uplift.variance_from_sums(n, float(values.sum()), float((values**2).sum()))
 
