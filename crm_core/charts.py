@@ -176,7 +176,7 @@ def orders_by_channel(frame: pd.DataFrame, title: str | None = None) -> go.Figur
         y=ordered["channel"].str.capitalize(),
         orientation="h",
         marker_color=PALETTE["primary"],
-        text=[f"{share:.0%}" for share in ordered["share"]],
+        text=[formats.percent(share, decimals=0) for share in ordered["share"]],
         textposition="auto",
         customdata=ordered[["revenue"]].to_numpy(),
         hovertemplate=f"%{{y}}: %{{x:,}} orders, {CURRENCY}%{{customdata[0]:,.0f}}<extra></extra>",
@@ -316,8 +316,8 @@ def _effect_text(label: str, estimate: float, low: float, high: float, p_value: 
     def show(value: float) -> str:
         return formats.money(value, cents=True, plus=True) if money else formats.points(value)
 
-    p = "n/a" if pd.isna(p_value) else ("< 0.001" if p_value < 0.001 else f"{p_value:.3f}")
-    return f"<b>{label}</b><br>uplift {show(estimate)}<br>95 % CI {show(low)} to {show(high)}<br>p {p}"
+    interval = f"95 % CI {show(low)} to {show(high)}"
+    return f"<b>{label}</b><br>uplift {show(estimate)}<br>{interval}<br>{formats.p_value(p_value)}"
 
 
 def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -346,7 +346,7 @@ def _signed_axis(values: Sequence[float], money: bool) -> dict[str, Any]:
         if money:
             return formats.money(tick, cents=abs(tick) < 10 and tick != round(tick), plus=True)
         points = round(tick * 100, 1)
-        return "0" if points == 0 else formats.points(tick).replace(".0 pts", " pts")
+        return "0" if points == 0 else formats.points(tick, decimals=0 if points == round(points) else 1)
 
     return {"tickmode": "array", "tickvals": ticks, "ticktext": [label(t) for t in ticks]}
 
@@ -557,8 +557,8 @@ def rfm_map(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
             z_row.append(average)
             text_row.append(f"{n:,}<br>{formats.money_compact(revenue)}" if n else "")
             hover_row.append(
-                f"<b>{segment}</b><br>R {r}, F {f}<br>{n:,} customers<br>revenue {CURRENCY}{revenue:,.0f}"
-                + (f"<br>{CURRENCY}{average:,.0f} per customer" if average is not None else "")
+                f"<b>{segment}</b><br>R {r}, F {f}<br>{n:,} customers<br>revenue {formats.money(revenue, cents=False)}"
+                + (f"<br>{formats.money(average, cents=False)} per customer" if average is not None else "")
             )
         z.append(z_row)
         text.append(text_row)
@@ -722,7 +722,7 @@ def cohort_heatmap(frame: pd.DataFrame, value: str = "retention", title: str | N
             + (
                 "no purchase"
                 if pd.isna(grid.loc[c, k])
-                else f"{grid.loc[c, k]:.1%}, {int(active.loc[c, k]):,} buying"
+                else f"{formats.percent(grid.loc[c, k])}, {int(active.loc[c, k]):,} buying"
                 + (" (period not complete yet)" if partial.loc[c, k] is True else "")
             )
             for k in grid.columns
@@ -734,7 +734,9 @@ def cohort_heatmap(frame: pd.DataFrame, value: str = "retention", title: str | N
         x=[str(k) for k in grid.columns],
         y=labels,
         z=grid.to_numpy(dtype=float),
-        text=[["" if pd.isna(v) else f"{v:.0%}" for v in row] for row in grid.to_numpy(dtype=float)],
+        text=[
+            ["" if pd.isna(v) else formats.percent(v, decimals=0) for v in row] for row in grid.to_numpy(dtype=float)
+        ],
         texttemplate="%{text}",
         customdata=hover,
         hovertemplate="%{customdata}<extra></extra>",
@@ -785,7 +787,10 @@ def lorenz_curve(lorenz: pd.DataFrame, top: pd.DataFrame | None = None, title: s
             mode="markers+text",
             name="Top customers",
             marker={"color": PALETTE["accent"], "size": 9},
-            text=[f"top {p:g}%: {s:.0%}" for p, s in zip(top["top_percent"], top["share"], strict=True)],
+            text=[
+                f"top {p:g}%: {formats.percent(s, decimals=0)}"
+                for p, s in zip(top["top_percent"], top["share"], strict=True)
+            ],
             textposition="top left",
             hovertemplate="%{text} of revenue<extra></extra>",
         )
@@ -827,10 +832,6 @@ def channel_mix(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
 # --- customer value -------------------------------------------------------------------------------------------------
 
 
-def _money_label(value: float) -> str:
-    return formats.money_compact(value)
-
-
 def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | None = None) -> go.Figure:
     """Customers by predicted value as a histogram of pre-computed bins; the hover gives each bin's range, its
     customers and their total value.
@@ -847,7 +848,7 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
         return _nothing_to_show(figure, "No predicted values to show")
     low = frame["low"].astype(float)
     high = frame["high"].astype(float)
-    ranges = [f"{_money_label(a)} – {_money_label(b)}" for a, b in zip(low, high, strict=True)]
+    ranges = [f"{formats.money_compact(a)} – {formats.money_compact(b)}" for a, b in zip(low, high, strict=True)]
     hover = [
         f"{r}<br>{int(n):,} customers<br>together {formats.money(v)}"
         for r, n, v in zip(ranges, frame["customers"], frame["value"], strict=True)
@@ -885,7 +886,8 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
             figure.add_annotation(
                 x=math.log10(float((left.iloc[0] + high.iloc[0]) / 2)),
                 y=first,
-                text=f"Under {_money_label(float(high.iloc[0]))}: {first:,} customers<br>worth next to nothing",
+                text=f"Under {formats.money_compact(float(high.iloc[0]))}: {first:,} customers"
+                "<br>worth next to nothing",
                 showarrow=True,
                 arrowhead=0,
                 ax=60,
@@ -941,10 +943,10 @@ def p_alive_matrix(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
                 continue
             p_alive = float(cell["p_alive"])
             z_row.append(p_alive)
-            text_row.append(f"{p_alive:.0%}")
+            text_row.append(formats.percent(p_alive, decimals=0))
             hover_row.append(
                 f"{int(cell['customers']):,} customers with {row} purchase days, the last {column} ago:<br>"
-                f"on average {p_alive:.0%} likely still active"
+                f"on average {formats.percent(p_alive, decimals=0)} likely still active"
             )
         z.append(z_row)
         text.append(text_row)

@@ -7,7 +7,9 @@ One rule per kind of number, so that the same figure looks the same wherever it 
   (totals: ``€21,647``); ``cents=True`` or ``False`` fixes it, e.g. for a table column that must line up.
   :func:`money_compact` (``€5.6M``, ``€853k``) is for chart axes, chart labels and KPI cards only.
 - **Percentages**: one decimal (``20.9%``, ``50.0%``); :func:`percent` takes a fraction (``0.209``).
-- **Percentage points**, the difference of two rates, are signed and say so: ``+4.0 pts``.
+- **Percentage points**, the difference of two rates, are signed and say so: ``+4.0 pts``; in plain words
+  :func:`about_points` rounds them (``about 4 points``).
+- **p-values** in a sentence: three decimals, ``p < 0.001`` below that (:func:`p_value`).
 - **Counts**: thousands separators (``20,000``); :func:`number` for other measures with a fixed number of decimals.
 - **Missing**: an em dash (:data:`MISSING`), never ``None`` or ``nan``.
 
@@ -102,15 +104,29 @@ def percent(fraction: Any, *, plus: bool = False, decimals: int = 1) -> str:
     return _signed(f"{rounded:,.{decimals}f}%", share < 0 and rounded != 0, plus and rounded != 0)
 
 
-def points(difference: Any) -> str:
-    """The difference of two rates (fractions) in percentage points, always signed: ``0.04`` -> ``+4.0 pts``."""
+def points(difference: Any, *, decimals: int = 1) -> str:
+    """The difference of two rates (fractions) in percentage points, always signed: ``0.04`` -> ``+4.0 pts``.
+
+    ``decimals`` exists for axis ticks (0 for a whole tick: ``+4 pts``); text and tables keep the default.
+    """
     diff = _finite(difference)
     if diff is None:
         return MISSING
-    rounded = round(abs(diff) * 100, 1)
+    rounded = round(abs(diff) * 100, decimals)
     if rounded == 0:
-        return "0.0 pts"
-    return _signed(f"{rounded:,.1f} pts", diff < 0, True)
+        return f"{0:.{decimals}f} pts"
+    return _signed(f"{rounded:,.{decimals}f} pts", diff < 0, True)
+
+
+def about_points(difference: Any) -> str:
+    """The size of a difference of rates in rounded points, for plain words: ``0.04`` -> ``about 4 points``,
+    ``-0.004`` -> ``about 0.4 points`` (the sentence says the direction)."""
+    diff = _finite(difference)
+    if diff is None:
+        return MISSING
+    size = abs(diff) * 100
+    amount = f"{size:.0f}" if size >= 1 else f"{size:.1f}"
+    return f"about {amount} {'point' if amount == '1' else 'points'}"
 
 
 def count(value: Any) -> str:
@@ -129,6 +145,14 @@ def number(value: Any, decimals: int = 1, *, plus: bool = False) -> str:
         return MISSING
     rounded = round(abs(amount), decimals)
     return _signed(f"{rounded:,.{decimals}f}", amount < 0 and rounded != 0, plus and rounded != 0)
+
+
+def p_value(value: Any) -> str:
+    """A p-value as a sentence writes it: ``p = 0.012``, ``p < 0.001``; ``p = —`` when there is none."""
+    p = _finite(value)
+    if p is None:
+        return f"p = {MISSING}"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def text(value: Any) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import dialect, schema
+from crm_core.campaigns.statistics import outcome_rate
 from crm_core.dialect import month_start
 from crm_core.purchases import is_purchase
 
@@ -443,8 +444,9 @@ def orders_by_channel(engine: Engine, start: dt.date, end: dt.date) -> pd.DataFr
 def recent_campaigns(engine: Engine, end: dt.date, limit: int = 5) -> pd.DataFrame:
     """The latest campaigns started on or before ``end``, with members and conversion by arm.
 
-    Conversion rates count the members whose outcome is recorded (``converted`` not NULL); a campaign without
-    recorded outcomes, or without a control group, has NULL (NaN) for that rate. This is a glance; the
+    Conversion rates are the campaigns' own (:func:`crm_core.campaigns.statistics.outcome_rate`): they count the
+    members whose outcome is recorded (``converted`` not NULL); a campaign without recorded outcomes, or without a
+    control group, has NULL (NaN) for that rate. This is a glance; the
     campaign analysis with uplift and confidence intervals lives on the Campaigns page.
 
     Returns
@@ -454,20 +456,14 @@ def recent_campaigns(engine: Engine, end: dt.date, limit: int = 5) -> pd.DataFra
         ``controls`` (int), ``treatment_conversion`` and ``control_conversion`` (float 0-1 or NaN).
     """
     treated = ~members.c.is_control
-    converted = members.c.converted
-
-    def conversion(arm: ColumnElement[bool]) -> ColumnElement[Any]:
-        # No ELSE: a member of the other arm, or one without a recorded outcome, is NULL and AVG leaves it out.
-        return sa.func.avg(sa.case((sa.and_(arm, converted), 1.0), (sa.and_(arm, ~converted), 0.0)))
-
     per_campaign = (
         sa.select(
             members.c.campaign_id,
             sa.func.count().label("members"),
             sa.func.sum(sa.case((treated, 1), else_=0)).label("treated"),
             sa.func.sum(sa.case((treated, 0), else_=1)).label("controls"),
-            conversion(treated).label("treatment_conversion"),
-            conversion(members.c.is_control).label("control_conversion"),
+            outcome_rate(members.c.converted, among=treated).label("treatment_conversion"),
+            outcome_rate(members.c.converted, among=members.c.is_control).label("control_conversion"),
         )
         .group_by(members.c.campaign_id)
         .cte("campaign_results")

@@ -250,6 +250,13 @@ class RfmCuts:
         return "thresholds" if all(given) else "mixed"
 
 
+#: The usual cut points, the starting values wherever scores are cut by cut points rather than by quintile: recency
+#: within 30, 90, 180 and 365 days; frequency from 2, 3, 5 and 10 purchases; monetary from 100, 250, 500 and 1,000.
+DEFAULT_CUT_POINTS = RfmCuts(
+    recency=(30.0, 90.0, 180.0, 365.0), frequency=(2.0, 3.0, 5.0, 10.0), monetary=(100.0, 250.0, 500.0, 1000.0)
+)
+
+
 def _as_cut_points(points: Sequence[float] | None) -> CutPoints | None:
     if points is None:
         return None

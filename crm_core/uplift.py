@@ -394,37 +394,11 @@ def power_two_proportions(
 # --- the verdict --------------------------------------------------------------------------------------------------
 
 
-def _change(value: float) -> str:
-    return formats.money(value, cents=True, plus=True)
+@dataclass(frozen=True)
+class ArmFindings:
+    """What is known about one treatment arm against the control: the input of :func:`verdict`.
 
-
-def _p(p_value: float) -> str:
-    if not math.isfinite(p_value):
-        return "p not available"
-    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
-
-
-def _or_nan(value: float | None) -> float:
-    return NAN if value is None else float(value)
-
-
-def verdict(
-    arm: str,
-    *,
-    has_control: bool,
-    treatment_rate: float | None = None,
-    control_rate: float | None = None,
-    conversion: Effect | None = None,
-    revenue: Effect | None = None,
-    roi_estimate: float | None = None,
-    roi_low: float | None = None,
-    roi_high: float | None = None,
-    margin: float | None = None,
-    confidence: float = 0.95,
-) -> str:
-    """A plain-language verdict for one treatment arm: what changed, how sure, whether it paid.
-
-    Parameters
+    Attributes
     ----------
     arm
         The arm's name, as the campaign calls it.
@@ -441,62 +415,56 @@ def verdict(
         ``None`` when the cost is unknown.
     margin
         The gross margin the ROI assumes (fraction).
-
-    Returns
-    -------
-    str
-        E.g. "Arm A raised conversion from 2.1% to 3.4% (+1.3 pts, 95% CI +0.6 pts to +2.0 pts, p = 0.001); it
-        paid: ROI 140.0% at a 30.0% margin." An interval that includes zero reads "no measurable effect: the
-        interval includes zero"; without a control group "cannot be measured: this campaign had no control group".
-        "It paid" needs the whole ROI interval above zero; an interval across break-even says it is uncertain.
+    confidence
+        The confidence level of the intervals.
     """
-    level = f"{confidence:.0%}"
-    treated, control = _or_nan(treatment_rate), _or_nan(control_rate)
-    if not has_control:
-        seen = f" {formats.percent(treated)} converted, but" if math.isfinite(treated) else ""
-        return f"{arm}:{seen} the effect cannot be measured: this campaign had no control group."
 
-    sentences: list[str] = []
-    rates_known = math.isfinite(treated) and math.isfinite(control)
-    if conversion is None or not conversion.is_estimable:
-        sentences.append(f"{arm}: the effect on conversion cannot be measured: conversion was not recorded")
-    else:
-        detail = (
-            f"{formats.points(conversion.estimate)}, {level} CI {formats.points(conversion.ci_low)} to "
-            f"{formats.points(conversion.ci_high)}, {_p(conversion.p_value)}"
-        )
-        if conversion.includes_zero:
-            rates = (
-                f"{formats.percent(treated)} against {formats.percent(control)} in the control, " if rates_known else ""
-            )
-            sentences.append(f"{arm}: no measurable effect on conversion: the interval includes zero ({rates}{detail})")
-        else:
-            direction = "raised" if conversion.estimate > 0 else "lowered"
-            change = f"from {formats.percent(control)} to {formats.percent(treated)} " if rates_known else ""
-            sentences.append(f"{arm} {direction} conversion {change}({detail})")
+    arm: str
+    has_control: bool
+    treatment_rate: float | None = None
+    control_rate: float | None = None
+    conversion: Effect | None = None
+    revenue: Effect | None = None
+    roi_estimate: float | None = None
+    roi_low: float | None = None
+    roi_high: float | None = None
+    margin: float | None = None
+    confidence: float = 0.95
 
-    revenue_known = revenue is not None and math.isfinite(revenue.estimate)
-    if revenue is not None and revenue_known:
-        if not revenue.is_estimable:
-            sentences.append("the effect on revenue per member cannot be measured: too few members")
-        else:
-            ci = f"{level} CI {_change(revenue.ci_low)} to {_change(revenue.ci_high)}, {_p(revenue.p_value)}"
-            if revenue.includes_zero:
-                sentences.append(
-                    f"revenue per member: no measurable effect: the interval includes zero "
-                    f"({_change(revenue.estimate)}, {ci})"
-                )
-            else:
-                word = "rose" if revenue.estimate > 0 else "fell"
-                sentences.append(
-                    f"revenue per member {word} by {formats.money(abs(revenue.estimate), cents=True)} ({ci})"
-                )
 
-    if not revenue_known:
-        sentences.append("whether it paid is unknown: revenue was not recorded")
-    else:
-        sentences.append(_paid(_or_nan(roi_estimate), _or_nan(roi_low), _or_nan(roi_high), _or_nan(margin)))
-    return "; ".join(sentences) + "."
+@dataclass(frozen=True)
+class Verdict:
+    """One arm's verdict twice: ``text`` with the statistics, and ``headline``, the sentence a manager can repeat.
+
+    ``text``: e.g. "Arm A raised conversion from 2.1% to 3.4% (+1.3 pts, 95% CI +0.6 pts to +2.0 pts, p = 0.001);
+    it paid: ROI 140.0% at a 30.0% margin." An interval that includes zero reads "no measurable effect: the
+    interval includes zero"; without a control group "cannot be measured: this campaign had no control group".
+    "It paid" needs the whole ROI interval above zero; an interval across break-even says it is uncertain.
+
+    ``headline``: e.g. "Arm A raised conversion by about 4 points — likely real; it paid for itself about 1.9×." The
+    effect on conversion in rounded points, how sure it is in words ("clearly real" when p < 0.01 and the interval
+    excludes zero, "likely real" when the interval excludes zero, "could be chance" otherwise), and whether it paid
+    as a multiple of its cost (return = ROI + 1: what each euro spent brought back in margin); the statistics and
+    the assumptions are left to ``text``.
+    """
+
+    text: str
+    headline: str
+
+
+def verdict(findings: ArmFindings) -> Verdict:
+    """A plain-language verdict for one treatment arm: what changed, how sure, whether it paid — with the
+    statistics and as a headline, from one walk through the cases (see :class:`Verdict`)."""
+    if not findings.has_control:
+        return _without_control(findings)
+    conversion_text, conversion_headline = _conversion(findings)
+    paid_text, paid_headline = _paid(findings)
+    sentences = [conversion_text, *_revenue(findings), paid_text]
+    return Verdict("; ".join(sentences) + ".", f"{conversion_headline}; {paid_headline}.")
+
+
+def _or_nan(value: float | None) -> float:
+    return NAN if value is None else float(value)
 
 
 def _who(arm: str) -> str:
@@ -504,90 +472,101 @@ def _who(arm: str) -> str:
     return f"Arm {arm}" if len(arm.strip()) <= 2 else arm
 
 
-def _about_points(difference: float) -> str:
-    size = abs(difference) * 100
-    amount = f"{size:.0f}" if size >= 1 else f"{size:.1f}"
-    return f"about {amount} {'point' if amount == '1' else 'points'}"
+def _without_control(findings: ArmFindings) -> Verdict:
+    arm, treated = findings.arm, _or_nan(findings.treatment_rate)
+    seen = f" {formats.percent(treated)} converted, but" if math.isfinite(treated) else ""
+    bought = f"{formats.percent(treated)} bought, but " if math.isfinite(treated) else ""
+    return Verdict(
+        f"{arm}:{seen} the effect cannot be measured: this campaign had no control group.",
+        f"{_who(arm)}: {bought}without a control group nobody can say how many would have bought anyway, "
+        "so its effect cannot be measured.",
+    )
+
+
+def _conversion(findings: ArmFindings) -> tuple[str, str]:
+    """The sentence on conversion: with the statistics, and in plain words."""
+    arm, who, conversion = findings.arm, _who(findings.arm), findings.conversion
+    if conversion is None or not conversion.is_estimable:
+        return (
+            f"{arm}: the effect on conversion cannot be measured: conversion was not recorded",
+            f"{who}: its effect on conversion cannot be measured, because conversion was not recorded",
+        )
+    treated, control = _or_nan(findings.treatment_rate), _or_nan(findings.control_rate)
+    rates_known = math.isfinite(treated) and math.isfinite(control)
+    level = formats.percent(findings.confidence, decimals=0)
+    detail = (
+        f"{formats.points(conversion.estimate)}, {level} CI {formats.points(conversion.ci_low)} to "
+        f"{formats.points(conversion.ci_high)}, {formats.p_value(conversion.p_value)}"
+    )
+    direction = "raised" if conversion.estimate > 0 else "lowered"
+    size = formats.about_points(conversion.estimate)
+    if conversion.includes_zero:
+        rates = f"{formats.percent(treated)} against {formats.percent(control)} in the control, " if rates_known else ""
+        return (
+            f"{arm}: no measurable effect on conversion: the interval includes zero ({rates}{detail})",
+            f"{who} showed no clear effect on conversion ({direction} it by {size}, which could be chance)",
+        )
+    change = f"from {formats.percent(control)} to {formats.percent(treated)} " if rates_known else ""
+    sure = "clearly real" if conversion.p_value < 0.01 else "likely real"
+    return f"{arm} {direction} conversion {change}({detail})", f"{who} {direction} conversion by {size} — {sure}"
+
+
+def _revenue_known(findings: ArmFindings) -> bool:
+    return findings.revenue is not None and math.isfinite(findings.revenue.estimate)
+
+
+def _revenue(findings: ArmFindings) -> list[str]:
+    """The sentence on revenue per member, with the statistics (the headline leaves it to whether it paid)."""
+    revenue = findings.revenue
+    if revenue is None or not _revenue_known(findings):
+        return []
+    if not revenue.is_estimable:
+        return ["the effect on revenue per member cannot be measured: too few members"]
+    estimate, low, high = (
+        formats.money(value, cents=True, plus=True) for value in (revenue.estimate, revenue.ci_low, revenue.ci_high)
+    )
+    ci = f"{formats.percent(findings.confidence, decimals=0)} CI {low} to {high}, {formats.p_value(revenue.p_value)}"
+    if revenue.includes_zero:
+        return [f"revenue per member: no measurable effect: the interval includes zero ({estimate}, {ci})"]
+    word = "rose" if revenue.estimate > 0 else "fell"
+    return [f"revenue per member {word} by {formats.money(abs(revenue.estimate), cents=True)} ({ci})"]
+
+
+def _paid(findings: ArmFindings) -> tuple[str, str]:
+    """Whether the arm paid: with the ROI and its interval, and in plain words."""
+    if not _revenue_known(findings):
+        return (
+            "whether it paid is unknown: revenue was not recorded",
+            "whether it paid is unknown, because revenue was not recorded",
+        )
+    estimate, low, high = _or_nan(findings.roi_estimate), _or_nan(findings.roi_low), _or_nan(findings.roi_high)
+    if not math.isfinite(estimate):
+        return (
+            "whether it paid is unknown: the campaign's cost is not recorded",
+            "whether it paid is unknown, because its cost is not recorded",
+        )
+    margin = _or_nan(findings.margin)
+    at = f" at a {formats.percent(margin)} margin" if math.isfinite(margin) else ""
+    figure = f"ROI {formats.percent(estimate)}{at}"
+    if math.isfinite(low) and low > 0:
+        headline = f"it paid for itself about {estimate + 1:.1f}×"
+    elif math.isfinite(high) and high < 0:
+        headline = "it did not pay for itself" + _back(estimate, "it brought back")
+    elif estimate + 1 < 0.05:
+        headline = "whether it paid for itself is unclear (best guess: it did not)"
+    else:
+        headline = "whether it paid for itself is unclear" + _back(estimate, "best guess:")
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{figure}, without an interval", headline
+    if low > 0:
+        return f"it paid: {figure}", headline
+    if high < 0:
+        return f"it did not pay: {figure}", headline
+    span = f"{formats.percent(low)} to {formats.percent(high)}"
+    return f"whether it paid is uncertain: {figure}, and its interval ({span}) includes break-even", headline
 
 
 def _back(roi_value: float, prefix: str) -> str:
     # What each euro spent brought back in margin; a negative return (revenue fell) has no multiple to speak of.
     multiple = roi_value + 1
     return f" ({prefix} about {multiple:.1f}× its cost)" if multiple >= 0.05 else ""
-
-
-def headline(
-    arm: str,
-    *,
-    has_control: bool,
-    treatment_rate: float | None = None,
-    control_rate: float | None = None,
-    conversion: Effect | None = None,
-    revenue: Effect | None = None,
-    roi_estimate: float | None = None,
-    roi_low: float | None = None,
-    roi_high: float | None = None,
-    margin: float | None = None,
-    confidence: float = 0.95,
-) -> str:
-    """The verdict as one sentence a manager can repeat, without statistics (those are in :func:`verdict`).
-
-    Takes the arguments of :func:`verdict`. The effect on conversion in rounded points, how sure it is in words
-    ("clearly real" when p < 0.01 and the interval excludes zero, "likely real" when the interval excludes zero,
-    "could be chance" otherwise), and whether it paid as a multiple of its cost (return = ROI + 1: what each euro
-    spent brought back in margin).
-
-    Returns
-    -------
-    str
-        E.g. "Arm A raised conversion by about 4 points — likely real; it paid for itself about 1.9×."
-    """
-    del margin, confidence  # the same arguments as verdict(); the sentence leaves the assumptions to the detail
-    who = _who(arm)
-    treated = _or_nan(treatment_rate)
-    if not has_control:
-        seen = f"{formats.percent(treated)} bought, but " if math.isfinite(treated) else ""
-        return (
-            f"{who}: {seen}without a control group nobody can say how many would have bought anyway, "
-            "so its effect cannot be measured."
-        )
-    if conversion is None or not conversion.is_estimable:
-        first = f"{who}: its effect on conversion cannot be measured, because conversion was not recorded"
-    else:
-        direction = "raised" if conversion.estimate > 0 else "lowered"
-        size = _about_points(conversion.estimate)
-        if conversion.includes_zero:
-            first = f"{who} showed no clear effect on conversion ({direction} it by {size}, which could be chance)"
-        else:
-            sure = "clearly real" if conversion.p_value < 0.01 else "likely real"
-            first = f"{who} {direction} conversion by {size} — {sure}"
-    revenue_known = revenue is not None and math.isfinite(revenue.estimate)
-    estimate, low, high = _or_nan(roi_estimate), _or_nan(roi_low), _or_nan(roi_high)
-    if not revenue_known:
-        second = "whether it paid is unknown, because revenue was not recorded"
-    elif not math.isfinite(estimate):
-        second = "whether it paid is unknown, because its cost is not recorded"
-    elif math.isfinite(low) and low > 0:
-        second = f"it paid for itself about {estimate + 1:.1f}×"
-    elif math.isfinite(high) and high < 0:
-        second = "it did not pay for itself" + _back(estimate, "it brought back")
-    elif estimate + 1 < 0.05:
-        second = "whether it paid for itself is unclear (best guess: it did not)"
-    else:
-        second = "whether it paid for itself is unclear" + _back(estimate, "best guess:")
-    return f"{first}; {second}."
-
-
-def _paid(estimate: float, low: float, high: float, margin: float) -> str:
-    if not math.isfinite(estimate):
-        return "whether it paid is unknown: the campaign's cost is not recorded"
-    at = f" at a {formats.percent(margin)} margin" if math.isfinite(margin) else ""
-    figure = f"ROI {formats.percent(estimate)}{at}"
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{figure}, without an interval"
-    if low > 0:
-        return f"it paid: {figure}"
-    if high < 0:
-        return f"it did not pay: {figure}"
-    span = f"{formats.percent(low)} to {formats.percent(high)}"
-    return f"whether it paid is uncertain: {figure}, and its interval ({span}) includes break-even"

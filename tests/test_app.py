@@ -137,6 +137,7 @@ def store_url(tmp_path) -> str:
 # --- the Overview on the demo database ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_overview_shows_the_kpis_crm_core_computes(app_env, duckdb_demo_url):
     _use_database(app_env, duckdb_demo_url)
     at = _run_app()
@@ -146,6 +147,7 @@ def test_overview_shows_the_kpis_crm_core_computes(app_env, duckdb_demo_url):
     assert len(at.get("plotly_chart")) == 4
 
 
+@pytest.mark.slow
 def test_sidebar_shows_the_database_and_the_demo_notice(app_env, duckdb_demo_url):
     _use_database(app_env, duckdb_demo_url)
     at = _run_app()
@@ -155,6 +157,7 @@ def test_sidebar_shows_the_database_and_the_demo_notice(app_env, duckdb_demo_url
     assert any("Demo data" in str(i.value) for i in at.sidebar.info)
 
 
+@pytest.mark.slow
 def test_the_date_filter_changes_the_numbers(app_env, duckdb_demo_url):
     _use_database(app_env, duckdb_demo_url)
     at = _run_app()
@@ -181,6 +184,7 @@ def _with_password(engine: sa.Engine) -> str:
     return url.render_as_string(hide_password=False)
 
 
+@pytest.mark.slow
 def test_the_app_runs_on_every_engine_and_never_shows_a_password(app_env, engine):
     _write_store(engine, STORE_ORDERS)
     url = _with_password(engine)
@@ -196,6 +200,7 @@ def test_the_app_runs_on_every_engine_and_never_shows_a_password(app_env, engine
     assert not at.sidebar.info  # not demo data: no demo notice
 
 
+@pytest.mark.slow
 def test_an_empty_configured_database_shows_how_to_load_data(app_env, engine):
     url = _with_password(engine)
     _use_database(app_env, url)
@@ -208,6 +213,7 @@ def test_an_empty_configured_database_shows_how_to_load_data(app_env, engine):
     assert db.is_empty(engine)  # a configured database is never filled with demo data
 
 
+@pytest.mark.slow
 def test_a_first_start_on_the_empty_default_database_loads_demo_data(app_env, tmp_path):
     import ui.shell
 
@@ -229,6 +235,7 @@ def test_a_first_start_on_the_empty_default_database_loads_demo_data(app_env, tm
     assert "the default setting" in at.sidebar.caption[0].value
 
 
+@pytest.mark.slow
 def test_a_new_import_shows_on_the_next_rerun(app_env, store_url):
     _use_database(app_env, store_url)
     at = _run_app()
@@ -323,6 +330,7 @@ def test_every_page_has_an_apptest():
     assert not set(PAGE_CHECKS) - pages, "PAGE_CHECKS names a page that no longer exists"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", sorted(PAGE_CHECKS), ids=lambda p: Path(p).stem)
 def test_page(app_env, duckdb_demo_url, page):
     """Each page opens through the app's navigation (so it is registered there), draws the shell itself (under
@@ -334,6 +342,7 @@ def test_page(app_env, duckdb_demo_url, page):
     PAGE_CHECKS[page](at)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", sorted(PAGE_CHECKS), ids=lambda p: Path(p).stem)
 def test_page_on_spark(app_env, spark_demo_url, page):
     """Every page runs against Spark SQL (the same demo dataset, loaded once) with no exception and passes its

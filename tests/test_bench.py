@@ -8,6 +8,8 @@ import pytest
 
 from crm_core import bench, cli
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def small_run():

@@ -17,6 +17,8 @@ from streamlit.testing.v1 import AppTest
 from crm_core import campaigns, charts, db, dialect, formats, labels, schema, uplift
 from crm_core.imports import campaign_results
 
+pytestmark = pytest.mark.slow
+
 PAGE = "pages/campaigns.py"
 app_env = test_app.app_env
 

@@ -20,6 +20,8 @@ import pytest
 
 from crm_core import db
 
+pytestmark = pytest.mark.slow
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The app side: what a rerun of the Overview asks, over and over, until it sees the expected data.

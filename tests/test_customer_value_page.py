@@ -16,6 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from crm_core import clv, clv_report, config, db, formats, labels, schema
 
+pytestmark = pytest.mark.slow
+
 PAGE = "pages/customer_value.py"
 app_env = test_app.app_env
 VALUABLE, AT_RISK, HOW_SURE = "Who is valuable", "Who is slipping away", "How sure the model is"

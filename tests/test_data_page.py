@@ -19,6 +19,8 @@ from streamlit.testing.v1 import AppTest
 
 from crm_core import config, db, dialect, formats, imports, privacy, schema
 
+pytestmark = pytest.mark.slow
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP = PROJECT_ROOT / "app.py"
 TIMEOUT_S = 60

@@ -30,6 +30,7 @@ FOREIGN_KEYS = [fk for fk in _foreign_keys() if fk[0] in demo.DemoData.__datacla
 # --- reproducibility -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_frames():
     first = demo.generate(customers=400, seed=3)
     second = demo.generate(customers=400, seed=3)
@@ -225,6 +226,7 @@ def bigger() -> demo.DemoData:
     return demo.generate(customers=10_000, seed=11)
 
 
+@pytest.mark.slow
 def test_the_true_effect_differs_between_segments(bigger):
     """Win-back campaigns to lapsed customers work; onboarding messages to new customers barely do."""
     members = bigger.campaign_members.merge(
@@ -236,6 +238,7 @@ def test_the_true_effect_differs_between_segments(bigger):
     assert uplift["Lapsed 90-180 days"] - uplift["New customers"] > 0.08
 
 
+@pytest.mark.slow
 def test_a_stronger_arm_converts_more(bigger):
     treated = bigger.campaign_members[~bigger.campaign_members["is_control"]]
     two_arm = treated[treated["campaign_id"].isin(treated.loc[treated["arm"] == "B", "campaign_id"])]
@@ -314,6 +317,7 @@ def test_load_demo_replace_moves_the_data_version_on(engine):
     assert db.read_meta(engine)[db.DEMO_KEY] == "2"
 
 
+@pytest.mark.slow
 def test_import_files_round_trip_through_the_importers(tmp_path):
     """The demo's CSV files speak the documented import format: every row is accepted."""
     from crm_core import imports

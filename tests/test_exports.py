@@ -60,6 +60,7 @@ def test_categorical_columns_are_neutralised():
     assert exports.neutralise_formulas(frame)["segment"].tolist() == ["'=1+1", "Loyal"]
 
 
+@pytest.mark.slow
 @given(st.text())
 def test_no_exported_text_cell_starts_a_formula(text):
     buffer = io.StringIO()

@@ -103,6 +103,7 @@ def test_a_program_error_keeps_its_traceback(capsys):
 # --- the app ------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_app_shows_a_fault_as_a_page_with_a_retry(app_env, duckdb_demo_url):
     test_app._use_database(app_env, BROKEN["closed port, PostgreSQL"][0])
     at = AppTest.from_file(str(test_app.APP), default_timeout=test_app.TIMEOUT_S).run()

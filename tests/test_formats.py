@@ -66,6 +66,12 @@ def test_money_compact(value, expected):
         (formats.points, 0.0392, "+3.9 pts"),
         (formats.points, -0.0789, f"{MINUS}7.9 pts"),
         (formats.points, 0.00001, "0.0 pts"),
+        (formats.about_points, 0.0392, "about 4 points"),
+        (formats.about_points, -0.004, "about 0.4 points"),
+        (formats.about_points, 0.01, "about 1 point"),
+        (formats.p_value, 0.0123, "p = 0.012"),
+        (formats.p_value, 0.0004, "p < 0.001"),
+        (formats.p_value, float("nan"), "p = —"),
         (formats.count, 5082, "5,082"),
         (formats.count, 20_000.0, "20,000"),
         (formats.count, -3, f"{MINUS}3"),
@@ -81,6 +87,12 @@ def test_money_compact(value, expected):
 )
 def test_other_kinds(function, value, expected):
     assert function(value) == expected
+
+
+def test_whole_points_for_an_axis_tick():
+    assert formats.points(0.04, decimals=0) == "+4 pts"
+    assert formats.points(-0.025, decimals=1) == f"{MINUS}2.5 pts"
+    assert formats.points(0.0, decimals=0) == "0 pts"
 
 
 def test_signed_percent_keeps_the_sign():

@@ -190,6 +190,7 @@ PAGES = {
 SHOWS_DATA_AS_TEXT = {"customers", "profile", "campaign", "data", "segments"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PAGES))
 def test_no_page_turns_data_into_markdown(app_env, hostile_url, name):
     page, query = PAGES[name]
@@ -214,6 +215,7 @@ def test_no_page_turns_data_into_markdown(app_env, hostile_url, name):
     assert _problems(texts) == []
 
 
+@pytest.mark.slow
 def test_hostile_values_show_as_written(app_env, hostile_url):
     profile = _shown(_markdown_texts(_run(hostile_url, app_env, "pages/customers.py", customer=CUSTOMER_ID)))
     for value in (CUSTOMER_ID, f"{FIRST} {LAST}", CITY, *ATTRIBUTE):

@@ -107,6 +107,7 @@ def test_every_command_has_a_run(store, tmp_path):
     assert commands == set(_runs(store, tmp_path))
 
 
+@pytest.mark.slow
 def test_no_command_prints_or_writes_unmasked_personal_data(store, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
     leaks = {}

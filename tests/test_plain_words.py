@@ -51,6 +51,7 @@ def _open_view(at: AppTest, view: dict[str, str] | str) -> None:
             toggle.set_value(True).run()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", sorted(VIEWS), ids=lambda p: Path(p).stem)
 def test_the_page_reads_in_plain_words_and_one_number_format(app_env, duckdb_demo_url, page):
     test_app._use_database(app_env, duckdb_demo_url)
@@ -200,19 +201,19 @@ def _arm(conversion_low: float, p_value: float, roi: tuple[float, float, float])
 
 
 def test_the_headline_says_the_effect_how_sure_and_whether_it_paid_in_plain_words():
-    text = uplift.headline("Email A", **_arm(0.001, 0.049, (0.9, 0.2, 1.6)))
+    text = uplift.verdict(uplift.ArmFindings("Email A", **_arm(0.001, 0.049, (0.9, 0.2, 1.6)))).headline
     assert text == "Email A raised conversion by about 4 points — likely real; it paid for itself about 1.9×."
     assert "CI" not in text and "p =" not in text
 
 
 def test_the_headline_of_an_uncertain_arm_says_it_could_be_chance():
-    text = uplift.headline("A", **_arm(-0.01, 0.2, (0.2, -0.5, 0.9)))
+    text = uplift.verdict(uplift.ArmFindings("A", **_arm(-0.01, 0.2, (0.2, -0.5, 0.9)))).headline
     assert text.startswith("Arm A showed no clear effect on conversion (raised it by about 4 points, which could")
     assert "whether it paid for itself is unclear (best guess: about 1.2× its cost)" in text
 
 
 def test_the_headline_without_a_control_group():
-    text = uplift.headline("Newsletter", has_control=False, treatment_rate=0.05)
+    text = uplift.verdict(uplift.ArmFindings("Newsletter", has_control=False, treatment_rate=0.05)).headline
     assert text.startswith("Newsletter: 5.0% bought, but without a control group nobody can say")
 
 
@@ -230,6 +231,7 @@ def _one_time_buyer(url: str) -> str:
     return str(table.loc[table["frequency"] == 1, "external_id"].iloc[0])
 
 
+@pytest.mark.slow
 def test_a_one_time_buyer_profile_explains_why_the_model_calls_them_active(app_env, duckdb_demo_url):
     test_app._use_database(app_env, duckdb_demo_url)
     at = AppTest.from_file(str(test_app.APP), default_timeout=test_app.TIMEOUT_S)
@@ -242,6 +244,7 @@ def test_a_one_time_buyer_profile_explains_why_the_model_calls_them_active(app_e
     assert labels.EXPLANATIONS["one_time_buyers"] in test_app._all_text(at)
 
 
+@pytest.mark.slow
 def test_the_value_lists_explain_one_time_buyers_and_the_two_chances(app_env, duckdb_demo_url):
     test_app._use_database(app_env, duckdb_demo_url)
     at = test_app._run_app("pages/customer_value.py")

@@ -767,6 +767,7 @@ def _rendered(at: AppTest) -> str:
 EMAIL_OR_PHONE = re.compile(r"[\w.+%-]+@[\w-]+\.[\w.]+|\+\d[\d\s()./-]{6,}\d")
 
 
+@pytest.mark.slow
 def test_page_search_then_open_a_profile(page_env):
     at = _ok(_page())
     assert at.title[0].value == "Customers"
@@ -792,6 +793,7 @@ def test_page_search_then_open_a_profile(page_env):
     assert [b.key for b in at.button if b.key and b.key.startswith("recent_")] == ["recent_C001"]
 
 
+@pytest.mark.slow
 def test_page_opens_a_profile_by_deep_link(page_env):
     at = _ok(_page("C001"))
     assert at.header[0].value == "Anna Müller"
@@ -806,6 +808,7 @@ def test_page_opens_a_profile_by_deep_link(page_env):
     assert "**At risk** (R 1 · F 4 · M 5)" in text
 
 
+@pytest.mark.slow
 def test_page_timeline_filters_and_pages(page_env):
     at = _ok(_page("C001"))
     at.multiselect(key="timeline_types_1").set_value(["order"]).run()
@@ -815,12 +818,14 @@ def test_page_timeline_filters_and_pages(page_env):
     assert "4 events" in _rendered(at)
 
 
+@pytest.mark.slow
 def test_page_says_when_a_customer_id_is_unknown(page_env):
     at = _ok(_page("C999"))
     assert "There is no customer with id “C999”" in at.warning[0].value
     assert not at.header
 
 
+@pytest.mark.slow
 def test_page_shows_empty_states_for_a_customer_with_nothing(page_env):
     at = _ok(_page("C006"))
     assert at.header[0].value == "Emil Opt"
@@ -830,6 +835,7 @@ def test_page_shows_empty_states_for_a_customer_with_nothing(page_env):
     assert "No purchase yet" in [s.value for s in at.subheader]
 
 
+@pytest.mark.slow
 def test_page_shows_an_erased_customer(page_env):
     at = _ok(_page("C005"))
     assert "asked to be forgotten on 2024-06-20" in at.warning[0].value
@@ -844,6 +850,7 @@ def _assert_no_pii(at: AppTest) -> None:
     assert EMAIL_OR_PHONE.findall(text) == []
 
 
+@pytest.mark.slow
 def test_with_masking_switched_on_no_email_or_phone_is_rendered(page_env):
     at = _ok(_page("C001"))
     assert ANNA_EMAIL in _rendered(at)  # shown before the switch
@@ -862,6 +869,7 @@ def test_with_masking_switched_on_no_email_or_phone_is_rendered(page_env):
     _assert_no_pii(at)
 
 
+@pytest.mark.slow
 def test_the_deployment_setting_forces_masking_on(page_env):
     page_env.setenv(config.MASK_PII_ENV_VAR, "1")
     at = _ok(_page("C001"))

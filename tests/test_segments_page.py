@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from crm_core import concentration, config, db, purchases, rfm, segments
 
+pytestmark = pytest.mark.slow
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP = PROJECT_ROOT / "app.py"
 PAGE = "pages/segments.py"

@@ -71,6 +71,7 @@ def test_an_insert_keeps_its_column_list():
 # --- on the server -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_constructs_and_values_round_trip(spark):
     ts = sa.literal(dt.datetime(2024, 3, 17, 13, 45), sa.DateTime)
     later = sa.literal(dt.datetime(2024, 3, 20, 1, 45), sa.DateTime)
@@ -98,6 +99,7 @@ def test_constructs_and_values_round_trip(spark):
     assert row[7] == pytest.approx(1 / 3, rel=1e-15)
 
 
+@pytest.mark.slow
 def test_model_scores_are_written_and_segment_rules_over_them_agree(spark, reference):
     for engine in (spark, reference):
         clv.ensure_scores(engine)
@@ -110,6 +112,7 @@ def test_model_scores_are_written_and_segment_rules_over_them_agree(spark, refer
     assert clv.ensure_scores(spark) is False
 
 
+@pytest.mark.slow
 def test_saved_segments_versions_rename_and_delete(spark):
     before = db.data_version(spark)
     first = segments.save_segment(
@@ -133,6 +136,7 @@ def _counts(engine):
         return [conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in touched]
 
 
+@pytest.mark.slow
 def test_imports_erasure_and_consent_changes_are_refused_before_anything_is_written(spark, tmp_path):
     counts = _counts(spark)
     version = db.data_version(spark)
@@ -150,6 +154,7 @@ def test_imports_erasure_and_consent_changes_are_refused_before_anything_is_writ
     assert db.data_version(spark) == version
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [
@@ -173,6 +178,7 @@ def test_read_commands_give_duckdbs_answers(command, spark_demo_url, duckdb_demo
     assert outputs[0] and _json_numbers_agree(json.loads(outputs[0]), json.loads(outputs[1]))
 
 
+@pytest.mark.slow
 def test_import_command_says_where_fact_changes_belong(spark_demo_url, tmp_path, capsys):
     from crm_core import cli
 
@@ -195,6 +201,7 @@ def _json_numbers_agree(got, expected) -> bool:
     return got == expected
 
 
+@pytest.mark.slow
 def test_load_from_parquet_files_into_a_new_spark_database(spark_demo_url, tmp_path):
     """``load``: the Spark server reads the exported files itself into tables USING parquet, one job per table."""
     from sqlalchemy.engine import make_url

@@ -139,7 +139,7 @@ def test_impossible_counts_are_refused(bad):
 
 
 def _sufficient(values: np.ndarray) -> tuple[int, float, float]:
-    """n, mean and variance the way campaigns.py gets them: from Σx and Σx² (what SQL returns)."""
+    """n, mean and variance the way crm_core.campaigns gets them: from Σx and Σx² (what SQL returns)."""
     n = len(values)
     return n, float(values.sum()) / n, uplift.variance_from_sums(n, float(values.sum()), float((values**2).sum()))
 
@@ -282,7 +282,7 @@ def _significant_arm():
 
 
 def test_verdict_reads_like_the_issue_example():
-    text = uplift.verdict("Arm A", **_significant_arm())
+    text = uplift.verdict(uplift.ArmFindings("Arm A", **_significant_arm())).text
     assert text.startswith(
         "Arm A raised conversion from 2.1% to 3.4% (+1.3 pts, 95% CI +0.6 pts to +2.0 pts, p = 0.001)"
     )
@@ -298,7 +298,7 @@ def test_verdict_says_no_measurable_effect_when_the_interval_includes_zero():
         "roi_low": -1.2,
         "roi_high": 1.5,
     }
-    text = uplift.verdict("Arm B", **args)
+    text = uplift.verdict(uplift.ArmFindings("Arm B", **args)).text
     assert "no measurable effect on conversion: the interval includes zero" in text
     assert "revenue per member: no measurable effect" in text
     assert "whether it paid is uncertain" in text
@@ -306,7 +306,7 @@ def test_verdict_says_no_measurable_effect_when_the_interval_includes_zero():
 
 
 def test_verdict_without_control_says_the_effect_cannot_be_measured():
-    text = uplift.verdict("Newsletter", has_control=False, treatment_rate=0.05)
+    text = uplift.verdict(uplift.ArmFindings("Newsletter", has_control=False, treatment_rate=0.05)).text
     assert text == "Newsletter: 5.0% converted, but the effect cannot be measured: this campaign had no control group."
 
 
@@ -325,7 +325,7 @@ def test_verdict_without_control_says_the_effect_cannot_be_measured():
     ],
 )
 def test_verdict_cases(changes, phrase):
-    assert phrase in uplift.verdict("Arm A", **(_significant_arm() | changes))
+    assert phrase in uplift.verdict(uplift.ArmFindings("Arm A", **(_significant_arm() | changes))).text
 
 
 @pytest.mark.parametrize(
@@ -341,7 +341,7 @@ def test_verdict_cases(changes, phrase):
 def test_edge_cases_never_crash_from_statistics_to_verdict(k1, n1, k0, n0, phrase):
     conversion = uplift.newcombe_difference(k1, n1, k0, n0)
     revenue = uplift.welch_difference(n1, 0.0, uplift.variance_from_sums(n1, 0.0, 0.0), n0, 0.0, 0.0)
-    text = uplift.verdict(
+    findings = uplift.ArmFindings(
         "A",
         has_control=n0 > 0,
         treatment_rate=k1 / n1 if n1 else None,
@@ -349,4 +349,4 @@ def test_edge_cases_never_crash_from_statistics_to_verdict(k1, n1, k0, n0, phras
         conversion=conversion,
         revenue=revenue,
     )
-    assert phrase in text
+    assert phrase in uplift.verdict(findings).text
