@@ -9,7 +9,7 @@ Modules are nouns of the domain; the README's "How it is built" table says what 
 ``concentration``, ``segments``, ``campaigns`` and ``uplift`` (the metrics), ``clv``, ``clv_intervals``
 and ``clv_report`` (customer value), ``profiles`` (one customer), ``formats`` (numbers as text),
 ``plain`` (pandas values as plain Python values), ``charts`` (DataFrame -> plotly Figure), ``bench`` (the timed
-operations, one module per part of the product) and ``cli``.
+operations, one module per part of the product) and ``cli`` (the command line, one module per area).
 """
 
 __version__ = "0.1.0"
