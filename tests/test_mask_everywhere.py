@@ -72,7 +72,11 @@ def _runs(url: str, tmp: Path) -> dict[str, list[list[str]]]:
         "bench": [],  # times operations on generated data and prints durations only; too slow to run here
         "campaign": [["campaign", "Spring", *db], ["campaign", "Spring", "--json", *db]],
         "campaigns": [["campaigns", *db], ["campaigns", "--json", *db]],
-        "rfm": [["rfm", *db], ["rfm", "--format", "json", *db]],
+        "rfm": [["rfm", *db], ["rfm", "--format", "json", *db], ["rfm", "--format", "table", *db]],
+        "overview": [["overview", *db], ["overview", "--from", "2024-01-01", "--to", "2024-06-30", "--json", *db]],
+        "cohorts": [["cohorts", *db], ["cohorts", "--by", "week", "--json", *db]],
+        "concentration": [["concentration", *db], ["concentration", "--rule", str(tmp / "rule.json"), "--json", *db]],
+        "migration": [["migration", "--from", "2024-02-01", "--to", "2024-05-01", *db]],
         "clv": [
             ["clv", "--calibration-end", "2024-03-31", *db],
             ["clv", "--calibration-end", "2024-03-31", "--json", *db],

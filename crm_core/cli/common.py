@@ -1,8 +1,10 @@
-"""What every command shares: the engine from ``--db``, printing tables, the date argument."""
+"""What every command shares: the engine from ``--db``, printing tables and JSON, the date argument, scoring after
+a change."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -76,3 +78,18 @@ def score_after_change(engine) -> None:
 
     print("scoring the customers (value and churn models)", file=sys.stderr, flush=True)
     clv.ensure_scores(engine)
+
+
+def print_json(document: Any) -> None:
+    """A document as indented JSON with its machine keys: dates as ISO text, NaN as null (:mod:`crm_core.plain`)."""
+    from crm_core import plain
+
+    print(json.dumps(plain.json_value(document), indent=2, ensure_ascii=False))
+
+
+def read_rule(path: str) -> str:
+    """The text of a rule file ('-' reads standard input)."""
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()

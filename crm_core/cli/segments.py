@@ -7,15 +7,7 @@ import json
 import sys
 from typing import Any
 
-from crm_core.cli.common import add_db, frame_rows, iso_date, open_engine, print_table
-
-
-def _read_rule(path: str) -> str:
-    """The text of a rule file ('-' reads standard input)."""
-    if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
+from crm_core.cli.common import add_db, frame_rows, iso_date, open_engine, print_table, read_rule
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
@@ -39,7 +31,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         print(f"error: segment {args.action} needs a RULE.json file", file=sys.stderr)
         return 2
     try:
-        rule = segments.rule_json(_read_rule(args.rule))
+        rule = segments.rule_json(read_rule(args.rule))
         if args.action == "count":
             preview = segments.segment_preview(engine, rule, as_of=args.as_of)
             if args.json:
