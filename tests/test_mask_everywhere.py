@@ -81,7 +81,14 @@ def _runs(url: str, tmp: Path) -> dict[str, list[list[str]]]:
             ["clv", "--calibration-end", "2024-03-31", *db],
             ["clv", "--calibration-end", "2024-03-31", "--json", *db],
         ],
-        "customer": [["customer", "C1", *db], ["customer", "C1", "--json", *db], ["customer", EMAILS[1], *db]],
+        "customer": [
+            ["customer", "C1", *db],
+            ["customer", "C1", "--json", *db],
+            ["customer", EMAILS[1], *db],
+            ["customer", "search", "Quantrill", *db],
+            ["customer", "search", EMAILS[1], "--json", *db],
+            ["customer", "search", PHONES[0], *db],
+        ],
         "segment": [
             ["segment", "fields"],
             ["segment", "count", str(tmp / "rule.json"), *db],
