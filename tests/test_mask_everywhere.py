@@ -70,7 +70,8 @@ def _runs(url: str, tmp: Path) -> dict[str, list[list[str]]]:
             + ["--control", "none", "--customer-col", "member", "--converted-col", "bought", *db],
         ],
         "bench": [],  # times operations on generated data and prints durations only; too slow to run here
-        "campaign": [["campaign", "Spring", *db], ["campaign", "Spring", "--json", *db]],
+        "campaign": [["campaign", "Spring", *db], ["campaign", "Spring", "--by", "city", "--json", *db]],
+        "sample-size": [["sample-size", "--baseline", "2", "--effect", "1"]],
         "campaigns": [["campaigns", *db], ["campaigns", "--json", *db]],
         "rfm": [["rfm", *db], ["rfm", "--format", "json", *db], ["rfm", "--format", "table", *db]],
         "overview": [["overview", *db], ["overview", "--from", "2024-01-01", "--to", "2024-06-30", "--json", *db]],

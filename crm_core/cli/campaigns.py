@@ -1,13 +1,16 @@
-"""Campaign commands: one campaign's results, the list of campaigns."""
+"""Campaign commands, as the Campaigns page shows them: one campaign's results with its breakdowns, the list of
+campaigns, the sample size a campaign needs."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from typing import Any
 
-from crm_core.cli.common import add_db, iso_date, open_engine, print_labelled
+from crm_core import labels, plain
+from crm_core.cli.common import add_db, iso_date, open_engine, print_json, print_labelled, print_table
 
 
 def cmd_campaign(args: argparse.Namespace) -> int:
@@ -21,8 +24,14 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     except (campaigns.CampaignNotFound, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    breakdowns = _breakdowns(engine, results.campaign.id, by=args.by, arm=args.arm)
     if args.json:
-        print(json.dumps(results.as_dict(), indent=2))
+        document = results.as_dict()
+        for name, (frame, problem) in breakdowns.items():
+            document[name] = None if frame is None else plain.json_records(frame)
+            if problem:
+                document.setdefault("unavailable", {})[name] = problem
+        print(json.dumps(plain.json_value(document), indent=2))
         return 0
     info = results.campaign
     cost = "unknown" if info.cost is None else f"{info.cost:,.2f}"
@@ -33,7 +42,6 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     print()
     arm_columns = ["arm", "is_control", "n", "conversion_rate", "response_rate", "revenue_per_member"]
     print_labelled(results.arms, arm_columns)
-    from crm_core import labels
 
     if results.effects and results.has_control:
         print(f"\nuplift against the control ({results.control_arm}), 95 % CI:")
@@ -51,7 +59,51 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         print(f"  {effect.verdict}")
     for note in results.notes:
         print(f"note: {note}")
+    funnel, _ = breakdowns["funnel"]
+    if funnel is not None and len(funnel):
+        print("\nfunnel per arm:")
+        print_labelled(funnel, ["arm", "stage", "members", "recorded", "rate", "share_of_sent"], FUNNEL_LABELS)
+    for name, title, column in (
+        ("uplift_by_segment", f"conversion uplift by {labels.option_label(args.by)}", "segment"),
+        ("uplift_by_decile", "conversion uplift by decile of the value predicted before the send", "decile"),
+    ):
+        frame, problem = breakdowns[name]
+        print(f"\n{title}:")
+        if frame is None:
+            print(f"  {problem}")
+        else:
+            print_labelled(frame, [column, "n_treatment", "n_control", "uplift", "ci_low", "ci_high", "p_value"])
     return 0
+
+
+#: The funnel's headers: its rates are shares of the arm's members recorded at the stage, and of those sent.
+FUNNEL_LABELS = {
+    "rate": labels.Column("Rate", "percent"),
+    "share_of_sent": labels.Column("Share of sent", "percent"),
+}
+
+#: The breakdowns of ``campaign`` beside its results, as the Campaigns page shows them.
+BREAKDOWNS = ("funnel", "uplift_by_segment", "uplift_by_decile", "response_by_day")
+
+
+def _breakdowns(engine, campaign: int, *, by: str, arm: str | None) -> dict[str, tuple[Any, str | None]]:
+    """Each breakdown of a campaign as (frame, None), or (None, why it cannot be computed) where the page says so
+    instead of drawing it (no control group, an arm or dimension it does not have, no start date)."""
+    from crm_core import campaigns
+
+    calls = {
+        "funnel": lambda: campaigns.funnel(engine, campaign),
+        "uplift_by_segment": lambda: campaigns.uplift_by_segment(engine, campaign, by=by, arm=arm),
+        "uplift_by_decile": lambda: campaigns.uplift_by_predicted_value(engine, campaign, arm=arm),
+        "response_by_day": lambda: campaigns.response_by_day(engine, campaign),
+    }
+    found: dict[str, tuple[Any, str | None]] = {}
+    for name in BREAKDOWNS:
+        try:
+            found[name] = (calls[name](), None)
+        except ValueError as exc:
+            found[name] = (None, str(exc))
+    return found
 
 
 def cmd_campaigns(args: argparse.Namespace) -> int:
@@ -68,6 +120,31 @@ def cmd_campaigns(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample_size(args: argparse.Namespace) -> int:
+    from crm_core import formats, uplift
+
+    try:
+        plan = uplift.sample_size_two_proportions(
+            args.baseline / 100, args.effect / 100, power=args.power, alpha=args.alpha, ratio=args.ratio
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print_json({**asdict(plan), "total": plan.total})
+        return 0
+    print(
+        f"to detect a rise of {formats.points(plan.min_detectable_effect)} from a {formats.percent(plan.baseline)} "
+        f"conversion rate with {formats.percent(plan.power, decimals=0)} power at "
+        f"{formats.percent(plan.alpha, decimals=0)} significance (two-sided):"
+    )
+    print_table(
+        [("Control members", plan.control), ("Treatment members", plan.treatment), ("Total", plan.total)],
+        ["Group", "Members"],
+    )
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """The commands of this module on the command line's subparsers."""
     p = sub.add_parser(
@@ -76,11 +153,21 @@ def add_parsers(sub: Any) -> None:
         description=(
             "Per arm: members, conversion rate, response rate and revenue per member; per treatment arm against "
             "the control: the uplift of each with its 95 %% confidence interval and p-value, incremental "
-            "conversions and revenue, ROI (when the cost is known) and a verdict in words. Campaigns without "
-            "reported outcomes are attributed from orders within the attribution window."
+            "conversions and revenue, ROI (when the cost is known) and a verdict in words; then the funnel per arm "
+            "and the uplift by segment and by decile of the value predicted before the send (--json adds the "
+            "response day by day). Campaigns without reported outcomes are attributed from orders within the "
+            "attribution window."
         ),
     )
     p.add_argument("name", help="the campaign's name (or id)")
+    p.add_argument(
+        "--by",
+        default="rfm_segment",
+        metavar="DIMENSION",
+        help="break the uplift down by this (default rfm_segment: the RFM segment at sending; a customer column "
+        "such as country or acquisition_channel, or attribute:NAME)",
+    )
+    p.add_argument("--arm", help="the treatment arm of the breakdowns (default: every treatment arm pooled)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     add_db(p)
     p.set_defaults(handler=cmd_campaign)
@@ -99,3 +186,40 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_db(p)
     p.set_defaults(handler=cmd_campaigns)
+
+    p = sub.add_parser(
+        "sample-size",
+        help="how many members the next campaign needs to measure an uplift worth having",
+        description=(
+            "The campaign planner's calculator: the treatment and control sizes that detect a rise of the "
+            "conversion rate by at least --effect points from --baseline percent, with the given power and "
+            "significance (two-sided test of two proportions)."
+        ),
+    )
+    p.add_argument(
+        "--baseline",
+        type=float,
+        required=True,
+        metavar="PERCENT",
+        help="the expected conversion rate without "
+        "the campaign, in percent (e.g. the control's rate of a similar campaign)",
+    )
+    p.add_argument(
+        "--effect",
+        type=float,
+        required=True,
+        metavar="POINTS",
+        help="the smallest uplift worth detecting, in percentage points",
+    )
+    p.add_argument("--power", type=float, default=0.8, help="the chance to detect it when it is there (default 0.8)")
+    p.add_argument("--alpha", type=float, default=0.05, help="the significance level (default 0.05)")
+    p.add_argument(
+        "--ratio",
+        type=float,
+        default=1.0,
+        metavar="R",
+        help="treatment members per control member (default 1: 50 / 50; 4: 80 / 20; 9: 90 / 10; 19: 95 / 5)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_db(p)
+    p.set_defaults(handler=cmd_sample_size)
