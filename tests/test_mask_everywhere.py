@@ -103,6 +103,13 @@ def _runs(url: str, tmp: Path) -> dict[str, list[list[str]]]:
         ],
         "quality": [["quality", *db], ["quality", "--json", *db]],
         "score": [["score", *db], ["score", "--json", *db]],
+        "retention": [["retention", *db], ["retention", "--json", *db]],
+        "at-risk": [
+            ["at-risk", "--p-alive", "0,100", "--top-share", "100", *db],
+            ["at-risk", "--p-alive", "0,100", "--top-share", "100", "--json", *db],
+            ["at-risk", "--p-alive", "0,100", "--top-share", "100", "--channel", "email", "--out", str(tmp / "a.csv")]
+            + db,
+        ],
         "load": [["load", str(tmp / "lake"), "--db", f"duckdb:///{tmp / 'lake.duckdb'}"]],
         "erase": [["erase", "--customer", "C4", *db], ["erase", "--customer", "C1", "--yes", *db]],
     }
