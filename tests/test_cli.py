@@ -48,3 +48,11 @@ def test_module_entry_point_runs(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "DuckDB" in result.stdout
+
+
+def test_the_command_list_is_helpful(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    listed = capsys.readouterr().out
+    assert all(command in listed for command in _commands())

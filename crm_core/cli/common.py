@@ -20,6 +20,7 @@ def open_engine(args: argparse.Namespace):
 
 
 def add_db(parser: argparse.ArgumentParser) -> None:
+    """The ``--db URL`` option every command takes."""
     parser.add_argument(
         "--db",
         metavar="URL",
@@ -58,11 +59,12 @@ def print_labelled(frame, columns: Sequence[str], overrides: dict[str, Any] | No
 
 
 def frame_rows(frame) -> list[tuple[Any, ...]]:
-    """A DataFrame's rows for :func:`_print_table`, with NaN shown as blank."""
+    """A DataFrame's rows for :func:`print_table`, with NaN shown as blank."""
     return list(frame.astype(object).where(frame.notna(), None).itertuples(index=False))
 
 
 def iso_date(text: str):
+    """An argument type: a YYYY-MM-DD date."""
     import datetime as dt
 
     try:

@@ -246,7 +246,7 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser(
         "concentration",
-        help="how concentrated revenue is: the top 1/5/10/20 % of buyers' share, and the Gini coefficient",
+        help="how concentrated revenue is: the top 1/5/10/20 %% of buyers' share, and the Gini coefficient",
         description=(
             "The share of revenue of the top 1, 5, 10 and 20 %% of buyers by revenue and the Gini coefficient (0: "
             "every buyer brings the same, towards 1: one brings everything), over every buyer or a rule's members; "

@@ -13,17 +13,24 @@ from crm_core.config import resolve_database_url
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m crm_core``: one subcommand per command, added by the module of its area."""
     parser = argparse.ArgumentParser(
         prog="python -m crm_core",
-        description="CRM analytics: load demo data, import your own, inspect the database, benchmark.",
+        description=(
+            "CRM analytics: load demo data, import your own, inspect the database, benchmark; and every figure of "
+            "the dashboard, from the overview to one customer's profile."
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for area in (data, imports, bench, campaigns, metrics, value, customers, segments):
+    for area in (data, imports, metrics, customers, segments, campaigns, value, bench):
         area.add_parsers(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit status: 0 done, 1 nothing to show or a refused input file, 2 a bad
+    argument or a database that cannot be used (one plain message, the URL without its password), 3 a busy
+    database. A program error keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))

@@ -168,8 +168,12 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
     ids = [int(i) for i in at_risk["customer_id"]]
     if args.channel:
         export = clv_report.at_risk_export(engine, ids, args.channel, mask=mask)
-        with open(args.out, "w", encoding="utf-8", newline="") as handle:
-            handle.write(export.csv_text())
+        try:
+            with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                handle.write(export.csv_text())
+        except OSError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"{export.exported:,} of {export.members:,} customers at risk written to {args.out} ({args.channel})")
         for reason, count in zip(export.excluded["reason"], export.excluded["customers"], strict=True):
             if count:
