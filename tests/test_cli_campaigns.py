@@ -54,11 +54,23 @@ def test_sample_size_is_the_planners(ratio, capsys):
     argv = ["sample-size", "--baseline", "2", "--effect", "0.5", "--power", "0.9", "--ratio", str(ratio)]
     plan = uplift.sample_size_two_proportions(0.02, 0.005, power=0.9, ratio=ratio)
     assert cli.main([*argv, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {**asdict(plan), "total": plan.total}
+    assert json.loads(capsys.readouterr().out) == {**asdict(plan), "total": plan.total, "campaign": None}
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert re.search(rf"^Control members +{plan.control:,}$", out, re.MULTILINE)
     assert re.search(rf"^Total +{plan.total:,}$", out, re.MULTILINE)
+
+
+def test_sample_size_gives_a_past_campaigns_power(demo_engine, with_control, capsys):
+    argv = ["sample-size", "--baseline", "2", "--effect", "5", "--campaign", str(with_control)]
+    assert cli.main([*argv, "--json", "--db", _url(demo_engine)]) == 0
+    document = json.loads(capsys.readouterr().out)["campaign"]
+    row = campaigns.campaign_list(demo_engine).set_index("campaign_id").loc[with_control]
+    assert (document["treatment"], document["control"]) == (row["treatment"], row["control"])
+    power = uplift.power_two_proportions(0.02, 0.05, int(row["treatment"]), int(row["control"]))
+    assert document["power"] == pytest.approx(power)
+    assert cli.main([*argv, "--db", _url(demo_engine)]) == 0
+    assert f"{row['name']!r} had {power:.1%} power" in capsys.readouterr().out
 
 
 def test_sample_size_refuses_an_effect_of_nothing(capsys):

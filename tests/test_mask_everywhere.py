@@ -71,7 +71,10 @@ def _runs(url: str, tmp: Path) -> dict[str, list[list[str]]]:
         ],
         "bench": [],  # times operations on generated data and prints durations only; too slow to run here
         "campaign": [["campaign", "Spring", *db], ["campaign", "Spring", "--by", "city", "--json", *db]],
-        "sample-size": [["sample-size", "--baseline", "2", "--effect", "1"]],
+        "sample-size": [
+            ["sample-size", "--baseline", "2", "--effect", "1"],
+            ["sample-size", "--baseline", "2"] + ["--effect", "1", "--campaign", "Spring", *db],
+        ],
         "campaigns": [["campaigns", *db], ["campaigns", "--json", *db]],
         "rfm": [["rfm", *db], ["rfm", "--format", "json", *db], ["rfm", "--format", "table", *db]],
         "overview": [["overview", *db], ["overview", "--from", "2024-01-01", "--to", "2024-06-30", "--json", *db]],

@@ -121,7 +121,7 @@ def cmd_campaigns(args: argparse.Namespace) -> int:
 
 
 def cmd_sample_size(args: argparse.Namespace) -> int:
-    from crm_core import formats, uplift
+    from crm_core import campaigns, formats, uplift
 
     try:
         plan = uplift.sample_size_two_proportions(
@@ -130,8 +130,22 @@ def cmd_sample_size(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    power, sizes, campaign_name = None, (0, 0), ""
+    if args.campaign:
+        engine, _ = open_engine(args)
+        try:
+            campaign = campaigns.get_campaign(engine, args.campaign)
+        except campaigns.CampaignNotFound as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        campaign_name = campaign.name
+        listing = campaigns.campaign_list(engine)
+        row = listing[listing["campaign_id"] == campaign.id].iloc[0]
+        sizes = (int(row["treatment"]), int(row["control"]))
+        power = uplift.power_two_proportions(plan.baseline, plan.min_detectable_effect, *sizes, alpha=plan.alpha)
     if args.json:
-        print_json({**asdict(plan), "total": plan.total})
+        campaign_power = None if power is None else {"treatment": sizes[0], "control": sizes[1], "power": power}
+        print_json({**asdict(plan), "total": plan.total, "campaign": campaign_power})
         return 0
     print(
         f"to detect a rise of {formats.points(plan.min_detectable_effect)} from a {formats.percent(plan.baseline)} "
@@ -142,6 +156,11 @@ def cmd_sample_size(args: argparse.Namespace) -> int:
         [("Control members", plan.control), ("Treatment members", plan.treatment), ("Total", plan.total)],
         ["Group", "Members"],
     )
+    if power is not None:
+        print(
+            f"for comparison: with its {formats.count(sizes[0])} treated and {formats.count(sizes[1])} control "
+            f"members, {campaign_name!r} had {formats.percent(power)} power to detect that uplift"
+        )
     return 0
 
 
@@ -193,7 +212,8 @@ def add_parsers(sub: Any) -> None:
         description=(
             "The campaign planner's calculator: the treatment and control sizes that detect a rise of the "
             "conversion rate by at least --effect points from --baseline percent, with the given power and "
-            "significance (two-sided test of two proportions)."
+            "significance (two-sided test of two proportions); with --campaign, the power a past campaign had to "
+            "detect it."
         ),
     )
     p.add_argument(
@@ -219,6 +239,11 @@ def add_parsers(sub: Any) -> None:
         default=1.0,
         metavar="R",
         help="treatment members per control member (default 1: 50 / 50; 4: 80 / 20; 9: 90 / 10; 19: 95 / 5)",
+    )
+    p.add_argument(
+        "--campaign",
+        metavar="NAME",
+        help="also the power a past campaign (name or id) had to detect that uplift with its group sizes",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_db(p)

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from crm_core import db
+from crm_core import db, labels
 from crm_core.cli.common import (
     add_db,
     frame_rows,
@@ -62,7 +62,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"data version: {info.data_version}")
     print(f"demo data:    {'yes' if info.is_demo else 'no'}")
     print()
-    print_table(sorted(db.table_counts(engine).items()), ["table", "rows"])
+    print_table(sorted(db.table_counts(engine).items()), [labels.column(c).label for c in ("table", "rows")])
     return 0
 
 
