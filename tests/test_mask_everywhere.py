@@ -73,7 +73,7 @@ def _runs(url: str, tmp: Path) -> dict[str, list[list[str]]]:
         "campaign": [["campaign", "Spring", *db], ["campaign", "Spring", "--by", "city", "--json", *db]],
         "sample-size": [
             ["sample-size", "--baseline", "2", "--effect", "1"],
-            ["sample-size", "--baseline", "2"] + ["--effect", "1", "--campaign", "Spring", *db],
+            ["sample-size", "--baseline", "2", "--effect", "1", "--campaign", "Spring", *db],
         ],
         "campaigns": [["campaigns", *db], ["campaigns", "--json", *db]],
         "rfm": [["rfm", *db], ["rfm", "--format", "json", *db], ["rfm", "--format", "table", *db]],
