@@ -77,8 +77,6 @@ def cmd_quality(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([check.as_dict() for check in checks], indent=2, ensure_ascii=False, default=str))
         return 0
-    from crm_core import labels
-
     for check in checks:
         print(f"{check.title}: {check.count:,} of {check.total:,} {check.unit} ({check.share:.1%})")
         if check.breakdown:

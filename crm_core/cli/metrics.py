@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from crm_core import concentration, exports, labels, plain
+from crm_core import exports, labels, plain
 from crm_core.cli.common import add_db, iso_date, open_engine, print_json, print_labelled, print_table, read_rule
 
 
@@ -44,7 +44,7 @@ def cmd_rfm(args: argparse.Namespace) -> int:
 
 
 def cmd_overview(args: argparse.Namespace) -> int:
-    from crm_core import formats, labels, overview
+    from crm_core import formats, overview
 
     engine, _ = open_engine(args)
     bounds = overview.date_bounds(engine)
@@ -99,7 +99,7 @@ TREND_LABELS = {
 
 
 def cmd_cohorts(args: argparse.Namespace) -> int:
-    from crm_core import cohorts, labels
+    from crm_core import cohorts
 
     engine, _ = open_engine(args)
     try:
@@ -129,7 +129,7 @@ def cmd_cohorts(args: argparse.Namespace) -> int:
 
 
 def cmd_concentration(args: argparse.Namespace) -> int:
-    from crm_core import formats, segments
+    from crm_core import concentration, formats, segments
 
     engine, _ = open_engine(args)
     try:
