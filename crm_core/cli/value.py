@@ -253,13 +253,13 @@ def add_parsers(sub: Any) -> None:
             "--top-share",
             type=float,
             metavar="PERCENT",
-            help="valuable: the top share of customers by value if they stay (default: the page's, 20)",
+            help="valuable: the top share of customers by value if they stay (default: as on the Customer value page)",
         )
         p.add_argument(
             "--p-alive",
             type=_percent_pair,
             metavar="LOW,HIGH",
-            help="the probability of still being active, in percent (default: the page's, 10,50)",
+            help="the probability of still being active, in percent (default: as on the Customer value page)",
         )
         p.add_argument(
             "--sort-by",
@@ -267,9 +267,11 @@ def add_parsers(sub: Any) -> None:
             default="value_if_active",
             help="rank by the value if they stay (default) or by the lower 80 %% bound of the predicted value",
         )
-        p.add_argument("--months", type=int, help="the value's horizon in months (default 12)")
-        p.add_argument("--margin", type=float, metavar="PERCENT", help="gross margin on revenue (default 30)")
-        p.add_argument("--discount", type=float, metavar="PERCENT", help="discount per month ahead (default 1)")
+        p.add_argument("--months", type=int, metavar="N", help="the value's horizon in months (default: the page's)")
+        p.add_argument("--margin", type=float, metavar="PERCENT", help="gross margin on revenue (default: the page's)")
+        p.add_argument(
+            "--discount", type=float, metavar="PERCENT", help="discount per month ahead (default: the page's)"
+        )
         if name == "retention":
             p.add_argument(
                 "--keep", type=float, default=10, metavar="PERCENT", help="keep this many more of them (default 10)"
