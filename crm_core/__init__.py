@@ -11,7 +11,7 @@ live, comparison, export, saved), ``campaigns`` (a package: info, attribution, s
 breakdowns, timing, listing, members) and ``uplift`` (the metrics), ``clv``, ``clv_intervals`` and ``clv_report``
 (customer value), ``profiles`` (one customer), ``formats`` (numbers as text), ``plain`` (pandas values as plain
 Python values), ``charts`` (DataFrame -> plotly Figure), ``bench`` (the timed operations, one module per part of the
-product) and ``cli``.
+product) and ``cli`` (the command line, one module per area).
 """
 
 __version__ = "0.1.0"
