@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import streamlit as st
 
@@ -21,9 +22,20 @@ from ui.text import plain
 #: Customers of the demo dataset a first start creates (DESIGN.md §6, demo tier).
 FIRST_START_CUSTOMERS = 20_000
 
+#: The app's pages in navigation order: script, title, icon; the first is the default page. To add a page, add a
+#: line here and its AppTest to ``PAGE_CHECKS`` in ``tests/test_app.py`` (which fails until it has one).
+PAGES = (
+    ("pages/overview.py", "Overview", ":material/dashboard:"),
+    ("pages/customers.py", "Customers", ":material/person_search:"),
+    ("pages/campaigns.py", "Campaigns", ":material/campaign:"),
+    ("pages/data.py", "Data", ":material/database:"),
+    ("pages/segments.py", "Segments", ":material/groups:"),
+    ("pages/customer_value.py", "Customer value", ":material/diamond:"),
+)
+
 _SOURCES = {"default": "the default setting"}
-#: Session-state key: this session has run a page before.
-_STARTED_KEY = "_crm_session_started"
+#: Session-state key: this session has run the app's navigation.
+_NAVIGATED_KEY = "_crm_navigated"
 
 
 def page(title: str) -> None:
@@ -33,9 +45,9 @@ def page(title: str) -> None:
     It lives in the page rather than in ``app.py`` because Streamlit runs a page script without its entrypoint
     when a ``pages/`` folder exists and the run was not started from the entrypoint (the first run of a server
     process on a page's URL, and every rerun under ``AppTest``); a page must not depend on the entrypoint having
-    run.
+    run (:func:`_enter_through_navigation`).
     """
-    _leave_pages_directory_mode()
+    _enter_through_navigation()
     st.set_page_config(layout="wide")
     try:
         ready = database_ready()
@@ -54,21 +66,25 @@ def page(title: str) -> None:
     st.title(title)
 
 
-def _leave_pages_directory_mode() -> None:
+def navigation() -> Any:
+    """The app's navigation (:data:`PAGES` in the sidebar); returns the page to run. The entrypoint calls it."""
+    st.session_state[_NAVIGATED_KEY] = True
+    pages = [st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)]
+    return st.navigation(pages)
+
+
+def _enter_through_navigation() -> None:
     """Run the entrypoint's navigation even when a fresh server's first visitor opens a page's URL.
 
-    Until ``st.navigation`` has been called once in the server process, Streamlit treats ``pages/`` as an old-style
-    pages folder: a page URL runs the page script alone and the sidebar lists the file names ("app", "customers").
-    Leaving that mode and rerunning runs ``app.py``, whose navigation finds the page by the same URL, query
-    parameters included. Only on a session's first run, which has no widget interaction a rerun could drop (AppTest
-    runs every page that way, and its clicks must count).
+    A ``pages/`` folder next to ``app.py`` makes Streamlit serve a page URL by running that page's script alone,
+    with a list of the folder's files as navigation, until ``st.navigation`` has been called once in the server
+    process. A session whose first run did not come through :func:`navigation` calls it (from then on the server
+    uses the app's pages) and reruns, which runs ``app.py`` on the same URL, query parameters included. Later runs
+    of the session need no rerun: AppTest runs a page without ``app.py`` after a first run of it, and its clicks
+    must count.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    first_run = not st.session_state.get(_STARTED_KEY, False)
-    st.session_state[_STARTED_KEY] = True
-    if first_run and getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
+    if not st.session_state.get(_NAVIGATED_KEY, False):
+        navigation()
         st.rerun()
 
 
