@@ -1,4 +1,5 @@
-"""The app shell around every page (:func:`page`): first start, the empty state, the sidebar, a busy database.
+"""The app shell around every page (:func:`page`): the navigation, first start, the empty state, the scoring step
+after new data, the sidebar, a busy database.
 
 A first start on the empty default database creates it with demo data, showing progress. A database the user
 configured is never filled with demo data: when it is empty the app says how to load data instead.
@@ -13,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from crm_core import db
+from crm_core import clv, db
 from crm_core.config import DatabaseSetting
 from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
 from ui.privacy import masking_switch
@@ -36,6 +37,8 @@ PAGES = (
 _SOURCES = {"default": "the default setting"}
 #: Session-state key: this session has run the app's navigation.
 _NAVIGATED_KEY = "_crm_navigated"
+#: Session-state key: the database URL and data version for which the scores were found current.
+_SCORED_KEY = "_crm_scored_data_version"
 
 
 def page(title: str) -> None:
@@ -91,18 +94,37 @@ def _enter_through_navigation() -> None:
 def database_ready() -> bool:
     """Start a rerun: read the data version once, and make sure there is data to show.
 
-    Returns True when the page can run. On an empty default database it loads the demo data with a progress bar
-    and reruns; on another empty database it draws the empty state and returns False.
+    Returns True when the page can run, with the model scores brought up to date (:func:`_score_new_facts`). On an
+    empty default database it loads the demo data with a progress bar and reruns; on another empty database it
+    draws the empty state and returns False.
     """
     setting = get_setting()
     version = refresh_data_version()
     if not _is_empty(setting.url, version):
+        _score_new_facts(setting.url, version)
         return True
     if setting.is_default:
         _load_first_start_demo()
         st.rerun()
     _empty_state(setting)
     return False
+
+
+def _score_new_facts(url: str, data_version: int) -> None:
+    """The scoring step: when the customer facts changed since the stored model scores were computed (an import),
+    recompute them once, before any read of this run. Reads never score; this is the step that does.
+
+    Checked once per session and data version (a new facts version always comes with a new data version). Two
+    sessions may both find the scores old; scoring is idempotent, the second finds them current.
+    """
+    checked = (url, data_version)
+    if st.session_state.get(_SCORED_KEY) == checked:
+        return
+    engine = _engine_for(url)
+    if db.read_meta(engine).get(db.SCORES_VERSION_KEY) != str(db.facts_version(engine)):
+        with st.spinner("Updating predictions for the new data…"):
+            clv.ensure_scores(engine)
+    st.session_state[_SCORED_KEY] = checked
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -117,7 +139,7 @@ def _first_start_lock() -> threading.Lock:
 
 
 def _load_first_start_demo() -> None:
-    from crm_core import clv, demo
+    from crm_core import demo
 
     engine = _engine_for(get_setting().url)
     st.title("Welcome")
