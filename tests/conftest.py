@@ -252,14 +252,16 @@ def demo_engine(request, session_tmp) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def duckdb_demo_url(session_tmp) -> str:
-    """A DuckDB file with the seeded demo dataset (for AppTest and the browser test)."""
-    from crm_core import demo
+    """A DuckDB file with the seeded demo dataset, scored as ``python -m crm_core demo`` leaves it (for AppTest and
+    the browser test)."""
+    from crm_core import clv, demo
 
     path = session_tmp / "app-demo.duckdb"
     url = f"duckdb:///{path}"
     if not path.exists():
         engine = db.create_engine(url)
         demo.load_demo(engine, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+        clv.ensure_scores(engine)
         engine.dispose()
     return url
 
