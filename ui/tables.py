@@ -11,7 +11,7 @@ table fits a 1440 px screen with its key columns visible.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -28,6 +28,8 @@ NUMBER_FORMATS = {
     "percent": "%,.1f%%",
     "number": "%,.1f",
 }
+#: The widths a column may ask for (:attr:`crm_core.labels.Column.width`), as the grid names them.
+_WIDTHS: dict[str, Literal["small", "medium", "large"]] = {"small": "small", "medium": "medium", "large": "large"}
 #: The grid's format of date and time columns (moment.js), as :func:`crm_core.labels.write` writes them.
 DATE_FORMATS = {"date": "YYYY-MM-DD", "datetime": "YYYY-MM-DD HH:mm"}
 
@@ -43,7 +45,7 @@ def column(
     other column is text.
     """
     spec = labels.column(name, overrides)
-    width = spec.width or ("small" if spec.kind in {"count", "yes_no"} and len(spec.label) <= 12 else None)
+    width = _WIDTHS.get(spec.width or ("small" if spec.kind in {"count", "yes_no"} and len(spec.label) <= 12 else ""))
     if spec.kind == "raw":
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             return values, st.column_config.NumberColumn(spec.label, format="localized", help=spec.help, width=width)

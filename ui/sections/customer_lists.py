@@ -11,6 +11,9 @@ import ui
 from crm_core import profiles
 from ui.sections.customer_search import RECENT_KEY, customer_buttons
 
+#: The orders of the most valuable customers, as the choice names them.
+ORDER_LABELS = {"clv": "Predicted value", "clv_low80": "Lower 80 % bound"}
+
 
 def value_with_range(row: Any) -> str:
     """The predicted value with its 80 % range: "€120 (80 %: €40–€260)"; the value alone without a range."""
@@ -37,7 +40,7 @@ def render(masked: bool) -> None:
             "Rank by",
             list(profiles.VALUABLE_ORDERS),
             default="clv",
-            format_func={"clv": "Predicted value", "clv_low80": "Lower 80 % bound"}.get,
+            format_func=lambda order: ORDER_LABELS[order],
             key="valuable_order",
             help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
         )

@@ -70,7 +70,7 @@ def render(selected: str, masked: bool) -> profiles.CustomerProfile | None:
         f"**Born** {day(who.birth_date)} · **Gender** {ui.plain(who.gender or '—')}"
     )
     attributes = [
-        f"**{ui.plain(row.name.replace('_', ' ').capitalize())}** {ui.plain(row.value)}"
+        f"**{ui.plain(str(row.name).replace('_', ' ').capitalize())}** {ui.plain(row.value)}"
         for row in profile.attributes.itertuples()
     ]
     facts.markdown(

@@ -13,6 +13,8 @@ from ui.tables import table
 
 #: Rows the at-risk list shows; the export has them all.
 LIST_MAX = 200
+#: The orders of the list of customers at risk, as the choice names them.
+RISK_ORDERS = {"value_if_active": "Value if they stay", **clv_report.LIST_ORDERS}
 
 
 def render(
@@ -39,11 +41,12 @@ def render(
         help="100 % takes every customer in the range of the probability of still being active.",
     )
     min_value = clv_report.value_threshold(values, top_share / 100)
+    lowest, highest = clv_report.DEFAULT_AT_RISK_P_ALIVE
     low, high = right.slider(
         "Probability of still being active",
         min_value=0,
         max_value=100,
-        value=tuple(round(p * 100) for p in clv_report.DEFAULT_AT_RISK_P_ALIVE),
+        value=(round(lowest * 100), round(highest * 100)),
         step=5,
         format="%d %%",
         key="cv_p_alive",
@@ -97,7 +100,7 @@ def render(
             "Rank by",
             ["value_if_active", "clv_low"],
             default="value_if_active",
-            format_func={"value_if_active": "Value if they stay", **clv_report.LIST_ORDERS}.get,
+            format_func=lambda order: RISK_ORDERS[order],
             key="cv_risk_order",
         )
         at_risk = clv_report.customers_at_risk(

@@ -34,7 +34,7 @@ def render(values: pd.DataFrame, totals: clv_report.ValueOverview, horizon: str,
         "Rank by",
         list(clv_report.LIST_ORDERS),
         default="clv",
-        format_func=clv_report.LIST_ORDERS.get,
+        format_func=lambda order: clv_report.LIST_ORDERS[order],
         key="cv_top_order",
         help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
     )
