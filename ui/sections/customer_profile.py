@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import formats, labels, profiles
+from crm_core import clv, formats, labels, profiles
 from ui.sections.customer_search import close_profile, remember
 
 
@@ -131,7 +131,7 @@ def render(selected: str, masked: bool) -> profiles.CustomerProfile | None:
             help=labels.EXPLANATIONS["p_alive"] + " (BG/NBD)",
         )
         value[2].metric(
-            "Purchases next 90 days",
+            f"Purchases next {clv.PURCHASE_WINDOW_DAYS} days",
             or_dash(scores.expected_purchases_90d, lambda v: f"{v:.1f}"),
             scores.purchases_range(),
             delta_color="off",
@@ -152,9 +152,9 @@ def render(selected: str, masked: bool) -> profiles.CustomerProfile | None:
     else:
         notes.append(
             "Predictions are the models' expectations with their 80 % ranges "
-            f"({scores.purchases_text() or '—'} in 90 days; CLV {scores.clv_text() or '—'}): for a customer like this "
-            "the range holds 8 times in 10. Likely still active "
-            f"{or_dash(scores.p_alive, ui.percent)}; chance of buying in the next 90 days "
+            f"({scores.purchases_text() or '—'} in {clv.PURCHASE_WINDOW_DAYS} days; CLV {scores.clv_text() or '—'}): "
+            "for a customer like this the range holds 8 times in 10. Likely still active "
+            f"{or_dash(scores.p_alive, ui.percent)}; chance of buying in the next {clv.PURCHASE_WINDOW_DAYS} days "
             f"{or_dash(scores.prob_purchase_90d, ui.percent)}."
             + (" The data changed since they were computed." if scores.stale else "")
             + (f" **Take them with care:** {scores.note}" if scores.note else "")

@@ -58,7 +58,9 @@ def render() -> Assumptions:
             help="Money next year is worth less than money today: each month ahead counts this much less.",
         )
         st.caption(
-            "Profiles, segments and campaign deciles use the defaults (12 months, 30 % margin, 1 % a month). Changing "
-            "them here recomputes the value, not the model."
+            "Profiles, segments and campaign deciles use the defaults "
+            f"({clv_report.DEFAULT_MONTHS} months, {round(clv_report.DEFAULT_MARGIN * 100)} % margin, "
+            f"{clv_report.DEFAULT_MONTHLY_DISCOUNT * 100:g} % a month). Changing them here recomputes the value, "
+            "not the model."
         )
     return Assumptions(months=months, margin=margin, discount=discount)

@@ -20,7 +20,9 @@ def list_labels(horizon: str) -> dict[str, labels.Column]:
         "days_since_last": labels.Column("Days since last purchase", "count"),
         "p_alive": labels.Column("Likely still active", "percent", churn_bands + " " + labels.EXPLANATIONS["p_alive"]),
         "churn_risk": labels.Column("Churn risk", help=churn_bands),
-        "p_purchase": labels.Column("Buys in the next 90 days", "percent", labels.EXPLANATIONS["p_purchase"]),
+        "p_purchase": labels.Column(
+            f"Buys in the next {clv.PURCHASE_WINDOW_DAYS} days", "percent", labels.EXPLANATIONS["p_purchase"]
+        ),
         "expected_spend": labels.Column("Spend per purchase", "money_cents"),
         "clv": labels.Column(
             "Predicted value", "money", f"Expected margin over the {horizon}, the risk of leaving included."

@@ -10,7 +10,7 @@ from ui.sections.value_assumptions import Assumptions
 
 
 def render(totals: clv_report.ValueOverview, assumptions: Assumptions) -> None:
-    """Five cards: predicted value, average, likely still active, high churn risk, purchases in 90 days."""
+    """Five cards: predicted value, average, likely still active, high churn risk, purchases in the purchase window."""
     margin, discount, horizon = assumptions.margin, assumptions.discount, assumptions.horizon
     cards = st.columns(5)
     cards[0].metric(
@@ -47,12 +47,13 @@ def render(totals: clv_report.ValueOverview, assumptions: Assumptions) -> None:
         border=True,
     )
     cards[4].metric(
-        "Purchases in 90 days",
+        f"Purchases in {clv.PURCHASE_WINDOW_DAYS} days",
         ui.number(totals.expected_purchases),
         "expected",
         delta_color="off",
         delta_arrow="off",
-        help="Repeat purchases (purchase days) the model expects from these customers in the next 90 days.",
+        help="Repeat purchases (purchase days) the model expects from these customers in the next "
+        f"{clv.PURCHASE_WINDOW_DAYS} days.",
         border=True,
     )
     if not totals.has_value:
