@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -19,6 +19,9 @@ from crm_core.config import DatabaseSetting
 from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
 from ui.privacy import masking_switch
 from ui.text import plain
+
+if TYPE_CHECKING:
+    from streamlit.navigation.page import StreamlitPage
 
 #: Customers of the demo dataset a first start creates (DESIGN.md §6, demo tier).
 FIRST_START_CUSTOMERS = 20_000
@@ -69,7 +72,7 @@ def page(title: str) -> None:
     st.title(title)
 
 
-def navigation() -> Any:
+def navigation() -> StreamlitPage:
     """The app's navigation (:data:`PAGES` in the sidebar); returns the page to run. The entrypoint calls it."""
     st.session_state[_NAVIGATED_KEY] = True
     pages = [st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)]
