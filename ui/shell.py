@@ -117,8 +117,9 @@ def _score_new_facts(url: str, data_version: int) -> None:
     """The scoring step: when the customer facts changed since the stored model scores were computed (an import),
     recompute them once, before any read of this run. Reads never score; this is the step that does.
 
-    Checked once per session and data version (a new facts version always comes with a new data version). Two
-    sessions may both find the scores old; scoring is idempotent, the second finds them current.
+    Checked once per session and data version (a new facts version always comes with a new data version). Scoring
+    is idempotent: a session that finds the scores current does nothing, and two sessions that both find them old
+    store the same scores.
     """
     checked = (url, data_version)
     if st.session_state.get(_SCORED_KEY) == checked:
