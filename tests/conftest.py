@@ -258,7 +258,8 @@ def demo_engine(request, session_tmp) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def duckdb_demo_url(session_tmp) -> str:
-    """A DuckDB file with the seeded demo dataset (for AppTest and the browser test)."""
+    """A DuckDB file with the seeded demo dataset, scored as ``python -m crm_core demo`` leaves it (for AppTest and
+    the browser test)."""
     path = session_tmp / "app-demo.duckdb"
     url = f"duckdb:///{path}"
     if not path.exists():

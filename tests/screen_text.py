@@ -7,13 +7,15 @@ category labels, text labels, hover texts, Sankey node labels, annotations). :fu
 of plain words and the one number format (``crm_core.formats``) to them:
 
 - no snake_case identifier (``revenue_per_member``, ``opt_in``) and no raw internal value (``attribute:...``);
-- no ``None``, ``nan``, ``NaN`` or ``NaT`` anywhere, and no missing cell in a table (it would read "None");
+- no ``None``, ``nan``, ``NaN`` or ``NaT`` anywhere, and no missing cell in a table unless the table shows missing
+  cells as "—" (otherwise it would read "None");
 - every amount of money reads ``€1,234``, ``€84.23``, ``−€26.08``, ``+€1,204`` or, compact, ``€5.6M``;
 - percentages in text and tables have one decimal (``20.9%``), percentage points are ``+4.0 pts``;
 - every displayed column has a ``column_config`` with its label; a header is a word for people, not the
-  column's name; numbers in tables are formatted by the product
-  (text from ``crm_core.formats``) or are plain counts: no ``percent``, ``compact``, currency or printf formats of
-  the grid, which would write ``7.89%`` for points or ``€-26.08``.
+  column's name; numbers in tables are text from ``crm_core.formats``, plain counts, or numbers with a printf
+  format of the grid, whose every cell is written here as the grid writes it (:func:`grid_text`) and checked like
+  any other text (``€-26.08`` or ``7.89%`` fail); the grid's named formats (``percent``, ``compact``, ``euro``...)
+  are never used, they do not write the one format.
 
 Code blocks (commands to type) and the values of link columns (addresses) are not prose and are not checked.
 """
@@ -32,6 +34,8 @@ import pandas as pd
 SNAKE_CASE = re.compile(r"(?<![\w@/=?&-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w@])")
 #: Internal prefixes of break-down and rule values.
 RAW_VALUES = re.compile(r"\b(?:attribute|metric|field|consent):\S")
+#: What a missing value reads as (``crm_core.formats.MISSING``), in text and in a table's empty cells.
+MISSING = "\u2014"
 #: Words that are Python's or pandas' name for nothing.
 MISSING_WORDS = re.compile(r"(?<![\w-])(?:None|nan|NaN|NaT|null)(?![\w-])")
 #: Everything that begins like an amount of money.
@@ -46,8 +50,25 @@ LONE_CURRENCY = re.compile(r"^[(\[]?€[)\],.;:]*$")
 #: A percentage with decimals; the product writes exactly one.
 PERCENT = re.compile(r"(?<![\d.])(\d[\d,]*)(\.\d+)?%")
 POINTS = re.compile(r"(?<![\d.])(\d[\d,]*)(\.\d+)? ?(?:pts|points?)\b")
-#: Number formats of the table grid that a column may use: plain counts. Anything else is text from formats.
-ALLOWED_GRID_FORMATS = {"", "localized", "plain", "%d", "%,d"}
+#: Named number formats of the table grid that a column may use: plain counts. Other names are never allowed.
+ALLOWED_GRID_FORMATS = {"", "localized", "plain"}
+#: A printf format of the grid: text, one ``%d`` or ``%f`` conversion (with ``,`` for thousands and a precision),
+#: text; ``%%`` writes ``%``.
+PRINTF = re.compile(
+    r"^(?P<before>(?:[^%]|%%)*)%(?P<comma>,)?(?:\.(?P<digits>\d+))?(?P<kind>[df])(?P<after>(?:[^%]|%%)*)$"
+)
+
+
+def grid_text(value: float, grid_format: str) -> str | None:
+    """The text the table grid writes for ``value`` with a printf ``grid_format`` (as sprintf-js does: a hyphen
+    for a negative number), or None when the format is not one this check can read."""
+    match = PRINTF.match(grid_format)
+    if match is None:
+        return None
+    digits = 0 if match["kind"] == "d" else int(match["digits"] or 6)
+    number = float(value) if match["kind"] == "f" else float(int(value))
+    body = f"{number:{',' if match['comma'] else ''}.{digits}f}"
+    return match["before"].replace("%%", "%") + body + match["after"].replace("%%", "%")
 
 
 @dataclass(frozen=True)
@@ -132,16 +153,38 @@ def _table_texts(element: Any) -> Iterator[ScreenText]:
             yield ScreenText(f"{where} header", column, fault="the column's name, not a label")
         kind = (settings.get("type_config") or {}).get("type")
         grid_format = (settings.get("type_config") or {}).get("format") or ""
-        if kind == "number" and grid_format not in ALLOWED_GRID_FORMATS:
+        printf = kind == "number" and grid_format not in ALLOWED_GRID_FORMATS
+        if printf and PRINTF.match(grid_format) is None:
             yield ScreenText(f"{where} {label}", grid_format, fault="a number format of the grid, not of the product")
+            printf = False
         if column not in frame.columns or kind in {"link", "checkbox", "image"}:
             continue
         values = frame[column]
-        if values.isna().any():
+        if values.isna().any() and proto.placeholder != MISSING:
             yield ScreenText(f"{where} {label}", "None", prose=False, fault="a missing cell, which reads None")
-        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)):
+        if printf:
+            # Written as the grid writes it, and checked as prose: money and percentages in the one format.
+            for value in pd.to_numeric(values, errors="coerce").dropna().unique()[:500]:
+                yield ScreenText(f"{where} {label}", grid_text(value, grid_format) or "", prose=True)
+        elif not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)):
             for value in values.dropna().astype(str).unique()[:500]:
                 yield ScreenText(f"{where} {label}", value, prose=False)
+
+
+def cells(element: Any, column: str) -> list[str]:
+    """A table column's cells as a reader sees them: numbers written through the column's printf grid format,
+    missing cells as the table's placeholder, text as it is."""
+    settings = (json.loads(element.proto.columns) if element.proto.columns else {}).get(column) or {}
+    grid_format = (settings.get("type_config") or {}).get("format") or ""
+    written = []
+    for value in element.value[column]:
+        if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+            written.append(element.proto.placeholder or "None")
+        elif PRINTF.match(grid_format) and not isinstance(value, str):
+            written.append(grid_text(value, grid_format) or "")
+        else:
+            written.append(str(value))
+    return written
 
 
 def _walk(node: Any) -> Iterator[Any]:

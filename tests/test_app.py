@@ -263,6 +263,35 @@ def test_a_new_import_shows_on_the_next_rerun(app_env, store_url):
     assert "data version 2" in at.sidebar.caption[0].value
 
 
+def test_the_next_run_after_an_import_scores_the_new_facts(app_env, store_url):
+    """Reads never score: the shell's scoring step stores the model scores for the new facts version before the
+    page reads, once per version."""
+    _use_database(app_env, store_url)
+    engine = db.create_engine(store_url)
+    try:
+        at = _run_app()
+        assert db.read_meta(engine)[db.SCORES_VERSION_KEY] == str(db.facts_version(engine))
+        with db.write_transaction(engine) as conn:  # an import from another process
+            conn.execute(
+                schema.orders.insert().values(
+                    id=98,
+                    external_id="O98",
+                    customer_id=2,
+                    ordered_at=dt.datetime(2024, 3, 12, 9, 0),
+                    channel="web",
+                    status="completed",
+                    amount=40.0,
+                )
+            )
+        new = str(db.facts_version(engine))
+        assert db.read_meta(engine)[db.SCORES_VERSION_KEY] != new
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert db.read_meta(engine)[db.SCORES_VERSION_KEY] == new
+    finally:
+        engine.dispose()
+
+
 # --- every page ---------------------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ Without ``/usr/bin/chromium`` the test is skipped, unless ``CI`` is set: then it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_core import config, db, overview
+from crm_core import config, db, overview, profiles
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -95,13 +96,12 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def server(duckdb_demo_url, tmp_path_factory) -> Iterator[str]:
-    """``streamlit run app.py`` against the demo DuckDB test file; yields its base URL; always stopped."""
+@contextlib.contextmanager
+def _streamlit_server(database_url: str, log: Path) -> Iterator[str]:
+    """``streamlit run app.py`` against ``database_url`` on a free port; yields its base URL; always stopped."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, config.ENV_VAR: duckdb_demo_url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, config.ENV_VAR: database_url, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
         process = subprocess.Popen(
             [
@@ -129,6 +129,13 @@ def server(duckdb_demo_url, tmp_path_factory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(duckdb_demo_url, tmp_path_factory) -> Iterator[str]:
+    """The server the browser tests share, against the demo DuckDB test file; yields its base URL."""
+    with _streamlit_server(duckdb_demo_url, tmp_path_factory.mktemp("streamlit") / "server.log") as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
@@ -197,8 +204,32 @@ def test_page_draws_without_an_exception(server, page, js_errors, requests_made,
     assert page.locator('[data-testid="stException"]').count() == 0
     assert js_errors == []
     # The app's navigation, whatever page the server's first visitor opened (not a list of the pages/ files).
-    links = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').all_inner_texts()
-    assert [link.split("\n")[-1].strip() for link in links] == NAVIGATION
+    assert _navigation(page) == NAVIGATION
+
+
+def _navigation(tab) -> list[str]:
+    links = tab.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').all_inner_texts()
+    return [link.split("\n")[-1].strip() for link in links]
+
+
+def test_a_profile_link_opened_first_on_a_fresh_server_gets_the_apps_navigation(
+    duckdb_demo_url, page, js_errors, tmp_path
+):
+    """A profile's deep link as the very first request of a new server process: Streamlit would serve it from the
+    pages/ folder alone (a list of file names as navigation); the app's navigation and the profile must show."""
+    engine = db.create_engine(duckdb_demo_url)
+    try:
+        name = profiles.customer_profile(engine, "C0000001").identity.name
+    finally:
+        engine.dispose()
+    with _streamlit_server(duckdb_demo_url, tmp_path / "server.log") as fresh:
+        _open(page, fresh, PageSpec("customers?customer=C0000001", "Customers", '[data-testid="stMetricValue"]'))
+        assert _navigation(page) == NAVIGATION
+        assert page.locator("h1").first.inner_text().strip() == "Customers"
+        assert page.locator("h2").first.inner_text().strip() == name  # the profile, not the search
+        assert page.url.endswith("/customers?customer=C0000001")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert js_errors == []
 
 
 def test_overview_kpis_equal_what_crm_core_computes(server, page, duckdb_demo_url, monkeypatch):

@@ -106,6 +106,24 @@ def test_the_check_accepts_the_one_format(text):
     assert not screen_text.violations([screen_text.ScreenText("markdown", text)]), text
 
 
+@pytest.mark.parametrize(
+    ("value", "grid_format", "faulty"),
+    [
+        (21647.0, "€%,.0f", False),
+        (84.234, "€%,.2f", False),
+        (20.94, "%,.1f%%", False),
+        (20000, "%,d", False),
+        (-26.08, "€%,.2f", True),  # the grid's hyphen, not the product's minus sign
+        (1234.5, "€%.0f", True),  # no thousands separator
+        (7.894, "%.2f%%", True),
+    ],
+)
+def test_the_check_reads_a_number_cell_as_the_grid_writes_it(value, grid_format, faulty):
+    text = screen_text.grid_text(value, grid_format)
+    assert text is not None
+    assert bool(screen_text.violations([screen_text.ScreenText("cell", text)])) == faulty, text
+
+
 # --- the vocabulary ---------------------------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from streamlit.testing.v1 import AppTest
 from crm_core import cli, config, db, dialect, privacy, profiles, rfm, schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PAGE = PROJECT_ROOT / "pages" / "customers.py"
+PAGE = "pages/customers.py"
 AS_OF = dt.date(2024, 7, 1)
 
 T = pd.Timestamp
@@ -740,10 +740,12 @@ def page_env(monkeypatch, tmp_path):
 
 
 def _page(customer: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    """The Customers page opened through the app's navigation; by its deep link when ``customer`` is given."""
+    at = AppTest.from_file(str(test_app.APP), default_timeout=60)
     if customer is not None:
         at.query_params["customer"] = customer
-    return at.run()
+    at.run()
+    return at.switch_page(PAGE).run()
 
 
 def _ok(at: AppTest) -> AppTest:

@@ -2,8 +2,9 @@
 
 - :func:`get_engine`, :func:`cached`: the engine as a cached resource; any crm_core metric called through the data
   cache, keyed by the database URL, the data version and the arguments.
-- :func:`page`: the app shell every page starts with (the data version for this rerun, first start with demo
-  data, the empty state, the sidebar with the database in use, the title); :func:`busy_database_notice`.
+- :func:`navigation`: the app's pages, for the entrypoint. :func:`page`: the app shell every page starts with (the
+  data version for this rerun, first start with demo data, the empty state, the sidebar with the database in use,
+  the title); :func:`busy_database_notice`.
 - :func:`kpi_rows` and the formatters of :mod:`ui.format`: how numbers look, the same on every page.
 
 crm_core never imports this package; pages import it and crm_core, nothing else of the project.
@@ -20,7 +21,7 @@ from ui.privacy import (
     profile_link_column,
     profile_links,
 )
-from ui.shell import busy_database_notice, database_ready, page, sidebar
+from ui.shell import busy_database_notice, database_ready, navigation, page, sidebar
 from ui.text import plain
 from ui.widgets import definitions, kpi_row, kpi_rows, text_card
 
@@ -47,6 +48,7 @@ __all__ = [
     "mask_pii",
     "mask_pii_text",
     "masking_enabled",
+    "navigation",
     "profile_link",
     "profile_link_column",
     "profile_links",

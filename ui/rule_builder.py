@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -192,7 +192,7 @@ def _group(node: dict[str, Any], path: Path, field_names: list[str], values_of: 
             "Customers who match" if not path else "Group",
             list(GROUP_LABELS),
             index=list(GROUP_LABELS).index(kind),
-            format_func=GROUP_LABELS.get,
+            format_func=lambda group: GROUP_LABELS[group],
             key=widget_key(path, "kind"),
             on_change=_set_kind,
             args=(path, widget_key(path, "kind")),
@@ -262,12 +262,12 @@ def _condition(node: dict[str, Any], path: Path, field_names: list[str], values_
     if field is None:
         columns[2].caption("Unknown field: choose another.")
         return
-    op = node.get("op") if node.get("op") in field.operators else field.operators[0]
+    op = str(node["op"]) if node.get("op") in field.operators else field.operators[0]
     columns[1].selectbox(
         "Operator",
         list(field.operators),
         index=list(field.operators).index(op),
-        format_func=lambda o: OPERATOR_LABELS.get(o, o),
+        format_func=lambda o: str(OPERATOR_LABELS.get(o, o)),
         key=widget_key(path, "op"),
         on_change=_set_op,
         args=(path, widget_key(path, "op")),
@@ -292,7 +292,7 @@ def _condition(node: dict[str, Any], path: Path, field_names: list[str], values_
 
 def _value_widget(field: segments.Field, op: str, value: Any, path: Path, values_of: ValuesOf) -> None:
     key = widget_key(path, "value")
-    hidden = "collapsed"
+    hidden: Literal["collapsed"] = "collapsed"
     if op == "is_null":
         st.selectbox(
             "Value",

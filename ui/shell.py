@@ -1,4 +1,5 @@
-"""The app shell around every page (:func:`page`): first start, the empty state, the sidebar, a busy database.
+"""The app shell around every page (:func:`page`): the navigation, first start, the empty state, the scoring step
+after new data, the sidebar, a busy database.
 
 A first start on the empty default database creates it with demo data, showing progress. A database the user
 configured is never filled with demo data: when it is empty the app says how to load data instead.
@@ -9,21 +10,38 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from crm_core import db
+from crm_core import clv, db
 from crm_core.config import DatabaseSetting
 from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
 from ui.privacy import masking_switch
 from ui.text import plain
 
+if TYPE_CHECKING:
+    from streamlit.navigation.page import StreamlitPage
+
 #: Customers of the demo dataset a first start creates (DESIGN.md §6, demo tier).
 FIRST_START_CUSTOMERS = 20_000
 
+#: The app's pages in navigation order: script, title, icon; the first is the default page. To add a page, add a
+#: line here and its AppTest to ``PAGE_CHECKS`` in ``tests/test_app.py`` (which fails until it has one).
+PAGES = (
+    ("pages/overview.py", "Overview", ":material/dashboard:"),
+    ("pages/customers.py", "Customers", ":material/person_search:"),
+    ("pages/campaigns.py", "Campaigns", ":material/campaign:"),
+    ("pages/data.py", "Data", ":material/database:"),
+    ("pages/segments.py", "Segments", ":material/groups:"),
+    ("pages/customer_value.py", "Customer value", ":material/diamond:"),
+)
+
 _SOURCES = {"default": "the default setting"}
-#: Session-state key: this session has run a page before.
-_STARTED_KEY = "_crm_session_started"
+#: Session-state key: this session has run the app's navigation.
+_NAVIGATED_KEY = "_crm_navigated"
+#: Session-state key: the database URL and data version for which the scores were found current.
+_SCORED_KEY = "_crm_scored_data_version"
 
 
 def page(title: str) -> None:
@@ -33,9 +51,9 @@ def page(title: str) -> None:
     It lives in the page rather than in ``app.py`` because Streamlit runs a page script without its entrypoint
     when a ``pages/`` folder exists and the run was not started from the entrypoint (the first run of a server
     process on a page's URL, and every rerun under ``AppTest``); a page must not depend on the entrypoint having
-    run.
+    run (:func:`_enter_through_navigation`).
     """
-    _leave_pages_directory_mode()
+    _enter_through_navigation()
     st.set_page_config(layout="wide")
     try:
         ready = database_ready()
@@ -54,39 +72,63 @@ def page(title: str) -> None:
     st.title(title)
 
 
-def _leave_pages_directory_mode() -> None:
+def navigation() -> StreamlitPage:
+    """The app's navigation (:data:`PAGES` in the sidebar); returns the page to run. The entrypoint calls it."""
+    st.session_state[_NAVIGATED_KEY] = True
+    pages = [st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)]
+    return st.navigation(pages)
+
+
+def _enter_through_navigation() -> None:
     """Run the entrypoint's navigation even when a fresh server's first visitor opens a page's URL.
 
-    Until ``st.navigation`` has been called once in the server process, Streamlit treats ``pages/`` as an old-style
-    pages folder: a page URL runs the page script alone and the sidebar lists the file names ("app", "customers").
-    Leaving that mode and rerunning runs ``app.py``, whose navigation finds the page by the same URL, query
-    parameters included. Only on a session's first run, which has no widget interaction a rerun could drop (AppTest
-    runs every page that way, and its clicks must count).
+    A ``pages/`` folder next to ``app.py`` makes Streamlit serve a page URL by running that page's script alone,
+    with a list of the folder's files as navigation, until ``st.navigation`` has been called once in the server
+    process. A session whose first run did not come through :func:`navigation` calls it (from then on the server
+    uses the app's pages) and reruns, which runs ``app.py`` on the same URL, query parameters included. Later runs
+    of the session need no rerun: AppTest runs a page without ``app.py`` after a first run of it, and its clicks
+    must count.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    first_run = not st.session_state.get(_STARTED_KEY, False)
-    st.session_state[_STARTED_KEY] = True
-    if first_run and getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
+    if not st.session_state.get(_NAVIGATED_KEY, False):
+        navigation()
         st.rerun()
 
 
 def database_ready() -> bool:
     """Start a rerun: read the data version once, and make sure there is data to show.
 
-    Returns True when the page can run. On an empty default database it loads the demo data with a progress bar
-    and reruns; on another empty database it draws the empty state and returns False.
+    Returns True when the page can run, with the model scores brought up to date (:func:`_score_new_facts`). On an
+    empty default database it loads the demo data with a progress bar and reruns; on another empty database it
+    draws the empty state and returns False.
     """
     setting = get_setting()
     version = refresh_data_version()
     if not _is_empty(setting.url, version):
+        _score_new_facts(setting.url, version)
         return True
     if setting.is_default:
         _load_first_start_demo()
         st.rerun()
     _empty_state(setting)
     return False
+
+
+def _score_new_facts(url: str, data_version: int) -> None:
+    """The scoring step: when the customer facts changed since the stored model scores were computed (an import),
+    recompute them once, before any read of this run. Reads never score; this is the step that does.
+
+    Checked once per session and data version (a new facts version always comes with a new data version). Scoring
+    is idempotent: a session that finds the scores current does nothing, and two sessions that both find them old
+    store the same scores.
+    """
+    checked = (url, data_version)
+    if st.session_state.get(_SCORED_KEY) == checked:
+        return
+    engine = _engine_for(url)
+    if db.read_meta(engine).get(db.SCORES_VERSION_KEY) != str(db.facts_version(engine)):
+        with st.spinner("Updating predictions for the new data…"):
+            clv.ensure_scores(engine)
+    st.session_state[_SCORED_KEY] = checked
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -101,7 +143,7 @@ def _first_start_lock() -> threading.Lock:
 
 
 def _load_first_start_demo() -> None:
-    from crm_core import clv, demo
+    from crm_core import demo
 
     engine = _engine_for(get_setting().url)
     st.title("Welcome")

@@ -1,0 +1,53 @@
+"""Customer value page, Who is valuable: how the predicted value is spread, and the most valuable customers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from crm_core import charts, clv_report
+from ui.sections import value_lists
+
+#: Rows of the list of the most valuable customers.
+TOP_MAX = 25
+
+
+def render(values: pd.DataFrame, totals: clv_report.ValueOverview, horizon: str, masked: bool) -> None:
+    """The distribution of the predicted value over ``horizon`` and the most valuable customers."""
+    if not totals.has_value:
+        st.caption("Without a spend model there are no values to rank customers by.")
+        return
+    log_scale = st.toggle(
+        "Log scale", value=True, key="cv_log", help="Spread out the many small values; off: equal steps in €."
+    )
+    bins = clv_report.clv_distribution(values, log_scale=log_scale)
+    st.plotly_chart(
+        charts.clv_distribution(bins, log_scale=log_scale, title=f"Customers by predicted value, {horizon}"),
+        key="cv_distribution",
+    )
+    st.markdown(
+        f"The top 10 % of customers hold **{ui.percent(totals.top_decile_share)}** of the predicted value. "
+        f"Below, the {TOP_MAX} most valuable; a name opens the profile."
+    )
+    top_order = st.segmented_control(
+        "Rank by",
+        list(clv_report.LIST_ORDERS),
+        default="clv",
+        format_func=lambda order: clv_report.LIST_ORDERS[order],
+        key="cv_top_order",
+        help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
+    )
+    value_lists.render(
+        clv_report.top_customers(values, TOP_MAX, sort_by=top_order or "clv"),
+        "cv_top",
+        horizon,
+        masked,
+        first=top_order or "clv",
+    )
+    st.caption(
+        "A predicted value is an average over customers with the same history, not a promise for one person. "
+        "The 80 % range says how far one customer may stray: 8 in 10 such customers land inside it, 1 in 10 "
+        "below and 1 in 10 above. Totals over hundreds of customers are far surer (see *How sure the model "
+        "is*)."
+    )
