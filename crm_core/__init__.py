@@ -6,8 +6,8 @@ Modules are nouns of the domain; the README's "How it is built" table says what 
 (what differs between engines), ``config`` (settings), ``loading`` (Parquet loads), ``demo`` (the seeded demo data),
 ``imports`` (the import package), ``quality`` (data-quality checks), ``privacy``, ``masking``, ``erasure`` and
 ``exports`` (personal data), ``purchases`` (what counts as one), ``overview``, ``rfm``, ``cohorts``,
-``concentration``, ``segments``, ``campaigns`` and ``uplift`` (the metrics), ``clv``, ``clv_intervals``
-and ``clv_report`` (customer value), ``profiles`` (one customer), ``formats`` (numbers as text),
+``concentration``, ``segments``, ``campaigns`` and ``uplift`` (the metrics), ``clv`` (customer value: the models,
+their predictions, intervals and report), ``profiles`` (one customer), ``formats`` (numbers as text),
 ``plain`` (pandas values as plain Python values), ``charts`` (DataFrame -> plotly Figure), ``bench`` (the timed
 operations, one module per part of the product) and ``cli``.
 """

@@ -373,13 +373,13 @@ def cmd_rfm(args: argparse.Namespace) -> int:
 
 
 def cmd_clv(args: argparse.Namespace) -> int:
-    from crm_core import clv_report
+    from crm_core import clv
 
     engine, _ = _engine(args)
     if args.holdout_end is not None and args.holdout_end <= args.calibration_end:
         print("error: --holdout-end must be after --calibration-end", file=sys.stderr)
         return 2
-    report = clv_report.model_report(engine, args.calibration_end, args.holdout_end)
+    report = clv.model_report(engine, args.calibration_end, args.holdout_end)
     forecast = None
     if args.forecast_weeks and report.model.fitted:
         try:
@@ -435,25 +435,25 @@ def cmd_clv(args: argparse.Namespace) -> int:
 
 def _clv_forecast(engine, args: argparse.Namespace):
     """The weekly forecast of ``clv --forecast-weeks``, for all customers or a saved segment's members."""
-    from crm_core import clv_report, segments
+    from crm_core import clv, segments
 
-    model = clv_report.value_model(engine, args.calibration_end)
+    model = clv.value_model(engine, args.calibration_end)
     ids = None
     if args.segment:
         saved = segments.get_segment(engine, args.segment)
         ids = segments.segment_member_ids(engine, saved.rule, as_of=args.calibration_end + dt.timedelta(days=1))
-    return clv_report.value_forecast(engine, model, weeks=args.forecast_weeks, customer_ids=ids)
+    return clv.value_forecast(engine, model, weeks=args.forecast_weeks, customer_ids=ids)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from crm_core import clv, clv_report
+    from crm_core import clv
 
     engine, _ = _engine(args)
     db.ensure_schema(engine)
     started = time.perf_counter()
     recomputed = clv.ensure_scores(engine, force=args.force)
     seconds = time.perf_counter() - started
-    summary = clv_report.stored_scores_summary(engine)
+    summary = clv.stored_scores_summary(engine)
     if args.json:
         document = {**summary, "top": summary["top"].to_dict(orient="records"), "recomputed": recomputed}
         print(json.dumps({**document, "seconds": seconds}, indent=2, default=str))

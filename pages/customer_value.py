@@ -1,13 +1,13 @@
 """Customer value: who is valuable, who is slipping away, and how sure the model is (DESIGN.md §4, §5).
 
-The models are fitted once per data version (``clv_report.value_model``); the business assumptions only change the
+The models are fitted once per data version (``clv.value_model``); the business assumptions only change the
 predictions, never the fit. Every figure comes from crm_core through ``ui.cached``.
 """
 
 import streamlit as st
 
 import ui
-from crm_core import charts, clv, clv_report, labels, schema
+from crm_core import charts, clv, labels, schema
 from ui.tables import table
 
 ui.page("Customer value")
@@ -19,7 +19,7 @@ TOP_MAX = 25
 CHURN_BANDS = clv.describe_churn_risk_bands()
 
 with st.spinner("Fitting the customer-value models (once per data import)…"):
-    model = ui.cached(clv_report.value_model)
+    model = ui.cached(clv.value_model)
 
 st.caption(f"As of **{model.as_of}** (the day after the last order). {model.data_statement()}")
 if not model.fitted:
@@ -38,24 +38,24 @@ if not model.trustworthy:
 if not model.purchase_converged:
     st.stop()
 
-period = ui.cached(clv_report.default_backtest_period)
+period = ui.cached(clv.default_backtest_period)
 with st.spinner("Testing the model on the last weeks of data (once per data import)…"):
-    report = ui.cached(clv_report.model_report, calibration_end=period[0], holdout_end=period[1]) if period else None
-level, how_sure = clv_report.confidence_statement(model, report)
+    report = ui.cached(clv.model_report, calibration_end=period[0], holdout_end=period[1]) if period else None
+level, how_sure = clv.confidence_statement(model, report)
 if level == "good":
     st.success(f"**How sure?** {how_sure}", icon=":material/verified:")
 else:
     st.info(f"**How sure?** {how_sure}", icon=":material/help:")
 
 with st.expander(
-    f"Assumptions: value over the next {st.session_state.get('cv_months', clv_report.DEFAULT_MONTHS)} months at "
-    f"{st.session_state.get('cv_margin', round(clv_report.DEFAULT_MARGIN * 100))} % margin"
+    f"Assumptions: value over the next {st.session_state.get('cv_months', clv.DEFAULT_MONTHS)} months at "
+    f"{st.session_state.get('cv_margin', round(clv.DEFAULT_MARGIN * 100))} % margin"
 ):
     left, middle, right = st.columns(3)
     months = left.select_slider(
         "Horizon",
         options=[3, 6, 12, 24, 36, 60],
-        value=clv_report.DEFAULT_MONTHS,
+        value=clv.DEFAULT_MONTHS,
         format_func=lambda m: f"{m} months",
         key="cv_months",
         help="How far ahead the predicted value reaches.",
@@ -64,7 +64,7 @@ with st.expander(
         "Gross margin",
         min_value=5,
         max_value=100,
-        value=round(clv_report.DEFAULT_MARGIN * 100),
+        value=round(clv.DEFAULT_MARGIN * 100),
         step=5,
         format="%d %%",
         key="cv_margin",
@@ -74,7 +74,7 @@ with st.expander(
         "Monthly discount rate (%)",
         min_value=0.0,
         max_value=5.0,
-        value=clv_report.DEFAULT_MONTHLY_DISCOUNT * 100,
+        value=clv.DEFAULT_MONTHLY_DISCOUNT * 100,
         step=0.25,
         key="cv_discount",
         help="Money next year is worth less than money today: each month ahead counts this much less.",
@@ -85,9 +85,9 @@ with st.expander(
     )
 
 values = ui.cached(
-    clv_report.customer_values, model=model, months=months, margin=margin / 100, monthly_discount_rate=discount / 100
+    clv.customer_values, model=model, months=months, margin=margin / 100, monthly_discount_rate=discount / 100
 )
-totals = clv_report.value_overview(values)
+totals = clv.value_overview(values)
 horizon = f"next {months} months"
 
 cards = st.columns(5)
@@ -172,8 +172,8 @@ def show_customers(rows, key: str, first: str = "clv") -> None:
     """A list of customers (rows of customer_values) with who they are, linking to their profiles; ``first`` is
     the value column the list is ranked by, shown right after the name."""
     ids = tuple(int(i) for i in rows["customer_id"])
-    details = ui.cached(clv_report.customer_details, customer_ids=ids, mask=masked)
-    listed = clv_report.customer_list(rows, details)
+    details = ui.cached(clv.customer_details, customer_ids=ids, mask=masked)
+    listed = clv.customer_list(rows, details)
     listed.insert(0, "customer", ui.profile_links(listed.pop("external_id")))
     key_columns = list(dict.fromkeys(["customer", "name", first, "clv", "value_if_active", "p_alive", "churn_risk"]))
     secondary = ["days_since_last", "purchases", "p_purchase", "expected_spend", "clv_low", "clv_high", "country"]
@@ -199,7 +199,7 @@ if valuable_tab.open and totals.has_value:
         log_scale = st.toggle(
             "Log scale", value=True, key="cv_log", help="Spread out the many small values; off: equal steps in €."
         )
-        bins = clv_report.clv_distribution(values, log_scale=log_scale)
+        bins = clv.clv_distribution(values, log_scale=log_scale)
         st.plotly_chart(
             charts.clv_distribution(bins, log_scale=log_scale, title=f"Customers by predicted value, {horizon}"),
             key="cv_distribution",
@@ -210,15 +210,13 @@ if valuable_tab.open and totals.has_value:
         )
         top_order = st.segmented_control(
             "Rank by",
-            list(clv_report.LIST_ORDERS),
+            list(clv.LIST_ORDERS),
             default="clv",
-            format_func=clv_report.LIST_ORDERS.get,
+            format_func=clv.LIST_ORDERS.get,
             key="cv_top_order",
             help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
         )
-        show_customers(
-            clv_report.top_customers(values, TOP_MAX, sort_by=top_order or "clv"), "cv_top", top_order or "clv"
-        )
+        show_customers(clv.top_customers(values, TOP_MAX, sort_by=top_order or "clv"), "cv_top", top_order or "clv")
         st.caption(
             "A predicted value is an average over customers with the same history, not a promise for one person. "
             "The 80 % range says how far one customer may stray: 8 in 10 such customers land inside it, 1 in 10 "
@@ -242,24 +240,24 @@ if risk_tab.open and totals.has_value:
             "Valuable: the top share of customers by value if they stay",
             min_value=5,
             max_value=100,
-            value=clv_report.DEFAULT_VALUABLE_SHARE,
+            value=clv.DEFAULT_VALUABLE_SHARE,
             step=5,
             format="%d %%",
             key="cv_top_share",
             help="100 % takes every customer in the range of the probability of still being active.",
         )
-        min_value = clv_report.value_threshold(values, top_share / 100)
+        min_value = clv.value_threshold(values, top_share / 100)
         low, high = right.slider(
             "Probability of still being active",
             min_value=0,
             max_value=100,
-            value=tuple(round(p * 100) for p in clv_report.DEFAULT_AT_RISK_P_ALIVE),
+            value=tuple(round(p * 100) for p in clv.DEFAULT_AT_RISK_P_ALIVE),
             step=5,
             format="%d %%",
             key="cv_p_alive",
             help=CHURN_BANDS,
         )
-        at_risk = clv_report.customers_at_risk(values, min_value, (low / 100, high / 100))
+        at_risk = clv.customers_at_risk(values, min_value, (low / 100, high / 100))
         st.caption(
             f"Customers worth at least {ui.currency(min_value)} over the {horizon} if they stay, with a "
             f"{low} – {high} % probability of still being active."
@@ -270,7 +268,7 @@ if risk_tab.open and totals.has_value:
         st.subheader("Retention economics")
         keep, cost = st.columns(2)
         keep_share = keep.slider("Keep this many more of them", 1, 50, 10, format="%d %%", key="cv_keep_share")
-        average_cost = ui.cached(clv_report.average_acquisition_cost)
+        average_cost = ui.cached(clv.average_acquisition_cost)
         acquisition_cost = cost.number_input(
             "Cost of winning a new customer (€)",
             min_value=0.0,
@@ -280,7 +278,7 @@ if risk_tab.open and totals.has_value:
             help="Default: the average acquisition cost recorded for your customers"
             + ("." if average_cost else " — none is recorded, so €40 as an example."),
         )
-        economics = clv_report.retention_economics(at_risk, keep_share / 100, acquisition_cost or None)
+        economics = clv.retention_economics(at_risk, keep_share / 100, acquisition_cost or None)
         count.metric("Customers at risk", ui.number(economics.customers), border=True)
         stake.metric(
             "Worth if they stay",
@@ -307,10 +305,10 @@ if risk_tab.open and totals.has_value:
                 "Rank by",
                 ["value_if_active", "clv_low"],
                 default="value_if_active",
-                format_func={"value_if_active": "Value if they stay", **clv_report.LIST_ORDERS}.get,
+                format_func={"value_if_active": "Value if they stay", **clv.LIST_ORDERS}.get,
                 key="cv_risk_order",
             )
-            at_risk = clv_report.customers_at_risk(
+            at_risk = clv.customers_at_risk(
                 values, min_value, (low / 100, high / 100), sort_by=risk_order or "value_if_active"
             )
             show_customers(at_risk.head(LIST_MAX), "cv_at_risk", risk_order or "value_if_active")
@@ -327,7 +325,7 @@ if risk_tab.open and totals.has_value:
             )
             if channel is not None:
                 export = ui.cached(
-                    clv_report.at_risk_export,
+                    clv.at_risk_export,
                     customer_ids=tuple(int(i) for i in at_risk["customer_id"]),
                     channel=channel,
                     mask=masked,
@@ -369,7 +367,7 @@ if sure_tab.open:
     with sure_tab:
         if report is None:
             st.info(
-                f"The purchase history is shorter than {clv_report.MIN_BACKTEST_WEEKS} weeks, too short to hold some "
+                f"The purchase history is shorter than {clv.MIN_BACKTEST_WEEKS} weeks, too short to hold some "
                 "of it back and check the model against it.",
                 icon=":material/info:",
             )
@@ -410,7 +408,7 @@ if sure_tab.open:
                         "nominal": labels.Column("Promised", "percent"),
                     },
                 )
-        forecast = ui.cached(clv_report.value_forecast, model=model)
+        forecast = ui.cached(clv.value_forecast, model=model)
         st.subheader("The next 13 weeks, all customers together")
         purchases_chart, revenue_chart = st.columns(2)
         purchases_chart.plotly_chart(
@@ -425,7 +423,7 @@ if sure_tab.open:
             "and the model's uncertainty about its parameters. The backtest above shows whether such bands held."
         )
         st.plotly_chart(
-            charts.p_alive_matrix(clv_report.p_alive_matrix(values), title="Probability of still being active"),
+            charts.p_alive_matrix(clv.p_alive_matrix(values), title="Probability of still being active"),
             key="cv_p_alive_matrix",
         )
         st.caption(

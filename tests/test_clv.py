@@ -266,7 +266,7 @@ def test_predictions_agree_with_lifetimes(cdnow, cdnow_fit, cdnow_gg, lifetimes_
 def test_clv_agrees_with_lifetimes_with_its_month(monkeypatch, cdnow, cdnow_fit, cdnow_gg, lifetimes_fits):
     # lifetimes steps months of 4.345 weeks and works on profit (margin 1); with the same month the sums must agree.
     bgf, ggf = lifetimes_fits
-    monkeypatch.setattr(clv, "DAYS_PER_MONTH", 4.345 * 7)
+    monkeypatch.setattr(clv.predictions, "DAYS_PER_MONTH", 4.345 * 7)
     sample = cdnow.iloc[::25]
     ours = clv.customer_lifetime_value(
         cdnow_fit, cdnow_gg, sample["x"], sample["t_x"], sample["T"], sample["zbar"], months=12, margin=1.0
@@ -355,14 +355,18 @@ def test_expected_purchases_match_the_integral_form(params, x):
         for T in (0.0, 39.0, 150.0):
             expected = beta_integral(t, x, T, **params)
             # The closed form (x = 0 customers are alive, so the conditional expectation is the integral itself).
-            if_alive = clv._expected_purchases_if_alive(np.array([t]), np.array([float(x)]), np.array([T]), **params)
+            if_alive = clv.bgnbd._expected_purchases_if_alive(
+                np.array([t]), np.array([float(x)]), np.array([T]), **params
+            )
             assert if_alive[0] == pytest.approx(expected, rel=1e-7), (t, T)
             if x == 0:
                 assert model.conditional_expected_number_of_purchases_up_to_time(t, 0, 0.0, T) == pytest.approx(
                     expected, rel=1e-7
                 )
                 # The quadrature that stands in where the series form does not apply (x = 0 and a + b < 1).
-                quadrature = clv._expected_purchases_by_quadrature(np.array([t]), np.zeros(1), np.array([T]), **params)
+                quadrature = clv.bgnbd._expected_purchases_by_quadrature(
+                    np.array([t]), np.zeros(1), np.array([T]), **params
+                )
                 assert quadrature[0] == pytest.approx(expected, rel=1e-6), (t, T)
     # Unconditional E[X(t)] is the x = 0, T = 0 case of the same integral (equation 9).
     assert model.expected_number_of_purchases_up_to_time(39.0) == pytest.approx(beta_integral(39.0, 0, 0.0, **params))

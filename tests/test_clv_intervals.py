@@ -18,7 +18,7 @@ import pytest
 
 lifetimes = pytest.importorskip("lifetimes")
 
-from crm_core import clv, clv_intervals, schema  # noqa: E402
+from crm_core import clv, schema  # noqa: E402
 from tests.test_clv import load_cdnow  # noqa: E402
 
 DATASETS = Path(lifetimes.__file__).parent / "datasets"
@@ -74,7 +74,7 @@ def test_pmf_of_a_new_customer_is_lifetimes_unconditional_pmf(cdnow, cdnow_model
     bg, _ = cdnow_models
     fitter = lifetimes.BetaGeoFitter().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
     for t in (1.0, 39.0, 78.0):
-        ours = clv_intervals.purchase_count_pmf(bg.param_vector, t, [0], [0], [0], 12)[0]
+        ours = clv.purchase_count_pmf(bg.param_vector, t, [0], [0], [0], 12)[0]
         theirs = [float(fitter.probability_of_n_purchases_up_to_time(t, n)) for n in range(13)]
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-9)
 
@@ -83,11 +83,11 @@ def test_pmf_sums_to_one_and_its_mean_is_the_closed_form_expectation(cdnow, cdno
     bg, _ = cdnow_models
     x, t_x, T = columns(cdnow, "frequency", "recency", "T")
     for t in (4.0, 39.0, 104.0):
-        pmf = clv_intervals.purchase_count_pmf(bg.param_vector, t, x, t_x, T, 400)
+        pmf = clv.purchase_count_pmf(bg.param_vector, t, x, t_x, T, 400)
         np.testing.assert_allclose(pmf.sum(axis=1), 1.0, atol=1e-9)
         expected = bg.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T)
         np.testing.assert_allclose(pmf @ np.arange(401), expected, rtol=1e-7, atol=1e-10)
-        summary = clv_intervals.purchase_count_distribution(bg.param_vector, t, x, t_x, T)
+        summary = clv.purchase_count_distribution(bg.param_vector, t, x, t_x, T)
         np.testing.assert_allclose(summary.mean, expected, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(summary.p_zero, pmf[:, 0], rtol=1e-12)
         np.testing.assert_allclose(summary.second_moment, pmf @ np.arange(401) ** 2, rtol=1e-5, atol=1e-5)
@@ -120,7 +120,7 @@ def test_pmf_matches_simulation_from_the_model_given_the_history(cdnow_models, x
     rng = np.random.default_rng(7)
     n = 200_000
     simulated = simulate_given_history(bg.param_vector, 39.0, x, t_x, T, n, rng)
-    pmf = clv_intervals.purchase_count_pmf(bg.param_vector, 39.0, [x], [t_x], [T], 60)[0]
+    pmf = clv.purchase_count_pmf(bg.param_vector, 39.0, [x], [t_x], [T], 60)[0]
     frequency = np.bincount(simulated, minlength=61)[:61] / n
     # Four binomial standard errors, at each count.
     np.testing.assert_array_less(np.abs(frequency - pmf), 4 * np.sqrt(pmf * (1 - pmf) / n) + 2e-4)
@@ -129,8 +129,8 @@ def test_pmf_matches_simulation_from_the_model_given_the_history(cdnow_models, x
 def test_intervals_are_the_quantiles_of_the_pmf(cdnow, cdnow_models):
     bg, _ = cdnow_models
     x, t_x, T = columns(cdnow.iloc[::5], "frequency", "recency", "T")
-    summary = clv_intervals.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T)
-    cdf = np.cumsum(clv_intervals.purchase_count_pmf(bg.param_vector, 39.0, x, t_x, T, 400), axis=1)
+    summary = clv.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T)
+    cdf = np.cumsum(clv.purchase_count_pmf(bg.param_vector, 39.0, x, t_x, T, 400), axis=1)
     for j, level in enumerate(summary.levels):
         low = np.argmax(cdf >= (1 - level) / 2 - 1e-12, axis=1)
         high = np.argmax(cdf >= (1 + level) / 2 - 1e-12, axis=1)
@@ -145,14 +145,14 @@ def test_intervals_are_the_quantiles_of_the_pmf(cdnow, cdnow_models):
 def test_sigma_points_reproduce_the_estimate_and_its_covariance():
     theta = np.array([0.25, 4.4, 0.8, 2.4])
     cov = np.array([[0.02, 0.01, 0, 0], [0.01, 0.03, 0, 0], [0, 0, 0.05, 0.06], [0, 0, 0.06, 0.09]])
-    points, weights = clv_intervals.sigma_points(theta, cov)
+    points, weights = clv.sigma_points(theta, cov)
     logs = np.log(points)
     mean = weights @ logs
     np.testing.assert_allclose(mean, np.log(theta), atol=1e-12)
     np.testing.assert_allclose((logs - mean).T @ np.diag(weights) @ (logs - mean), cov, atol=1e-12)
     # Without a usable covariance: the estimate alone.
     for bad in (None, np.full((4, 4), np.nan), -np.eye(4)):
-        points, weights = clv_intervals.sigma_points(theta, bad)
+        points, weights = clv.sigma_points(theta, bad)
         np.testing.assert_array_equal(points, theta[None, :])
         assert weights.tolist() == [1.0]
 
@@ -162,13 +162,13 @@ def test_parameter_uncertainty_widens_the_total_not_the_customer(cdnow, cdnow_mo
     total's variance a part that does not shrink with the number of customers."""
     bg, _ = cdnow_models
     x, t_x, T = columns(cdnow, "frequency", "recency", "T")
-    plain = clv_intervals.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T, by_point=True)
-    mixed = clv_intervals.purchase_count_distribution(
+    plain = clv.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T, by_point=True)
+    mixed = clv.purchase_count_distribution(
         bg.param_vector, 39.0, x, t_x, T, log_covariance=bg.log_covariance_, by_point=True
     )
     assert np.mean(plain.high != mixed.high) < 0.01
-    _, var_plain = clv_intervals.count_total_moments(plain)
-    _, var_mixed = clv_intervals.count_total_moments(mixed)
+    _, var_plain = clv.count_total_moments(plain)
+    _, var_mixed = clv.count_total_moments(mixed)
     assert var_mixed > 1.5 * var_plain
 
 
@@ -181,12 +181,12 @@ def test_revenue_quantiles_are_close_to_the_exact_distribution(cdnow, cdnow_mode
     sample = cdnow.iloc[::7]
     x, t_x, T, m = columns(sample, "frequency", "recency", "T", "monetary_value")
     probabilities = [0.025, 0.1, 0.25, 0.75, 0.9, 0.975]
-    count = clv_intervals.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T, levels=())
-    spend = clv_intervals.spend_moments(gg.param_vector, x, m)
-    quantiles = clv_intervals.revenue_quantiles(count, spend, probabilities)
-    pmf = clv_intervals.purchase_count_pmf(bg.param_vector, 39.0, x, t_x, T, 300)
+    count = clv.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T, levels=())
+    spend = clv.spend_moments(gg.param_vector, x, m)
+    quantiles = clv.revenue_quantiles(count, spend, probabilities)
+    pmf = clv.purchase_count_pmf(bg.param_vector, 39.0, x, t_x, T, 300)
     errors = [
-        clv_intervals.revenue_cdf(quantiles[i, j], pmf[i], gg.param_vector, x[i], m[i]) - u
+        clv.revenue_cdf(quantiles[i, j], pmf[i], gg.param_vector, x[i], m[i]) - u
         for i in range(len(x))
         for j, u in enumerate(probabilities)
         if quantiles[i, j] > 0
@@ -212,9 +212,9 @@ def test_exact_revenue_distribution_matches_simulation(cdnow_models):
     counts = simulate_given_history(bg.param_vector, 39.0, x, t_x, T, n, rng)
     nu = rng.gamma(q + p * x, 1.0 / (gamma + x * m), n)
     revenue = np.where(counts > 0, rng.gamma(np.maximum(p * counts, 1e-12), 1.0 / nu), 0.0)
-    pmf = clv_intervals.purchase_count_pmf(bg.param_vector, 39.0, [x], [t_x], [T], 200)[0]
+    pmf = clv.purchase_count_pmf(bg.param_vector, 39.0, [x], [t_x], [T], 200)[0]
     for value in (0.0, 20.0, 60.0, 150.0, 400.0):
-        exact = clv_intervals.revenue_cdf(value, pmf, gg.param_vector, x, m)
+        exact = clv.revenue_cdf(value, pmf, gg.param_vector, x, m)
         assert np.mean(revenue <= value) == pytest.approx(exact, abs=0.006), value
 
 
@@ -273,7 +273,7 @@ def test_an_old_scores_table_is_rebuilt_with_the_interval_columns(engine):
 
 def test_cdnow_calibration_is_within_five_points(cdnow, cdnow_models):
     bg, gg = cdnow_models
-    result = clv_intervals.interval_calibration(bg, gg, cdnow, HOLDOUT_WEEKS)
+    result = clv.interval_calibration(bg, gg, cdnow, HOLDOUT_WEEKS)
     assert result.customers == 2357
     np.testing.assert_allclose(result.coverage, CDNOW_COVERAGE, atol=5e-4)
     np.testing.assert_allclose(result.nominal, CDNOW_NOMINAL, atol=5e-4)
@@ -316,7 +316,7 @@ def test_a_new_customers_count_moments_match_simulation():
     """The cohort band rests on X(t) of a customer with no history: its mean and variance against simulation."""
     params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
     simulated = clv.simulate_bgnbd_summary(200_000, params, T=0.0, holdout=39.0, seed=11)["holdout_purchases"]
-    count = clv_intervals.purchase_count_distribution(list(params.values()), 39.0, [0], [0], [0], levels=())
+    count = clv.purchase_count_distribution(list(params.values()), 39.0, [0], [0], [0], levels=())
     assert count.mean[0] == pytest.approx(simulated.mean(), rel=0.02)
     assert count.variance[0] == pytest.approx(simulated.var(), rel=0.04)
 
@@ -325,15 +325,15 @@ def test_cohort_tracking_band_adds_customers_and_parameters(cdnow_models):
     bg, _ = cdnow_models
     elapsed = np.array([[1.0, 10.0, 39.0], [0.0, 5.0, 30.0]])
     counts = np.array([100, 50])
-    mean, low, high = clv_intervals.cohort_tracking_band(bg.param_vector, None, elapsed, counts)
+    mean, low, high = clv.cohort_tracking_band(bg.param_vector, None, elapsed, counts)
     expected = counts @ bg.expected_number_of_purchases_up_to_time(elapsed)
     np.testing.assert_allclose(mean, expected, rtol=1e-6)
     # Without parameter uncertainty the variance is the customers' own: 1.2816 standard deviations either side.
     zero = np.zeros(elapsed.size)
-    count = clv_intervals.purchase_count_distribution(bg.param_vector, elapsed.ravel(), zero, zero, zero, levels=())
+    count = clv.purchase_count_distribution(bg.param_vector, elapsed.ravel(), zero, zero, zero, levels=())
     sd = np.sqrt(counts @ count.variance.reshape(elapsed.shape))
     np.testing.assert_allclose(high - mean, 1.2816 * sd, rtol=1e-3)
-    _, low_mixed, high_mixed = clv_intervals.cohort_tracking_band(bg.param_vector, bg.log_covariance_, elapsed, counts)
+    _, low_mixed, high_mixed = clv.cohort_tracking_band(bg.param_vector, bg.log_covariance_, elapsed, counts)
     assert np.all(high_mixed - low_mixed >= high - low)
 
 
@@ -355,9 +355,7 @@ def cdnow_engine(engine):
 
 
 def test_the_report_says_the_model_is_off_on_the_cdnow_total(cdnow_engine):
-    from crm_core import clv_report
-
-    report = clv_report.model_report(cdnow_engine, CALIBRATION_END, HOLDOUT_END)
+    report = clv.model_report(cdnow_engine, CALIBRATION_END, HOLDOUT_END)
     lines = report.backtest.how_sure()
     assert lines[0].startswith("50 % ranges: the actual purchases of 81.") and lines[0].endswith("honest.")
     assert "All 2,357 customers together: 1,882 repeat purchases happened; the model expected 1,65" in lines[-1]
@@ -366,10 +364,8 @@ def test_the_report_says_the_model_is_off_on_the_cdnow_total(cdnow_engine):
 
 
 def test_weekly_forecast_of_all_customers_and_of_a_part(cdnow_engine):
-    from crm_core import clv_report
-
-    model = clv_report.value_model(cdnow_engine, CALIBRATION_END)
-    everyone = clv_report.value_forecast(cdnow_engine, model, weeks=39)
+    model = clv.value_model(cdnow_engine, CALIBRATION_END)
+    everyone = clv.value_forecast(cdnow_engine, model, weeks=39)
     assert everyone["week"].tolist() == list(range(1, 40))
     assert (everyone["purchases_low"] < everyone["purchases_cumulative"]).all()
     assert (everyone["purchases_cumulative"] < everyone["purchases_high"]).all()
@@ -384,8 +380,8 @@ def test_weekly_forecast_of_all_customers_and_of_a_part(cdnow_engine):
     assert everyone["purchases_cumulative"].iloc[-1] == pytest.approx(expected, rel=3e-3)
     # Two disjoint parts add up to the whole in expectation; each part's band is wider relative to its size.
     ids = summary["customer_id"].tolist()
-    first = clv_report.value_forecast(cdnow_engine, model, weeks=39, customer_ids=ids[::2])
-    second = clv_report.value_forecast(cdnow_engine, model, weeks=39, customer_ids=ids[1::2])
+    first = clv.value_forecast(cdnow_engine, model, weeks=39, customer_ids=ids[::2])
+    second = clv.value_forecast(cdnow_engine, model, weeks=39, customer_ids=ids[1::2])
     np.testing.assert_allclose(
         first["purchases_cumulative"] + second["purchases_cumulative"], everyone["purchases_cumulative"], rtol=1e-7
     )
@@ -422,10 +418,8 @@ DEMO_NOMINAL = (0.8164, 0.9352, 0.9845)
 
 
 def test_demo_calibration(demo_engine):
-    from crm_core import clv_report
-
-    period = clv_report.default_backtest_period(demo_engine)
-    calibration = clv_report.model_report(demo_engine, *period).backtest.calibration
+    period = clv.default_backtest_period(demo_engine)
+    calibration = clv.model_report(demo_engine, *period).backtest.calibration
     np.testing.assert_allclose(calibration.coverage, DEMO_COVERAGE, atol=2e-3)
     np.testing.assert_allclose(calibration.nominal, DEMO_NOMINAL, atol=2e-3)
     assert calibration.calibrated() == (True, True, True)
