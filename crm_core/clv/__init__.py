@@ -49,10 +49,9 @@ References
   Analysis. *Journal of Marketing Research* 42(4), 415-430 (the Gamma-Gamma spend model).
 """
 
-from crm_core.clv.backtesting import BACKTEST_MAX_FREQUENCY, BacktestResult, backtest, repeat_purchases_by_day
+from crm_core.clv.backtesting import BacktestResult, backtest, repeat_purchases_by_day
 from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.calibration import (
-    CALIBRATION_MAX_FREQUENCY,
     CALIBRATION_TOLERANCE,
     IntervalCalibration,
     interval_calibration,
@@ -139,15 +138,21 @@ from crm_core.clv.report import (
 )
 from crm_core.clv.scores import STORED_SCORE_COLUMNS, ensure_scores, stored_scores_summary
 from crm_core.clv.simulate import simulate_bgnbd_summary
-from crm_core.clv.summary import HOLDOUT_COLUMNS, SUMMARY_COLUMNS, TIME_UNITS, customer_summary, grouped_summary
+from crm_core.clv.summary import (
+    HOLDOUT_COLUMNS,
+    MAX_FREQUENCY_SHOWN,
+    SUMMARY_COLUMNS,
+    TIME_UNITS,
+    customer_summary,
+    customers_by_frequency,
+    grouped_summary,
+)
 from crm_core.clv.totals import cohort_tracking_band, count_total_moments, revenue_total_moments, total_band
 
 __all__ = [
-    "BACKTEST_MAX_FREQUENCY",
     "BacktestReport",
     "BacktestResult",
     "BetaGeoModel",
-    "CALIBRATION_MAX_FREQUENCY",
     "CALIBRATION_TOLERANCE",
     "CHURN_RISK_CUTOFFS",
     "CHURN_RISK_LABELS",
@@ -171,6 +176,7 @@ __all__ = [
     "LEVELS",
     "LIST_COLUMNS",
     "LIST_ORDERS",
+    "MAX_FREQUENCY_SHOWN",
     "MAX_LOG_SPREAD",
     "MIN_BACKTEST_WEEKS",
     "ModelReport",
@@ -209,6 +215,7 @@ __all__ = [
     "customer_summary",
     "customer_values",
     "customers_at_risk",
+    "customers_by_frequency",
     "default_backtest_period",
     "describe_churn_risk_bands",
     "discounted_purchases",

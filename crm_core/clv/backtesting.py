@@ -18,11 +18,8 @@ from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.calibration import IntervalCalibration, interval_calibration
 from crm_core.clv.intervals import DISPLAY_LEVEL
 from crm_core.clv.predictions import FittedModels, fit_models
-from crm_core.clv.summary import customer_summary, first_purchase, purchase_days, time_unit_days
+from crm_core.clv.summary import customer_summary, customers_by_frequency, first_purchase, purchase_days, time_unit_days
 from crm_core.clv.totals import cohort_tracking_band
-
-#: Calibration purchase counts shown one by one in the backtest; larger counts are pooled as "7+".
-BACKTEST_MAX_FREQUENCY = 7
 
 
 @dataclass
@@ -96,16 +93,7 @@ def backtest(
     customers = summary.assign(predicted_purchases=predicted)
     error = predicted - actual
 
-    band = np.minimum(x, BACKTEST_MAX_FREQUENCY).astype(int)
-    grouped = (
-        pd.DataFrame({"band": band, "actual": actual, "predicted": predicted})
-        .groupby("band")
-        .agg(customers=("actual", "size"), actual_mean=("actual", "mean"), predicted_mean=("predicted", "mean"))
-        .reset_index()
-    )
-    labels = [str(k) if k < BACKTEST_MAX_FREQUENCY else f"{k}+" for k in grouped["band"]]
-    by_frequency = grouped.drop(columns="band")
-    by_frequency.insert(0, "frequency", labels)
+    by_frequency = customers_by_frequency(x, {"actual_mean": actual, "predicted_mean": predicted})
 
     by_week = _weekly_tracking(engine, models.bgnbd, T * unit_days, calibration_end, holdout_end, unit_days)
     return BacktestResult(

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import special
 
 from crm_core.clv.fitting import unique_rows
@@ -21,6 +20,7 @@ from crm_core.clv.intervals import (
     revenue_quantiles,
     spend_moments,
 )
+from crm_core.clv.summary import customers_by_frequency
 from crm_core.clv.totals import count_total_moments, total_band
 
 
@@ -98,8 +98,6 @@ class IntervalCalibration:
 
 #: Coverage within this many points of the intervals' probability counts as calibrated.
 CALIBRATION_TOLERANCE = 0.05
-#: Calibration purchase counts shown one by one in the calibration by frequency; larger counts are pooled.
-CALIBRATION_MAX_FREQUENCY = 7
 
 
 def interval_calibration(
@@ -149,16 +147,7 @@ def interval_calibration(
             for j in range(len(levels))
         )
     display = levels.index(DISPLAY_LEVEL) if DISPLAY_LEVEL in levels else len(levels) // 2
-    band = np.minimum(x, CALIBRATION_MAX_FREQUENCY).astype(int)
-    grouped = (
-        pd.DataFrame({"band": band, "inside": inside[:, display], "nominal": count.probability[:, display]})
-        .groupby("band")
-        .agg(customers=("inside", "size"), coverage=("inside", "mean"), nominal=("nominal", "mean"))
-        .reset_index()
-    )
-    labels = [str(k) if k < CALIBRATION_MAX_FREQUENCY else f"{k}+" for k in grouped["band"]]
-    by_frequency = grouped.drop(columns="band")
-    by_frequency.insert(0, "frequency", labels)
+    by_frequency = customers_by_frequency(x, {"coverage": inside[:, display], "nominal": count.probability[:, display]})
     return IntervalCalibration(
         levels=levels,
         customers=len(x),

@@ -20,6 +20,9 @@ orders = schema.orders
 TIME_UNITS: dict[str, float] = {"days": 1.0, "weeks": 7.0}
 SUMMARY_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
 HOLDOUT_COLUMNS = ["holdout_purchases", "holdout_value"]
+#: Frequencies (repeat purchases in the calibration period) shown one by one when customers are grouped by them
+#: (the backtest and the calibration of the intervals); larger ones are pooled as "7+".
+MAX_FREQUENCY_SHOWN = 7
 
 
 def time_unit_days(time_unit: str) -> float:
@@ -180,3 +183,29 @@ def grouped_summary(summary: pd.DataFrame) -> pd.DataFrame:
             "weight": weights[order].astype("int64"),
         }
     )
+
+
+def customers_by_frequency(
+    frequency: Any, means: dict[str, Any], max_frequency: int = MAX_FREQUENCY_SHOWN
+) -> pd.DataFrame:
+    """Customers grouped by their frequency, 0 to ``max_frequency`` - 1 one by one and the rest pooled (Fader, Hardie &
+    Lee 2005, figure 4), with the mean of each of ``means`` (per-customer values, by output column name) per group.
+
+    Returns
+    -------
+    DataFrame
+        ``frequency`` (the group's label: "0", "1", ..., "7+"), ``customers``, then one column per entry of
+        ``means``; only groups with customers.
+    """
+    band = np.minimum(np.asarray(frequency), max_frequency).astype(int)
+    first = next(iter(means))
+    grouped = (
+        pd.DataFrame({"band": band, **means})
+        .groupby("band")
+        .agg(customers=(first, "size"), **{name: (name, "mean") for name in means})
+        .reset_index()
+    )
+    labels = [str(k) if k < max_frequency else f"{k}+" for k in grouped["band"]]
+    out = grouped.drop(columns="band")
+    out.insert(0, "frequency", labels)
+    return out
