@@ -604,8 +604,9 @@ def test_backtest_on_cdnow(engine, cdnow_transactions):
     assert result.actual_total == int(in_holdout.sum())
 
     # The predictions, by lifetimes from our summary.
-    bgf = BetaGeoFitter().fit(result.customers["frequency"], result.customers["recency"], result.customers["T"])
-    c = result.customers
+    c = clv.customer_summary(engine, CDNOW_CALIBRATION_END, "weeks", observation_end=CDNOW_HOLDOUT_END)
+    assert result.customers == len(c)
+    bgf = BetaGeoFitter().fit(c["frequency"], c["recency"], c["T"])
     theirs = bgf.conditional_expected_number_of_purchases_up_to_time(39.0, c["frequency"], c["recency"], c["T"])
     assert result.predicted_total == pytest.approx(theirs.sum(), rel=1e-4)
     error = theirs.to_numpy() - c["holdout_purchases"].to_numpy()

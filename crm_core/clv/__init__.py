@@ -126,7 +126,6 @@ from crm_core.clv.report import (
     RELIABLE_ERROR,
     ROUGH_ERROR,
     VALUE_COLUMNS,
-    BacktestReport,
     ModelReport,
     ValueModel,
     confidence_statement,
@@ -150,7 +149,6 @@ from crm_core.clv.summary import (
 from crm_core.clv.totals import cohort_tracking_band, count_total_moments, revenue_total_moments, total_band
 
 __all__ = [
-    "BacktestReport",
     "BacktestResult",
     "BetaGeoModel",
     "CALIBRATION_TOLERANCE",

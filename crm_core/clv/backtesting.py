@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,9 +21,10 @@ from crm_core.clv.intervals import DISPLAY_LEVEL
 from crm_core.clv.predictions import FittedModels, fit_models
 from crm_core.clv.summary import customer_summary, customers_by_frequency, first_purchase, purchase_days, time_unit_days
 from crm_core.clv.totals import cohort_tracking_band
+from crm_core.plain import json_records
 
 
-@dataclass
+@dataclass(frozen=True)
 class BacktestResult:
     """Predictions of a model fitted on the calibration period against what happened in the holdout.
 
@@ -31,7 +33,7 @@ class BacktestResult:
     models
         The models fitted on the calibration period.
     customers
-        The summary with ``holdout_purchases`` (actual) and ``predicted_purchases`` per customer.
+        Customers of the calibration cohort.
     holdout_length
         Length of the holdout in the time unit.
     predicted_total, actual_total
@@ -57,7 +59,7 @@ class BacktestResult:
     holdout_end: dt.date
     time_unit: str
     holdout_length: float
-    customers: pd.DataFrame
+    customers: int
     predicted_total: float
     actual_total: int
     by_week: pd.DataFrame
@@ -65,6 +67,94 @@ class BacktestResult:
     mae: float
     rmse: float
     calibration: IntervalCalibration | None = None
+
+    @property
+    def holdout_weeks(self) -> int:
+        return (self.holdout_end - self.calibration_end).days // 7
+
+    @property
+    def relative_error(self) -> float | None:
+        """(predicted - actual) / actual of the whole cohort's holdout purchases."""
+        return (self.predicted_total - self.actual_total) / self.actual_total if self.actual_total else None
+
+    def sentence(self) -> str:
+        """How right the model was, in words."""
+        text = (
+            f"Fitted on the purchases up to {self.calibration_end}, the model predicted "
+            f"{self.predicted_total:,.0f} repeat purchases by these {self.customers:,} customers in the "
+            f"{self.holdout_weeks:,} weeks up to {self.holdout_end}; {self.actual_total:,} happened"
+        )
+        error = self.relative_error
+        if error is not None:
+            direction = "too many" if error > 0 else "too few"
+            text += f" ({abs(error):.0%} {direction})" if round(abs(error), 2) else " (right on)"
+        return (
+            text + f". For a single customer it was off by {self.mae:,.2f} purchases on average: the figures are "
+            "reliable for groups, rough for one person."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calibration_end": self.calibration_end.isoformat(),
+            "holdout_end": self.holdout_end.isoformat(),
+            "time_unit": self.time_unit,
+            "holdout_length": self.holdout_length,
+            "customers": self.customers,
+            "predicted_total": self.predicted_total,
+            "actual_total": self.actual_total,
+            "relative_error": self.relative_error,
+            "mae": self.mae,
+            "rmse": self.rmse,
+            "by_frequency": self.by_frequency.to_dict(orient="records"),
+            "by_week": json_records(self.by_week),
+            "calibration": self.calibration.as_dict() if self.calibration else None,
+        }
+
+    def how_sure(self) -> list[str]:
+        """How often the predictive intervals held in the holdout, in sentences a marketing manager reads: per level
+        the share of customers whose actual purchases fell inside their range against the share the ranges
+        promised, then where the actual total fell in the total's band, and whether the model is off."""
+        calibration = self.calibration
+        if calibration is None:
+            return []
+        lines = []
+        for level, coverage, nominal, ok in zip(
+            calibration.levels, calibration.coverage, calibration.nominal, calibration.calibrated(), strict=True
+        ):
+            verdict = (
+                "honest"
+                if ok
+                else f"off by {abs(coverage - nominal) * 100:.0f} points, "
+                + ("too narrow" if coverage < nominal else "too wide")
+            )
+            lines.append(
+                f"{level * 100:.0f} % ranges: the actual purchases of {coverage * 100:.1f} % of the customers fell "
+                f"inside their range; the ranges promised {nominal * 100:.1f} % (a count of purchases cannot be cut "
+                f"at exactly {level * 100:.0f} %): {verdict}."
+            )
+        bands = calibration.total_bands
+        low80, high80 = bands.get(0.8, next(iter(bands.values())))
+        low95, high95 = bands.get(0.95, (low80, high80))
+        text = (
+            f"All {calibration.customers:,} customers together: {calibration.actual_total:,.0f} repeat purchases "
+            f"happened; the model expected {calibration.predicted_total:,.0f} (80 % band {low80:,.0f}–{high80:,.0f}, "
+            f"95 % band {low95:,.0f}–{high95:,.0f})."
+        )
+        error = (calibration.predicted_total - calibration.actual_total) / calibration.actual_total
+        percentile = calibration.total_percentile
+        if low95 <= calibration.actual_total <= high95:
+            text += " The actual total lies within the 95 % band."
+        else:
+            side = "above" if calibration.actual_total > high95 else "below"
+            chance = percentile if side == "below" else 1 - percentile
+            odds = "fewer than 1 in 1,000" if chance < 0.001 else f"about 1 in {max(round(1 / chance), 2):,}"
+            text += (
+                f" The actual total lies {side} the 95 % band (the model gave a total this far off a chance of "
+                f"{odds}): the model itself is off on this holdout, it predicted {abs(error):.0%} "
+                f"{'too few' if error < 0 else 'too many'} purchases. The ranges are not widened to hide that."
+            )
+        lines.append(text)
+        return lines
 
 
 def backtest(
@@ -90,7 +180,6 @@ def backtest(
     T = summary["T"].to_numpy(dtype=float)
     predicted = models.bgnbd.conditional_expected_number_of_purchases_up_to_time(holdout_length, x, t_x, T)
     actual = summary["holdout_purchases"].to_numpy()
-    customers = summary.assign(predicted_purchases=predicted)
     error = predicted - actual
 
     by_frequency = customers_by_frequency(x, {"actual_mean": actual, "predicted_mean": predicted})
@@ -102,7 +191,7 @@ def backtest(
         holdout_end=holdout_end,
         time_unit=time_unit,
         holdout_length=holdout_length,
-        customers=customers,
+        customers=len(summary),
         predicted_total=float(predicted.sum()),
         actual_total=int(actual.sum()),
         by_week=by_week,

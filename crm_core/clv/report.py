@@ -39,9 +39,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crm_core import schema
-from crm_core.clv.backtesting import backtest
+from crm_core.clv.backtesting import BacktestResult, backtest
 from crm_core.clv.bgnbd import BetaGeoModel
-from crm_core.clv.calibration import IntervalCalibration
 from crm_core.clv.gamma_gamma import GammaGammaModel
 from crm_core.clv.predictions import (
     CHURN_RISK_CUTOFFS,
@@ -51,7 +50,6 @@ from crm_core.clv.predictions import (
     fit_models,
 )
 from crm_core.clv.summary import TIME_UNITS, customer_summary
-from crm_core.plain import json_records
 from crm_core.purchases import default_as_of
 
 customers = schema.customers
@@ -364,118 +362,11 @@ def customer_values(
 
 
 @dataclass(frozen=True)
-class BacktestReport:
-    """Predicted against actual repeat purchases in the holdout after the calibration period (see
-    :class:`crm_core.clv.BacktestResult` for the frames' columns)."""
-
-    calibration_end: dt.date
-    holdout_end: dt.date
-    time_unit: str
-    holdout_length: float
-    customers: int
-    predicted_total: float
-    actual_total: int
-    by_week: pd.DataFrame
-    by_frequency: pd.DataFrame
-    mae: float
-    rmse: float
-    calibration: IntervalCalibration | None = None
-
-    @property
-    def holdout_weeks(self) -> int:
-        return (self.holdout_end - self.calibration_end).days // 7
-
-    @property
-    def relative_error(self) -> float | None:
-        """(predicted - actual) / actual of the whole cohort's holdout purchases."""
-        return (self.predicted_total - self.actual_total) / self.actual_total if self.actual_total else None
-
-    def sentence(self) -> str:
-        """How right the model was, in words."""
-        text = (
-            f"Fitted on the purchases up to {self.calibration_end}, the model predicted "
-            f"{self.predicted_total:,.0f} repeat purchases by these {self.customers:,} customers in the "
-            f"{self.holdout_weeks:,} weeks up to {self.holdout_end}; {self.actual_total:,} happened"
-        )
-        error = self.relative_error
-        if error is not None:
-            direction = "too many" if error > 0 else "too few"
-            text += f" ({abs(error):.0%} {direction})" if round(abs(error), 2) else " (right on)"
-        return (
-            text + f". For a single customer it was off by {self.mae:,.2f} purchases on average: the figures are "
-            "reliable for groups, rough for one person."
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "calibration_end": self.calibration_end.isoformat(),
-            "holdout_end": self.holdout_end.isoformat(),
-            "time_unit": self.time_unit,
-            "holdout_length": self.holdout_length,
-            "customers": self.customers,
-            "predicted_total": self.predicted_total,
-            "actual_total": self.actual_total,
-            "relative_error": self.relative_error,
-            "mae": self.mae,
-            "rmse": self.rmse,
-            "by_frequency": self.by_frequency.to_dict(orient="records"),
-            "by_week": json_records(self.by_week),
-            "calibration": self.calibration.as_dict() if self.calibration else None,
-        }
-
-    def how_sure(self) -> list[str]:
-        """How often the predictive intervals held in the holdout, in sentences a marketing manager reads: per level
-        the share of customers whose actual purchases fell inside their range against the share the ranges
-        promised, then where the actual total fell in the total's band, and whether the model is off."""
-        calibration = self.calibration
-        if calibration is None:
-            return []
-        lines = []
-        for level, coverage, nominal, ok in zip(
-            calibration.levels, calibration.coverage, calibration.nominal, calibration.calibrated(), strict=True
-        ):
-            verdict = (
-                "honest"
-                if ok
-                else f"off by {abs(coverage - nominal) * 100:.0f} points, "
-                + ("too narrow" if coverage < nominal else "too wide")
-            )
-            lines.append(
-                f"{level * 100:.0f} % ranges: the actual purchases of {coverage * 100:.1f} % of the customers fell "
-                f"inside their range; the ranges promised {nominal * 100:.1f} % (a count of purchases cannot be cut "
-                f"at exactly {level * 100:.0f} %): {verdict}."
-            )
-        bands = calibration.total_bands
-        low80, high80 = bands.get(0.8, next(iter(bands.values())))
-        low95, high95 = bands.get(0.95, (low80, high80))
-        text = (
-            f"All {calibration.customers:,} customers together: {calibration.actual_total:,.0f} repeat purchases "
-            f"happened; the model expected {calibration.predicted_total:,.0f} (80 % band {low80:,.0f}–{high80:,.0f}, "
-            f"95 % band {low95:,.0f}–{high95:,.0f})."
-        )
-        error = (calibration.predicted_total - calibration.actual_total) / calibration.actual_total
-        percentile = calibration.total_percentile
-        if low95 <= calibration.actual_total <= high95:
-            text += " The actual total lies within the 95 % band."
-        else:
-            side = "above" if calibration.actual_total > high95 else "below"
-            chance = percentile if side == "below" else 1 - percentile
-            odds = "fewer than 1 in 1,000" if chance < 0.001 else f"about 1 in {max(round(1 / chance), 2):,}"
-            text += (
-                f" The actual total lies {side} the 95 % band (the model gave a total this far off a chance of "
-                f"{odds}): the model itself is off on this holdout, it predicted {abs(error):.0%} "
-                f"{'too few' if error < 0 else 'too many'} purchases. The ranges are not widened to hide that."
-            )
-        lines.append(text)
-        return lines
-
-
-@dataclass(frozen=True)
 class ModelReport:
     """The models fitted on a calibration period and, when there is data after it, their backtest."""
 
     model: ValueModel
-    backtest: BacktestReport | None
+    backtest: BacktestResult | None
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -574,18 +465,4 @@ def model_report(
         as_of = calibration_end + dt.timedelta(days=1)
         return ModelReport(_no_model(str(exc), as_of, calibration_end, time_unit), None, "No backtest without a model.")
     model = _value_model(result.models, calibration_end + dt.timedelta(days=1), calibration_end)
-    report = BacktestReport(
-        calibration_end=calibration_end,
-        holdout_end=end,
-        time_unit=time_unit,
-        holdout_length=result.holdout_length,
-        customers=len(result.customers),
-        predicted_total=result.predicted_total,
-        actual_total=result.actual_total,
-        by_week=result.by_week,
-        by_frequency=result.by_frequency,
-        mae=result.mae,
-        rmse=result.rmse,
-        calibration=result.calibration,
-    )
-    return ModelReport(model, report)
+    return ModelReport(model, result)
