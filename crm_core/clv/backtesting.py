@@ -14,10 +14,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import dialect
+from crm_core import dialect, formats
 from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.calibration import IntervalCalibration, interval_calibration
-from crm_core.clv.intervals import DISPLAY_LEVEL
+from crm_core.clv.intervals import DISPLAY_LEVEL, level_label
 from crm_core.clv.predictions import FittedModels, fit_models
 from crm_core.clv.summary import customer_summary, customers_by_frequency, first_purchase, purchase_days, time_unit_days
 from crm_core.clv.totals import cohort_tracking_band
@@ -87,7 +87,8 @@ class BacktestResult:
         error = self.relative_error
         if error is not None:
             direction = "too many" if error > 0 else "too few"
-            text += f" ({abs(error):.0%} {direction})" if round(abs(error), 2) else " (right on)"
+            off = formats.percent(abs(error), decimals=0)
+            text += f" ({off} {direction})" if round(abs(error), 2) else " (right on)"
         return (
             text + f". For a single customer it was off by {self.mae:,.2f} purchases on average: the figures are "
             "reliable for groups, rough for one person."
@@ -128,9 +129,9 @@ class BacktestResult:
                 + ("too narrow" if coverage < nominal else "too wide")
             )
             lines.append(
-                f"{level * 100:.0f} % ranges: the actual purchases of {coverage * 100:.1f} % of the customers fell "
-                f"inside their range; the ranges promised {nominal * 100:.1f} % (a count of purchases cannot be cut "
-                f"at exactly {level * 100:.0f} %): {verdict}."
+                f"{level_label(level)} ranges: the actual purchases of {formats.percent(coverage)} of the customers "
+                f"fell inside their range; the ranges promised {formats.percent(nominal)} (a count of purchases cannot "
+                f"be cut at exactly {level_label(level)}): {verdict}."
             )
         bands = calibration.total_bands
         low80, high80 = bands.get(0.8, next(iter(bands.values())))
@@ -150,8 +151,9 @@ class BacktestResult:
             odds = "fewer than 1 in 1,000" if chance < 0.001 else f"about 1 in {max(round(1 / chance), 2):,}"
             text += (
                 f" The actual total lies {side} the 95 % band (the model gave a total this far off a chance of "
-                f"{odds}): the model itself is off on this holdout, it predicted {abs(error):.0%} "
-                f"{'too few' if error < 0 else 'too many'} purchases. The ranges are not widened to hide that."
+                f"{odds}): the model itself is off on this holdout, it predicted "
+                f"{formats.percent(abs(error), decimals=0)} {'too few' if error < 0 else 'too many'} purchases. "
+                "The ranges are not widened to hide that."
             )
         lines.append(text)
         return lines

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from crm_core.clv.fitting import unique_rows
 from crm_core.clv.intervals import DISPLAY_LEVEL, purchase_count_distribution, spend_moments
 from crm_core.clv.report import ValueModel
-from crm_core.clv.summary import TIME_UNITS, customer_summary
+from crm_core.clv.summary import customer_summary, time_unit_days
 from crm_core.clv.totals import count_total_moments, revenue_total_moments, total_band
 
 DEFAULT_FORECAST_WEEKS = 13
@@ -70,7 +70,7 @@ def value_forecast(
     summary = customer_summary(engine, model.calibration_end, model.time_unit)
     if customer_ids is not None:
         summary = summary[summary["customer_id"].isin(list(customer_ids))]
-    unit_days = TIME_UNITS[model.time_unit]
+    unit_days = time_unit_days(model.time_unit)
     x, t_x, T, m = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
     (ux, utx, uT), inverse = unique_rows([x, t_x, T])
     per_history = np.bincount(inverse, minlength=len(ux)).astype(float)

@@ -524,21 +524,28 @@ def revenue_cdf(value: float, pmf: np.ndarray, params: Any, frequency: float, mo
     return float(pmf[0] + np.sum(pmf[1:] * special.betainc(p * y, Q, value / (value + s))))
 
 
+def level_label(level: float) -> str:
+    """The name of an interval's level: 0.8 -> "80 %"."""
+    return f"{level * 100:.0f} %"
+
+
 def count_with_range(expected: float, low: float, high: float, level: float = DISPLAY_LEVEL) -> str:
     """ "2.1 purchases (80 %: 0–5)": an expected count with its predictive interval."""
     unit = "purchase" if round(expected, 1) == 1 else "purchases"
-    span = f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
-    return f"{expected:,.1f} {unit} ({level:.0%}: {span})".replace("%:", " %:")
+    span = formats.count(low) if low == high else f"{formats.count(low)}–{formats.count(high)}"
+    return f"{formats.number(expected, 1)} {unit} ({level_label(level)}: {span})"
+
+
+def money_range(low: float, high: float, level: float = DISPLAY_LEVEL) -> str:
+    """ "80 %: €40–€260": the predictive interval of an amount (whole units)."""
+    low_text, high_text = formats.money(low, cents=False), formats.money(high, cents=False)
+    span = low_text if round(low) == round(high) else f"{low_text}–{high_text}"
+    return f"{level_label(level)}: {span}"
 
 
 def money_with_range(value: float, low: float, high: float, level: float = DISPLAY_LEVEL) -> str:
     """ "€120 (80 %: €40–€260)": a predicted amount with its predictive interval (whole units)."""
-
-    def money(v: float) -> str:
-        return formats.money(v, cents=False)
-
-    span = money(low) if round(low) == round(high) else f"{money(low)}–{money(high)}"
-    return f"{money(value)} ({level:.0%}: {span})".replace("%:", " %:")
+    return f"{formats.money(value, cents=False)} ({money_range(low, high, level)})"
 
 
 def value_interval(

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm_core import formats
 from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.fitting import broadcast, unique_rows
 from crm_core.clv.gamma_gamma import GammaGammaModel
@@ -113,8 +114,9 @@ def describe_churn_risk_bands(cutoffs: tuple[float, float] = CHURN_RISK_CUTOFFS)
     """The band cut-offs in words, for the page that shows the bands."""
     low, high = _check_cutoffs(cutoffs)
     return (
-        f"Churn risk from the probability of still being active: High below {low:.0%}, "
-        f"Medium from {low:.0%} to below {high:.0%}, Low from {high:.0%}."
+        f"Churn risk from the probability of still being active: High below {formats.percent(low, decimals=0)}, "
+        f"Medium from {formats.percent(low, decimals=0)} to below {formats.percent(high, decimals=0)}, "
+        f"Low from {formats.percent(high, decimals=0)}."
     )
 
 

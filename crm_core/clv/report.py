@@ -38,7 +38,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import schema
+from crm_core import formats, schema
 from crm_core.clv.backtesting import BacktestResult, backtest
 from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.gamma_gamma import GammaGammaModel
@@ -49,7 +49,7 @@ from crm_core.clv.predictions import (
     customer_predictions,
     fit_models,
 )
-from crm_core.clv.summary import TIME_UNITS, customer_summary
+from crm_core.clv.summary import customer_summary, time_unit_days
 from crm_core.purchases import default_as_of
 
 customers = schema.customers
@@ -167,10 +167,10 @@ class ValueModel:
             if self.calibration_start
             else f"up to {self.calibration_end}"
         )
+        share = formats.percent(self.repeat_buyers / self.customers, decimals=0)
         return (
             f"The model learnt from the purchases of {self.customers:,} customers in the calibration period "
-            f"{period}; {self.repeat_buyers:,} of them ({self.repeat_buyers / self.customers:.0%}) bought on more "
-            "than one day."
+            f"{period}; {self.repeat_buyers:,} of them ({share}) bought on more than one day."
         )
 
     def parameters(self) -> pd.DataFrame:
@@ -347,7 +347,7 @@ def customer_values(
     predictions = customer_predictions(
         models, summary, months=months, margin=margin, monthly_discount_rate=monthly_discount_rate, cutoffs=cutoffs
     )
-    unit_days = TIME_UNITS[model.time_unit]
+    unit_days = time_unit_days(model.time_unit)
     frame = summary[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
     frame["purchases"] = frame["frequency"] + 1
     frame["days_since_last"] = np.round((frame["T"] - frame["recency"]) * unit_days).astype("int64")
@@ -398,7 +398,11 @@ def confidence_statement(model: ValueModel, report: ModelReport | None = None) -
     backtest = report.backtest if report is not None else None
     error = backtest.relative_error if backtest is not None else None
     if backtest is not None and error is not None:
-        off = f"{abs(error):.0%} {'too high' if error > 0 else 'too low'}" if round(abs(error), 2) else "right on"
+        off = (
+            f"{formats.percent(abs(error), decimals=0)} {'too high' if error > 0 else 'too low'}"
+            if round(abs(error), 2)
+            else "right on"
+        )
         text += f" Tested on the last {backtest.holdout_weeks} weeks, its prediction of all repeat purchases was {off}"
         if abs(error) <= RELIABLE_ERROR:
             text += ": reliable for groups of customers."

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crm_core import db, dialect, schema
-from crm_core.clv.intervals import count_with_range, money_with_range
+from crm_core.clv.intervals import count_with_range, money_range
 from crm_core.clv.predictions import customer_predictions, fit_models
 from crm_core.clv.summary import customer_summary
 from crm_core.purchases import default_as_of
@@ -141,7 +141,7 @@ def stored_scores_summary(engine: Engine, top: int = 10) -> dict[str, Any]:
         (
             str(row.external_id),
             float(row.clv),
-            money_with_range(row.clv, row.clv_low80, row.clv_high80).split(" ", 1)[1].strip("()"),
+            money_range(row.clv_low80, row.clv_high80),
             count_with_range(row.purchases, row.purchases_90d_low80, row.purchases_90d_high80),
         )
         for row in ranked
