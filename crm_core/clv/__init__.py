@@ -34,7 +34,7 @@ The modules, in the order of the pipeline:
 Everything public is re-exported here (``from crm_core import clv; clv.fit_models(...)``); the modules import each
 other directly.
 
-Everything here is numpy/scipy; ``lifetimes`` serves only as a reference in the tests and the benchmark
+The models are numpy/scipy; ``lifetimes`` serves only as a reference in the tests and the benchmark
 (:mod:`crm_core.bench.clv`).
 
 References
