@@ -104,6 +104,9 @@ from crm_core.clv.predictions import (
     CHURN_RISK_CUTOFFS,
     CHURN_RISK_LABELS,
     DAYS_PER_MONTH,
+    DEFAULT_MARGIN,
+    DEFAULT_MONTHLY_DISCOUNT,
+    DEFAULT_MONTHS,
     FALLBACK_PENALIZER,
     PREDICTION_COLUMNS,
     PURCHASE_WINDOW_DAYS,
@@ -119,9 +122,6 @@ from crm_core.clv.predictions import (
 )
 from crm_core.clv.report import (
     DEFAULT_HOLDOUT_WEEKS,
-    DEFAULT_MARGIN,
-    DEFAULT_MONTHLY_DISCOUNT,
-    DEFAULT_MONTHS,
     MIN_BACKTEST_WEEKS,
     PARAMETER_MEANINGS,
     RELIABLE_ERROR,

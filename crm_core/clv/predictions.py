@@ -21,6 +21,12 @@ from crm_core.clv.summary import time_unit_days
 #: An average calendar month in days (365.25 / 12), the step of the CLV sum.
 DAYS_PER_MONTH = 365.25 / 12
 
+#: The business assumptions of the predicted value by default (horizon, margin, monthly discount rate): those of
+#: the stored scores and of the Customer value page until changed there.
+DEFAULT_MONTHS = 12
+DEFAULT_MARGIN = 0.3
+DEFAULT_MONTHLY_DISCOUNT = 0.01
+
 #: P(alive) cut-offs of the churn-risk bands: below the first is "High", below the second "Medium", else "Low".
 CHURN_RISK_CUTOFFS: tuple[float, float] = (0.3, 0.7)
 CHURN_RISK_LABELS: tuple[str, str, str] = ("High", "Medium", "Low")
@@ -39,9 +45,9 @@ def customer_lifetime_value(
     t_x: Any,
     T: Any,
     m: Any,
-    months: int = 12,
-    margin: float = 0.3,
-    monthly_discount_rate: float = 0.01,
+    months: int = DEFAULT_MONTHS,
+    margin: float = DEFAULT_MARGIN,
+    monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT,
     time_unit: str = "weeks",
 ) -> np.ndarray:
     """Discounted expected margin over the next ``months`` months, per customer (DESIGN.md §5):
@@ -241,9 +247,9 @@ def fit_models(summary: pd.DataFrame, penalizer_coef: float = 0.0, time_unit: st
 def customer_predictions(
     models: FittedModels,
     summary: pd.DataFrame,
-    months: int = 12,
-    margin: float = 0.3,
-    monthly_discount_rate: float = 0.01,
+    months: int = DEFAULT_MONTHS,
+    margin: float = DEFAULT_MARGIN,
+    monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT,
     window_days: int = PURCHASE_WINDOW_DAYS,
     cutoffs: tuple[float, float] = CHURN_RISK_CUTOFFS,
     interval_level: float = DISPLAY_LEVEL,

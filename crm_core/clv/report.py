@@ -44,6 +44,9 @@ from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.gamma_gamma import GammaGammaModel
 from crm_core.clv.predictions import (
     CHURN_RISK_CUTOFFS,
+    DEFAULT_MARGIN,
+    DEFAULT_MONTHLY_DISCOUNT,
+    DEFAULT_MONTHS,
     THIN_DATA_REPEAT_BUYERS,
     FittedModels,
     customer_predictions,
@@ -53,11 +56,6 @@ from crm_core.clv.summary import customer_summary, time_unit_days
 from crm_core.purchases import default_as_of
 
 customers = schema.customers
-
-#: The business assumptions of the predicted value, the same defaults as the stored scores (``clv.ensure_scores``).
-DEFAULT_MONTHS = 12
-DEFAULT_MARGIN = 0.3
-DEFAULT_MONTHLY_DISCOUNT = 0.01
 
 #: The default holdout of the page's backtest, and the shortest history a backtest is attempted on.
 DEFAULT_HOLDOUT_WEEKS = 26

@@ -13,7 +13,13 @@ from sqlalchemy.engine import Engine
 
 from crm_core import db, dialect, schema
 from crm_core.clv.intervals import count_with_range, money_range
-from crm_core.clv.predictions import customer_predictions, fit_models
+from crm_core.clv.predictions import (
+    DEFAULT_MARGIN,
+    DEFAULT_MONTHLY_DISCOUNT,
+    DEFAULT_MONTHS,
+    customer_predictions,
+    fit_models,
+)
 from crm_core.clv.summary import customer_summary
 from crm_core.purchases import default_as_of
 
@@ -55,9 +61,9 @@ def _upgrade_scores_table(engine: Engine) -> bool:
 
 def ensure_scores(
     engine: Engine,
-    months: int = 12,
-    margin: float = 0.3,
-    monthly_discount_rate: float = 0.01,
+    months: int = DEFAULT_MONTHS,
+    margin: float = DEFAULT_MARGIN,
+    monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT,
     force: bool = False,
 ) -> bool:
     """Bring ``customer_scores`` up to date with the data, so that segments, profiles and campaigns can use the model
