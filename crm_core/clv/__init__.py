@@ -132,7 +132,6 @@ from crm_core.clv.report import (
     confidence_statement,
     customer_values,
     default_backtest_period,
-    last_purchase_day,
     model_report,
     value_model,
 )
@@ -146,6 +145,7 @@ from crm_core.clv.summary import (
     customer_summary,
     customers_by_frequency,
     grouped_summary,
+    last_purchase_day,
 )
 from crm_core.clv.totals import cohort_tracking_band, count_total_moments, revenue_total_moments, total_band
 

@@ -52,8 +52,8 @@ from crm_core.clv.predictions import (
     customer_predictions,
     fit_models,
 )
-from crm_core.clv.summary import customer_summary, time_unit_days
-from crm_core.purchases import default_as_of
+from crm_core.clv.summary import customer_summary, last_purchase_day, time_unit_days
+from crm_core.purchases import is_purchase
 
 customers = schema.customers
 
@@ -260,11 +260,6 @@ def _no_model(problem: str, as_of: dt.date, calibration_end: dt.date, time_unit:
     return ValueModel(as_of, None, calibration_end, time_unit, customers=customers, problem=problem)
 
 
-def last_purchase_day(engine: Engine) -> dt.date:
-    """The last day with an order: the end of the data (the day before the default as-of date)."""
-    return default_as_of(engine) - dt.timedelta(days=1)
-
-
 def value_model(engine: Engine, calibration_end: dt.date | None = None, time_unit: str = "weeks") -> ValueModel:
     """Fit the BG/NBD and Gamma-Gamma models on every purchase up to ``calibration_end``.
 
@@ -422,9 +417,7 @@ def default_backtest_period(
     the data, shortened to a third of the history when that is short; None when the history is shorter than
     :data:`MIN_BACKTEST_WEEKS` weeks."""
     with engine.connect() as conn:
-        first = conn.execute(
-            sa.select(sa.func.min(schema.orders.c.ordered_at)).where(schema.orders.c.status == "completed")
-        ).scalar()
+        first = conn.execute(sa.select(sa.func.min(schema.orders.c.ordered_at)).where(is_purchase)).scalar()
     if first is None:
         return None
     if isinstance(first, str):  # SQLite hands back text for an aggregate over a DATETIME column

@@ -4,7 +4,6 @@ and what ``python -m crm_core score`` prints about them (:func:`stored_scores_su
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pandas as pd
@@ -20,8 +19,7 @@ from crm_core.clv.predictions import (
     customer_predictions,
     fit_models,
 )
-from crm_core.clv.summary import customer_summary
-from crm_core.purchases import default_as_of
+from crm_core.clv.summary import customer_summary, last_purchase_day
 
 customers = schema.customers
 
@@ -71,9 +69,9 @@ def ensure_scores(
 
     Nothing happens when the scores were computed for the current facts version (``meta`` key
     :data:`crm_core.db.SCORES_VERSION_KEY`; saving a segment does not change it). Otherwise both models are fitted
-    on the whole purchase history up to the last day with orders (the day before
-    :func:`crm_core.purchases.default_as_of`) and every buyer's predictions replace the stored ones in one
-    transaction; the data version is not changed (scores are derived data). When the data cannot support a fit
+    on the whole purchase history up to the last day with orders (:func:`crm_core.clv.summary.last_purchase_day`)
+    and every buyer's predictions replace the stored ones in one transaction; the data version is not changed
+    (scores are derived data). When the data cannot support a fit
     the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`. A table
     from an earlier version without the interval columns is rebuilt first (:func:`_upgrade_scores_table`).
 
@@ -88,7 +86,7 @@ def ensure_scores(
     upgraded = _upgrade_scores_table(engine)
     if not (upgraded or force) and db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
         return False
-    calibration_end = default_as_of(engine) - dt.timedelta(days=1)
+    calibration_end = last_purchase_day(engine)
     summary = customer_summary(engine, calibration_end)
     columns = [c.name for c in schema.customer_scores.columns]
     scores = pd.DataFrame(columns=columns)

@@ -13,7 +13,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from crm_core import dialect, schema
 from crm_core.clv.fitting import group_rows
-from crm_core.purchases import is_purchase
+from crm_core.purchases import default_as_of, is_purchase
 
 orders = schema.orders
 #: Length of one time unit in days.
@@ -56,6 +56,11 @@ def first_purchase(days: sa.CTE, calibration_end: dt.date) -> sa.CTE:
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return sa.cast(sa.func.sum(sa.case((condition, 1), else_=0)), sa.Integer)
+
+
+def last_purchase_day(engine: Engine) -> dt.date:
+    """The last day with an order: the end of the data (the day before the default as-of date)."""
+    return default_as_of(engine) - dt.timedelta(days=1)
 
 
 def customer_summary(
