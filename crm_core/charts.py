@@ -839,7 +839,7 @@ def clv_distribution(frame: pd.DataFrame, log_scale: bool = False, title: str | 
     Parameters
     ----------
     frame
-        ``low``, ``high``, ``customers``, ``value`` (:func:`crm_core.clv_report.clv_distribution`).
+        ``low``, ``high``, ``customers``, ``value`` (:func:`crm_core.clv.clv_distribution`).
     log_scale
         Whether the bins grow geometrically: the value axis is then logarithmic.
     """
@@ -918,7 +918,7 @@ def p_alive_matrix(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     ----------
     frame
         ``purchases``, ``since_last`` (ordered categoricals), ``customers``, ``p_alive``
-        (:func:`crm_core.clv_report.p_alive_matrix`).
+        (:func:`crm_core.clv.p_alive_matrix`).
     """
     figure = _figure(title)
     if frame.empty:
@@ -997,7 +997,7 @@ def value_forecast(frame: pd.DataFrame, money: bool = False, title: str | None =
     ----------
     frame
         ``week_end``, ``purchases_cumulative``, ``purchases_low``, ``purchases_high`` and the same for
-        ``revenue`` (:func:`crm_core.clv_report.value_forecast`).
+        ``revenue`` (:func:`crm_core.clv.value_forecast`).
     """
     figure = _figure(title)
     column = "revenue" if money else "purchases"

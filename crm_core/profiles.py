@@ -692,7 +692,7 @@ class Predictions:
         """ "2.1 purchases (80 %: 0–5)"; None without a prediction."""
         if self.expected_purchases_90d is None or self.purchases_90d_low80 is None or self.purchases_90d_high80 is None:
             return None
-        from crm_core.clv_intervals import count_with_range
+        from crm_core.clv import count_with_range
 
         return count_with_range(self.expected_purchases_90d, self.purchases_90d_low80, self.purchases_90d_high80)
 
@@ -705,7 +705,7 @@ class Predictions:
         """ "€120 (80 %: €40–€260)"; None without a prediction."""
         if self.clv is None or self.clv_low80 is None or self.clv_high80 is None:
             return None
-        from crm_core.clv_intervals import money_with_range
+        from crm_core.clv import money_with_range
 
         return money_with_range(self.clv, self.clv_low80, self.clv_high80)
 

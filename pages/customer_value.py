@@ -1,6 +1,6 @@
 """Customer value: who is valuable, who is slipping away, and how sure the model is (DESIGN.md §4, §5).
 
-The models are fitted once per data version (``clv_report.value_model``); the business assumptions only change the
+The models are fitted once per data version (``clv.value_model``); the business assumptions only change the
 predictions, never the fit. Every figure comes from crm_core through ``ui.cached``; each part is a section of
 :mod:`ui.sections`.
 """
@@ -8,7 +8,7 @@ predictions, never the fit. Every figure comes from crm_core through ``ui.cached
 import streamlit as st
 
 import ui
-from crm_core import clv_report
+from crm_core import clv
 from ui.sections import value_assumptions, value_at_risk, value_fit, value_model, value_overview, value_top
 
 ui.page("Customer value")
@@ -17,13 +17,13 @@ masked = ui.masking_enabled()
 model, report = value_fit.render()
 assumptions = value_assumptions.render()
 values = ui.cached(
-    clv_report.customer_values,
+    clv.customer_values,
     model=model,
     months=assumptions.months,
     margin=assumptions.margin / 100,
     monthly_discount_rate=assumptions.discount / 100,
 )
-totals = clv_report.value_overview(values)
+totals = clv.value_overview(values)
 value_overview.render(totals, assumptions)
 
 valuable_tab, risk_tab, sure_tab = st.tabs(

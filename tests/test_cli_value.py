@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from crm_core import cli, clv_report
+from crm_core import cli, clv
 
 
 def _url(engine) -> str:
@@ -17,17 +17,17 @@ def _url(engine) -> str:
 @pytest.fixture
 def at_risk(demo_engine):
     """The page's defaults: the top 20 % by value if they stay, 10-50 % probability of still being active."""
-    model = clv_report.value_model(demo_engine)
-    values = clv_report.customer_values(demo_engine, model)
-    threshold = clv_report.value_threshold(values, clv_report.DEFAULT_VALUABLE_SHARE / 100)
-    frame = clv_report.customers_at_risk(values, threshold, clv_report.DEFAULT_AT_RISK_P_ALIVE)
+    model = clv.value_model(demo_engine)
+    values = clv.customer_values(demo_engine, model)
+    threshold = clv.value_threshold(values, clv.DEFAULT_VALUABLE_SHARE / 100)
+    frame = clv.customers_at_risk(values, threshold, clv.DEFAULT_AT_RISK_P_ALIVE)
     assert len(frame) > 3
     return frame
 
 
 def test_retention_prints_the_economics_of_the_page(demo_engine, at_risk, capsys):
     url = _url(demo_engine)
-    economics = clv_report.retention_economics(at_risk, 0.2, 50.0)
+    economics = clv.retention_economics(at_risk, 0.2, 50.0)
     assert cli.main(["retention", "--keep", "20", "--acquisition-cost", "50", "--json", "--db", url]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["customers"] == economics.customers
@@ -43,8 +43,8 @@ def test_at_risk_lists_them_most_valuable_first(demo_engine, at_risk, capsys):
     url = _url(demo_engine)
     assert cli.main(["at-risk", "--json", "--db", url]) == 0
     document = json.loads(capsys.readouterr().out)
-    details = clv_report.customer_details(demo_engine, [int(i) for i in at_risk["customer_id"]])
-    expected = clv_report.customer_list(at_risk, details)
+    details = clv.customer_details(demo_engine, [int(i) for i in at_risk["customer_id"]])
+    expected = clv.customer_list(at_risk, details)
     assert document["customers"] == len(at_risk)
     assert [row["external_id"] for row in document["list"]] == list(expected["external_id"])
     assert [row["clv"] for row in document["list"]] == pytest.approx(list(expected["clv"]))
@@ -59,7 +59,7 @@ def test_at_risk_writes_the_consent_clean_contact_list(demo_engine, at_risk, tmp
     out = tmp_path / "at-risk.csv"
     argv = ["at-risk", "--channel", "email", "--out", str(out), "--db", _url(demo_engine)]
     assert cli.main(argv) == 0
-    export = clv_report.at_risk_export(demo_engine, [int(i) for i in at_risk["customer_id"]], "email")
+    export = clv.at_risk_export(demo_engine, [int(i) for i in at_risk["customer_id"]], "email")
     assert out.read_bytes().decode("utf-8") == export.csv_text()
     assert f"{export.exported:,} of {export.members:,} customers at risk written" in capsys.readouterr().out
     assert cli.main(["at-risk", "--channel", "email", "--db", _url(demo_engine)]) == 2
@@ -67,7 +67,7 @@ def test_at_risk_writes_the_consent_clean_contact_list(demo_engine, at_risk, tmp
 
 def test_at_risk_masks_when_the_deployment_forces_it(demo_engine, at_risk, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CRM_MASK_PII", "1")
-    details = clv_report.customer_details(demo_engine, [int(i) for i in at_risk["customer_id"]])
+    details = clv.customer_details(demo_engine, [int(i) for i in at_risk["customer_id"]])
     surnames, emails = set(details["last_name"].dropna()), set(details["email"].dropna())
     assert cli.main(["at-risk", "--json", "--db", _url(demo_engine)]) == 0
     out = capsys.readouterr().out

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import test_app
 from streamlit.testing.v1 import AppTest
 
-from crm_core import clv, clv_report, config, db, formats, labels, schema
+from crm_core import clv, config, db, formats, labels, schema
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,8 @@ def _with_engine(url: str, function, *args, **kwargs):
 
 def _expected(url: str, **assumptions):
     """The model and the predictions the page should show, from crm_core."""
-    model = _with_engine(url, clv_report.value_model)
-    values = _with_engine(url, clv_report.customer_values, model, **assumptions)
+    model = _with_engine(url, clv.value_model)
+    values = _with_engine(url, clv.customer_values, model, **assumptions)
     return model, values
 
 
@@ -65,7 +65,9 @@ def fit_calls(app_env) -> list[int]:
         calls.append(1)
         return original(*args, **kwargs)
 
-    app_env.setattr(clv, "fit_models", counting)
+    # Every fit goes through fit_models, called where a model is fitted: the page's model, the backtest, the scores.
+    for module in (clv.report, clv.backtesting, clv.scores):
+        app_env.setattr(module, "fit_models", counting)
     return calls
 
 
@@ -83,7 +85,7 @@ def test_the_models_are_fitted_once_and_never_on_a_rerun(app_env, fit_calls, duc
     assert len(fit_calls) == 2
     # New assumptions change the value, from the same fit.
     _, values = _expected(duckdb_demo_url, months=24, margin=0.6)
-    total = clv_report.value_overview(values).total_value
+    total = clv.value_overview(values).total_value
     assert test_app._metrics(at)["Predicted value"] == ui.compact_currency(total)
     assert "next 24 months" in [m.delta for m in at.metric]
 
@@ -93,7 +95,7 @@ def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):
 
     at = _open(duckdb_demo_url, app_env)
     model, values = _expected(duckdb_demo_url)
-    totals = clv_report.value_overview(values)
+    totals = clv.value_overview(values)
     shown = test_app._metrics(at)
     assert shown["Predicted value"] == ui.compact_currency(totals.total_value)
     assert shown["Average per customer"] == ui.currency_cents(totals.average_value)
@@ -103,8 +105,8 @@ def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):
     assert f"As of **{model.as_of}**" in text and model.data_statement() in text
     assert "How sure?" in text
     # The most valuable customers, in order, each linking to the profile.
-    top = clv_report.top_customers(values, 25)
-    details = _with_engine(duckdb_demo_url, clv_report.customer_details, tuple(top["customer_id"]))
+    top = clv.top_customers(values, 25)
+    details = _with_engine(duckdb_demo_url, clv.customer_details, tuple(top["customer_id"]))
     listed = at.dataframe[0].value
     assert listed["customer"].tolist() == [f"customers?customer={c}" for c in details["external_id"]]
     # Numbers (they sort as numbers) that read in the one money format.
@@ -119,8 +121,8 @@ def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):
     assert screen_text.cells(at.dataframe[0], "clv_high") == written["clv_high"].tolist()
 
     _show(at, HOW_SURE)
-    period = _with_engine(duckdb_demo_url, clv_report.default_backtest_period)
-    report = _with_engine(duckdb_demo_url, clv_report.model_report, *period)
+    period = _with_engine(duckdb_demo_url, clv.default_backtest_period)
+    report = _with_engine(duckdb_demo_url, clv.model_report, *period)
     assert f"**The backtest.** {report.backtest.sentence()}" in [str(m.value) for m in at.markdown]
     # Weekly tracking (with its band), by frequency, the forecast of purchases and of revenue, the P(alive) matrix.
     assert len(at.get("plotly_chart")) == 5
@@ -141,17 +143,19 @@ def test_at_risk_export_contains_only_consenting_customers(app_env, duckdb_demo_
     import ui
 
     exports = []
-    original = clv_report.at_risk_export
+    original = clv.at_risk_export
 
     @functools.wraps(original)
     def recording(*args, **kwargs):
         exports.append((kwargs, original(*args, **kwargs)))
         return exports[-1][1]
 
-    app_env.setattr(clv_report, "at_risk_export", recording)
+    # The name the page calls, and the defining module, where ui.cached looks the function up.
+    for namespace in (clv, clv.lists):
+        app_env.setattr(namespace, "at_risk_export", recording)
     at = _show(_open(duckdb_demo_url, app_env), AT_RISK)
     _, values = _expected(duckdb_demo_url)
-    at_risk = clv_report.customers_at_risk(values, clv_report.value_threshold(values))
+    at_risk = clv.customers_at_risk(values, clv.value_threshold(values))
     (arguments, export), *_ = exports
     assert arguments["channel"] == "email" and not arguments["mask"]
     assert arguments["customer_ids"] == tuple(at_risk["customer_id"])

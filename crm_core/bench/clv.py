@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_core import clv, clv_report
+from crm_core import clv
 from crm_core.bench.context import BenchContext
 
 #: The published CDNOW estimates (Fader, Hardie & Lee 2005), the truth of the simulated customers.
@@ -149,7 +149,7 @@ def bench_intervals(ctx: BenchContext) -> tuple[int, str, float]:
     bgnbd, gg = fit["models"]
     models = clv.FittedModels(bgnbd, gg, len(summary), int((summary["frequency"] > 0).sum()), "weeks")
     x, t_x, T, m = _columns(summary)
-    (ux, utx, uT), inverse = clv._unique_rows([x, t_x, T])
+    (ux, utx, uT), inverse = clv.unique_rows([x, t_x, T])
     months = 12
     discounted, undiscounted = clv.discounted_purchases(bgnbd, ux, utx, uT, months, 0.01)
     started = time.perf_counter()
@@ -188,16 +188,16 @@ def bench_page_first_load(ctx: BenchContext) -> tuple[int, str]:
     the fit on all data, every buyer's predictions, and the backtest on the last 26 weeks."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    model = clv_report.value_model(ctx.engine)
+    model = clv.value_model(ctx.engine)
     timings["fit"] = time.perf_counter() - started
     if not model.fitted:
         return 0, model.problem or "no model"
     started = time.perf_counter()
-    values = clv_report.customer_values(ctx.engine, model)
+    values = clv.customer_values(ctx.engine, model)
     timings["predictions"] = time.perf_counter() - started
-    period = clv_report.default_backtest_period(ctx.engine)
+    period = clv.default_backtest_period(ctx.engine)
     if period is not None:
         started = time.perf_counter()
-        clv_report.model_report(ctx.engine, *period)
+        clv.model_report(ctx.engine, *period)
         timings["backtest"] = time.perf_counter() - started
     return len(values), ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())

@@ -117,14 +117,14 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from crm_core import clv, clv_report
+    from crm_core import clv
 
     engine, _ = open_engine(args)
     db.ensure_schema(engine)
     started = time.perf_counter()
     recomputed = clv.ensure_scores(engine, force=args.force)
     seconds = time.perf_counter() - started
-    summary = clv_report.stored_scores_summary(engine)
+    summary = clv.stored_scores_summary(engine)
     if args.json:
         document = {**summary, "top": summary["top"].to_dict(orient="records"), "recomputed": recomputed}
         print(json.dumps({**document, "seconds": seconds}, indent=2, default=str))

@@ -15,13 +15,13 @@ from crm_core.cli.common import add_db, frame_rows, iso_date, open_engine, print
 
 
 def cmd_clv(args: argparse.Namespace) -> int:
-    from crm_core import clv_report
+    from crm_core import clv
 
     engine, _ = open_engine(args)
     if args.holdout_end is not None and args.holdout_end <= args.calibration_end:
         print("error: --holdout-end must be after --calibration-end", file=sys.stderr)
         return 2
-    report = clv_report.model_report(engine, args.calibration_end, args.holdout_end)
+    report = clv.model_report(engine, args.calibration_end, args.holdout_end)
     forecast = None
     if args.forecast_weeks and report.model.fitted:
         try:
@@ -77,14 +77,14 @@ def cmd_clv(args: argparse.Namespace) -> int:
 
 def _clv_forecast(engine, args: argparse.Namespace):
     """The weekly forecast of ``clv --forecast-weeks``, for all customers or a saved segment's members."""
-    from crm_core import clv_report, segments
+    from crm_core import clv, segments
 
-    model = clv_report.value_model(engine, args.calibration_end)
+    model = clv.value_model(engine, args.calibration_end)
     ids = None
     if args.segment:
         saved = segments.get_segment(engine, args.segment)
         ids = segments.segment_member_ids(engine, saved.rule, as_of=args.calibration_end + dt.timedelta(days=1))
-    return clv_report.value_forecast(engine, model, weeks=args.forecast_weeks, customer_ids=ids)
+    return clv.value_forecast(engine, model, weeks=args.forecast_weeks, customer_ids=ids)
 
 
 def _percent_pair(text: str) -> tuple[float, float]:
@@ -101,36 +101,36 @@ def _percent_pair(text: str) -> tuple[float, float]:
 def _at_risk(engine, args: argparse.Namespace):
     """The customers at risk as the Customer value page selects them (its "Who is slipping away" controls), or the
     reason there are none to select from."""
-    from crm_core import clv_report
+    from crm_core import clv
 
-    model = clv_report.value_model(engine)
+    model = clv.value_model(engine)
     if not model.fitted or not model.purchase_converged:
         return None, f"no model: {model.problem or 'the purchase model did not converge'}"
-    values = clv_report.customer_values(
+    values = clv.customer_values(
         engine,
         model,
-        months=clv_report.DEFAULT_MONTHS if args.months is None else args.months,
-        margin=clv_report.DEFAULT_MARGIN if args.margin is None else args.margin / 100,
-        monthly_discount_rate=clv_report.DEFAULT_MONTHLY_DISCOUNT if args.discount is None else args.discount / 100,
+        months=clv.DEFAULT_MONTHS if args.months is None else args.months,
+        margin=clv.DEFAULT_MARGIN if args.margin is None else args.margin / 100,
+        monthly_discount_rate=clv.DEFAULT_MONTHLY_DISCOUNT if args.discount is None else args.discount / 100,
     )
-    if not clv_report.value_overview(values).has_value:
+    if not clv.value_overview(values).has_value:
         return None, "no spend model, so there are no values to tell valuable customers by"
-    top_share = clv_report.DEFAULT_VALUABLE_SHARE if args.top_share is None else args.top_share
-    threshold = clv_report.value_threshold(values, top_share / 100)
-    p_alive = args.p_alive or clv_report.DEFAULT_AT_RISK_P_ALIVE
-    return clv_report.customers_at_risk(values, threshold, p_alive, sort_by=args.sort_by), None
+    top_share = clv.DEFAULT_VALUABLE_SHARE if args.top_share is None else args.top_share
+    threshold = clv.value_threshold(values, top_share / 100)
+    p_alive = args.p_alive or clv.DEFAULT_AT_RISK_P_ALIVE
+    return clv.customers_at_risk(values, threshold, p_alive, sort_by=args.sort_by), None
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    from crm_core import clv_report, formats
+    from crm_core import clv, formats
 
     engine, _ = open_engine(args)
     at_risk, problem = _at_risk(engine, args)
     if at_risk is None:
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    cost = args.acquisition_cost if args.acquisition_cost is not None else clv_report.average_acquisition_cost(engine)
-    economics = clv_report.retention_economics(at_risk, args.keep / 100, cost or None)
+    cost = args.acquisition_cost if args.acquisition_cost is not None else clv.average_acquisition_cost(engine)
+    economics = clv.retention_economics(at_risk, args.keep / 100, cost or None)
     if args.json:
         print_json(
             asdict(economics)
@@ -143,7 +143,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"customers at risk: {formats.count(economics.customers)}")
-    months = clv_report.DEFAULT_MONTHS if args.months is None else args.months
+    months = clv.DEFAULT_MONTHS if args.months is None else args.months
     print(f"worth if they stay: {formats.money(economics.value_at_stake)} over the next {months} months")
     print(f"predicted value: {formats.money(economics.predicted_value)} (weighted by the chance still active)")
     print()
@@ -154,7 +154,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_at_risk(args: argparse.Namespace) -> int:
-    from crm_core import clv_report, config, masking
+    from crm_core import clv, config, masking
 
     if (args.channel is None) != (args.out is None):
         print("error: at-risk writes the contact list with --channel and --out together", file=sys.stderr)
@@ -167,7 +167,7 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
     mask = config.pii_masking_forced()
     ids = [int(i) for i in at_risk["customer_id"]]
     if args.channel:
-        export = clv_report.at_risk_export(engine, ids, args.channel, mask=mask)
+        export = clv.at_risk_export(engine, ids, args.channel, mask=mask)
         try:
             with open(args.out, "w", encoding="utf-8", newline="") as handle:
                 handle.write(export.csv_text())
@@ -180,7 +180,7 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
                 print(f"  left out, {reason}: {count:,}")
         return 0
     shown = at_risk.head(args.limit)
-    listed = clv_report.customer_list(shown, clv_report.customer_details(engine, ids[: args.limit], mask=mask))
+    listed = clv.customer_list(shown, clv.customer_details(engine, ids[: args.limit], mask=mask))
     if mask:
         # An id that is an email (customers imported by email only) is masked too, as in the rfm command.
         listed = masking.mask_frame(listed, {"external_id": "id"})

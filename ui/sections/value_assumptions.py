@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from crm_core import clv_report
+from crm_core import clv
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,14 @@ class Assumptions:
 def render() -> Assumptions:
     """The assumptions' widgets, in an expander whose label says what is assumed."""
     with st.expander(
-        f"Assumptions: value over the next {st.session_state.get('cv_months', clv_report.DEFAULT_MONTHS)} months at "
-        f"{st.session_state.get('cv_margin', round(clv_report.DEFAULT_MARGIN * 100))} % margin"
+        f"Assumptions: value over the next {st.session_state.get('cv_months', clv.DEFAULT_MONTHS)} months at "
+        f"{st.session_state.get('cv_margin', round(clv.DEFAULT_MARGIN * 100))} % margin"
     ):
         left, middle, right = st.columns(3)
         months = left.select_slider(
             "Horizon",
             options=[3, 6, 12, 24, 36, 60],
-            value=clv_report.DEFAULT_MONTHS,
+            value=clv.DEFAULT_MONTHS,
             format_func=lambda m: f"{m} months",
             key="cv_months",
             help="How far ahead the predicted value reaches.",
@@ -42,7 +42,7 @@ def render() -> Assumptions:
             "Gross margin",
             min_value=5,
             max_value=100,
-            value=round(clv_report.DEFAULT_MARGIN * 100),
+            value=round(clv.DEFAULT_MARGIN * 100),
             step=5,
             format="%d %%",
             key="cv_margin",
@@ -52,15 +52,15 @@ def render() -> Assumptions:
             "Monthly discount rate (%)",
             min_value=0.0,
             max_value=5.0,
-            value=clv_report.DEFAULT_MONTHLY_DISCOUNT * 100,
+            value=clv.DEFAULT_MONTHLY_DISCOUNT * 100,
             step=0.25,
             key="cv_discount",
             help="Money next year is worth less than money today: each month ahead counts this much less.",
         )
         st.caption(
             "Profiles, segments and campaign deciles use the defaults "
-            f"({clv_report.DEFAULT_MONTHS} months, {round(clv_report.DEFAULT_MARGIN * 100)} % margin, "
-            f"{clv_report.DEFAULT_MONTHLY_DISCOUNT * 100:g} % a month). Changing them here recomputes the value, "
+            f"({clv.DEFAULT_MONTHS} months, {round(clv.DEFAULT_MARGIN * 100)} % margin, "
+            f"{clv.DEFAULT_MONTHLY_DISCOUNT * 100:g} % a month). Changing them here recomputes the value, "
             "not the model."
         )
     return Assumptions(months=months, margin=margin, discount=discount)

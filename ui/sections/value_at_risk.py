@@ -7,19 +7,17 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import clv, clv_report, labels, schema
+from crm_core import clv, labels, schema
 from ui.sections import value_lists
 from ui.tables import table
 
 #: Rows the at-risk list shows; the export has them all.
 LIST_MAX = 200
 #: The orders of the list of customers at risk, as the choice names them.
-RISK_ORDERS = {"value_if_active": "Value if they stay", **clv_report.LIST_ORDERS}
+RISK_ORDERS = {"value_if_active": "Value if they stay", **clv.LIST_ORDERS}
 
 
-def render(
-    values: pd.DataFrame, totals: clv_report.ValueOverview, model: clv_report.ValueModel, horizon: str, masked: bool
-) -> None:
+def render(values: pd.DataFrame, totals: clv.ValueOverview, model: clv.ValueModel, horizon: str, masked: bool) -> None:
     """The choice of who counts as valuable and at risk, the retention economics, the list and the export."""
     if not totals.has_value:
         st.caption("Without a spend model there are no values to tell valuable customers by.")
@@ -34,14 +32,14 @@ def render(
         "Valuable: the top share of customers by value if they stay",
         min_value=5,
         max_value=100,
-        value=clv_report.DEFAULT_VALUABLE_SHARE,
+        value=clv.DEFAULT_VALUABLE_SHARE,
         step=5,
         format="%d %%",
         key="cv_top_share",
         help="100 % takes every customer in the range of the probability of still being active.",
     )
-    min_value = clv_report.value_threshold(values, top_share / 100)
-    lowest, highest = clv_report.DEFAULT_AT_RISK_P_ALIVE
+    min_value = clv.value_threshold(values, top_share / 100)
+    lowest, highest = clv.DEFAULT_AT_RISK_P_ALIVE
     low, high = right.slider(
         "Probability of still being active",
         min_value=0,
@@ -52,7 +50,7 @@ def render(
         key="cv_p_alive",
         help=clv.describe_churn_risk_bands(),
     )
-    at_risk = clv_report.customers_at_risk(values, min_value, (low / 100, high / 100))
+    at_risk = clv.customers_at_risk(values, min_value, (low / 100, high / 100))
     st.caption(
         f"Customers worth at least {ui.currency(min_value)} over the {horizon} if they stay, with a "
         f"{low} – {high} % probability of still being active."
@@ -63,7 +61,7 @@ def render(
     st.subheader("Retention economics")
     keep, cost = st.columns(2)
     keep_share = keep.slider("Keep this many more of them", 1, 50, 10, format="%d %%", key="cv_keep_share")
-    average_cost = ui.cached(clv_report.average_acquisition_cost)
+    average_cost = ui.cached(clv.average_acquisition_cost)
     acquisition_cost = cost.number_input(
         "Cost of winning a new customer (€)",
         min_value=0.0,
@@ -73,7 +71,7 @@ def render(
         help="Default: the average acquisition cost recorded for your customers"
         + ("." if average_cost else " — none is recorded, so €40 as an example."),
     )
-    economics = clv_report.retention_economics(at_risk, keep_share / 100, acquisition_cost or None)
+    economics = clv.retention_economics(at_risk, keep_share / 100, acquisition_cost or None)
     count.metric("Customers at risk", ui.number(economics.customers), border=True)
     stake.metric(
         "Worth if they stay",
@@ -103,7 +101,7 @@ def render(
             format_func=lambda order: RISK_ORDERS[order],
             key="cv_risk_order",
         )
-        at_risk = clv_report.customers_at_risk(
+        at_risk = clv.customers_at_risk(
             values, min_value, (low / 100, high / 100), sort_by=risk_order or "value_if_active"
         )
         value_lists.render(at_risk.head(LIST_MAX), "cv_at_risk", horizon, masked, first=risk_order or "value_if_active")
@@ -112,7 +110,7 @@ def render(
         export_panel(at_risk, model, masked)
 
 
-def export_panel(at_risk: pd.DataFrame, model: clv_report.ValueModel, masked: bool) -> None:
+def export_panel(at_risk: pd.DataFrame, model: clv.ValueModel, masked: bool) -> None:
     """The customers at risk as a CSV for one channel: only those who may be contacted on it, and why the others
     are left out."""
     st.subheader("Export for a retention campaign")
@@ -125,7 +123,7 @@ def export_panel(at_risk: pd.DataFrame, model: clv_report.ValueModel, masked: bo
     )
     if channel is not None:
         export = ui.cached(
-            clv_report.at_risk_export,
+            clv.at_risk_export,
             customer_ids=tuple(int(i) for i in at_risk["customer_id"]),
             channel=channel,
             mask=masked,

@@ -6,13 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from crm_core import clv_report
+from crm_core import clv
 
 
-def render() -> tuple[clv_report.ValueModel, clv_report.ModelReport | None]:
+def render() -> tuple[clv.ValueModel, clv.ModelReport | None]:
     """The fitted model and its backtest report (None when the history is too short to hold some back)."""
     with st.spinner("Fitting the customer-value models (once per data import)…"):
-        model = ui.cached(clv_report.value_model)
+        model = ui.cached(clv.value_model)
 
     st.caption(f"As of **{model.as_of}** (the day after the last order). {model.data_statement()}")
     if not model.fitted:
@@ -31,12 +31,10 @@ def render() -> tuple[clv_report.ValueModel, clv_report.ModelReport | None]:
     if not model.purchase_converged:
         st.stop()
 
-    period = ui.cached(clv_report.default_backtest_period)
+    period = ui.cached(clv.default_backtest_period)
     with st.spinner("Testing the model on the last weeks of data (once per data import)…"):
-        report = (
-            ui.cached(clv_report.model_report, calibration_end=period[0], holdout_end=period[1]) if period else None
-        )
-    level, how_sure = clv_report.confidence_statement(model, report)
+        report = ui.cached(clv.model_report, calibration_end=period[0], holdout_end=period[1]) if period else None
+    level, how_sure = clv.confidence_statement(model, report)
     if level == "good":
         st.success(f"**How sure?** {how_sure}", icon=":material/verified:")
     else:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import clv, clv_report, labels
+from crm_core import clv, labels
 from ui.tables import table
 
 
@@ -47,8 +47,8 @@ def render(rows: pd.DataFrame, key: str, horizon: str, masked: bool, first: str 
     """A list of customers (rows of customer_values) with who they are, linking to their profiles; ``first`` is
     the value column the list is ranked by, shown right after the name."""
     ids = tuple(int(i) for i in rows["customer_id"])
-    details = ui.cached(clv_report.customer_details, customer_ids=ids, mask=masked)
-    listed = clv_report.customer_list(rows, details)
+    details = ui.cached(clv.customer_details, customer_ids=ids, mask=masked)
+    listed = clv.customer_list(rows, details)
     listed.insert(0, "customer", ui.profile_links(listed.pop("external_id")))
     key_columns = list(dict.fromkeys(["customer", "name", first, "clv", "value_if_active", "p_alive", "churn_risk"]))
     secondary = ["days_since_last", "purchases", "p_purchase", "expected_spend", "clv_low", "clv_high", "country"]

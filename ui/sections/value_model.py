@@ -7,20 +7,20 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import charts, clv, clv_report, labels
+from crm_core import charts, clv, labels
 from ui.tables import table
 
 
 def render(
-    model: clv_report.ValueModel,
-    report: clv_report.ModelReport | None,
+    model: clv.ValueModel,
+    report: clv.ModelReport | None,
     values: pd.DataFrame,
-    totals: clv_report.ValueOverview,
+    totals: clv.ValueOverview,
 ) -> None:
     """Everything that says how far the predictions can be trusted."""
     if report is None:
         st.info(
-            f"The purchase history is shorter than {clv_report.MIN_BACKTEST_WEEKS} weeks, too short to hold some "
+            f"The purchase history is shorter than {clv.MIN_BACKTEST_WEEKS} weeks, too short to hold some "
             "of it back and check the model against it.",
             icon=":material/info:",
         )
@@ -61,7 +61,7 @@ def render(
                     "nominal": labels.Column("Promised", "percent"),
                 },
             )
-    forecast = ui.cached(clv_report.value_forecast, model=model)
+    forecast = ui.cached(clv.value_forecast, model=model)
     st.subheader("The next 13 weeks, all customers together")
     purchases_chart, revenue_chart = st.columns(2)
     purchases_chart.plotly_chart(
@@ -76,7 +76,7 @@ def render(
         "and the model's uncertainty about its parameters. The backtest above shows whether such bands held."
     )
     st.plotly_chart(
-        charts.p_alive_matrix(clv_report.p_alive_matrix(values), title="Probability of still being active"),
+        charts.p_alive_matrix(clv.p_alive_matrix(values), title="Probability of still being active"),
         key="cv_p_alive_matrix",
     )
     st.caption(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from crm_core import clv, clv_report
+from crm_core import clv
 from ui.sections.value_assumptions import Assumptions
 
 
-def render(totals: clv_report.ValueOverview, assumptions: Assumptions) -> None:
+def render(totals: clv.ValueOverview, assumptions: Assumptions) -> None:
     """Five cards: predicted value, average, likely still active, high churn risk, purchases in the purchase window."""
     margin, discount, horizon = assumptions.margin, assumptions.discount, assumptions.horizon
     cards = st.columns(5)

@@ -6,14 +6,14 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import charts, clv_report
+from crm_core import charts, clv
 from ui.sections import value_lists
 
 #: Rows of the list of the most valuable customers.
 TOP_MAX = 25
 
 
-def render(values: pd.DataFrame, totals: clv_report.ValueOverview, horizon: str, masked: bool) -> None:
+def render(values: pd.DataFrame, totals: clv.ValueOverview, horizon: str, masked: bool) -> None:
     """The distribution of the predicted value over ``horizon`` and the most valuable customers."""
     if not totals.has_value:
         st.caption("Without a spend model there are no values to rank customers by.")
@@ -21,7 +21,7 @@ def render(values: pd.DataFrame, totals: clv_report.ValueOverview, horizon: str,
     log_scale = st.toggle(
         "Log scale", value=True, key="cv_log", help="Spread out the many small values; off: equal steps in €."
     )
-    bins = clv_report.clv_distribution(values, log_scale=log_scale)
+    bins = clv.clv_distribution(values, log_scale=log_scale)
     st.plotly_chart(
         charts.clv_distribution(bins, log_scale=log_scale, title=f"Customers by predicted value, {horizon}"),
         key="cv_distribution",
@@ -32,14 +32,14 @@ def render(values: pd.DataFrame, totals: clv_report.ValueOverview, horizon: str,
     )
     top_order = st.segmented_control(
         "Rank by",
-        list(clv_report.LIST_ORDERS),
+        list(clv.LIST_ORDERS),
         default="clv",
-        format_func=lambda order: clv_report.LIST_ORDERS[order],
+        format_func=lambda order: clv.LIST_ORDERS[order],
         key="cv_top_order",
         help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
     )
     value_lists.render(
-        clv_report.top_customers(values, TOP_MAX, sort_by=top_order or "clv"),
+        clv.top_customers(values, TOP_MAX, sort_by=top_order or "clv"),
         "cv_top",
         horizon,
         masked,

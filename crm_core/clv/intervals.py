@@ -1,6 +1,6 @@
 """Predictive intervals of the customer-value models: how many purchases, how much value, how sure.
 
-The point predictions of :mod:`crm_core.clv` are expectations. Here are their distributions:
+The point predictions of :mod:`crm_core.clv.predictions` are expectations. Here are their distributions:
 
 1. :func:`purchase_count_distribution` — the BG/NBD probability of y purchases in the next t time units given a
    customer's history, P(Y(t) = y | x, t_x, T), in closed form, and from it the 50 / 80 / 95 % predictive intervals of
@@ -8,16 +8,15 @@ The point predictions of :mod:`crm_core.clv` are expectations. Here are their di
 2. :func:`revenue_intervals` — the revenue of those purchases: a sum of Y Gamma-distributed purchase values whose
    rate has the customer's Gamma-Gamma posterior; its distribution is a point mass at 0 (no purchase) plus a
    continuous part, approximated by a Gamma distribution with the exact first two moments. The CLV interval is the
-   revenue interval times the margin and the customer's discount factor (:func:`clv_intervals`).
+   revenue interval times the margin and the customer's discount factor (:func:`value_interval`).
 3. Parameter uncertainty enters through a mixture over parameter sets (:func:`sigma_points`): the estimates plus
    and minus sqrt(k) times the columns of the Cholesky factor of their covariance (the inverse Hessian of the
    negative log-likelihood, in log-parameter space), each with weight 1 / 2k. Averaging a prediction over these 2k
    points reproduces its mean and variance under the asymptotic normal distribution of the estimates to second
    order (the unscented transform; Julier & Uhlmann 2004), at the cost of 2k model evaluations instead of the
    hundreds of a bootstrap.
-4. :func:`total_forecast` — totals over many customers by week with a band (sums of independent customers given the
-   parameters, so a normal band with the variance of each customer plus that of the parameters), and
-   :func:`interval_calibration` — how often the intervals held on a holdout.
+4. Totals over many customers with a band (:mod:`crm_core.clv.totals`) and how often the intervals held on a
+   holdout (:mod:`crm_core.clv.calibration`) build on these distributions.
 
 The conditional count distribution
 ----------------------------------
@@ -65,10 +64,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import special
 
 from crm_core import formats
+from crm_core.clv.bgnbd import probability_alive
+from crm_core.clv.fitting import unique_rows
 
 #: The interval levels shown and stored.
 LEVELS: tuple[float, ...] = (0.5, 0.8, 0.95)
@@ -199,12 +199,7 @@ def _mix(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.einsum("s,sn->n", weights, values)
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """sum(a * b) without BLAS (see :func:`_mix`)."""
-    return float(np.einsum("i,i->", a, b))
-
-
-def _check_levels(levels: Sequence[float]) -> tuple[float, ...]:
+def check_levels(levels: Sequence[float]) -> tuple[float, ...]:
     out = tuple(float(level) for level in levels)
     if not out or not all(0 < level < 1 for level in out):
         raise ValueError(f"interval levels must be probabilities between 0 and 1, not {levels}")
@@ -221,7 +216,7 @@ def purchase_count_pmf(params: Any, t: Any, frequency: Any, recency: Any, T: Any
     t_, x, t_x, T_ = (np.asarray(v, dtype=float).ravel() for v in np.broadcast_arrays(t, frequency, recency, T))
     point = np.asarray(params, dtype=float)[None, :]
     r, alpha, a, b = point[0]
-    p_alive = _p_alive(point, x, t_x, T_)[0]
+    p_alive = _alive(point, x, t_x, T_)[0]
     log_nb = (r + x) * (np.log(alpha + T_) - np.log(alpha + T_ + t_))
     with np.errstate(divide="ignore"):
         log_q = np.log(t_) - np.log(alpha + T_ + t_)
@@ -278,22 +273,22 @@ def purchase_count_distribution(
         Also keep the moments under each parameter set (for the variance of totals); otherwise those fields are
         empty arrays.
     """
-    levels = _check_levels(levels) if len(levels) else ()
+    levels = check_levels(levels) if len(levels) else ()
     t_, x, t_x, T_ = (np.asarray(v, dtype=float).ravel() for v in np.broadcast_arrays(t, frequency, recency, T))
     if np.any(t_ < 0) or np.any(np.isnan(t_)):
         raise ValueError("t must not be negative")
     n = len(x)
     points, weights = sigma_points(params, log_covariance)
     S = len(weights)
-    p_alive = _p_alive(points, x, t_x, T_)
+    p_alive = _alive(points, x, t_x, T_)
     # Distinct (x, T, t): the alive customer's distribution.
-    group_of, first = _distinct_rows(x, T_, t_)
-    G = len(first)
+    (ux, uT, ut), group_of = unique_rows([x, T_, t_])
+    G = len(ux)
     r, alpha, a, b = (points[:, i : i + 1] for i in range(4))
     # Loop state of the groups still open (compacted), and the results of all groups.
     groups = np.arange(G)
-    xg = np.broadcast_to(x[first][None, :], (S, G)).copy()
-    Tg, tg = T_[first][None, :], t_[first][None, :]
+    xg = np.broadcast_to(ux[None, :], (S, G)).copy()
+    Tg, tg = uT[None, :], ut[None, :]
     log_nb = (r + xg) * (np.log(alpha + Tg) - np.log(alpha + Tg + tg))
     with np.errstate(divide="ignore"):
         log_q = np.broadcast_to(np.log(tg) - np.log(alpha + Tg + tg), (S, G)).copy()
@@ -383,34 +378,16 @@ def purchase_count_distribution(
     return CountDistribution(levels, low, high, probability, mean, second, p_zero, mean_s, second_s, p_zero_s, weights)
 
 
-def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's index among the distinct rows of the columns, and the first row of each distinct one (hash-based,
-    as :func:`crm_core.clv.grouped_summary`)."""
-    n = len(columns[0])
-    key = np.zeros(n, dtype=np.int64)
-    for column in columns:
-        codes, uniques = pd.factorize(column)
-        key = pd.factorize(key * len(uniques) + codes)[0].astype(np.int64)
-    group_of = key.astype(np.intp)
-    first = np.empty(int(group_of.max()) + 1 if n else 0, dtype=np.intp)
-    first[group_of[::-1]] = np.arange(n - 1, -1, -1)
-    return group_of, first
-
-
-def _p_alive(points: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """P(alive | x, t_x, T) per parameter set (rows) and history (columns) (Fader, Hardie & Lee 2008, note 021)."""
+def _alive(points: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """P(alive | x, t_x, T) per parameter set (rows) and history (columns)."""
     r, alpha, a, b = (points[:, i : i + 1] for i in range(4))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_odds_dead = (
-            np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-        )
-    return np.where(x > 0, special.expit(-log_odds_dead), 1.0)
+    return probability_alive(x, t_x, T, r, alpha, a, b)
 
 
 # --- intervals of counts, probabilities and value ------------------------------------------------------------------
 
 
-def _normal_quantile(level: float) -> float:
+def normal_quantile(level: float) -> float:
     return float(special.ndtri((1 + level) / 2))
 
 
@@ -425,12 +402,12 @@ def probability_interval(
     low, high
         Arrays (n, len(levels)).
     """
-    levels = _check_levels(levels)
+    levels = check_levels(levels)
     clipped = np.clip(p_by_point, 1e-12, 1 - 1e-12)
     logits = special.logit(clipped)
     centre = special.logit(np.clip(np.asarray(estimate, dtype=float), 1e-12, 1 - 1e-12))
     sd = np.sqrt(np.maximum(_mix(weights, (logits - _mix(weights, logits)) ** 2), 0.0))
-    z = np.array([_normal_quantile(level) for level in levels])
+    z = np.array([normal_quantile(level) for level in levels])
     low = special.expit(centre[:, None] - z[None, :] * sd[:, None])
     high = special.expit(centre[:, None] + z[None, :] * sd[:, None])
     return low, high
@@ -547,255 +524,28 @@ def revenue_cdf(value: float, pmf: np.ndarray, params: Any, frequency: float, mo
     return float(pmf[0] + np.sum(pmf[1:] * special.betainc(p * y, Q, value / (value + s))))
 
 
+def level_label(level: float) -> str:
+    """The name of an interval's level: 0.8 -> "80 %"."""
+    return f"{level * 100:.0f} %"
+
+
 def count_with_range(expected: float, low: float, high: float, level: float = DISPLAY_LEVEL) -> str:
     """ "2.1 purchases (80 %: 0–5)": an expected count with its predictive interval."""
     unit = "purchase" if round(expected, 1) == 1 else "purchases"
-    span = f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
-    return f"{expected:,.1f} {unit} ({level:.0%}: {span})".replace("%:", " %:")
+    span = formats.count(low) if low == high else f"{formats.count(low)}–{formats.count(high)}"
+    return f"{formats.number(expected, 1)} {unit} ({level_label(level)}: {span})"
+
+
+def money_range(low: float, high: float, level: float = DISPLAY_LEVEL) -> str:
+    """ "80 %: €40–€260": the predictive interval of an amount (whole units)."""
+    low_text, high_text = formats.money(low, cents=False), formats.money(high, cents=False)
+    span = low_text if round(low) == round(high) else f"{low_text}–{high_text}"
+    return f"{level_label(level)}: {span}"
 
 
 def money_with_range(value: float, low: float, high: float, level: float = DISPLAY_LEVEL) -> str:
     """ "€120 (80 %: €40–€260)": a predicted amount with its predictive interval (whole units)."""
-
-    def money(v: float) -> str:
-        return formats.money(v, cents=False)
-
-    span = money(low) if round(low) == round(high) else f"{money(low)}–{money(high)}"
-    return f"{money(value)} ({level:.0%}: {span})".replace("%:", " %:")
-
-
-# --- totals over many customers -------------------------------------------------------------------------------------
-
-
-def total_band(
-    mean_total: float, variance_total: float, levels: Sequence[float] = LEVELS
-) -> dict[float, tuple[float, float]]:
-    """A normal band for a total of many independent customers: mean +- z sd, cut at 0."""
-    sd = math.sqrt(max(variance_total, 0.0))
-    return {
-        level: (max(mean_total - _normal_quantile(level) * sd, 0.0), mean_total + _normal_quantile(level) * sd)
-        for level in _check_levels(levels)
-    }
-
-
-def count_total_moments(count: CountDistribution, weights: Any = None) -> tuple[float, float]:
-    """Mean and variance of the total purchases of the histories (each counted ``weights`` times): the sum of the
-    customers' variances under the mixture plus the variance of the expected total over the parameter sets (which
-    does not shrink with the number of customers)."""
-    w = np.ones(len(count.mean)) if weights is None else np.asarray(weights, dtype=float)
-    if count.mean_by_point.shape[1] != len(w):
-        raise ValueError("the count distribution was computed without by_point=True")
-    totals = np.einsum("sn,n->s", count.mean_by_point, w)
-    mean = _dot(count.weights, totals)
-    within = float(np.sum(w * count.variance))
-    between = _dot(count.weights, (totals - mean) ** 2)
-    return mean, within + between
-
-
-def revenue_total_moments(count: CountDistribution, spend: SpendMoments) -> tuple[float, float]:
-    """Mean and variance of the total revenue: the customers' own variances plus the variance of the expected
-    total over the parameter sets of both models (independent fits).
-
-    ``count`` and ``spend`` are per customer, or per distinct history with ``spend`` from
-    :meth:`SpendMoments.summed`: every term is linear in the count's moments and the customers' spend terms.
-    """
-    squared = spend.mean_spend**2 if spend.mean_spend_squared is None else spend.mean_spend_squared
-    mean = _dot(count.mean, np.nan_to_num(spend.mean_spend))
-    second = _dot(count.second_moment, np.nan_to_num(spend.factor_y2)) + _dot(count.mean, np.nan_to_num(spend.factor_y))
-    within = max(second - _dot(count.mean**2, np.nan_to_num(squared)), 0.0)
-    totals = np.einsum("sn,un->su", count.mean_by_point, np.nan_to_num(spend.mean_spend_by_point))
-    joint = count.weights[:, None] * spend.weights[None, :]
-    centre = float(np.sum(joint * totals))
-    between = float(np.sum(joint * (totals - centre) ** 2))
-    return mean, within + between
-
-
-# --- calibration on a holdout --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IntervalCalibration:
-    """How often the predictive intervals held on a holdout (:func:`interval_calibration`).
-
-    Attributes
-    ----------
-    levels
-        The interval levels.
-    customers
-        Customers of the calibration cohort.
-    coverage
-        Per level, the share of customers whose actual holdout purchases fell inside their interval.
-    nominal
-        Per level, the average probability that the intervals hold under the model (at least the level: counts
-        are whole numbers). Coverage within :data:`CALIBRATION_TOLERANCE` of it means the intervals are honest.
-    revenue_coverage
-        Per level, the share of customers whose actual holdout revenue fell inside their revenue interval (None
-        without a spend model).
-    predicted_total, total_sd, actual_total
-        The cohort's holdout purchases: expected, standard deviation (customers and parameters), actual.
-    total_bands
-        Per level, the (low, high) band of the total.
-    by_frequency
-        Coverage and nominal probability at the display level by calibration purchases (0..6, "7+"):
-        ``frequency``, ``customers``, ``coverage``, ``nominal``.
-    """
-
-    levels: tuple[float, ...]
-    customers: int
-    coverage: tuple[float, ...]
-    nominal: tuple[float, ...]
-    revenue_coverage: tuple[float, ...] | None
-    predicted_total: float
-    total_sd: float
-    actual_total: float
-    total_bands: dict[float, tuple[float, float]]
-    by_frequency: Any
-
-    @property
-    def total_percentile(self) -> float:
-        """Where the actual total falls in the predicted total's distribution (normal), 0-1."""
-        if not self.total_sd > 0:
-            return math.nan
-        return float(special.ndtr((self.actual_total - self.predicted_total) / self.total_sd))
-
-    def calibrated(self, tolerance: float | None = None) -> tuple[bool, ...]:
-        """Per level, whether the coverage is within ``tolerance`` of the nominal probability."""
-        tol = CALIBRATION_TOLERANCE if tolerance is None else tolerance
-        return tuple(abs(c - n) <= tol for c, n in zip(self.coverage, self.nominal, strict=True))
-
-    def total_inside(self) -> tuple[bool, ...]:
-        """Per level, whether the actual total fell inside the total's band."""
-        return tuple(low <= self.actual_total <= high for low, high in (self.total_bands[lv] for lv in self.levels))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "levels": list(self.levels),
-            "customers": self.customers,
-            "coverage": list(self.coverage),
-            "nominal": list(self.nominal),
-            "calibrated": list(self.calibrated()),
-            "revenue_coverage": list(self.revenue_coverage) if self.revenue_coverage else None,
-            "predicted_total": self.predicted_total,
-            "total_sd": self.total_sd,
-            "actual_total": self.actual_total,
-            "total_percentile": self.total_percentile,
-            "total_bands": {str(level): list(band) for level, band in self.total_bands.items()},
-            "total_inside": list(self.total_inside()),
-            "by_frequency": self.by_frequency.to_dict(orient="records"),
-        }
-
-
-#: Coverage within this many points of the intervals' probability counts as calibrated.
-CALIBRATION_TOLERANCE = 0.05
-#: Calibration purchase counts shown one by one in the calibration by frequency; larger counts are pooled.
-CALIBRATION_MAX_FREQUENCY = 7
-
-
-def interval_calibration(
-    bgnbd: Any,
-    gamma_gamma: Any,
-    summary: Any,
-    holdout_length: float,
-    levels: Sequence[float] = LEVELS,
-) -> IntervalCalibration:
-    """Compare each customer's predictive intervals for the holdout with what happened in it.
-
-    Parameters
-    ----------
-    bgnbd, gamma_gamma
-        Models fitted on the calibration period (``gamma_gamma`` may be None).
-    summary
-        A :func:`crm_core.clv.customer_summary` with ``holdout_purchases`` and ``holdout_value``.
-    holdout_length
-        Length of the holdout in the summary's time unit.
-    """
-    levels = _check_levels(levels)
-    x = summary["frequency"].to_numpy(dtype=float)
-    t_x = summary["recency"].to_numpy(dtype=float)
-    T = summary["T"].to_numpy(dtype=float)
-    actual = summary["holdout_purchases"].to_numpy(dtype=float)
-    group_of, first = _distinct_rows(x, t_x, T)
-    count = purchase_count_distribution(
-        bgnbd.param_vector,
-        holdout_length,
-        x[first],
-        t_x[first],
-        T[first],
-        levels=levels,
-        log_covariance=bgnbd.log_covariance_,
-        by_point=True,
-    ).take(group_of)
-    inside = (actual[:, None] >= count.low) & (actual[:, None] <= count.high)
-    mean_total, variance_total = count_total_moments(count)
-    revenue_coverage = None
-    if gamma_gamma is not None:
-        spend = spend_moments(gamma_gamma.param_vector, x, summary["monetary_value"], gamma_gamma.log_covariance_)
-        probabilities = [p for level in levels for p in ((1 - level) / 2, (1 + level) / 2)]
-        quantiles = revenue_quantiles(count, spend, probabilities)
-        value = summary["holdout_value"].to_numpy(dtype=float)
-        revenue_coverage = tuple(
-            float(np.mean((value >= quantiles[:, 2 * j]) & (value <= quantiles[:, 2 * j + 1])))
-            for j in range(len(levels))
-        )
-    display = levels.index(DISPLAY_LEVEL) if DISPLAY_LEVEL in levels else len(levels) // 2
-    band = np.minimum(x, CALIBRATION_MAX_FREQUENCY).astype(int)
-    grouped = (
-        pd.DataFrame({"band": band, "inside": inside[:, display], "nominal": count.probability[:, display]})
-        .groupby("band")
-        .agg(customers=("inside", "size"), coverage=("inside", "mean"), nominal=("nominal", "mean"))
-        .reset_index()
-    )
-    labels = [str(k) if k < CALIBRATION_MAX_FREQUENCY else f"{k}+" for k in grouped["band"]]
-    by_frequency = grouped.drop(columns="band")
-    by_frequency.insert(0, "frequency", labels)
-    return IntervalCalibration(
-        levels=levels,
-        customers=len(x),
-        coverage=tuple(float(v) for v in inside.mean(axis=0)),
-        nominal=tuple(float(v) for v in count.probability.mean(axis=0)),
-        revenue_coverage=revenue_coverage,
-        predicted_total=mean_total,
-        total_sd=math.sqrt(max(variance_total, 0.0)),
-        actual_total=float(actual.sum()),
-        total_bands=total_band(mean_total, variance_total, levels),
-        by_frequency=by_frequency,
-    )
-
-
-def cohort_tracking_band(
-    params: Any,
-    log_covariance: Any,
-    elapsed: np.ndarray,
-    counts: np.ndarray,
-    level: float = DISPLAY_LEVEL,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and band of a cohort's cumulative repeat purchases X(t) (Fader, Hardie & Lee 2005, equation 8: the
-    count of a customer with no history, x = t_x = T = 0), ``counts[d]`` customers of first-purchase day d having
-    been around ``elapsed[d, w]`` time units at the end of week w.
-
-    Returns
-    -------
-    mean, low, high
-        Per week (columns of ``elapsed``).
-    """
-    elapsed = np.asarray(elapsed, dtype=float)
-    values, index = np.unique(elapsed, return_inverse=True)
-    zero = np.zeros(len(values))
-    count = purchase_count_distribution(
-        params, values, zero, zero, zero, levels=(), log_covariance=log_covariance, by_point=True
-    )
-    index = index.reshape(elapsed.shape)
-    c = np.asarray(counts, dtype=float)[:, None]
-    totals = np.einsum("dw,sdw->sw", c, count.mean_by_point[:, index])
-    mean = np.einsum("s,sw->w", count.weights, totals)
-    within = np.sum(c * count.variance[index], axis=0)
-    between = np.einsum("s,sw->w", count.weights, (totals - mean) ** 2)
-    sd = np.sqrt(np.maximum(within + between, 0.0))
-    z = _normal_quantile(level)
-    return mean, np.maximum(mean - z * sd, 0.0), mean + z * sd
-
-
-# --- the value of each customer ------------------------------------------------------------------------------------
+    return f"{formats.money(value, cents=False)} ({money_range(low, high, level)})"
 
 
 def value_interval(

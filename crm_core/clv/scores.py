@@ -1,0 +1,160 @@
+"""The stored scores: ``customer_scores`` brought up to date by the explicit scoring step (:func:`ensure_scores`),
+and what ``python -m crm_core score`` prints about them (:func:`stored_scores_summary`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from crm_core import db, dialect, schema
+from crm_core.clv.intervals import count_with_range, money_range
+from crm_core.clv.predictions import (
+    DEFAULT_MARGIN,
+    DEFAULT_MONTHLY_DISCOUNT,
+    DEFAULT_MONTHS,
+    customer_predictions,
+    fit_models,
+)
+from crm_core.clv.summary import customer_summary, last_purchase_day
+
+customers = schema.customers
+
+
+#: Columns of :func:`customer_predictions` stored under another name in ``customer_scores`` (the intervals at
+#: :data:`crm_core.clv.intervals.DISPLAY_LEVEL`, 80 %).
+STORED_SCORE_COLUMNS = {
+    "expected_purchases": "expected_purchases_90d",
+    "p_purchase": "prob_purchase_90d",
+    "purchases_low": "purchases_90d_low80",
+    "purchases_high": "purchases_90d_high80",
+    "clv_low": "clv_low80",
+    "clv_high": "clv_high80",
+}
+
+
+def _upgrade_scores_table(engine: Engine) -> bool:
+    """Rebuild ``customer_scores`` when it lacks columns of the current schema (a database created by an earlier
+    version): the table holds derived data only, so it is dropped and created empty, and the caller recomputes it.
+    Returns whether it was rebuilt."""
+    table = schema.customer_scores
+    if not sa.inspect(engine).has_table(table.name):
+        return False  # no schema yet: db.ensure_schema creates the table with the rest
+    # Selecting every column of the current schema fails on an older table (column reflection is not available
+    # on every engine's driver, a query is).
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(*table.columns).limit(0)).all()
+        return False
+    except sa.exc.DBAPIError:
+        pass
+    with engine.begin() as conn:
+        table.drop(conn)
+        table.create(conn)
+    return True
+
+
+def ensure_scores(
+    engine: Engine,
+    months: int = DEFAULT_MONTHS,
+    margin: float = DEFAULT_MARGIN,
+    monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT,
+    force: bool = False,
+) -> bool:
+    """Bring ``customer_scores`` up to date with the data, so that segments, profiles and campaigns can use the model
+    outputs in SQL.
+
+    Nothing happens when the scores were computed for the current facts version (``meta`` key
+    :data:`crm_core.db.SCORES_VERSION_KEY`; saving a segment does not change it). Otherwise both models are fitted
+    on the whole purchase history up to the last day with orders (:func:`crm_core.clv.summary.last_purchase_day`)
+    and every buyer's predictions replace the stored ones in one transaction; the data version is not changed
+    (scores are derived data). When the data cannot support a fit
+    the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`. A table
+    from an earlier version without the interval columns is rebuilt first (:func:`_upgrade_scores_table`).
+
+    ``force`` recomputes them even when they are current (``python -m crm_core score --force``).
+
+    Returns
+    -------
+    bool
+        True when the scores were recomputed.
+    """
+    version = str(db.facts_version(engine))
+    upgraded = _upgrade_scores_table(engine)
+    if not (upgraded or force) and db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
+        return False
+    calibration_end = last_purchase_day(engine)
+    summary = customer_summary(engine, calibration_end)
+    columns = [c.name for c in schema.customer_scores.columns]
+    scores = pd.DataFrame(columns=columns)
+    try:
+        models = fit_models(summary)
+        predictions = customer_predictions(models, summary, months, margin, monthly_discount_rate)
+        scores = predictions.rename(columns=STORED_SCORE_COLUMNS)[columns]
+        note = " ".join(models.warnings)
+    except ValueError as exc:
+        note = str(exc)
+    with engine.begin() as conn:
+        conn.execute(schema.customer_scores.delete())
+        dialect.bulk_insert(conn, schema.customer_scores, scores)
+        db.set_meta(conn, db.SCORES_VERSION_KEY, version)
+        db.set_meta(conn, db.SCORES_NOTE_KEY, note)
+    return True
+
+
+def stored_scores_summary(engine: Engine, top: int = 10) -> dict[str, Any]:
+    """What ``python -m crm_core score`` prints about ``customer_scores``: how many customers are scored, their total
+    predicted value, how many have a lower 80 % bound above 0, the note of the fit, and the ``top`` most valuable
+    with their ranges (one aggregate query and one ranked query).
+
+    Returns
+    -------
+    dict
+        ``customers``, ``clv_total``, ``sure_customers``, ``note``, ``top`` (DataFrame: ``customer`` (external id),
+        ``clv``, ``clv_range``, ``purchases_90d``).
+    """
+    scores = schema.customer_scores
+    with engine.connect() as conn:
+        totals = conn.execute(
+            sa.select(
+                sa.func.count().label("customers"),
+                dialect.as_float(sa.func.sum(scores.c.clv)).label("clv_total"),
+                sa.func.count(sa.case((scores.c.clv_low80 > 0, 1))).label("sure"),
+            )
+        ).one()
+        ranked = conn.execute(
+            sa.select(
+                customers.c.external_id,
+                dialect.as_float(scores.c.clv).label("clv"),
+                dialect.as_float(scores.c.clv_low80).label("clv_low80"),
+                dialect.as_float(scores.c.clv_high80).label("clv_high80"),
+                dialect.as_float(scores.c.expected_purchases_90d).label("purchases"),
+                scores.c.purchases_90d_low80,
+                scores.c.purchases_90d_high80,
+            )
+            .join_from(scores, customers, customers.c.id == scores.c.customer_id)
+            .where(scores.c.clv.is_not(None))
+            .order_by(scores.c.clv.desc(), scores.c.customer_id)
+            .limit(top)
+        ).all()
+        note = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == db.SCORES_NOTE_KEY)).scalar()
+    rows = [
+        (
+            str(row.external_id),
+            float(row.clv),
+            money_range(row.clv_low80, row.clv_high80),
+            count_with_range(row.purchases, row.purchases_90d_low80, row.purchases_90d_high80),
+        )
+        for row in ranked
+        if row.clv_low80 is not None and row.purchases_90d_low80 is not None
+    ]
+    return {
+        "customers": int(totals.customers or 0),
+        "clv_total": float(totals.clv_total or 0.0),
+        "sure_customers": int(totals.sure or 0),
+        "note": note or "",
+        "top": pd.DataFrame(rows, columns=["customer", "clv", "clv_range", "purchases_90d"]),
+    }
