@@ -1,0 +1,1 @@
+"""One module per section of a page; each draws with render()."""
