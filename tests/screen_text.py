@@ -12,8 +12,9 @@ of plain words and the one number format (``crm_core.formats``) to them:
 - percentages in text and tables have one decimal (``20.9%``), percentage points are ``+4.0 pts``;
 - every displayed column has a ``column_config`` with its label; a header is a word for people, not the
   column's name; numbers in tables are formatted by the product
-  (text from ``crm_core.formats``) or are plain counts: no ``percent``, ``compact``, currency or printf formats of
-  the grid, which would write ``7.89%`` for points or ``€-26.08``.
+  (text from ``crm_core.formats``), are plain counts, or are money and rates kept numeric so that they sort
+  (``ui.columns``: the grid's ``euro`` and ``percent`` formats, their decimals set by the column's step): no
+  ``compact`` or printf formats of the grid, which would write ``7.89%`` for points or ``€-26.08``.
 
 Code blocks (commands to type) and the values of link columns (addresses) are not prose and are not checked.
 """
@@ -46,8 +47,9 @@ LONE_CURRENCY = re.compile(r"^[(\[]?€[)\],.;:]*$")
 #: A percentage with decimals; the product writes exactly one.
 PERCENT = re.compile(r"(?<![\d.])(\d[\d,]*)(\.\d+)?%")
 POINTS = re.compile(r"(?<![\d.])(\d[\d,]*)(\.\d+)? ?(?:pts|points?)\b")
-#: Number formats of the table grid that a column may use: plain counts. Anything else is text from formats.
-ALLOWED_GRID_FORMATS = {"", "localized", "plain", "%d", "%,d"}
+#: Number formats of the table grid that a column may use: plain counts, and money and rates kept numeric
+#: (``ui.columns``). Anything else is text from formats.
+ALLOWED_GRID_FORMATS = {"", "localized", "plain", "%d", "%,d", "euro", "percent"}
 
 
 @dataclass(frozen=True)

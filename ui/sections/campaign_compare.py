@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from crm_core import campaigns, charts, labels
+from ui import columns
 from ui.tables import table
 
 KEY_COLUMNS = ["name", "headline", "conversion_uplift", "revenue_uplift", "incremental_revenue", "roi"]
@@ -63,6 +64,7 @@ def render(listing: pd.DataFrame) -> None:
         KEY_COLUMNS,
         more=MORE_COLUMNS,
         key="compare_table",
+        config=columns.numeric(compared, [*KEY_COLUMNS, *MORE_COLUMNS]),
         labels_={
             "name": labels.Column("Campaign", width="medium"),
             "headline": labels.Column("Verdict", width="large"),

@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from crm_core import campaigns, formats, labels
+from ui import columns
 from ui.tables import table
 
 KEY_COLUMNS = ["name", "start_date", "members", "conversion_rate", "revenue", "incremental_revenue", "roi"]
@@ -62,6 +63,7 @@ def render(listing: pd.DataFrame) -> None:
         more=MORE_COLUMNS,
         key="campaign_table",
         labels_={"name": labels.Column("Campaign", width="large")},
+        config=columns.numeric(filtered, [*KEY_COLUMNS, *MORE_COLUMNS]),
         on_select=_open_selected,
         selection_mode="single-row",
     )

@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from crm_core import campaigns, labels
-from ui import privacy
+from ui import columns, privacy
 from ui.tables import table
 
 
@@ -21,12 +21,14 @@ def render(name: str, results: campaigns.CampaignResults) -> None:
     member_list = ui.cached(campaigns.member_list, campaign=name, arm=member_arm)
     links = privacy.profile_links(member_list.frame["external_id"])
     frame = privacy.mask_pii(member_list.frame.assign(profile=links))
+    shown = ["profile", "first_name", "last_name", "arm", "converted", "revenue"]
+    relabelled = {"revenue": labels.Column("Revenue", "money_cents")}
     table(
         frame,
-        ["profile", "first_name", "last_name", "arm", "converted", "revenue"],
+        shown,
         more=["is_control", "sent_at", *(o for o in campaigns.OUTCOMES if o != "converted")],
         key="campaign_members",
-        labels_={"revenue": labels.Column("Revenue", "money_cents")},
-        config={"profile": privacy.profile_link_column()},
+        labels_=relabelled,
+        config={**columns.numeric(frame, shown, relabelled), "profile": privacy.profile_link_column()},
     )
     st.caption(f"{member_list.label.capitalize()}. A dash: the outcome was not recorded.")

@@ -10,6 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 import ui
 from crm_core import campaigns, charts, labels
+from ui import columns
 from ui.tables import table
 
 
@@ -20,14 +21,16 @@ def _by_segment(place: DeltaGenerator, name: str, by: str, arm: str | None) -> N
         place.info(ui.plain(exc))
         return
     place.plotly_chart(
-        charts.uplift_by_group(groups, "segment", title="Conversion uplift by segment, 95 % CI"),
+        charts.uplift_by_group(groups, "segment", title="Conversion uplift by segment: treated against control"),
         key="uplift_by_segment",
     )
+    shown = ["segment", "uplift", "conversion_treatment", "conversion_control", "n_treatment", "note"]
     table(
         groups,
-        ["segment", "uplift", "conversion_treatment", "conversion_control", "n_treatment", "note"],
+        shown,
         more=["n_control", "ci_low", "ci_high", "p_value", "revenue_uplift"],
         key="campaign_segment_table",
+        config=columns.numeric(groups, shown),
         labels_={"note": labels.Column("Note", width="large")},
     )
     st.caption(
@@ -43,7 +46,9 @@ def _by_day(name: str) -> None:
     except campaigns.CampaignStartUnknown as exc:
         st.info(f"Response by day: {ui.plain(exc)}.")
         return
-    st.plotly_chart(charts.response_by_day(days, title="Cumulative share of members who bought"), key="response_by_day")
+    st.plotly_chart(
+        charts.response_by_day(days, title="Members who have bought, by day after sending"), key="response_by_day"
+    )
     st.caption("From orders: a member counts on the day of their first purchase after the send (controls: start).")
 
 
@@ -76,7 +81,7 @@ def render(name: str, results: campaigns.CampaignResults) -> Callable[[], None]:
                 return
             st.plotly_chart(
                 charts.uplift_by_group(
-                    deciles, "decile", title="Conversion uplift by decile of value predicted before the send"
+                    deciles, "decile", title="Conversion uplift by customer value predicted before the send"
                 ),
                 key="uplift_by_decile",
             )

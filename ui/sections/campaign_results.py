@@ -8,8 +8,19 @@ import streamlit as st
 
 import ui
 from crm_core import campaigns, charts, formats, labels
+from ui import columns
 from ui.sections import campaign_members, campaign_responders
 from ui.tables import table
+
+ARM_COLUMNS = ["arm", "n", "conversion_rate", "response_rate", "revenue_per_member"]
+ARM_MORE = ["is_control", "conversion_ci_low", "conversion_ci_high", "revenue_ci_low", "revenue_ci_high"]
+TOTAL_COLUMNS = ["arm", "n", "incremental_conversions", "incremental_revenue", "cost", "roi"]
+TOTAL_MORE = [
+    "incremental_conversions_low",
+    "incremental_conversions_high",
+    "incremental_revenue_low",
+    "incremental_revenue_high",
+]
 
 
 def _start_date_form(info: campaigns.CampaignInfo) -> None:
@@ -66,14 +77,10 @@ def _statistics(results: campaigns.CampaignResults, effects: pd.DataFrame) -> No
         totals = pd.DataFrame([effect.as_dict() for effect in results.effects])
         table(
             totals,
-            ["arm", "n", "incremental_conversions", "incremental_revenue", "cost", "roi"],
-            more=[
-                "incremental_conversions_low",
-                "incremental_conversions_high",
-                "incremental_revenue_low",
-                "incremental_revenue_high",
-            ],
+            TOTAL_COLUMNS,
+            more=TOTAL_MORE,
             key="campaign_totals",
+            config=columns.numeric(totals, [*TOTAL_COLUMNS, *TOTAL_MORE]),
         )
         st.caption(
             "Conversion and response uplifts are differences of rates in percentage points with Newcombe's "
@@ -105,9 +112,10 @@ def render(name: str, selected: pd.Series) -> None:
     st.markdown("**Every arm**")
     table(
         results.arms,
-        ["arm", "n", "conversion_rate", "response_rate", "revenue_per_member"],
-        more=["is_control", "conversion_ci_low", "conversion_ci_high", "revenue_ci_low", "revenue_ci_high"],
+        ARM_COLUMNS,
+        more=ARM_MORE,
         key="campaign_arms",
+        config=columns.numeric(results.arms, [*ARM_COLUMNS, *ARM_MORE]),
     )
     if results.effects and results.has_control:
         _statistics(results, effects)

@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from crm_core import labels, quality
+from ui import columns
 from ui.tables import table
 
 
@@ -23,6 +24,7 @@ def render() -> None:
         report,
         ["title", "count", "share", "breakdown"],
         key="data_quality_table",
+        config=columns.numeric(report, ["share"]),
         labels_={
             "title": labels.Column("Check", width="large"),
             "count": labels.Column("Found", "count"),

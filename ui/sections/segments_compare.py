@@ -11,6 +11,7 @@ import streamlit as st
 
 import ui
 from crm_core import charts, formats, labels, rfm, segments
+from ui import columns
 from ui.sections.segments_builder import CURRENT_RULE, current_rule
 from ui.tables import table
 
@@ -94,8 +95,11 @@ def render(as_of: dt.date, cuts: rfm.RfmCuts) -> None:
     left.plotly_chart(charts.channel_mix(compared.channels, title="Purchases by sales channel"), key="channel_mix")
     with right:
         st.markdown("**Top categories by revenue**")
+        shown = ["segment", "rank", "category", "revenue", "share"]
+        relabelled = {"rank": labels.Column("#", "count"), "share": labels.Column("Share of its revenue", "percent")}
         table(
             compared.categories,
-            ["segment", "rank", "category", "revenue", "share"],
-            labels_={"rank": labels.Column("#", "count"), "share": labels.Column("Share of its revenue", "percent")},
+            shown,
+            labels_=relabelled,
+            config=columns.numeric(compared.categories, shown, relabelled),
         )

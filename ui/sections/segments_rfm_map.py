@@ -8,6 +8,7 @@ import streamlit as st
 
 import ui
 from crm_core import charts, labels, rfm, segments
+from ui import columns
 from ui.tables import table
 
 #: Segments of frequent buyers gone silent, whose low predicted value the page explains (labels.EXPLANATIONS).
@@ -21,11 +22,9 @@ def render(as_of: dt.date, cuts: rfm.RfmCuts) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.rfm_map(grid, title="Customers and revenue by R and F score"), key="rfm_map")
     right.plotly_chart(charts.segment_value(named, title="Share of customers and of revenue"), key="segment_value")
-    table(
-        named,
-        ["segment", "customers", "share", "revenue_share", "avg_clv", "action"],
-        labels_={"share": labels.Column("Share of customers", "percent")},
-    )
+    shown = ["segment", "customers", "share", "revenue_share", "avg_clv", "action"]
+    relabelled = {"share": labels.Column("Share of customers", "percent")}
+    table(named, shown, labels_=relabelled, config=columns.numeric(named, shown, relabelled))
     lapsed = named[named["segment"].isin(LAPSED_SEGMENTS) & (named["avg_clv"] < LOW_VALUE)]
     if len(lapsed):
         st.caption(labels.EXPLANATIONS["lapsed_frequent_buyers"])
