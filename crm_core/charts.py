@@ -428,8 +428,8 @@ def uplift_by_group(
 ) -> go.Figure:
     """Uplift per group with its 95 % interval, in the frame's order (largest effect on top when the frame is sorted
     by effect); groups flagged ``too_small`` are drawn faint, and grey means the interval includes zero. Each point
-    is labelled with its uplift, and the axis says in words what is measured and what the colours mean, so that the
-    chart reads without hovering.
+    is labelled with its uplift, and the axis says in words what is measured and what the line and the greys mean,
+    so that the chart reads without hovering.
 
     Parameters
     ----------
@@ -482,6 +482,7 @@ def uplift_by_group(
         texttemplate="%{customdata}",
         textposition="top center",
         textfont={"size": 12, "color": PALETTE["text"]},
+        cliponaxis=False,
     )
     figure.add_vline(x=0, line_color=PALETTE["text"], line_width=1)
     measure = "More revenue per member than the control" if money else "Percentage points more bought than the control"
@@ -490,8 +491,7 @@ def uplift_by_group(
         gridcolor=PALETTE["grid"],
         zeroline=False,
         title={
-            "text": f"{measure}<br><sup>Line: 95 % range · blue: likely real · grey: could be chance · "
-            "faint: too few members</sup>",
+            "text": f"{measure}<br>Line: 95 % range · grey: could be chance · faint: too few members",
             "font": {"size": 12, "color": PALETTE["muted"]},
         },
         **_signed_axis([*rows[low].tolist(), *rows[high].tolist(), *rows[estimate].tolist()], money),

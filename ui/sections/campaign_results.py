@@ -105,7 +105,9 @@ def render(name: str, selected: pd.Series) -> None:
 
     effects = results.effects_frame()
     forest, funnel = st.columns([3, 2])
-    forest.plotly_chart(charts.uplift_forest(effects, title="Uplift against the control, 95 % CI"), key="forest")
+    forest.plotly_chart(
+        charts.uplift_forest(effects, title="Uplift against the control (line: 95 % range)"), key="forest"
+    )
     funnel_frame = ui.cached(campaigns.funnel, campaign=name)
     funnel.plotly_chart(charts.campaign_funnel(funnel_frame, title="Funnel per arm"), key="funnel")
 
