@@ -490,14 +490,25 @@ def uplift_by_group(
         showgrid=True,
         gridcolor=PALETTE["grid"],
         zeroline=False,
-        title={
-            "text": f"{measure}<br>Line: 95 % range · grey: could be chance · faint: too few members",
-            "font": {"size": 12, "color": PALETTE["muted"]},
-        },
         **_signed_axis([*rows[low].tolist(), *rows[high].tolist(), *rows[estimate].tolist()], money),
     )
+    # The key under the axis, aligned with the chart's right edge: an axis title is centred on the plot area, which
+    # long group names (campaigns) make too narrow for it.
+    figure.add_annotation(
+        text=f"{measure}<br>Line: 95 % range · grey: could be chance · faint: too few members",
+        xref="paper",
+        yref="paper",
+        x=1,
+        y=0,
+        xanchor="right",
+        yanchor="top",
+        yshift=-26,
+        align="right",
+        showarrow=False,
+        font={"size": 12, "color": PALETTE["muted"]},
+    )
     figure.update_yaxes(autorange="reversed", showgrid=False, type="category")
-    figure.update_layout(hovermode="closest", height=max(260, 140 + 44 * len(rows)))
+    figure.update_layout(hovermode="closest", height=max(280, 160 + 44 * len(rows)), margin_b=72)
     return figure
 
 

@@ -38,7 +38,7 @@ def render(listing: pd.DataFrame) -> None:
         charts.uplift_by_group(
             compared,
             "name",
-            title="Conversion uplift, 95 % CI",
+            title="Conversion uplift against each control",
             estimate="conversion_uplift",
             low="conversion_ci_low",
             high="conversion_ci_high",
@@ -50,7 +50,7 @@ def render(listing: pd.DataFrame) -> None:
         charts.uplift_by_group(
             compared,
             "name",
-            title="Revenue per member uplift, 95 % CI",
+            title="Revenue per member uplift against each control",
             estimate="revenue_uplift",
             low="revenue_ci_low",
             high="revenue_ci_high",
@@ -67,7 +67,7 @@ def render(listing: pd.DataFrame) -> None:
         config=columns.numeric(compared, [*KEY_COLUMNS, *MORE_COLUMNS]),
         labels_={
             "name": labels.Column("Campaign", width="medium"),
-            "headline": labels.Column("Verdict", width="large"),
+            "headline": labels.Column("Verdict", width="medium"),
         },
     )
     st.caption("Each campaign's treatment arms pooled against its control.")
