@@ -427,7 +427,9 @@ def uplift_by_group(
     money: bool = False,
 ) -> go.Figure:
     """Uplift per group with its 95 % interval, in the frame's order (largest effect on top when the frame is sorted
-    by effect); groups flagged ``too_small`` are drawn faint, and grey means the interval includes zero.
+    by effect); groups flagged ``too_small`` are drawn faint, and grey means the interval includes zero. Each point
+    is labelled with its uplift, and the axis says in words what is measured and what the line and the greys mean,
+    so that the chart reads without hovering.
 
     Parameters
     ----------
@@ -472,21 +474,47 @@ def uplift_by_group(
         )
     ]
     _interval_trace(figure, labels, rows[estimate], rows[low], rows[high], hover, faint)
+    # The uplift written above its point: the figure a manager repeats, without hovering.
+    written = [formats.money(e, cents=True, plus=True) if money else formats.points(e) for e in rows[estimate]]
+    figure.update_traces(
+        mode="markers+text",
+        customdata=written,
+        texttemplate="%{customdata}",
+        textposition="top center",
+        textfont={"size": 12, "color": PALETTE["text"]},
+        cliponaxis=False,
+    )
     figure.add_vline(x=0, line_color=PALETTE["text"], line_width=1)
+    measure = "More revenue per member than the control" if money else "Percentage points more bought than the control"
     figure.update_xaxes(
         showgrid=True,
         gridcolor=PALETTE["grid"],
         zeroline=False,
         **_signed_axis([*rows[low].tolist(), *rows[high].tolist(), *rows[estimate].tolist()], money),
     )
+    # The key under the axis, aligned with the chart's right edge: an axis title is centred on the plot area, which
+    # long group names (campaigns) make too narrow for it.
+    figure.add_annotation(
+        text=f"{measure}<br>Line: 95 % range · grey: could be chance · faint: too few members",
+        xref="paper",
+        yref="paper",
+        x=1,
+        y=0,
+        xanchor="right",
+        yanchor="top",
+        yshift=-26,
+        align="right",
+        showarrow=False,
+        font={"size": 12, "color": PALETTE["muted"]},
+    )
     figure.update_yaxes(autorange="reversed", showgrid=False, type="category")
-    figure.update_layout(hovermode="closest", height=max(220, 90 + 34 * len(rows)))
+    figure.update_layout(hovermode="closest", height=max(280, 160 + 44 * len(rows)), margin_b=72)
     return figure
 
 
 def response_by_day(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Cumulative share of members who bought, day by day after sending: one line per treatment arm, the control
-    dashed; the gap between them is the effect building up.
+    dashed, each line's last value written at its end; the gap between them is the effect building up.
 
     Parameters
     ----------
@@ -517,10 +545,20 @@ def response_by_day(frame: pd.DataFrame, title: str | None = None) -> go.Figure:
             customdata=part[["cumulative_converters", "n"]].to_numpy(),
             hovertemplate=f"{name}: %{{y:.1%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}})<extra></extra>",
         )
+        last = part.iloc[-1]
+        figure.add_annotation(
+            x=last["day"],
+            y=last["cumulative_rate"],
+            text=f"{name}: {formats.percent(last['cumulative_rate'])}",
+            showarrow=False,
+            xanchor="left",
+            xshift=6,
+            font={"size": 12, "color": line["color"]},
+        )
     figure.update_xaxes(title="Days after sending", dtick=7 if frame["day"].max() > 14 else 1)
-    figure.update_yaxes(tickformat=".1%", rangemode="tozero")
-    # The legend sits at the top right, away from the title.
-    figure.update_layout(legend={"x": 1, "xanchor": "right"})
+    figure.update_yaxes(title="Members who have bought", tickformat=".1%", rangemode="tozero")
+    # The legend sits at the top right, away from the title; room on the right for the labels at the lines' ends.
+    figure.update_layout(legend={"x": 1, "xanchor": "right"}, margin_r=150)
     return figure
 
 

@@ -8,6 +8,7 @@ through Session State (``view``), as a click on a tab does.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -112,6 +113,18 @@ def test_the_list_filters_by_channel(app_env, duckdb_demo_url, campaign_names):
     at.toggle(key="campaign_table_more").set_value(True).run()
     table = next(df.value for df in at.dataframe if "incremental_revenue" in df.value.columns)
     assert set(table["channel"]) == {labels.value_label("mail")}
+
+
+def test_money_and_rates_in_the_list_stay_numbers_written_in_the_product_format(app_env, duckdb_demo_url):
+    at = _show(_open(duckdb_demo_url, app_env), "All campaigns")
+    frame = next(df for df in at.dataframe if "incremental_revenue" in df.value.columns)
+    config = json.loads(frame.proto.columns)
+    for column, grid_format in (("revenue", "euro"), ("conversion_rate", "percent")):
+        assert pd.api.types.is_numeric_dtype(frame.value[column]), column  # so that the column sorts as numbers
+        assert config[column]["type_config"]["format"] == grid_format
+    assert config["revenue"]["label"] == labels.column_label("revenue")
+    # A signed change keeps its written form, with its sign.
+    assert frame.value["incremental_revenue"].map(type).eq(str).all()
 
 
 def test_compare_shows_the_chosen_campaigns_side_by_side(app_env, duckdb_demo_url, campaign_names):

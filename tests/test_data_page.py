@@ -317,6 +317,7 @@ def test_a_platform_export_is_recognised_and_its_preset_proposed(store_url):
     # Chosen as customers by mistake: the header says it is a Shopify orders export, which holds orders.
     _upload(at, "orders_export.csv", SHOPIFY_ORDERS.read_bytes(), kind="customers")
     assert at.info[0].value == "Recognised as: Shopify orders export."
+    assert at.selectbox(key="data_kind").value == "orders"  # what the file holds follows the export
     assert at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("data_preset_"))).value is True
     # The preset's mapping is proposed and can be edited.
     assert (_column_box(at, "Name").value, _column_box(at, "Lineitem sku").value) == ("order_id", "product_id")
@@ -345,3 +346,25 @@ def test_a_recognised_export_can_be_read_plainly(store_url):
     # Read plainly, the shop's columns are guessed: Name is no field, so the order id is missing.
     assert _column_box(at, "Lineitem sku").value == "—"
     assert "required column missing" in _frame(at, "severity")["reason"].tolist()[0]
+
+
+SHOPIFY_CUSTOMERS = PROJECT_ROOT / "tests" / "files" / "presets" / "shopify_customers.csv"
+
+
+@pytest.mark.parametrize(
+    ("file", "chosen", "held"),
+    [(SHOPIFY_ORDERS, "feedback", "orders"), (SHOPIFY_CUSTOMERS, "orders", "customers")],
+    ids=["orders-export-chosen-as-feedback", "customers-export-chosen-as-orders"],
+)
+def test_what_the_file_holds_follows_a_recognised_export_of_another_kind(store_url, file, chosen, held):
+    at = _data_page()
+    _upload(at, file.name, file.read_bytes(), kind=chosen)
+    assert at.selectbox(key="data_kind").value == held
+    assert any(f"holds {held}" in c.value and "it is imported as such" in c.value for c in at.caption)
+    mapped = [box.key for box in at.selectbox if (box.key or "").startswith("data_map_")]
+    assert mapped and all(key.startswith(f"data_map_{held}_") for key in mapped)
+    # Read plainly, the file is imported as what the select box says, which the user may change again.
+    next(t for t in at.toggle if t.key.startswith("data_preset_")).set_value(False).run()
+    at.selectbox(key="data_kind").set_value(chosen).run()
+    _no_exception(at)
+    assert at.selectbox(key="data_kind").value == chosen

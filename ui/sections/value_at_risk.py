@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import clv, labels, schema
+from crm_core import clv, schema
+from ui import export_panel
 from ui.sections import value_lists
-from ui.tables import table
 
 #: Rows the at-risk list shows; the export has them all.
 LIST_MAX = 200
@@ -107,52 +107,12 @@ def render(values: pd.DataFrame, totals: clv.ValueOverview, model: clv.ValueMode
         value_lists.render(at_risk.head(LIST_MAX), "cv_at_risk", horizon, masked, first=risk_order or "value_if_active")
         if len(at_risk) > LIST_MAX:
             st.caption(f"The {LIST_MAX} most valuable of {len(at_risk):,}; the export has them all.")
-        export_panel(at_risk, model, masked)
-
-
-def export_panel(at_risk: pd.DataFrame, model: clv.ValueModel, masked: bool) -> None:
-    """The customers at risk as a CSV for one channel: only those who may be contacted on it, and why the others
-    are left out."""
-    st.subheader("Export for a retention campaign")
-    channel = st.segmented_control(
-        "Channel",
-        list(schema.CONSENT_CHANNELS),
-        default="email",
-        key="cv_channel",
-        format_func=labels.value_label,
-    )
-    if channel is not None:
-        export = ui.cached(
-            clv.at_risk_export,
-            customer_ids=tuple(int(i) for i in at_risk["customer_id"]),
-            channel=channel,
-            mask=masked,
-        )
-        reach, reasons = st.columns([2, 3])
-        reach.metric(
-            "Can be contacted",
-            ui.number(export.exported),
-            f"of {export.members:,} customers",
-            delta_color="off",
-            delta_arrow="off",
-        )
-        table(
-            export.excluded,
-            ["reason", "customers"],
-            container=reasons,
-            labels_={"reason": labels.Column("Left out because", width="medium")},
-        )
-        st.download_button(
-            f"Download the {labels.value_label(channel).lower()} list (CSV)",
-            export.csv_bytes(),
-            file_name=f"customers-at-risk-{channel}-{model.as_of}.csv",
-            mime="text/csv",
-            key="cv_download",
-            icon=":material/download:",
-            disabled=export.exported == 0,
-        )
-        st.caption(
-            "Only customers who opted in to this channel; never erased or suppressed ones. Cells that a "
-            "spreadsheet would run as a formula start with a ' ."
-            + (" Personal data is masked (the switch in the sidebar)." if masked else "")
+        ids = tuple(int(i) for i in at_risk["customer_id"])
+        export_panel.render(
+            lambda channel: ui.cached(clv.at_risk_export, customer_ids=ids, channel=channel, mask=masked),
+            channels=schema.CONSENT_CHANNELS,
+            file_name=lambda channel: f"customers-at-risk-{channel}-{model.as_of}.csv",
+            key="cv",
+            title="Export for a retention campaign",
+            of_whom="customers",
         )
