@@ -5,7 +5,7 @@ A person may be contacted on a channel (``email``, ``sms``, ``phone``, ``mail``)
 
 1. they were not erased (``customers.erased_at``; erasure also opts them out and suppresses them);
 2. neither their email nor their phone is on the suppression list for that channel or for ``all``
-   (``schema.suppressions`` keeps only hashes: the person's keys are computed by :mod:`crm_core.privacy`, with the
+   (``schema.suppressions`` keeps only hashes: the person's keys are computed by :mod:`crm_core.contact_keys`, with the
    legacy keys while legacy entries remain, and looked up with bound parameters on the indexed hash columns);
 3. their consent for the channel is ``opt_in`` (one row per customer and channel holds the current statement, so
    an opt-out after an opt-in is what counts); ``opt_out`` is "opted out", no row "no consent given".
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import ColumnElement
 
-from crm_core import dialect, privacy, schema
+from crm_core import contact_keys, dialect, schema
 
 customers = schema.customers
 
@@ -118,11 +118,11 @@ def suppressed_channels(conn: Connection, people: pd.DataFrame, key: str = "id")
     suppressions = schema.suppressions
     if people.empty or not _any_suppression(conn):
         return empty
-    keys = privacy.key_frame(
+    keys = contact_keys.key_frame(
         people[key].to_numpy().tolist(),
         people["email"].tolist() if "email" in people else None,
         people["phone"].tolist() if "phone" in people else None,
-        legacy=privacy.legacy_keys_in_use(conn),
+        legacy=contact_keys.legacy_keys_in_use(conn),
     )
     found = []
     for column in ("email_hash", "phone_hash"):

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
 
-from crm_core import dialect, privacy, schema
+from crm_core import contact_keys, dialect, schema
 from crm_core.config import DatabaseSetting
 from crm_core.dialect import engine_label
 
@@ -388,7 +388,7 @@ def ensure_schema(engine: Engine) -> None:
             conn.execute(schema.meta.insert().values(key=DATA_VERSION_KEY, value="0"))
         if conn.dialect.name in ("mysql", "mariadb"):
             _upgrade_mysql_columns(conn)
-        privacy.upgrade(conn)
+        contact_keys.upgrade(conn)
 
 
 def _upgrade_mysql_columns(conn: Connection) -> None:

@@ -22,7 +22,7 @@ What happens (the decisions)
 - ``customer_attributes``: deleted (free attributes from the shop system may hold anything).
 - ``consents``: ``opt_out`` on every channel, source ``erasure``.
 - ``suppressions``: one entry with the sha256 of the normalised email and of the phone in E.164, channel ``all``
-  (:mod:`crm_core.privacy`); importers and segment exports check it, so a re-import of the person stays
+  (:mod:`crm_core.contact_keys`); importers and segment exports check it, so a re-import of the person stays
   ``opt_out`` everywhere and is never exported.
 - Free text: the person's feedback texts are cleared (written by the customer, the likeliest place for personal
   data). In every other text column of every table (:data:`FREE_TEXT_COLUMNS`, derived from the schema so that a
@@ -44,7 +44,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from crm_core import db, dialect, privacy, schema
+from crm_core import contact_keys, db, dialect, schema
 
 customers = schema.customers
 
@@ -113,7 +113,7 @@ def _resolve(conn: Connection, customer_id: str | None, email: str | None) -> li
         if not ids:
             raise CustomerNotFound(f"no customer has the id {customer_id!r}")
     else:
-        norm = privacy.normalise_email(email)
+        norm = contact_keys.normalise_email(email)
         ids = _exact(conn, customers.c.email_norm, norm) if norm else set()
     emails = conn.execute(
         sa.select(customers.c.email_norm).where(customers.c.id.in_(sorted(ids)), customers.c.email_norm.is_not(None))
@@ -324,9 +324,9 @@ def _needles(people: pd.DataFrame, email: str | None) -> tuple[list[str], list[s
         if _text(value):
             found.add(str(_text(value)))
     for value in people.get("phone", []):
-        digits = privacy.phone_digits(value)
+        digits = contact_keys.phone_digits(value)
         if digits and len(digits) >= _MIN_PHONE_DIGITS:
-            found |= {form for form in privacy.phone_forms(value) if len(form) >= _MIN_PHONE_DIGITS}
+            found |= {form for form in contact_keys.phone_forms(value) if len(form) >= _MIN_PHONE_DIGITS}
     for first, last in zip(people.get("first_name", []), people.get("last_name", []), strict=True):
         first, last = _text(first), _text(last)
         if first and last:
@@ -339,11 +339,11 @@ def _hash_pairs(people: pd.DataFrame, email: str | None) -> list[tuple[str | Non
     """The (email hash, phone hash) pairs to suppress: one per distinct email and phone of the erased records, and
     the email asked about; a pair with one hash is left out when another pair has it together with the other."""
     pairs = {
-        (privacy.email_hash(_text(mail)), privacy.phone_hash(_text(phone)))
+        (contact_keys.email_hash(_text(mail)), contact_keys.phone_hash(_text(phone)))
         for mail, phone in zip(people.get("email", []), people.get("phone", []), strict=True)
     }
     if email is not None:
-        pairs.add((privacy.email_hash(email), None))
+        pairs.add((contact_keys.email_hash(email), None))
     emails_with_phone = {e for e, p in pairs if p is not None}
     phones_with_email = {p for e, p in pairs if e is not None}
     kept = {

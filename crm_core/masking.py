@@ -15,7 +15,7 @@ free text       ``call +49 151 2345678 today``  ``call ***78 today``
 Everything here is a pure function: over one value (:func:`mask_email`, :func:`mask_phone`, :func:`mask_surname`,
 :func:`mask_text`) or over a DataFrame's known personal-data columns (:func:`mask_frame`). Pages apply it to what
 they show, the CLI to what it prints, exports to what they write. Masking is for display; it is not anonymisation
-(erasure is, see :mod:`crm_core.privacy`): the first letters and two digits stay, so that a person who knows the
+(erasure is, see :mod:`crm_core.contact_keys`): the first letters and two digits stay, so that a person who knows the
 customer can still tell two customers apart.
 """
 

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from crm_core import contact, db, demo, dialect, privacy, profiles, schema, segments
+from crm_core import contact, contact_keys, db, demo, dialect, profiles, schema, segments
 
 EMAIL = {n: f"person{n}@example.com" for n in range(1, 8)}
 PHONE = {n: f"+49 171 555 00{n:02d}" for n in range(1, 8)}
@@ -55,8 +55,8 @@ def load_people(engine) -> None:
     )
     suppressions = pd.DataFrame(
         [
-            (1, privacy.email_hash(EMAIL[3]), None, "email"),
-            (2, None, privacy.phone_hash(PHONE[4]), "all"),
+            (1, contact_keys.email_hash(EMAIL[3]), None, "email"),
+            (2, None, contact_keys.phone_hash(PHONE[4]), "all"),
             (3, None, _legacy("01715550005"), "sms"),
         ],
         columns=["id", "email_hash", "phone_hash", "channel"],
@@ -66,7 +66,7 @@ def load_people(engine) -> None:
         dialect.bulk_insert(conn, schema.consents, consents)
         dialect.bulk_insert(conn, schema.suppressions, suppressions)
         # Legacy entries remain on the list, so every check also tries the legacy keys.
-        db.set_meta(conn, privacy.KEYS_META, privacy.MIXED_KEYS)
+        db.set_meta(conn, contact_keys.KEYS_META, contact_keys.MIXED_KEYS)
 
 
 @pytest.fixture
@@ -147,7 +147,9 @@ def test_they_agree_on_the_demo_data(engine):
             conn, sa.select(schema.customers.c.id, schema.customers.c.external_id, schema.customers.c.email)
         )
     picked = people[people["email"].notna()].head(8)
-    entries = [(n + 1, privacy.email_hash(e), None, c) for n, (e, c) in enumerate(zip(picked["email"], ALL_IN * 2))]
+    entries = [
+        (n + 1, contact_keys.email_hash(e), None, c) for n, (e, c) in enumerate(zip(picked["email"], ALL_IN * 2))
+    ]
     with engine.begin() as conn:
         dialect.bulk_insert(
             conn,

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from crm_core import cli, db, dialect, erasure, imports, privacy, schema, segments
+from crm_core import cli, contact_keys, db, dialect, erasure, imports, schema, segments
 
 T = dt.datetime
 EMAIL = "zelda.q@example.com"
@@ -251,7 +251,7 @@ def test_erasure_opts_out_everywhere_and_suppresses_the_hashes(store):
         (3, "email", "opt_in", "import:a.csv", T(2024, 1, 2)),
     ]
     assert _rows(store, S.email_hash, S.phone_hash, S.channel, S.reason, S.since) == [
-        (privacy.email_hash(EMAIL), privacy.phone_hash(PHONE), "all", "erasure", NOW)
+        (contact_keys.email_hash(EMAIL), contact_keys.phone_hash(PHONE), "all", "erasure", NOW)
     ]
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crm_core import db, privacy, quality, schema
+from crm_core import contact_keys, db, quality, schema
 from crm_core.imports import ImportFailed, check_file, import_file
 
 RULES = Path(__file__).parent / "files" / "rules"
@@ -198,8 +198,8 @@ def test_a_shop_export_with_phone_only_buyers_and_long_names(engine):
         (1, "", "1 column ignored: Payment Reference"),
         (2, "Created at", "6 timestamps with a UTC offset converted to UTC"),
     ]
-    phone = "tel:" + str(privacy.normalise_phone("+49 170 1234567"))
-    other = "tel:" + str(privacy.normalise_phone("+49 151 2345678"))
+    phone = "tel:" + str(contact_keys.normalise_phone("+49 170 1234567"))
+    other = "tel:" + str(contact_keys.normalise_phone("+49 151 2345678"))
     assert _orders(engine) == sorted(
         [
             ("#1001", "ann@example.com", "completed", 30.0),

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from crm_core import cli, db, dialect, privacy, purchases, schema
+from crm_core import cli, contact_keys, db, dialect, purchases, schema
 from crm_core.imports import (
     FIELDS,
     REQUIRED_ONE_OF,
@@ -572,7 +572,7 @@ def test_suppressed_people_never_get_opt_in(shop, tmp_path):
             [
                 {
                     "id": 1,
-                    "email_hash": privacy.email_hash("ann.lee@example.com"),
+                    "email_hash": contact_keys.email_hash("ann.lee@example.com"),
                     "phone_hash": None,
                     "channel": "all",
                     "since": T(2024, 1, 1),
@@ -580,7 +580,7 @@ def test_suppressed_people_never_get_opt_in(shop, tmp_path):
                 {
                     "id": 2,
                     "email_hash": None,
-                    "phone_hash": privacy.phone_hash("+49 (171) 555-01"),
+                    "phone_hash": contact_keys.phone_hash("+49 (171) 555-01"),
                     "channel": "sms",
                     "since": T(2024, 1, 1),
                 },
@@ -863,11 +863,11 @@ def test_parse_timestamp_refuses(text, reason):
 
 
 def test_privacy_hashes():
-    assert privacy.normalise_email("  Ann.Lee@Example.COM ") == "ann.lee@example.com"
-    assert privacy.phone_digits("+49 (170) 123-45") == "4917012345"
+    assert contact_keys.normalise_email("  Ann.Lee@Example.COM ") == "ann.lee@example.com"
+    assert contact_keys.phone_digits("+49 (170) 123-45") == "4917012345"
     # sha256("ann.lee@example.com"), computed independently with `printf %s ann.lee@example.com | sha256sum`
-    assert privacy.email_hash(" Ann.Lee@Example.com") == EMAIL_SHA
-    assert privacy.email_hash("") is None and privacy.phone_hash("n/a") is None
+    assert contact_keys.email_hash(" Ann.Lee@Example.com") == EMAIL_SHA
+    assert contact_keys.email_hash("") is None and contact_keys.phone_hash("n/a") is None
 
 
 # --- the command line ------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crm_core import cli, db, privacy, schema
+from crm_core import cli, contact_keys, db, schema
 from crm_core.imports import ImportFailed, import_file, presets
 
 PRESETS = Path(__file__).parent / "files" / "presets"
@@ -34,7 +34,7 @@ T = dt.datetime
 
 
 def _phone(text: str) -> str:
-    return "tel:" + str(privacy.normalise_phone(text))
+    return "tel:" + str(contact_keys.normalise_phone(text))
 
 
 def _rows(engine, sql: str) -> list[tuple]:

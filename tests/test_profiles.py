@@ -30,7 +30,7 @@ import streamlit as st
 import test_app
 from streamlit.testing.v1 import AppTest
 
-from crm_core import cli, config, db, dialect, privacy, profiles, rfm, schema
+from crm_core import cli, config, contact_keys, db, dialect, profiles, rfm, schema
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/customers.py"
@@ -63,7 +63,7 @@ CUSTOMERS = pd.DataFrame(
         "erased_at": [None, None, None, None, T("2024-06-20"), None],
     }
 )
-CUSTOMERS["email_norm"] = CUSTOMERS["email"].map(privacy.normalise_email, na_action="ignore")
+CUSTOMERS["email_norm"] = CUSTOMERS["email"].map(contact_keys.normalise_email, na_action="ignore")
 
 PRODUCTS = pd.DataFrame(
     {
@@ -184,7 +184,7 @@ def load_store(engine: sa.Engine, *, scores: bool = True) -> None:
     suppression = pd.DataFrame(
         {
             "id": [1],
-            "email_hash": [privacy.email_hash("emil@example.net")],
+            "email_hash": [contact_keys.email_hash("emil@example.net")],
             "channel": ["all"],
             "since": [T("2024-01-06")],
         }

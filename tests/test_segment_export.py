@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_core import cli, db, dialect, privacy, schema, segments
+from crm_core import cli, contact_keys, db, dialect, schema, segments
 
 AS_OF = dt.date(2024, 7, 1)
 EVERYONE = {"all": []}
@@ -27,8 +27,8 @@ def _load(engine, customers: list[dict], consents: list[tuple], suppressions: li
     listed = pd.DataFrame(
         {
             "id": range(1, len(suppressions) + 1),
-            "email_hash": [privacy.email_hash(email) for email, _, _ in suppressions],
-            "phone_hash": [privacy.phone_hash(phone) for _, phone, _ in suppressions],
+            "email_hash": [contact_keys.email_hash(email) for email, _, _ in suppressions],
+            "phone_hash": [contact_keys.phone_hash(phone) for _, phone, _ in suppressions],
             "channel": [channel for _, _, channel in suppressions],
             "since": dt.datetime(2024, 1, 1),
             "reason": "erased",

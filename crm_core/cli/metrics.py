@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from crm_core import exports, labels, plain
+from crm_core import labels, plain, safe_csv
 from crm_core.cli.common import add_db, iso_date, open_engine, print_json, print_labelled, print_table, read_rule
 
 
@@ -39,7 +39,7 @@ def cmd_rfm(args: argparse.Namespace) -> int:
     elif args.format == "table":
         print_labelled(frame, [c for c in rfm.RFM_COLUMNS if c != "customer_id"], {"rfm_cell": "RFM cell"})
     else:
-        exports.write_csv(frame, sys.stdout)
+        safe_csv.write_csv(frame, sys.stdout)
     return 0
 
 

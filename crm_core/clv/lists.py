@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import dialect, exports, masking, schema
+from crm_core import dialect, masking, safe_csv, schema
 from crm_core.clv.predictions import CHURN_RISK_CUTOFFS
 
 customers = schema.customers
@@ -309,7 +309,7 @@ def at_risk_export(engine: Engine, customer_ids: Sequence[int], channel: str, ma
     -------
     crm_core.segments.SegmentExport
         ``frame`` (the channel's export columns, ordered by customer id), ``excluded`` (customers left out per
-        reason), ``members`` and ``csv`` (formulas neutralised by :func:`crm_core.exports.write_csv`).
+        reason), ``members`` and ``csv`` (formulas neutralised by :func:`crm_core.safe_csv.write_csv`).
     """
     from crm_core import segments  # the rule compiler; only the export needs it
 
@@ -328,6 +328,6 @@ def at_risk_export(engine: Engine, customer_ids: Sequence[int], channel: str, ma
     counts = sum(excluded[1:], excluded[0]) if excluded else pd.Series(0, index=list(segments.EXCLUSION_REASONS))
     left_out = pd.DataFrame({"reason": list(segments.EXCLUSION_REASONS)})
     left_out["customers"] = left_out["reason"].map(counts).fillna(0).astype("int64")
-    text = exports.write_csv(frame)
+    text = safe_csv.write_csv(frame)
     assert text is not None
     return segments.SegmentExport(channel, members, frame, left_out, text)

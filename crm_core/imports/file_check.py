@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_core import exports
+from crm_core import safe_csv
 from crm_core.imports.pipeline import choose_preset
 from crm_core.imports.reading import Source, file_header, load
 from crm_core.imports.results import Problem
@@ -55,7 +55,7 @@ class FileCheck:
 
     def problems_csv(self) -> str:
         """The errors and warnings as CSV, spreadsheet formulas neutralised."""
-        text = exports.write_csv(self.problems_frame())
+        text = safe_csv.write_csv(self.problems_frame())
         assert text is not None
         return text
 

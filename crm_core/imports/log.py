@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from crm_core import db, dialect, exports, schema
+from crm_core import db, dialect, safe_csv, schema
 from crm_core.imports.results import ImportResult, Problem
 
 
@@ -60,7 +60,7 @@ def report_csv(problems: Sequence[Problem], limit: int | None = None) -> str:
             ("note", "", "", f"{left:,} more problems are not kept in the history; the report file has them all", "")
         )
     columns = ["severity", "line", "column", "reason", "value"]
-    report = exports.write_csv(pd.DataFrame(rows, columns=columns, dtype=object))
+    report = safe_csv.write_csv(pd.DataFrame(rows, columns=columns, dtype=object))
     assert report is not None
     return report
 

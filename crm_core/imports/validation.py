@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_core import privacy
+from crm_core import contact_keys
 from crm_core.imports.fields import ORDER_LEVEL, PRODUCT_LEVEL, REQUIRED_ONE_OF, fields_of, guess_mapping, other_kind
 from crm_core.imports.reading import RawFile, Source, load, read_file
 from crm_core.imports.results import BadFile, Problem, warning
@@ -272,21 +272,21 @@ PHONE_KEY_PREFIX = "tel:"
 
 
 def customer_keys(table: Table) -> pd.Series:
-    """Each row's customer: its id, else its normalised email, else ``tel:`` and its phone in E.164 (its digits when
-    it is no phone number: the rule suppression keys phones by, :func:`crm_core.privacy.phone_key`). A row with none
-    of them is an error.
+    """Each row's customer: its id, else its normalised email, else ``tel:`` and its phone in E.164 (its digits
+    when it is no phone number: the rule suppression keys phones by, :func:`crm_core.contact_keys.phone_key`). A row
+    with none of them is an error.
 
     Sets ``email_norm`` in the frame when the file has emails.
     """
     frame = table.frame
     fields = table.columns.fields
     if "email" in frame:
-        frame["email_norm"] = map_unique(frame["email"], privacy.normalise_email)
+        frame["email_norm"] = map_unique(frame["email"], contact_keys.normalise_email)
     ids = frame["customer_id"] if "customer_id" in frame else absent(frame)
     emails = frame["email_norm"] if "email_norm" in frame else absent(frame)
     phones = absent(frame)
     if "phone" in frame:
-        phones = map_unique(frame["phone"], lambda text: _phone_key(privacy.phone_key(text)))
+        phones = map_unique(frame["phone"], lambda text: _phone_key(contact_keys.phone_key(text)))
     source = next(fields[name] for name in ("customer_id", "email", "phone") if name in fields)
     missing = ids.isna().to_numpy() & emails.isna().to_numpy() & phones.isna().to_numpy()
     table.report(source, add_reason(missing, "customer_id, email or phone required"))

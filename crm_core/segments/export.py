@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from crm_core import contact, db, dialect, exports, rfm, schema
+from crm_core import contact, db, dialect, rfm, safe_csv, schema
 from crm_core.segments.compiler import needs_scores, prepare_rule
 from crm_core.segments.rules import Rule
 
@@ -53,7 +53,7 @@ class SegmentExport:
         return len(self.frame)
 
     def csv_text(self) -> str:
-        """The CSV of ``frame``, spreadsheet formulas neutralised (:func:`crm_core.exports.write_csv`)."""
+        """The CSV of ``frame``, spreadsheet formulas neutralised (:func:`crm_core.safe_csv.write_csv`)."""
         return self.csv
 
     def csv_bytes(self) -> bytes:
@@ -116,6 +116,6 @@ def export_segment(
         from crm_core import masking
 
         kept = masking.mask_frame(kept, {"customer_id": "id"})
-    text = exports.write_csv(kept)
+    text = safe_csv.write_csv(kept)
     assert text is not None
     return SegmentExport(channel, len(frame), kept, excluded, text, scores_stale=stale)

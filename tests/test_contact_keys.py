@@ -1,4 +1,4 @@
-"""The keys of matching and suppression (crm_core.privacy): one person, however their phone or email is written.
+"""The keys of matching and suppression (crm_core.contact_keys): one person, however their phone or email is written.
 
 The engine tests go the way a person does: imported, erased, then imported again in another spelling (a phone in
 its international form after the national one was erased, an email in Unicode NFD after its NFC form was erased),
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crm_core import db, erasure, imports, privacy, schema, segments
+from crm_core import contact_keys, db, erasure, imports, schema, segments
 
 FILES = Path(__file__).parent / "files" / "privacy"
 NFC_EMAIL = unicodedata.normalize("NFC", "Émile.Zola@exemple.fr")
@@ -23,30 +23,34 @@ NATIONAL_PHONE = "0171 9876543"
 
 
 def test_phones_are_compared_in_e164():
-    assert privacy.normalise_phone(NATIONAL_PHONE) == "+491719876543"
-    assert privacy.normalise_phone("+49 171 9876543") == "+491719876543"
-    assert privacy.normalise_phone("0049 (171) 987-6543") == "+491719876543"
-    assert privacy.normalise_phone("06 12 34 56 78", region="FR") == "+33612345678"
-    assert privacy.normalise_phone("call me") is None
-    assert privacy.normalise_phone("12") is None
-    assert privacy.phone_hash(NATIONAL_PHONE) == privacy.phone_hash("+49 171 9876543")
+    assert contact_keys.normalise_phone(NATIONAL_PHONE) == "+491719876543"
+    assert contact_keys.normalise_phone("+49 171 9876543") == "+491719876543"
+    assert contact_keys.normalise_phone("0049 (171) 987-6543") == "+491719876543"
+    assert contact_keys.normalise_phone("06 12 34 56 78", region="FR") == "+33612345678"
+    assert contact_keys.normalise_phone("call me") is None
+    assert contact_keys.normalise_phone("12") is None
+    assert contact_keys.phone_hash(NATIONAL_PHONE) == contact_keys.phone_hash("+49 171 9876543")
 
 
 def test_the_default_region_comes_from_the_configuration(monkeypatch):
     monkeypatch.setenv("CRM_PHONE_REGION", "fr")
-    assert privacy.normalise_phone("06 12 34 56 78") == "+33612345678"
+    assert contact_keys.normalise_phone("06 12 34 56 78") == "+33612345678"
     monkeypatch.setenv("CRM_PHONE_REGION", "XX")
     with pytest.raises(ValueError, match="CRM_PHONE_REGION='XX' is not a region code"):
-        privacy.normalise_phone("06 12 34 56 78")
+        contact_keys.normalise_phone("06 12 34 56 78")
 
 
 def test_emails_are_compared_after_nfkc_and_case_folding():
     nfd = unicodedata.normalize("NFD", NFC_EMAIL)
     assert nfd != NFC_EMAIL
-    assert privacy.normalise_email(nfd) == privacy.normalise_email(f" {NFC_EMAIL.upper()} ") == "émile.zola@exemple.fr"
-    assert privacy.normalise_email("STRASSE@x.de") == privacy.normalise_email("straße@x.de")
-    assert privacy.email_hash(nfd) == privacy.email_hash(NFC_EMAIL)
-    assert privacy.normalise_email("  ") is None
+    assert (
+        contact_keys.normalise_email(nfd)
+        == contact_keys.normalise_email(f" {NFC_EMAIL.upper()} ")
+        == "émile.zola@exemple.fr"
+    )
+    assert contact_keys.normalise_email("STRASSE@x.de") == contact_keys.normalise_email("straße@x.de")
+    assert contact_keys.email_hash(nfd) == contact_keys.email_hash(NFC_EMAIL)
+    assert contact_keys.normalise_email("  ") is None
 
 
 def _legacy(text: str) -> str:
@@ -55,9 +59,9 @@ def _legacy(text: str) -> str:
 
 def test_legacy_keys_of_a_value_cover_its_other_spellings():
     # Key version 1: the phone's digits as written, the email trimmed and lower-cased as typed.
-    assert _legacy("01719876543") in privacy.phone_keys("+49 171 9876543", legacy=True)
-    assert _legacy("01719876543") not in privacy.phone_keys("+49 171 9876543")
-    assert _legacy(NFC_EMAIL.lower()) in privacy.email_keys(unicodedata.normalize("NFD", NFC_EMAIL), legacy=True)
+    assert _legacy("01719876543") in contact_keys.phone_keys("+49 171 9876543", legacy=True)
+    assert _legacy("01719876543") not in contact_keys.phone_keys("+49 171 9876543")
+    assert _legacy(NFC_EMAIL.lower()) in contact_keys.email_keys(unicodedata.normalize("NFD", NFC_EMAIL), legacy=True)
 
 
 # --- through a real import and export, on every engine ------------------------------------------------------------
@@ -119,7 +123,7 @@ def test_an_email_erased_in_nfc_stays_suppressed_in_nfd(erased):
 def _downgrade(engine, entries: list[tuple[str | None, str | None]]) -> None:
     """A store as the version before these keys left it: legacy suppression entries, no key-version marker."""
     with engine.begin() as conn:
-        conn.execute(schema.meta.delete().where(schema.meta.c.key == privacy.KEYS_META))
+        conn.execute(schema.meta.delete().where(schema.meta.c.key == contact_keys.KEYS_META))
         conn.execute(
             schema.suppressions.insert(),
             [
@@ -141,7 +145,7 @@ def test_suppressions_written_with_the_legacy_keys_still_hold_after_the_upgrade(
     _downgrade(engine, [(None, _legacy("01719876543")), (_legacy(NFC_EMAIL.lower()), None)])
     db.ensure_schema(engine)
     with engine.connect() as conn:
-        assert privacy.legacy_keys_in_use(conn)
+        assert contact_keys.legacy_keys_in_use(conn)
     imports.import_file(engine, "customers", FILES / f"{case}.csv")
     if case.startswith("phone"):
         _check_suppressed(engine, ["R1", "R2"], contactable="R3")
@@ -161,12 +165,12 @@ def test_the_upgrade_rekeys_what_still_holds_the_values(engine, tmp_path):
     with engine.connect() as conn:
         assert conn.execute(sa.select(C.email_norm).where(C.external_id == "S1")).scalar() == "strasse@x.de"
         keys = set(conn.execute(sa.select(schema.suppressions.c.phone_hash)).scalars())
-    assert privacy.phone_hash("+49 171 9876543") in keys
+    assert contact_keys.phone_hash("+49 171 9876543") in keys
     db.ensure_schema(engine)  # once only
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.suppressions)).scalar() == 2
 
 
 def test_digits_without_a_plus_are_also_checked_as_an_international_number():
-    assert privacy.phone_hash("+49 (171) 555-01") in privacy.phone_keys("4917155501")
-    assert privacy.phone_hash("+49 (171) 555-01") not in privacy.phone_keys("04917155501")
+    assert contact_keys.phone_hash("+49 (171) 555-01") in contact_keys.phone_keys("4917155501")
+    assert contact_keys.phone_hash("+49 (171) 555-01") not in contact_keys.phone_keys("04917155501")
