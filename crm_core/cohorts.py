@@ -37,6 +37,15 @@ PERIODS: tuple[Period, ...] = ("month", "week")
 #: Campaign exposure filter: contacted by at least one campaign ("any") or by none ("none").
 EXPOSURES: dict[str, str] = {"any": "contacted by a campaign", "none": "never contacted by a campaign"}
 
+#: The cohorts shown unless asked otherwise: the last two years by month, the last half year by week.
+DEFAULT_WINDOWS: dict[Period, tuple[int, str]] = {"month": (730, "24 months"), "week": (182, "26 weeks")}
+
+
+def default_first_cohort(period: Period, as_of: dt.date) -> dt.date:
+    """The first day of the default window (:data:`DEFAULT_WINDOWS`) ending at ``as_of``."""
+    return as_of - dt.timedelta(days=DEFAULT_WINDOWS[period][0])
+
+
 COHORT_COLUMNS = [
     "cohort",
     "period",

@@ -26,7 +26,7 @@ from crm_core.purchases import is_purchase, resolve_as_of
 
 orders = schema.orders
 
-#: The top shares shown by default (DESIGN.md §4, issue 5: top 1/5/10/20 %).
+#: The top shares shown by default (DESIGN.md §4: top 1/5/10/20 %).
 TOP_PERCENTS = (1, 5, 10, 20)
 
 

@@ -29,6 +29,9 @@ Segment rules
 (checked by :func:`rule_coverage` in the tests). For a custom table the CASE keeps SQL's semantics: the first rule
 that matches wins, and a cell that no rule covers is named :data:`UNCLASSIFIED` rather than dropped, so that sizes
 still add up to all customers.
+
+One module: the query, its scoring choices, the segment table and the readings of it (table, grid, summary,
+migration, score bounds) share the CTE stages above and change together.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from typing import Any
 from crm_core import clv, rfm, segments
 from crm_core.bench.context import BenchContext
 
-#: The "Done when" rule of the segments issue: customers in Germany or France who bought at least three times in
-#: the last year but are now at risk.
+#: The rule a live preview is timed on: customers in Germany or France who bought at least three times in the last
+#: year but are now at risk.
 EXAMPLE_RULE: dict[str, Any] = {
     "all": [
         {"field": "country", "op": "in", "value": ["Germany", "France"]},
@@ -39,4 +39,4 @@ def bench_preview(ctx: BenchContext) -> tuple[int, str]:
     preview = segments.segment_preview(ctx.engine, EXAMPLE_RULE, ctx.as_of, bounds=bounds)
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return preview.customers, f"the issue's rule (DE/FR, >= 3 orders in 365 days, At risk); CPU {cpu:.2f} s"
+    return preview.customers, f"the example rule (DE/FR, >= 3 orders in 365 days, At risk); CPU {cpu:.2f} s"

@@ -82,6 +82,14 @@ def score_after_change(engine) -> None:
     clv.ensure_scores(engine)
 
 
+def say_if_stale(stale: bool) -> None:
+    """A note on standard error when a read used predictions from before the latest data change."""
+    if stale:
+        from crm_core import clv
+
+        print(f"note: {clv.STALE_SCORES_NOTE} Run: python -m crm_core score", file=sys.stderr)
+
+
 def print_json(document: Any) -> None:
     """A document as indented JSON with its machine keys: dates as ISO text, NaN as null (:mod:`crm_core.plain`)."""
     from crm_core import plain

@@ -99,9 +99,12 @@ TREND_LABELS = {
 
 
 def cmd_cohorts(args: argparse.Namespace) -> int:
-    from crm_core import cohorts
+    from crm_core import cohorts, purchases
 
     engine, _ = open_engine(args)
+    since = args.since
+    if since is None:  # the dashboard's window: two years by month, half a year by week
+        since = cohorts.default_first_cohort(args.by, args.as_of or purchases.default_as_of(engine))
     try:
         frame = cohorts.cohort_retention(
             engine,
@@ -110,7 +113,7 @@ def cmd_cohorts(args: argparse.Namespace) -> int:
             segment=args.segment,
             acquisition_channel=args.channel,
             exposure=args.exposure,
-            first_cohort=args.since,
+            first_cohort=since,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -171,6 +174,8 @@ def cmd_migration(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """The commands of this module on the command line's subparsers."""
+    from crm_core import rfm
+
     p = sub.add_parser(
         "rfm",
         help="recency, frequency, monetary, scores and segment of every customer",
@@ -189,8 +194,8 @@ def add_parsers(sub: Any) -> None:
         default="csv",
         help="output format (default csv); table: aligned, with the dashboard's headers",
     )
-    examples = {"recency": "30,90,180,365", "frequency": "2,3,5,10", "monetary": "100,250,500,1000"}
-    for dimension, example in examples.items():
+    for dimension in ("recency", "frequency", "monetary"):
+        example = ",".join(f"{point:g}" for point in getattr(rfm.DEFAULT_CUT_POINTS, dimension))
         p.add_argument(
             f"--{dimension}-cuts",
             type=_cut_points,
@@ -236,7 +241,12 @@ def add_parsers(sub: Any) -> None:
         choices=["any", "none"],
         help="any: only customers a campaign contacted; none: only customers none did",
     )
-    p.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD", help="leave out cohorts before this day's period")
+    p.add_argument(
+        "--since",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="leave out cohorts before this day's period (default: the last 24 months, or 26 weeks by week)",
+    )
     p.add_argument(
         "--as-of", type=iso_date, metavar="YYYY-MM-DD", help="as-of date (default: the day after the last order)"
     )

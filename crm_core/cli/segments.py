@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crm_core import labels, plain
+from crm_core import formats, labels, plain
 from crm_core.cli.common import (
     add_db,
     frame_rows,
@@ -20,6 +20,7 @@ from crm_core.cli.common import (
     print_labelled,
     print_table,
     read_rule,
+    say_if_stale,
 )
 
 #: What each action takes after it: at least, at most (None: any number), and the words for the error.
@@ -82,10 +83,12 @@ def _count(engine, args: argparse.Namespace) -> int:
         print(json.dumps(preview.as_dict(), indent=2))
     else:
         print(
-            f"{preview.customers:,} customers ({preview.share:.1%} of {preview.total_customers:,}) as of "
-            f"{preview.as_of}; revenue {preview.revenue:,.2f} ({preview.revenue_share:.1%}), "
-            f"{preview.orders:,} orders"
+            f"{formats.count(preview.customers)} customers ({formats.percent(preview.share)} of "
+            f"{formats.count(preview.total_customers)}) as of {preview.as_of}; revenue "
+            f"{formats.money(preview.revenue, cents=True)} ({formats.percent(preview.revenue_share)}), "
+            f"{formats.count(preview.orders)} orders"
         )
+    say_if_stale(preview.scores_stale)
     return 0
 
 
@@ -100,6 +103,7 @@ def _export(engine, args: argparse.Namespace) -> int:
     with open(args.out, "w", encoding="utf-8", newline="") as handle:
         handle.write(export.csv_text())
     print(f"{export.exported:,} of {export.members:,} members written to {args.out} ({args.channel})")
+    say_if_stale(export.scores_stale)
     for reason, count in zip(export.excluded["reason"], export.excluded["customers"], strict=True):
         if count:
             print(f"  left out, {reason}: {count:,}")
@@ -125,6 +129,7 @@ def _compare(engine, args: argparse.Namespace) -> int:
         print(f"error: segment compare takes at most {segments.MAX_COMPARED} segments", file=sys.stderr)
         return 2
     compared = segments.compare_segments(engine, [_compared(engine, t) for t in args.targets], as_of=args.as_of)
+    say_if_stale(compared.scores_stale)
     if args.json:
         print_json({name: plain.json_records(getattr(compared, name)) for name in COMPARISON_PARTS})
         return 0

@@ -135,7 +135,7 @@ from crm_core.clv.report import (
     model_report,
     value_model,
 )
-from crm_core.clv.scores import STORED_SCORE_COLUMNS, ensure_scores, stored_scores_summary
+from crm_core.clv.scores import STALE_SCORES_NOTE, STORED_SCORE_COLUMNS, ensure_scores, stored_scores_summary
 from crm_core.clv.simulate import simulate_bgnbd_summary
 from crm_core.clv.summary import (
     HOLDOUT_COLUMNS,
@@ -150,6 +150,7 @@ from crm_core.clv.summary import (
 from crm_core.clv.totals import cohort_tracking_band, count_total_moments, revenue_total_moments, total_band
 
 __all__ = [
+    "STALE_SCORES_NOTE",
     "BacktestResult",
     "BetaGeoModel",
     "CALIBRATION_TOLERANCE",

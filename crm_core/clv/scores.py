@@ -26,6 +26,9 @@ customers = schema.customers
 
 #: Columns of :func:`customer_predictions` stored under another name in ``customer_scores`` (the intervals at
 #: :data:`crm_core.clv.intervals.DISPLAY_LEVEL`, 80 %).
+#: What a read on stale scores says (the data changed since the last scoring; reads never score).
+STALE_SCORES_NOTE = "The predicted values are from before the latest data change."
+
 STORED_SCORE_COLUMNS = {
     "expected_purchases": "expected_purchases_90d",
     "p_purchase": "prob_purchase_90d",

@@ -16,6 +16,9 @@ Rules shared by every preset:
   says when, with the preset as its source.
 - A leading apostrophe that a platform puts before a number or a ``+`` to protect it from spreadsheets is not
   part of the value.
+
+One module: most of its length is the presets themselves, a table per platform read by the same few functions;
+a new platform is a new entry here.
 """
 
 from __future__ import annotations

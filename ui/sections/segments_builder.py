@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 import ui
-from crm_core import formats, labels, rfm, segments
+from crm_core import clv, formats, labels, rfm, segments
 from ui import export_panel, rule_builder
 from ui.sections import segments_members, segments_saved
 
@@ -73,6 +73,8 @@ def _key_figures(preview: segments.SegmentPreview) -> None:
         help="The members' average predicted value, and the average ends of their 80 % ranges: a typical member "
         "brings between these with 80 % probability.",
     )
+    if preview.scores_stale:
+        st.caption(f"{clv.STALE_SCORES_NOTE} They are updated on the next visit of a page.")
     st.caption(
         f"{ui.percent(preview.share)} of customers, {ui.percent(preview.revenue_share)} of revenue; "
         f"{formats.number(preview.orders_per_buyer)} orders per buyer; "

@@ -32,7 +32,7 @@ def render(as_of: dt.date, cuts: rfm.RfmCuts) -> None:
         key="cohort_exposure",
     )
     period = period or "month"
-    first = as_of - dt.timedelta(days=730 if period == "month" else 182)
+    first = cohorts.default_first_cohort(period, as_of)
     frame = ui.cached(
         cohorts.cohort_retention,
         period=period,
@@ -49,6 +49,6 @@ def render(as_of: dt.date, cuts: rfm.RfmCuts) -> None:
         key="cohort_heatmap",
     )
     st.caption(
-        f"Cohorts of the last {'24 months' if period == 'month' else '26 weeks'}. Period 0 is the {period} of the "
+        f"Cohorts of the last {cohorts.DEFAULT_WINDOWS[period][1]}. Period 0 is the {period} of the "
         "first purchase (every member bought); revenue retention compares each period's revenue with period 0's."
     )

@@ -9,11 +9,14 @@ import streamlit as st
 import ui
 from crm_core import rfm
 
-#: The cut points offered first: (name, label, default text).
-DEFAULT_CUTS = (
-    ("recency", "Recency (days)", "30,90,180,365"),
-    ("frequency", "Frequency (purchases)", "2,3,5,10"),
-    ("monetary", "Monetary (revenue)", "100,250,500,1000"),
+#: The cut points offered first: (name, label, default text), from the usual cut points of crm_core.rfm.
+DEFAULT_CUTS = tuple(
+    (name, label, ",".join(f"{point:g}" for point in getattr(rfm.DEFAULT_CUT_POINTS, name)))
+    for name, label in (
+        ("recency", "Recency (days)"),
+        ("frequency", "Frequency (purchases)"),
+        ("monetary", "Monetary (revenue)"),
+    )
 )
 
 
