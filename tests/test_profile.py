@@ -78,6 +78,20 @@ def test_a_masked_profile_shows_no_email_phone_or_surname(store, reference):
     assert page.frame["subject"].tolist() == ["call me back on ***67"]
 
 
+def test_the_text_writes_stored_codes_in_the_words_of_the_pages(store, reference):
+    text = profiles.customer_profile(store, "C001", reference=reference).describe()
+    assert "acquired via Paid search" in text
+    assert "consent: Email opted in, SMS opted out, Phone no statement, Post no statement" in text
+    assert "contacts in the last 30/90 days: Email 1/2, SMS 1/1" in text
+    assert "2024-06-25 08:00  Contact  SMS · Outbound · SMS · Flash sale · delivered" in text
+    assert "2024-05-01 09:00  Order    Web · Inbound · Order · O4 · Cancelled · 10.00" in text
+    assert "2024-06-02 10:00  Feedback Inbound · Review · Fine · score 4" in text
+    for code in ("paid_search", "opt_in", "opt_out", "interaction", "· out ·", "· in ·"):
+        assert code not in text, code
+    opted_out = profiles.customer_profile(store, "C006", reference=reference).describe()
+    assert "consent: Email opted out (suppressed), SMS opted out (suppressed)" in opted_out
+
+
 def test_cli_prints_the_profile_as_text_json_or_masked(store, capsys):
     url = _url(store)
     assert cli.main(["customer", "C001", "--db", url]) == 0

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from crm_core import dialect, masking
+from crm_core import dialect, labels, masking
 from crm_core.plain import json_records, json_value
 from crm_core.profiles.campaigns_received import read_campaigns
 from crm_core.profiles.contact_pressure import ContactLimits, contact_warnings, read_contact_pressure
@@ -117,17 +117,19 @@ class CustomerProfile:
         }
 
     def describe(self, limits: ContactLimits | None = None) -> str:
-        """The profile as plain text (the CLI's ``customer`` command)."""
+        """The profile as plain text (the CLI's ``customer`` command), stored codes in the words of
+        :mod:`crm_core.labels` as the pages write them."""
         who, k = self.identity, self.key_figures
         lines = [f"{who.name} ({who.external_id})" + "".join(f" · {p}" for p in (who.city, who.country) if p)]
         if who.is_erased:
             lines.append(f"ERASED on {_day(who.erased_at)}: personal data anonymised, never contacted again")
         lines.append(
             f"email {who.email or '-'} · phone {who.phone or '-'} · born {_day(who.birth_date)} · "
-            f"customer since {_day(who.created_at)} · acquired via {who.acquisition_channel or '-'}"
+            f"customer since {_day(who.created_at)} · acquired via {labels.value_label(who.acquisition_channel) or '-'}"
         )
         consent = [
-            f"{row.channel} {row.status}" + (" (suppressed)" if row.suppressed else "")
+            f"{labels.value_label(row.channel)} {labels.value_label(row.status).lower()}"
+            + (" (suppressed)" if row.suppressed else "")
             for row in self.consents.itertuples()
         ]
         lines.append("consent: " + ", ".join(consent))
@@ -179,7 +181,8 @@ class CustomerProfile:
         ]
         lines += [f"  {m.mention}: {m.value} ({m.times}x)" for m in s.mentions.itertuples()]
         contacts = ", ".join(
-            f"{r.channel} {r.last_30_days}/{r.last_90_days}" for r in self.contact_pressure.itertuples()
+            f"{labels.value_label(r.channel)} {r.last_30_days}/{r.last_90_days}"
+            for r in self.contact_pressure.itertuples()
         )
         lines += ["", f"contacts in the last 30/90 days: {contacts or 'none'}"]
         lines += [f"  WARNING: {w}" for w in contact_warnings(self.contact_pressure, limits)]
@@ -187,11 +190,13 @@ class CustomerProfile:
         lines += ["", f"timeline (newest {len(t.frame)} of {t.total}):"]
         for e in t.frame.itertuples():
             what = " · ".join(
-                str(v) for v in (e.channel, e.direction, e.type, e.subject, e.outcome) if isinstance(v, str) and v
+                labels.value_label(v)
+                for v in (e.channel, e.direction, e.type, e.subject, e.outcome)
+                if isinstance(v, str) and v
             )
             extra = "" if _blank(e.amount) else f" · {float_or_none(e.amount):,.2f}"
             extra += "" if _blank(e.score) else f" · score {float_or_none(e.score):.0f}"
-            lines.append(f"  {e.occurred_at:%Y-%m-%d %H:%M}  {e.source:<11} {what}{extra}")
+            lines.append(f"  {e.occurred_at:%Y-%m-%d %H:%M}  {labels.value_label(e.source):<8} {what}{extra}")
         return "\n".join(lines)
 
 
