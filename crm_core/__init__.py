@@ -14,7 +14,8 @@ docstring lists its modules.
 - The metrics: ``overview``, ``rfm``, ``cohorts``, ``concentration``, ``segments`` (a package: rules compiled to
   SQL, live figures, saved versions, consent-aware export), ``campaigns`` (a package: results, breakdowns,
   attribution) and ``uplift`` (the statistics of an effect), ``clv`` (a package: the value and churn models, their
-  predictions, stored scores, backtest, intervals and report), ``profiles`` (one customer).
+  predictions, stored scores, backtest, intervals and report), ``profiles`` (a package: one customer's profile
+  from point queries, search, the timeline, the next-best offer).
 - Showing them: ``labels`` (the one vocabulary of names for people), ``formats`` (numbers as text), ``plain``
   (pandas values as plain Python values), ``charts`` (DataFrame -> plotly Figure).
 - Running them: ``cli`` (a package: the command line, one module per area), ``bench`` (a package: the timed

@@ -309,7 +309,7 @@ def _check_campaigns(at: AppTest) -> None:
 
 
 def _check_customers(at: AppTest) -> None:
-    # Search, deep links, profiles and masking: tests/test_profiles.py.
+    # Search, deep links, profiles and masking: tests/test_customers_page.py.
     assert at.title[0].value == "Customers"
     assert [s.value for s in at.subheader] == ["Recently viewed", "Most valuable"]
     assert any(b.key and b.key.startswith("valuable_") for b in at.button)
