@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from crm_core import campaigns, charts, db, dialect, formats, labels, schema, uplift
 from crm_core.imports import campaign_results
+from ui import tables
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +120,7 @@ def test_money_and_rates_in_the_list_stay_numbers_written_in_the_product_format(
     at = _show(_open(duckdb_demo_url, app_env), "All campaigns")
     frame = next(df for df in at.dataframe if "incremental_revenue" in df.value.columns)
     config = json.loads(frame.proto.columns)
-    for column, grid_format in (("revenue", "euro"), ("conversion_rate", "percent")):
+    for column, grid_format in (("revenue", tables.NUMBER_FORMATS["money"]), ("conversion_rate", "%,.1f%%")):
         assert pd.api.types.is_numeric_dtype(frame.value[column]), column  # so that the column sorts as numbers
         assert config[column]["type_config"]["format"] == grid_format
     assert config["revenue"]["label"] == labels.column_label("revenue")
