@@ -16,7 +16,8 @@ docstring lists its modules.
   attribution) and ``uplift`` (the statistics of an effect), ``clv`` (a package: the value and churn models, their
   predictions, stored scores, backtest, intervals and report), ``profiles`` (one customer).
 - Showing them: ``labels`` (the one vocabulary of names for people), ``formats`` (numbers as text), ``plain``
-  (pandas values as plain Python values), ``charts`` (DataFrame -> plotly Figure).
+  (pandas values as plain Python values), ``charts`` (a package: DataFrame -> plotly Figure, one module per part
+  of the product).
 - Running them: ``cli`` (a package: the command line, one module per area), ``bench`` (a package: the timed
   operations, one module per part of the product).
 """
