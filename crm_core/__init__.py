@@ -8,7 +8,8 @@ docstring lists its modules.
   (what differs between engines), ``spark_dialect`` and ``spark_server`` (Spark SQL), ``config`` (settings),
   ``purchases`` (what counts as one).
 - Getting data in: ``imports`` (a package: a file read, checked and imported, platform presets), ``loading``
-  (Parquet loads), ``demo`` (the seeded demo data), ``quality`` (data-quality checks in SQL).
+  (Parquet loads), ``demo`` (a package: the seeded demo data, one module per part), ``quality`` (data-quality
+  checks in SQL).
 - Personal data: ``contact_keys`` (e-mails and phones normalised and hashed), ``contact`` (who may be contacted on
   a channel), ``masking``, ``erasure``, ``safe_csv`` (CSV files safe to open in a spreadsheet).
 - The metrics: ``overview``, ``rfm``, ``cohorts``, ``concentration``, ``segments`` (a package: rules compiled to
