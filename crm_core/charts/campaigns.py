@@ -15,14 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from crm_core import formats
-from crm_core.charts.common import (
-    PALETTE,
-    PARTIAL_OPACITY,
-    TEMPLATE,
-    literal_labels,
-    new_figure,
-    nothing_to_show,
-)
+from crm_core.charts.common import PALETTE, PARTIAL_OPACITY, TEMPLATE, literal_labels, new_figure, nothing_to_show
 
 #: An interval that excludes zero is drawn in the primary colour; one that includes it (no measurable effect) grey.
 _EFFECT_COLOURS = {True: PALETTE["primary"], False: PALETTE["muted"]}

@@ -9,12 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from crm_core import formats
-from crm_core.charts.common import (
-    PALETTE,
-    PARTIAL_OPACITY,
-    new_figure,
-    nothing_to_show,
-)
+from crm_core.charts.common import PALETTE, PARTIAL_OPACITY, new_figure, nothing_to_show
 from crm_core.formats import CURRENCY
 
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from crm_core.charts.common import (
-    PALETTE,
-    new_figure,
-    nothing_to_show,
-)
+from crm_core.charts.common import PALETTE, new_figure, nothing_to_show
 
 #: How each kind of feedback is scored, for the feedback chart's hover: (the kind's name, the scale's top).
 _FEEDBACK_SCALES = {"survey": ("Survey (NPS)", 10), "review": ("Review", 5)}

@@ -8,12 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from crm_core import formats
-from crm_core.charts.common import (
-    PALETTE,
-    SEQUENTIAL,
-    new_figure,
-    nothing_to_show,
-)
+from crm_core.charts.common import PALETTE, SEQUENTIAL, new_figure, nothing_to_show
 from crm_core.formats import CURRENCY
 
 
