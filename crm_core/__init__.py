@@ -8,7 +8,8 @@ docstring lists its modules.
   (what differs between engines), ``spark_dialect`` and ``spark_server`` (Spark SQL), ``config`` (settings),
   ``purchases`` (what counts as one).
 - Getting data in: ``imports`` (a package: a file read, checked and imported, platform presets), ``loading``
-  (Parquet loads), ``demo`` (the seeded demo data), ``quality`` (data-quality checks in SQL).
+  (Parquet loads), ``demo`` (a package: the seeded demo data, one module per part), ``quality`` (data-quality
+  checks in SQL).
 - Personal data: ``contact_keys`` (e-mails and phones normalised and hashed), ``contact`` (who may be contacted on
   a channel), ``masking``, ``erasure``, ``safe_csv`` (CSV files safe to open in a spreadsheet).
 - The metrics: ``overview``, ``rfm``, ``cohorts``, ``concentration``, ``segments`` (a package: rules compiled to
@@ -17,7 +18,8 @@ docstring lists its modules.
   predictions, stored scores, backtest, intervals and report), ``profiles`` (a package: one customer's profile
   from point queries, search, the timeline, the next-best offer).
 - Showing them: ``labels`` (the one vocabulary of names for people), ``formats`` (numbers as text), ``plain``
-  (pandas values as plain Python values), ``charts`` (DataFrame -> plotly Figure).
+  (pandas values as plain Python values), ``charts`` (a package: DataFrame -> plotly Figure, one module per part
+  of the product).
 - Running them: ``cli`` (a package: the command line, one module per area), ``bench`` (a package: the timed
   operations, one module per part of the product).
 """

@@ -1,9 +1,9 @@
 """The campaign code on the demo data: attribution reproduces the generator, and the planted effects are found.
 
-crm_core/demo.py plants the effects: a delivered treatment member converts beyond the baseline with probability
-effect(target) × (0.4 + 1.2 × past-spend percentile) × (1.6 for arm B) × channel factor, where "Lapsed 90-180 days"
-has the largest effect (0.18) and "Active customers" a small one (0.025). It attributes converted and revenue with
-the same window rule as crm_core.campaigns.
+crm_core/demo/campaigns.py plants the effects: a delivered treatment member converts beyond the baseline with
+probability effect(target) × (0.4 + 1.2 × past-spend percentile) × (1.6 for arm B) × channel factor, where "Lapsed
+90-180 days" has the largest effect (0.18) and "Active customers" a small one (0.025). It attributes converted and
+revenue with the same window rule as crm_core.campaigns.
 """
 
 from __future__ import annotations
