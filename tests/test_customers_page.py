@@ -1,5 +1,5 @@
-"""The Customers page (AppTest, on a DuckDB file with the hand-made store of :mod:`profile_store`): search, deep links,
-the timeline's filters, empty states, erased customers and masking."""
+"""The Customers page (AppTest, on a DuckDB file with the hand-made store of :mod:`tests.profiles.store`): search,
+deep links, the timeline's filters, empty states, erased customers and masking."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import streamlit as st
 import test_app
-from profile_store import ALL_EMAILS, ALL_PHONES, ANNA_EMAIL, load_store
 from streamlit.testing.v1 import AppTest
 
 from crm_core import config, db
+from tests.profiles.store import ALL_EMAILS, ALL_PHONES, ANNA_EMAIL, load_store
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/customers.py"
