@@ -8,9 +8,7 @@ import streamlit as st
 
 import ui
 
-# An emoji icon is drawn by the browser itself; a Material icon would be fetched from an outside font server, and a
-# dashboard holding personal data makes no outside request.
-st.set_page_config(page_title="CRM analytics", page_icon="📈", layout="wide")
+st.set_page_config(page_title="CRM analytics", page_icon=ui.shell.APP_ICON, layout="wide")
 
 page = ui.navigation()
 with ui.busy_database_notice():

@@ -27,17 +27,22 @@ if TYPE_CHECKING:
 FIRST_START_CUSTOMERS = 20_000
 
 #: The app's pages in navigation order: script, title, icon; the first is the default page. To add a page, add a
-#: line here and its AppTest to ``PAGE_CHECKS`` in ``tests/test_app.py`` (which fails until it has one).
+#: line here and its AppTest to ``PAGE_CHECKS`` in ``tests/test_app.py`` (which fails until it has one). The icons
+#: are emoji: the browser draws them, where a Material icon of the current page becomes the tab's icon, fetched from
+#: an outside font server (a dashboard holding personal data makes no outside request).
 PAGES = (
-    ("pages/overview.py", "Overview", ":material/dashboard:"),
-    ("pages/customers.py", "Customers", ":material/person_search:"),
-    ("pages/campaigns.py", "Campaigns", ":material/campaign:"),
-    ("pages/data.py", "Data", ":material/database:"),
-    ("pages/segments.py", "Segments", ":material/groups:"),
-    ("pages/customer_value.py", "Customer value", ":material/diamond:"),
+    ("pages/overview.py", "Overview", "📊"),
+    ("pages/customers.py", "Customers", "🔎"),
+    ("pages/campaigns.py", "Campaigns", "📣"),
+    ("pages/data.py", "Data", "🗄️"),
+    ("pages/segments.py", "Segments", "👥"),
+    ("pages/customer_value.py", "Customer value", "💎"),
 )
 
 _SOURCES = {"default": "the default setting"}
+#: The app's icon in the browser tab (an emoji, as the pages' icons). Every run sets it (:func:`page`), whichever
+#: script it started from.
+APP_ICON = "📈"
 #: Session-state key: this session has run the app's navigation.
 _NAVIGATED_KEY = "_crm_navigated"
 #: Session-state key: the database URL and data version for which the scores were found current.
@@ -54,7 +59,7 @@ def page(title: str) -> None:
     run (:func:`_enter_through_navigation`).
     """
     _enter_through_navigation()
-    st.set_page_config(layout="wide")
+    st.set_page_config(page_icon=APP_ICON, layout="wide")
     try:
         ready = database_ready()
     except db.DatabaseBusyError as exc:
