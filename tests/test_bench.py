@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from crm_core import bench, cli
+from crm_core import bench, cli, db
 
 pytestmark = pytest.mark.slow
 
@@ -42,3 +43,29 @@ def test_bench_on_an_existing_database_prints_json(duckdb_demo_url, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {row["operation"] for row in rows} >= {name for name, _, _ in bench.OPERATIONS}
     assert not any(row["operation"].startswith("generate") for row in rows)
+
+
+def test_engines_times_the_same_operations_on_each_database(tmp_path, capsys):
+    urls = [f"duckdb:///{tmp_path / 'bench.duckdb'}", f"sqlite:///{tmp_path / 'bench.sqlite'}"]
+    assert cli.main(["bench", "--customers", "300", "--engines", *urls]) == 0
+    header, _, *lines = capsys.readouterr().out.splitlines()
+    assert re.split(r"\s{2,}", header.strip()) == ["operation", "DuckDB (s)", "SQLite (s)", "rows"]
+    table = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in lines)}
+    assert lines[0].startswith("generate + load demo data (300 customers)")
+    compared = [name for name, _, _ in bench.OPERATIONS if name not in bench.engines.NOT_COMPARED]
+    assert list(table)[1:] == compared + [name for name, _ in bench.engines.WRITES]
+    for operation, (duckdb_s, sqlite_s, rows) in table.items():
+        assert float(duckdb_s) > 0 and float(sqlite_s) > 0, operation
+        assert rows.replace(",", "").isdigit(), f"{operation}: rows differ between the engines ({rows})"
+
+
+def test_engines_refuses_a_database_that_holds_customers(duckdb_demo_url, tmp_path, capsys):
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    assert cli.main(["bench", "--customers", "300", "--engines", fresh, duckdb_demo_url]) == 2
+    err = capsys.readouterr().err
+    assert "already holds customers" in err and "never writes over" in err
+    engine = db.create_engine(fresh)
+    try:
+        assert db.is_empty(engine)  # refused before anything was loaded
+    finally:
+        engine.dispose()

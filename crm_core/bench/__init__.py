@@ -17,19 +17,20 @@ Modules:
   :mod:`~crm_core.bench.campaigns`, :mod:`~crm_core.bench.profiles`, :mod:`~crm_core.bench.segments`,
   :mod:`~crm_core.bench.clv` (with the fit against ``lifetimes``), :mod:`~crm_core.bench.quality`,
   :mod:`~crm_core.bench.upload` (the Data page's upload at a million rows);
-- :mod:`~crm_core.bench.engines`: the same operations on DuckDB and Spark SQL side by side.
+- :mod:`~crm_core.bench.engines`: the same operations on several databases side by side (``--engines``).
 
 Domain modules hold no benchmark code.
 """
 
 from crm_core.bench.context import BenchContext, BenchRow
-from crm_core.bench.engines import EngineComparison, run_engine_comparison
+from crm_core.bench.engines import DatabaseNotEmptyError, EngineComparison, run_engine_comparison
 from crm_core.bench.runner import OPERATIONS, peak_memory_mb, run_bench
 
 __all__ = [
     "OPERATIONS",
     "BenchContext",
     "BenchRow",
+    "DatabaseNotEmptyError",
     "EngineComparison",
     "peak_memory_mb",
     "run_bench",

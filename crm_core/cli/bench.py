@@ -14,15 +14,19 @@ from crm_core.config import resolve_database_url
 def cmd_bench(args: argparse.Namespace) -> int:
     from crm_core import bench
 
-    if args.spark:
+    if args.engines:
         if not args.customers:
-            print("error: --spark compares engines on generated data: give --customers N", file=sys.stderr)
+            print("error: --engines compares engines on generated data: give --customers N", file=sys.stderr)
             return 2
-        comparison = bench.run_engine_comparison(
-            args.customers, args.spark, seed=args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True)
-        )
+        try:
+            comparison = bench.run_engine_comparison(
+                args.customers, args.engines, seed=args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True)
+            )
+        except bench.DatabaseNotEmptyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if args.json:
-            print(json.dumps({"engines": comparison.engines, "seconds": comparison.seconds}, indent=2))
+            print(json.dumps(comparison.as_dict(), indent=2))
         else:
             print_table(comparison.table(), bench.EngineComparison.headers(comparison.engines))
         return 0
@@ -64,13 +68,12 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=42, help="random seed for --customers (default 42)")
     p.add_argument(
-        "--spark",
+        "--engines",
         metavar="URL",
-        nargs="?",
-        const="local",
-        help="with --customers N: load the same N customers into DuckDB and into Spark SQL (a spark:// URL of an "
-        "empty database, or a local Thrift server started for the run when no URL is given) and time the load "
-        "and every read operation on both, side by side",
+        nargs="+",
+        help="with --customers N: load the same N customers into each database given (URLs of databases that hold "
+        "no customers, e.g. duckdb:///tmp/bench.duckdb sqlite:///tmp/bench.sqlite; 'local' for a local Spark SQL "
+        "server started for the run) and time the load and the same operations on each, a column per engine",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_db(p)
