@@ -9,35 +9,18 @@ Without ``/usr/bin/chromium`` the test is skipped, unless ``CI`` is set: then it
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from crm_core import config, db, overview, profiles
+from crm_core import db, overview, profiles
+from crm_core.bench import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-START_TIMEOUT_S = 60
-DRAW_TIMEOUT_MS = 60_000
+PROJECT_ROOT = browser.PROJECT_ROOT
 
 
 @dataclass(frozen=True)
@@ -66,88 +49,17 @@ PAGES = [
 NAVIGATION = ["Overview", "Customers", "Campaigns", "Data", "Segments", "Customer value"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_health(process: subprocess.Popen, base_url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    raise TimeoutError(f"streamlit did not answer {base_url}/_stcore/health within {START_TIMEOUT_S} s")
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> Path:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium, or scripts/test-env.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser test: {message}")
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@contextlib.contextmanager
-def _streamlit_server(database_url: str, log: Path) -> Iterator[str]:
-    """``streamlit run app.py`` against ``database_url`` on a free port; yields its base URL; always stopped."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, config.ENV_VAR: database_url, "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", "app.py",
-                "--server.port", str(port),
-                "--server.headless", "true",
-                "--server.fileWatcherType", "none",
-                "--browser.gatherUsageStats", "false",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            try:
-                _wait_for_health(process, base_url)
-            except (RuntimeError, TimeoutError) as exc:
-                pytest.fail(f"{exc}\n{log.read_text()[-3000:]}")
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(duckdb_demo_url, tmp_path_factory) -> Iterator[str]:
     """The server the browser tests share, against the demo DuckDB test file; yields its base URL."""
-    with _streamlit_server(duckdb_demo_url, tmp_path_factory.mktemp("streamlit") / "server.log") as base_url:
+    with browser.streamlit_server(duckdb_demo_url, tmp_path_factory.mktemp("streamlit") / "server.log") as base_url:
         yield base_url
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def chromium(chromium_path):
+    with browser.chromium(chromium_path) as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -163,8 +75,8 @@ def requests_made() -> list[str]:
 
 
 @pytest.fixture
-def page(browser, js_errors, requests_made):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+def page(chromium, js_errors, requests_made):
+    context = chromium.new_context(viewport={"width": 1440, "height": 1000})
     tab = context.new_page()
     tab.on("pageerror", lambda error: js_errors.append(str(error)))
     tab.on("request", lambda request: requests_made.append(request.url))
@@ -178,12 +90,8 @@ def _outside(requests: list[str], server: str) -> list[str]:
 
 
 def _open(tab, server: str, spec: PageSpec) -> None:
-    tab.goto(f"{server}/{spec.url_path}", wait_until="domcontentloaded")
-    tab.wait_for_selector(spec.ready, timeout=DRAW_TIMEOUT_MS)
-    # Streamlit draws while the script runs; wait until the run has finished (the status widget goes away).
-    tab.wait_for_function(
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=DRAW_TIMEOUT_MS, polling=250
-    )
+    browser.open_page(tab, server, spec.url_path)
+    tab.wait_for_selector(spec.ready, timeout=browser.RUN_TIMEOUT_MS)
 
 
 def _metrics(tab) -> dict[str, str]:
@@ -208,8 +116,7 @@ def test_page_draws_without_an_exception(server, page, js_errors, requests_made,
 
 
 def _navigation(tab) -> list[str]:
-    links = tab.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').all_inner_texts()
-    return [link.split("\n")[-1].strip() for link in links]
+    return [title for title, _ in browser.navigation(tab)]
 
 
 def test_a_profile_link_opened_first_on_a_fresh_server_gets_the_apps_navigation(
@@ -222,7 +129,7 @@ def test_a_profile_link_opened_first_on_a_fresh_server_gets_the_apps_navigation(
         name = profiles.customer_profile(engine, "C0000001").identity.name
     finally:
         engine.dispose()
-    with _streamlit_server(duckdb_demo_url, tmp_path / "server.log") as fresh:
+    with browser.streamlit_server(duckdb_demo_url, tmp_path / "server.log") as fresh:
         _open(page, fresh, PageSpec("customers?customer=C0000001", "Customers", '[data-testid="stMetricValue"]'))
         assert _navigation(page) == NAVIGATION
         assert page.locator("h1").first.inner_text().strip() == "Customers"
@@ -243,7 +150,7 @@ def test_overview_kpis_equal_what_crm_core_computes(server, page, duckdb_demo_ur
     finally:
         engine.dispose()
     _open(page, server, PageSpec("", "Overview", '[data-testid="stMetricValue"]'))
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     shown = _metrics(page)
     assert shown["Customers"] == ui.number(now.customers)
     assert shown["Revenue"] == ui.compact_currency(now.revenue)
@@ -266,7 +173,7 @@ def test_a_campaign_opens_from_its_url_with_its_verdicts(server, page, js_errors
     finally:
         engine.dispose()
     _open(page, server, PageSpec(f"campaigns?campaign={quote(name)}", "Campaigns", '[data-testid="stMetricValue"]'))
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     main = page.locator('[data-testid="stMain"]')
     # The sentence a manager repeats is on the page; the statistics are one click below it.
     for effect in effects:
@@ -287,8 +194,8 @@ def test_an_uploaded_shop_export_is_recognised_and_checked(server, page, js_erro
     _open(page, server, PageSpec("data", "Data", '[data-testid="stFileUploader"]'))
     upload = PROJECT_ROOT / "tests" / "files" / "presets" / "shopify_orders.csv"
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(upload))
-    page.get_by_text("Recognised as: Shopify orders export.").wait_for(timeout=DRAW_TIMEOUT_MS)
-    page.get_by_text("3 warnings", exact=False).first.wait_for(timeout=DRAW_TIMEOUT_MS)
+    page.get_by_text("Recognised as: Shopify orders export.").wait_for(timeout=browser.RUN_TIMEOUT_MS)
+    page.get_by_text("3 warnings", exact=False).first.wait_for(timeout=browser.RUN_TIMEOUT_MS)
     assert page.get_by_role("button", name="Import 18 rows").is_enabled()
     assert page.locator('[data-testid="stException"]').count() == 0
     assert js_errors == []
@@ -301,10 +208,8 @@ ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
 
 def _settle(tab) -> None:
-    tab.wait_for_timeout(300)
-    tab.wait_for_function(
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=DRAW_TIMEOUT_MS, polling=250
-    )
+    tab.wait_for_timeout(300)  # for the rerun a click started to begin
+    browser.wait_for_run(tab)
     tab.wait_for_timeout(700)
 
 
@@ -368,11 +273,11 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
         shots.append(_screenshot(page, name))
 
     _open(page, server, PAGES[1])
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     step("01-overview")
 
     _open(page, server, PageSpec(f"campaigns?campaign={quote(several)}", "Campaigns", '[data-testid="stMetricValue"]'))
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     page.get_by_text("The statistics behind it").first.click()
     step("02-campaign-results")
     page.get_by_role("tab", name="All campaigns").click()
@@ -383,7 +288,7 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
     _open(page, server, PageSpec("segments", "Segments", '[data-testid="stPlotlyChart"]'))
     step("04-segments-rfm-map")
     page.get_by_text("Migration", exact=True).first.click()
-    page.wait_for_selector(".js-plotly-plot .sankey", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot .sankey", timeout=browser.RUN_TIMEOUT_MS)
     step("05-segments-migration")
     page.get_by_text("Rule builder", exact=True).first.click()
     _settle(page)
@@ -394,7 +299,7 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
     step("06-segments-rule-builder")
 
     _open(page, server, PAGES[-1])
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     step("07-customer-value")
 
     _open(page, server, PAGES[0])
