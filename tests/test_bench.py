@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from crm_core import bench, cli, db
+from crm_core.bench import browser
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +71,27 @@ def test_engines_refuses_a_database_that_holds_customers(duckdb_demo_url, tmp_pa
         assert db.is_empty(engine)  # refused before anything was loaded
     finally:
         engine.dispose()
+
+
+@pytest.mark.browser
+def test_pages_times_every_page_first_and_second_load(chromium_path, tmp_path, capsys, monkeypatch):
+    url = f"duckdb:///{tmp_path / 'pages.duckdb'}"
+    assert cli.main(["demo", "--customers", "300", "--db", url]) == 0
+    capsys.readouterr()
+    assert cli.main(["bench", "--pages", "--db", url, "--json"]) == 0
+    timings = json.loads(capsys.readouterr().out)
+    monkeypatch.syspath_prepend(str(browser.PROJECT_ROOT))  # the app's own page list, as `streamlit run` imports it
+    from ui.shell import PAGES
+
+    # The default page at the root, every other page at its script's name (Streamlit's URL paths).
+    assert [(t["page"], t["url_path"]) for t in timings] == [
+        (title, "" if i == 0 else Path(script).stem) for i, (script, title, _) in enumerate(PAGES)
+    ]
+    for timing in timings:
+        assert timing["first_s"] > 0 and timing["second_s"] > 0, timing
+
+
+@pytest.mark.browser
+def test_pages_refuses_an_empty_database(chromium_path, tmp_path, capsys):
+    assert cli.main(["bench", "--pages", "--db", f"sqlite:///{tmp_path / 'empty.sqlite'}"]) == 2
+    assert "holds no customers" in capsys.readouterr().err
