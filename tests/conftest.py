@@ -269,6 +269,19 @@ def duckdb_demo_url(session_tmp) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    """Debian's chromium for the tests that drive a real browser: skipped when it is missing, failed in CI."""
+    from crm_core.bench import browser
+
+    if not browser.CHROMIUM.exists():
+        message = f"{browser.CHROMIUM} is missing (apt-get install chromium, or scripts/test-env.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests: {message}")
+        pytest.skip(message)
+    return browser.CHROMIUM
+
+
 # --- a per-engine tally at the end of the run, so the CI log shows that every engine was exercised ---------------
 
 _ENGINE_OF: dict[str, str] = {}

@@ -9,13 +9,7 @@ Without ``/usr/bin/chromium`` the test is skipped, unless ``CI`` is set: then it
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,23 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crm_core import config, db, overview, profiles
+from crm_core import db, overview, profiles
+from crm_core.bench import browser
 from ui.sections.data_mapping import KINDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-START_TIMEOUT_S = 60
-DRAW_TIMEOUT_MS = 60_000
+PROJECT_ROOT = browser.PROJECT_ROOT
 
 
 @dataclass(frozen=True)
@@ -68,88 +52,17 @@ PAGES = [
 NAVIGATION = ["Overview", "Customers", "Campaigns", "Data", "Segments", "Customer value"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_health(process: subprocess.Popen, base_url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)
-    raise TimeoutError(f"streamlit did not answer {base_url}/_stcore/health within {START_TIMEOUT_S} s")
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> Path:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium, or scripts/test-env.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser test: {message}")
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@contextlib.contextmanager
-def _streamlit_server(database_url: str, log: Path) -> Iterator[str]:
-    """``streamlit run app.py`` against ``database_url`` on a free port; yields its base URL; always stopped."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, config.ENV_VAR: database_url, "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", "app.py",
-                "--server.port", str(port),
-                "--server.headless", "true",
-                "--server.fileWatcherType", "none",
-                "--browser.gatherUsageStats", "false",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            try:
-                _wait_for_health(process, base_url)
-            except (RuntimeError, TimeoutError) as exc:
-                pytest.fail(f"{exc}\n{log.read_text()[-3000:]}")
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(duckdb_demo_url, tmp_path_factory) -> Iterator[str]:
     """The server the browser tests share, against the demo DuckDB test file; yields its base URL."""
-    with _streamlit_server(duckdb_demo_url, tmp_path_factory.mktemp("streamlit") / "server.log") as base_url:
+    with browser.streamlit_server(duckdb_demo_url, tmp_path_factory.mktemp("streamlit") / "server.log") as base_url:
         yield base_url
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def chromium(chromium_path):
+    with browser.chromium(chromium_path) as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -165,8 +78,8 @@ def requests_made() -> list[str]:
 
 
 @pytest.fixture
-def page(browser, js_errors, requests_made):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+def page(chromium, js_errors, requests_made):
+    context = chromium.new_context(viewport={"width": 1440, "height": 1000})
     tab = context.new_page()
     tab.on("pageerror", lambda error: js_errors.append(str(error)))
     tab.on("request", lambda request: requests_made.append(request.url))
@@ -180,12 +93,8 @@ def _outside(requests: list[str], server: str) -> list[str]:
 
 
 def _open(tab, server: str, spec: PageSpec) -> None:
-    tab.goto(f"{server}/{spec.url_path}", wait_until="domcontentloaded")
-    tab.wait_for_selector(spec.ready, timeout=DRAW_TIMEOUT_MS)
-    # Streamlit draws while the script runs; wait until the run has finished (the status widget goes away).
-    tab.wait_for_function(
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=DRAW_TIMEOUT_MS, polling=250
-    )
+    browser.open_page(tab, server, spec.url_path)
+    tab.wait_for_selector(spec.ready, timeout=browser.RUN_TIMEOUT_MS)
 
 
 def _metrics(tab) -> dict[str, str]:
@@ -210,8 +119,7 @@ def test_page_draws_without_an_exception(server, page, js_errors, requests_made,
 
 
 def _navigation(tab) -> list[str]:
-    links = tab.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').all_inner_texts()
-    return [link.split("\n")[-1].strip() for link in links]
+    return [title for title, _ in browser.navigation(tab)]
 
 
 def test_a_profile_link_opened_first_on_a_fresh_server_gets_the_apps_navigation(
@@ -224,7 +132,7 @@ def test_a_profile_link_opened_first_on_a_fresh_server_gets_the_apps_navigation(
         name = profiles.customer_profile(engine, "C0000001").identity.name
     finally:
         engine.dispose()
-    with _streamlit_server(duckdb_demo_url, tmp_path / "server.log") as fresh:
+    with browser.streamlit_server(duckdb_demo_url, tmp_path / "server.log") as fresh:
         _open(page, fresh, PageSpec("customers?customer=C0000001", "Customers", '[data-testid="stMetricValue"]'))
         assert _navigation(page) == NAVIGATION
         assert page.locator("h1").first.inner_text().strip() == "Customers"
@@ -245,7 +153,7 @@ def test_overview_kpis_equal_what_crm_core_computes(server, page, duckdb_demo_ur
     finally:
         engine.dispose()
     _open(page, server, PageSpec("", "Overview", '[data-testid="stMetricValue"]'))
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     shown = _metrics(page)
     assert shown["Customers"] == ui.number(now.customers)
     assert shown["Revenue"] == ui.compact_currency(now.revenue)
@@ -268,7 +176,7 @@ def test_a_campaign_opens_from_its_url_with_its_verdicts(server, page, js_errors
     finally:
         engine.dispose()
     _open(page, server, PageSpec(f"campaigns?campaign={quote(name)}", "Campaigns", '[data-testid="stMetricValue"]'))
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     main = page.locator('[data-testid="stMain"]')
     # The sentence a manager repeats is on the page; the statistics are one click below it.
     for effect in effects:
@@ -289,8 +197,8 @@ def test_an_uploaded_shop_export_is_recognised_and_checked(server, page, js_erro
     _open(page, server, PageSpec("data", "Data", '[data-testid="stFileUploader"]'))
     upload = PROJECT_ROOT / "tests" / "files" / "presets" / "shopify_orders.csv"
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(upload))
-    page.get_by_text("Recognised as: Shopify orders export.").wait_for(timeout=DRAW_TIMEOUT_MS)
-    page.get_by_text("3 warnings", exact=False).first.wait_for(timeout=DRAW_TIMEOUT_MS)
+    page.get_by_text("Recognised as: Shopify orders export.").wait_for(timeout=browser.RUN_TIMEOUT_MS)
+    page.get_by_text("3 warnings", exact=False).first.wait_for(timeout=browser.RUN_TIMEOUT_MS)
     assert page.get_by_role("button", name="Import 18 rows").is_enabled()
     assert page.locator('[data-testid="stException"]').count() == 0
     assert js_errors == []
@@ -303,10 +211,8 @@ ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
 
 def _settle(tab) -> None:
-    tab.wait_for_timeout(300)
-    tab.wait_for_function(
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=DRAW_TIMEOUT_MS, polling=250
-    )
+    tab.wait_for_timeout(300)  # for the rerun a click started to begin
+    browser.wait_for_run(tab)
     tab.wait_for_timeout(700)
 
 
@@ -384,15 +290,15 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
         shots.append(_screenshot(page, name))
 
     _open(page, server, PAGES[1])
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     step("01-overview")
 
     _open(page, server, PageSpec(f"campaigns?campaign={quote(several)}", "Campaigns", '[data-testid="stMetricValue"]'))
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     page.get_by_text("The statistics behind it").first.click()
     step("02-campaign-results")
     _choose(page, "campaign_dimension", "Country")
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     step("03-campaign-break-down-by-country")
     page.get_by_role("tab", name="All campaigns").click()
     _settle(page)
@@ -402,7 +308,7 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
     _open(page, server, PageSpec("segments", "Segments", '[data-testid="stPlotlyChart"]'))
     step("05-segments-rfm-map")
     page.get_by_text("Migration", exact=True).first.click()
-    page.wait_for_selector(".js-plotly-plot .sankey", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot .sankey", timeout=browser.RUN_TIMEOUT_MS)
     step("06-segments-migration")
     page.get_by_text("Rule builder", exact=True).first.click()
     _settle(page)
@@ -416,9 +322,9 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
     name = f"Germany, saved in the browser {time.time_ns()}"
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_role("button", name="Save segment").click()
-    page.get_by_text("version 1").first.wait_for(timeout=DRAW_TIMEOUT_MS)
+    page.get_by_text("version 1").first.wait_for(timeout=browser.RUN_TIMEOUT_MS)
     _settle(page)
-    with page.expect_download(timeout=DRAW_TIMEOUT_MS) as download:
+    with page.expect_download(timeout=browser.RUN_TIMEOUT_MS) as download:
         page.get_by_role("button", name="Download the email list (CSV)").click()
     exported = pd.read_csv(download.value.path(), dtype=str)
     assert len(exported) > 0 and set(exported["country"]) == {"Germany"}
@@ -426,7 +332,7 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
     step("08-segments-saved-and-exported")
 
     _open(page, server, PAGES[-1])
-    page.wait_for_selector(".js-plotly-plot", timeout=DRAW_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=browser.RUN_TIMEOUT_MS)
     step("09-customer-value")
 
     # A profile found by searching part of a surname, opened from the results.
@@ -436,7 +342,7 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
     _settle(page)
     step("10-customer-search")
     page.locator('[data-testid="stMain"] button', has_text="Müller").first.click()
-    page.get_by_role("tab", name="Feedback").wait_for(timeout=DRAW_TIMEOUT_MS)
+    page.get_by_role("tab", name="Feedback").wait_for(timeout=browser.RUN_TIMEOUT_MS)
     _settle(page)
     assert "customer=" in page.url
     step("11-customer-profile")
@@ -448,7 +354,7 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
     uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
     good = PROJECT_ROOT / "tests" / "files" / "presets" / "shopify_orders.csv"
     uploader.set_input_files(str(good))
-    page.get_by_text("Recognised as: Shopify orders export.").wait_for(timeout=DRAW_TIMEOUT_MS)
+    page.get_by_text("Recognised as: Shopify orders export.").wait_for(timeout=browser.RUN_TIMEOUT_MS)
     _settle(page)
     assert page.get_by_role("button", name="Import 18 rows").is_enabled()
     step("13-data-good-upload", good)
@@ -457,10 +363,10 @@ def test_the_main_flows_read_plainly_and_leave_screenshots(server, page, js_erro
     uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
     bad_file = PROJECT_ROOT / "tests" / "files" / "bad" / "bad_date.csv"
     uploader.set_input_files(str(bad_file))
-    page.get_by_text("1 error on 1 of 2 rows").first.wait_for(timeout=DRAW_TIMEOUT_MS)
+    page.get_by_text("1 error on 1 of 2 rows").first.wait_for(timeout=browser.RUN_TIMEOUT_MS)
     _settle(page)
     assert page.get_by_role("button", name="Import 2 rows").is_disabled()  # until the bad rows are skipped
-    with page.expect_download(timeout=DRAW_TIMEOUT_MS) as download:
+    with page.expect_download(timeout=browser.RUN_TIMEOUT_MS) as download:
         page.get_by_role("button", name="Download every problem (CSV)").click()
     problems = pd.read_csv(download.value.path(), dtype=str)
     # The file, the row, the column and the reason: the date that does not exist, on the file's third line.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from typing import Any
@@ -12,26 +13,23 @@ from crm_core.config import resolve_database_url
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.engines:
+        return _compare_engines(args)
+    if args.pages:
+        return _time_pages(args)
+    return _time_operations(args)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _time_operations(args: argparse.Namespace) -> int:
     from crm_core import bench
 
-    if args.spark:
-        if not args.customers:
-            print("error: --spark compares engines on generated data: give --customers N", file=sys.stderr)
-            return 2
-        comparison = bench.run_engine_comparison(
-            args.customers, args.spark, seed=args.seed, progress=lambda m: print(m, file=sys.stderr, flush=True)
-        )
-        if args.json:
-            print(json.dumps({"engines": comparison.engines, "seconds": comparison.seconds}, indent=2))
-        else:
-            print_table(comparison.table(), bench.EngineComparison.headers(comparison.engines))
-        return 0
     try:
         rows = bench.run_bench(
-            url=resolve_database_url(args.db).url,
-            customers=args.customers,
-            seed=args.seed,
-            progress=lambda message: print(message, file=sys.stderr, flush=True),
+            url=resolve_database_url(args.db).url, customers=args.customers, seed=args.seed, progress=_say
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -44,6 +42,61 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_engines(args: argparse.Namespace) -> int:
+    from crm_core import bench
+
+    if not args.customers or args.db:
+        print(
+            "error: --engines compares the databases it is given on generated data: give --customers N, not --db",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        comparison = bench.run_engine_comparison(args.customers, args.engines, seed=args.seed, progress=_say)
+    except bench.DatabaseNotEmptyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(comparison.as_dict(), indent=2))
+    else:
+        print_table(comparison.table(), bench.EngineComparison.headers(comparison.engines))
+    return 0
+
+
+def _time_pages(args: argparse.Namespace) -> int:
+    from crm_core.bench import browser, pages
+
+    if args.customers:
+        print(
+            "error: --pages times the pages on the database in use (or --db URL); load data first with "
+            "python -m crm_core demo --customers N",
+            file=sys.stderr,
+        )
+        return 2
+    if not browser.CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
+        print(
+            f"error: --pages needs Chromium at {browser.CHROMIUM} and Playwright (pip install -r requirements-dev.txt; "
+            "scripts/test-env.sh installs Chromium)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        timings = pages.run_page_bench(resolve_database_url(args.db).url, progress=_say)
+    except (ValueError, browser.ServerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([timing.as_dict() for timing in timings], indent=2))
+    else:
+        print_table([timing.as_tuple() for timing in timings], pages.PageTiming.headers())
+        print(
+            "\nfirst load: the page as the first request of a fresh server, until its script run has finished;\n"
+            "second load: the page again, after another page, on the same server and browser.\n"
+            f"targets: < {pages.FIRST_LOAD_TARGET_S:g} s and < {pages.SECOND_LOAD_TARGET_S:g} s (DESIGN.md §6)"
+        )
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """The commands of this module on the command line's subparsers."""
     p = sub.add_parser(
@@ -52,7 +105,8 @@ def add_parsers(sub: Any) -> None:
         description=(
             "Time every main operation on the database in use (or, with --customers N, on N freshly generated "
             "demo customers in a scratch DuckDB file, timing the generation too), plus importing CSV files into a "
-            "scratch file; print operation, seconds, rows and the target, with peak memory."
+            "scratch file; print operation, seconds, rows and the target, with peak memory. With --engines, the "
+            "same operations on several databases side by side; with --pages, every page's loads in a browser."
         ),
     )
     p.add_argument(
@@ -63,14 +117,20 @@ def add_parsers(sub: Any) -> None:
         "(default: time the queries on the database in use)",
     )
     p.add_argument("--seed", type=int, default=42, help="random seed for --customers (default 42)")
-    p.add_argument(
-        "--spark",
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--engines",
         metavar="URL",
-        nargs="?",
-        const="local",
-        help="with --customers N: load the same N customers into DuckDB and into Spark SQL (a spark:// URL of an "
-        "empty database, or a local Thrift server started for the run when no URL is given) and time the load "
-        "and every read operation on both, side by side",
+        nargs="+",
+        help="with --customers N: load the same N customers into each database given (URLs of databases that hold "
+        "no customers, e.g. duckdb:///tmp/bench.duckdb sqlite:///tmp/bench.sqlite; 'local' for a local Spark SQL "
+        "server started for the run) and time the load and the same operations on each, a column per engine",
+    )
+    mode.add_argument(
+        "--pages",
+        action="store_true",
+        help="time every page's first load (a fresh streamlit server per page) and second load in Chromium, "
+        "on the database in use",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_db(p)
