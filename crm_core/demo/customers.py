@@ -22,6 +22,7 @@ from crm_core.demo.vectorised import (
     group_starts,
     numbered_labels,
     rank_within,
+    row_parts,
     table_frame,
     text_column,
     timestamps,
@@ -286,12 +287,10 @@ def merge_orders(
     return merged
 
 
-def orders_frames(w: World, orders: dict[str, np.ndarray], part_rows: int) -> Iterator[pd.DataFrame]:
-    """Orders with ids in their row order (customer, then time), the order DuckDB indexes fastest; in parts of at
-    most ``part_rows`` rows, so that only one part's text and timestamps are in memory at a time."""
-    total = len(orders["cust"])
-    for lo in range(0, total, part_rows):
-        part = slice(lo, min(lo + part_rows, total))
+def orders_frames(w: World, orders: dict[str, np.ndarray]) -> Iterator[pd.DataFrame]:
+    """Orders with ids in their row order (customer, then time), the order DuckDB indexes fastest; in parts
+    (:func:`~crm_core.demo.vectorised.row_parts`)."""
+    for part in row_parts(len(orders["cust"])):
         ids = np.arange(part.start + 1, part.stop + 1, dtype=np.int32)
         yield table_frame(
             {
@@ -306,12 +305,11 @@ def orders_frames(w: World, orders: dict[str, np.ndarray], part_rows: int) -> It
         )
 
 
-def items_frames(orders: dict[str, np.ndarray], part_rows: int) -> Iterator[pd.DataFrame]:
-    """The order items, with ids in the orders' order; in parts of the items of at most ``part_rows`` orders."""
+def items_frames(orders: dict[str, np.ndarray]) -> Iterator[pd.DataFrame]:
+    """The order items, with ids in the orders' order; in parts, the items of one part of the orders each."""
     count = orders["count"]
     first_item = 0
-    for lo in range(0, len(count), part_rows):
-        part = slice(lo, min(lo + part_rows, len(count)))
+    for part in row_parts(len(count)):
         part_count = count[part]
         items = slice(first_item, first_item + int(part_count.sum()))
         first_item = items.stop

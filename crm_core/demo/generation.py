@@ -24,10 +24,6 @@ from crm_core.demo.results import DemoData, Stage
 from crm_core.demo.vectorised import concat_parts
 from crm_core.demo.world import DEMO_END, HISTORY_DAYS, make_world, products_frame
 
-#: Orders per part of the orders and order items tables: the parts are made and loaded one after another, so that
-#: the large demo never holds those tables whole in memory.
-PART_ROWS = 1_000_000
-
 
 def generate(customers: int = 20_000, seed: int = 42, end: dt.date = DEMO_END) -> DemoData:
     """Generate the demo dataset in memory, without a database.
@@ -83,9 +79,9 @@ def table_parts(customers: int, seed: int, end: dt.date) -> Iterator[Stage | tup
     yield "campaigns", campaigns_df
     orders = merge_orders(world, natural, natural_lines, extra, extra_lines)
     del natural, natural_lines, extra, extra_lines
-    for part in orders_frames(world, orders, PART_ROWS):
+    for part in orders_frames(world, orders):
         yield "orders", part
-    for part in items_frames(orders, PART_ROWS):
+    for part in items_frames(orders):
         yield "order_items", part
     members_df = attribute_conversions(world, campaigns_df, members, orders)
     yield "campaign_members", members_df
