@@ -155,10 +155,14 @@ def interaction_parts(
         u < 0.01,
         oc("bounced"),
         np.where(u < 0.01 + p_open * 0.25, oc("clicked"), np.where(u < 0.01 + p_open, oc("opened"), oc("delivered"))),
-    )
+    ).astype(np.int8)
+    del u, p_open
     t = sends[send] + rng.integers(0, 1800, len(cust))
-    yield from out.frames(cust, t, "email", "out", "newsletter", subjects[send], outcome)
-    del cust, send, u, p_open, outcome, t
+    subject = subjects[send]
+    del send
+    # The largest block (everyone, every eight weeks): only what its rows need stays while they are loaded.
+    yield from out.frames(cust, t, "email", "out", "newsletter", subject, outcome)
+    del cust, subject, outcome, t
 
     # SMS offers three times a year.
     sends = _schedule(20, _SMS_EVERY_DAYS, horizon) + 11 * 3600
