@@ -30,6 +30,10 @@ ascending ids, which is the order in which DuckDB builds its primary-key and uni
 one customer's rows together for its zone maps. :func:`load_demo` generates the next table while the database
 inserts the previous one.
 
+Memory: the big tables (orders, order items, interactions) are made and loaded in parts of a million rows, so only
+the compact per-order and per-customer arrays they come from stay in memory for the whole load, never a whole table
+as frames.
+
 Modules
 -------
 - ``world``: the retailer's world: the end date and history, channels, countries, names, categories and brands;

@@ -5,6 +5,7 @@ and their items, and the campaigns' extra orders merged among them.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from crm_core.demo.vectorised import (
     group_starts,
     numbered_labels,
     rank_within,
+    row_parts,
     table_frame,
     text_column,
     timestamps,
@@ -285,31 +287,38 @@ def merge_orders(
     return merged
 
 
-def orders_frame(w: World, orders: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Orders with ids in their row order (customer, then time), the order DuckDB indexes fastest."""
-    ids = np.arange(1, len(orders["cust"]) + 1, dtype=np.int32)
-    return table_frame(
-        {
-            "id": ids,
-            "external_id": numbered_labels("O", ids, 8),
-            "customer_id": orders["cust"] + 1,
-            "ordered_at": timestamps(w.start, orders["t"]),
-            "channel": categorical(orders["channel"], schema.ORDER_CHANNELS),
-            "status": categorical(orders["status"], schema.ORDER_STATUSES),
-            "amount": orders["amount"] / 100.0,
-        }
-    )
+def orders_frames(w: World, orders: dict[str, np.ndarray]) -> Iterator[pd.DataFrame]:
+    """Orders with ids in their row order (customer, then time), the order DuckDB indexes fastest; in parts
+    (:func:`~crm_core.demo.vectorised.row_parts`)."""
+    for part in row_parts(len(orders["cust"])):
+        ids = np.arange(part.start + 1, part.stop + 1, dtype=np.int32)
+        yield table_frame(
+            {
+                "id": ids,
+                "external_id": numbered_labels("O", ids, 8),
+                "customer_id": orders["cust"][part] + 1,
+                "ordered_at": timestamps(w.start, orders["t"][part]),
+                "channel": categorical(orders["channel"][part], schema.ORDER_CHANNELS),
+                "status": categorical(orders["status"][part], schema.ORDER_STATUSES),
+                "amount": orders["amount"][part] / 100.0,
+            }
+        )
 
 
-def items_frame(orders: dict[str, np.ndarray]) -> pd.DataFrame:
-    """The order items, with ids in the orders' order."""
+def items_frames(orders: dict[str, np.ndarray]) -> Iterator[pd.DataFrame]:
+    """The order items, with ids in the orders' order; in parts, the items of one part of the orders each."""
     count = orders["count"]
-    return table_frame(
-        {
-            "id": np.arange(1, int(count.sum()) + 1, dtype=np.int32),
-            "order_id": np.repeat(np.arange(1, len(count) + 1, dtype=np.int32), count),
-            "product_id": orders["product"] + np.int16(1),
-            "quantity": orders["quantity"],
-            "unit_price": orders["unit_cents"] / 100.0,
-        }
-    )
+    first_item = 0
+    for part in row_parts(len(count)):
+        part_count = count[part]
+        items = slice(first_item, first_item + int(part_count.sum()))
+        first_item = items.stop
+        yield table_frame(
+            {
+                "id": np.arange(items.start + 1, items.stop + 1, dtype=np.int32),
+                "order_id": np.repeat(np.arange(part.start + 1, part.stop + 1, dtype=np.int32), part_count),
+                "product_id": orders["product"][items] + np.int16(1),
+                "quantity": orders["quantity"][items],
+                "unit_price": orders["unit_cents"][items] / 100.0,
+            }
+        )

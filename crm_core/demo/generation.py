@@ -13,11 +13,11 @@ from crm_core.demo.campaigns import attribute_conversions, run_campaigns
 from crm_core.demo.customers import (
     consents_frame,
     customers_frames,
-    items_frame,
+    items_frames,
     merge_orders,
     natural_orders,
     order_lines,
-    orders_frame,
+    orders_frames,
 )
 from crm_core.demo.interactions import feedback_frame, interaction_parts
 from crm_core.demo.results import DemoData, Stage
@@ -79,10 +79,16 @@ def table_parts(customers: int, seed: int, end: dt.date) -> Iterator[Stage | tup
     yield "campaigns", campaigns_df
     orders = merge_orders(world, natural, natural_lines, extra, extra_lines)
     del natural, natural_lines, extra, extra_lines
-    yield "orders", orders_frame(world, orders)
-    yield "order_items", items_frame(orders)
+    for part in orders_frames(world, orders):
+        yield "orders", part
+    for part in items_frames(orders):
+        yield "order_items", part
     members_df = attribute_conversions(world, campaigns_df, members, orders)
     yield "campaign_members", members_df
+    del members_df
+    # The interactions and feedback need only who ordered when, through which channel, with which outcome.
+    for key in ("amount", "count", "product", "quantity", "unit_cents"):
+        del orders[key]
 
     yield Stage("generating interactions")
     for part in interaction_parts(rng, world, orders, campaigns_df, members):

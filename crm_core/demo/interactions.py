@@ -18,6 +18,7 @@ from crm_core.demo.vectorised import (
     draw_codes,
     group_starts,
     rank_within,
+    row_parts,
     table_frame,
     timestamps,
     uniform_after,
@@ -53,7 +54,7 @@ _SMS_SUBJECTS = ("Flash sale", "Weekend offer", "New arrivals", "Your voucher ex
 
 
 class _Interactions:
-    """Builds interaction frames block by block, each sorted by customer, with ids continuing across blocks."""
+    """Builds interaction frames block by block, each sorted by customer and in parts, with ids continuing."""
 
     def __init__(self, w: World) -> None:
         self.w = w
@@ -65,36 +66,42 @@ class _Interactions:
             self.subjects.append(text)
         return self.subjects.index(text)
 
-    def frame(self, cust, t, channel, direction, kind, subject, outcome, campaign=None) -> pd.DataFrame:
+    def frames(self, cust, t, channel, direction, kind, subject, outcome, campaign=None) -> Iterator[pd.DataFrame]:
+        """The rows of one block in parts (:func:`~crm_core.demo.vectorised.row_parts`)."""
         size = len(cust)
 
         def codes(value, dtype) -> np.ndarray:
             return np.broadcast_to(np.asarray(value, dtype=dtype), (size,))
 
-        ids = np.arange(self.next_id, self.next_id + size, dtype=np.int32)
-        self.next_id += size
-        campaign_id = pd.arrays.IntegerArray(
-            np.zeros(size, dtype=np.int32) if campaign is None else np.asarray(campaign, dtype=np.int32),
-            np.full(size, campaign is None),
+        cust, t = np.asarray(cust, dtype=np.int32), np.asarray(t, dtype=np.int64)
+        channel_codes = codes(
+            schema.INTERACTION_CHANNELS.index(channel) if isinstance(channel, str) else channel, np.int8
         )
-        return table_frame(
-            {
-                "id": ids,
-                "customer_id": np.asarray(cust, dtype=np.int32) + 1,
-                "occurred_at": timestamps(self.w.start, np.asarray(t, dtype=np.int64)),
-                "channel": categorical(
-                    codes(schema.INTERACTION_CHANNELS.index(channel) if isinstance(channel, str) else channel, np.int8),
-                    schema.INTERACTION_CHANNELS,
-                ),
-                "direction": categorical(
-                    codes(schema.INTERACTION_DIRECTIONS.index(direction), np.int8), schema.INTERACTION_DIRECTIONS
-                ),
-                "type": categorical(codes(_TYPES.index(kind), np.int8), _TYPES),
-                "subject": categorical(codes(subject, np.int16), list(self.subjects)),
-                "outcome": categorical(codes(outcome, np.int8), _OUTCOMES),
-                "campaign_id": campaign_id,
-            }
-        )
+        direction_codes = codes(schema.INTERACTION_DIRECTIONS.index(direction), np.int8)
+        type_codes = codes(_TYPES.index(kind), np.int8)
+        subject_codes, outcome_codes = codes(subject, np.int16), codes(outcome, np.int8)
+        subjects = list(self.subjects)
+        for part in row_parts(size):
+            rows = part.stop - part.start
+            ids = np.arange(self.next_id, self.next_id + rows, dtype=np.int32)
+            self.next_id += rows
+            campaign_id = pd.arrays.IntegerArray(
+                np.zeros(rows, dtype=np.int32) if campaign is None else np.asarray(campaign[part], dtype=np.int32),
+                np.full(rows, campaign is None),
+            )
+            yield table_frame(
+                {
+                    "id": ids,
+                    "customer_id": cust[part] + 1,
+                    "occurred_at": timestamps(self.w.start, t[part]),
+                    "channel": categorical(channel_codes[part], schema.INTERACTION_CHANNELS),
+                    "direction": categorical(direction_codes[part], schema.INTERACTION_DIRECTIONS),
+                    "type": categorical(type_codes[part], _TYPES),
+                    "subject": categorical(subject_codes[part], subjects),
+                    "outcome": categorical(outcome_codes[part], _OUTCOMES),
+                    "campaign_id": campaign_id,
+                }
+            )
 
 
 def _schedule(first_day: int, every: int, horizon_s: int) -> np.ndarray:
@@ -148,17 +155,23 @@ def interaction_parts(
         u < 0.01,
         oc("bounced"),
         np.where(u < 0.01 + p_open * 0.25, oc("clicked"), np.where(u < 0.01 + p_open, oc("opened"), oc("delivered"))),
-    )
+    ).astype(np.int8)
+    del u, p_open
     t = sends[send] + rng.integers(0, 1800, len(cust))
-    yield out.frame(cust, t, "email", "out", "newsletter", subjects[send], outcome)
-    del cust, send, u, p_open, outcome, t
+    subject = subjects[send]
+    del send
+    # The largest block (everyone, every eight weeks): only what its rows need stays while they are loaded.
+    yield from out.frames(cust, t, "email", "out", "newsletter", subject, outcome)
+    del cust, subject, outcome, t
 
     # SMS offers three times a year.
     sends = _schedule(20, _SMS_EVERY_DAYS, horizon) + 11 * 3600
     subjects = np.array([out.subject(_SMS_SUBJECTS[i % len(_SMS_SUBJECTS)]) for i in range(len(sends))])
     cust, send = _receivers(w, sends, "sms")
     outcome = np.where(rng.random(len(cust), dtype=np.float32) < 0.06, oc("clicked"), oc("delivered"))
-    yield out.frame(cust, sends[send] + rng.integers(0, 600, len(cust)), "sms", "out", "sms", subjects[send], outcome)
+    yield from out.frames(
+        cust, sends[send] + rng.integers(0, 600, len(cust)), "sms", "out", "sms", subjects[send], outcome
+    )
 
     # Spring and autumn catalogues by post.
     days = [
@@ -170,7 +183,7 @@ def interaction_parts(
             [out.subject(f"{'Spring' if day_of(s).month == 3 else 'Autumn'} catalogue {day_of(s).year}") for s in sends]
         )
         cust, send = _receivers(w, sends, "mail")
-        yield out.frame(cust, sends[send], "mail", "out", "catalogue", subjects[send], oc("sent"))
+        yield from out.frames(cust, sends[send], "mail", "out", "catalogue", subjects[send], oc("sent"))
 
     # One contact per treated campaign member, on the campaign's channel, sorted by customer.
     treated = np.flatnonzero(members["arm"] > 0)
@@ -191,7 +204,7 @@ def interaction_parts(
         outcome = np.where(is_mail, oc("sent"), outcome)
         outcome = np.where(is_phone, np.where(delivered, oc("reached"), oc("no answer")), outcome)
         outcome = np.where(~delivered & ~is_phone, oc("bounced"), outcome)
-        yield out.frame(
+        yield from out.frames(
             members["cust"][treated],
             members["sent"][treated],
             channel,
@@ -209,11 +222,11 @@ def interaction_parts(
         ((o_channel == WEB) | (o_channel == APP)) & (rng.random(len(o_cust), dtype=np.float32) < 0.35)
     )
     t = np.maximum(o_t[online] - rng.integers(120, 2400, len(online)), w.created_s[o_cust[online]])
-    yield out.frame(o_cust[online], t, "web", "in", "visit", out.subject("checkout"), oc("purchase"))
+    yield from out.frames(o_cust[online], t, "web", "in", "visit", out.subject("checkout"), oc("purchase"))
     del online
     store = np.flatnonzero(o_channel == STORE)
     t = np.maximum(o_t[store] - rng.integers(300, 3600, len(store)), w.created_s[o_cust[store]])
-    yield out.frame(o_cust[store], t, "store", "in", "visit", out.subject("store visit"), oc("purchase"))
+    yield from out.frames(o_cust[store], t, "store", "in", "visit", out.subject("store visit"), oc("purchase"))
     del store, t
 
     # Browsing without buying, more for customers who buy more.
@@ -222,7 +235,7 @@ def interaction_parts(
     browsed = np.array([out.subject(f"browsed {c.lower()}") for c in CATEGORIES], dtype=np.int16)
     category = np.where(rng.random(len(cust)) < 0.6, w.fav1[cust], draw_codes(rng, CATEGORY_POPULARITY, len(cust)))
     in_store = rng.random(len(cust)) < np.where(w.order_channel[cust] == STORE, 0.6, 0.05)
-    yield out.frame(
+    yield from out.frames(
         cust,
         t,
         np.where(in_store, schema.INTERACTION_CHANNELS.index("store"), schema.INTERACTION_CHANNELS.index("web")),
@@ -240,7 +253,7 @@ def interaction_parts(
     ):
         cust, t = _random_times(rng, w, rng.poisson(rate * orders_per_customer + 0.1))
         outcome_codes = _codes(outcomes, _OUTCOMES)
-        yield out.frame(
+        yield from out.frames(
             cust,
             t,
             channel_name,
@@ -257,7 +270,7 @@ def interaction_parts(
     returned, t = returned[keep], t[keep]
     subjects = np.array([out.subject(s) for s in COMPLAINT_REASONS], dtype=np.int16)
     outcome_codes = _codes(("refund issued", "replacement sent", "apology sent", "escalated"), _OUTCOMES)
-    yield out.frame(
+    yield from out.frames(
         o_cust[returned],
         t,
         _codes(("phone", "email", "chat"), schema.INTERACTION_CHANNELS)[rng.integers(0, 3, len(returned))],
@@ -269,7 +282,7 @@ def interaction_parts(
 
     # Outbound service calls to customers who accept calls, and posts on social media.
     cust, t = _random_times(rng, w, np.where(w.consent_in["phone"], rng.poisson(0.25, w.n), 0))
-    yield out.frame(
+    yield from out.frames(
         cust,
         t,
         "phone",
@@ -280,7 +293,7 @@ def interaction_parts(
     )
     cust, t = _random_times(rng, w, rng.poisson(0.12, w.n))
     subjects = np.array([out.subject(s) for s in _SOCIAL_SUBJECTS], dtype=np.int16)
-    yield out.frame(
+    yield from out.frames(
         cust,
         t,
         "social",

@@ -5,6 +5,7 @@ string columns, times in seconds, the parts of a table stacked.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,9 @@ from pandas.api.types import union_categoricals
 DAY = 86_400
 # Orders are keyed by customer * KEY_SPAN + second, which needs a span above three years of seconds.
 KEY_SPAN = 1 << 27
+#: Rows per part of a big table: the parts are made and loaded one after another, so that the large demo never holds
+#: the text, timestamps and ids of a whole big table in memory.
+PART_ROWS = 1_000_000
 
 
 def group_starts(counts: np.ndarray) -> np.ndarray:
@@ -30,6 +34,13 @@ def rank_within(counts: np.ndarray) -> np.ndarray:
     """0, 1, ... within each group of the repeated layout ``np.repeat(groups, counts)``."""
     total = int(counts.sum())
     return np.arange(total, dtype=np.int64) - np.repeat(group_starts(counts), counts)
+
+
+def row_parts(total: int, rows: int = PART_ROWS) -> Iterator[slice]:
+    """Consecutive slices of at most ``rows`` of ``total`` rows; one empty slice for no rows, so that a table always
+    has a part."""
+    for start in range(0, max(total, 1), rows):
+        yield slice(start, min(start + rows, total))
 
 
 def draw_codes(rng: np.random.Generator, shares: np.ndarray, size: int) -> np.ndarray:
