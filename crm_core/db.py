@@ -225,6 +225,8 @@ def create_engine(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, echo: boo
         kwargs["pool_pre_ping"] = True
         kwargs["pool_recycle"] = 3600
         connect_args.setdefault("charset", "utf8mb4")
+        if parsed.get_driver_name() == "pymysql":
+            connect_args["local_infile"] = True  # bulk loads send files (dialect.bulk_insert) where the server allows
     elif backend == dialect.SPARK:
         # A Thrift session is cheap to keep and slow to open; the server may have been restarted in between.
         kwargs["pool_pre_ping"] = True
