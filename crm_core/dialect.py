@@ -391,6 +391,20 @@ def midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
 
 
+# --- join order -------------------------------------------------------------------------------------------------
+
+
+def in_written_join_order(query: sa.Select) -> sa.Select:
+    """The query with its tables joined in the order written, on MySQL/MariaDB (``STRAIGHT_JOIN``); the other
+    engines plan it as they find best.
+
+    For a big table joined to smaller ones, written first: MariaDB drives such a join from the smallest table and
+    then fetches the big table's rows one by one through a secondary index, which at 100,000 customers no longer
+    fits its buffer pool (order_items x orders x products: 45 s, against 4 s read in the order written).
+    """
+    return query.prefix_with("STRAIGHT_JOIN", dialect="mysql").prefix_with("STRAIGHT_JOIN", dialect="mariadb")
+
+
 # --- reading results ----------------------------------------------------------------------------------------------
 
 

@@ -174,9 +174,6 @@ order_items = _no_fk_on_duckdb(
         sa.Column("quantity", sa.Integer, nullable=False),
         sa.Column("unit_price", Money, nullable=False),
         _row_store_index("ix_order_items_order", "order_id"),
-        # Covers the products' side of order_items x orders x products (the categories customers bought): MariaDB
-        # drives that join from the small products table, and without it reads every item's row by its key.
-        _row_store_index("ix_order_items_product_order", "product_id", "order_id"),
     )
 )
 
