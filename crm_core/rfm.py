@@ -442,27 +442,36 @@ def score_bounds(
         quintile = [dim for dim, points in zip(DIMENSIONS, cuts.points(), strict=True) if points is None]
         found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
         if quintile:
-            scored = rfm_query(day, cuts, name="bounds").cte("bounds_rfm")
-            parts = []
-            for score, value, lower in quintile:
-                order = [scored.c[value].desc() if lower else scored.c[value], scored.c.customer_id]
-                ranked = sa.select(
-                    sa.literal(score, sa.String).label("dimension"),
-                    scored.c[score].label("score"),
-                    scored.c[value].label("value"),
-                    scored.c.customer_id,
-                    sa.func.row_number().over(partition_by=scored.c[score], order_by=order).label("position"),
-                ).subquery(f"ranked_{score}")
-                parts.append(
-                    sa.select(ranked.c.dimension, ranked.c.score, ranked.c.value, ranked.c.customer_id).where(
-                        ranked.c.position == 1, ranked.c.score > 1
+            scored = rfm_query(day, cuts, name="bounds").subquery("bounds_rfm")
+            # One pass numbers the buyers within each score of every dimension (a union of one select per dimension
+            # made MariaDB compute the RFM subquery once per dimension); the first of each score is a bound.
+            ranked = sa.select(
+                scored.c.customer_id,
+                *[scored.c[name] for score, value, _ in quintile for name in (score, value)],
+                *[
+                    sa.func.row_number()
+                    .over(
+                        partition_by=scored.c[score],
+                        order_by=[scored.c[value].desc() if lower else scored.c[value], scored.c.customer_id],
                     )
-                )
-            # Fetched through the driver, not read_frame: monetary must come back exact (Decimal) to compare equal.
-            for dimension, score, value, customer_id in conn.execute(sa.union_all(*parts)).all():
-                # The union gives all values one type; recency and frequency are whole numbers again.
-                exact = value if dimension == "m_score" else int(value)
-                found[dimension].append((int(score), exact, int(customer_id)))
+                    .label(f"{score}_position")
+                    for score, value, lower in quintile
+                ],
+            ).subquery("ranked")
+            firsts = [sa.and_(ranked.c[f"{score}_position"] == 1, ranked.c[score] > 1) for score, _, _ in quintile]
+            # Values as the driver gives them (no result type): monetary must come back exact (a Decimal, or
+            # SQLite's float as stored) to compare equal.
+            query = sa.select(
+                ranked.c.customer_id,
+                *[ranked.c[score] for score, _, _ in quintile],
+                *[sa.type_coerce(ranked.c[value], sa.types.NullType()).label(value) for _, value, _ in quintile],
+                *[ranked.c[f"{score}_position"] for score, _, _ in quintile],
+            ).where(sa.or_(*firsts))
+            for row in conn.execute(query).mappings():
+                for score, value, _ in quintile:
+                    if row[f"{score}_position"] == 1 and row[score] > 1:
+                        exact = row[value] if score == "m_score" else int(row[value])
+                        found[score].append((int(row[score]), exact, int(row["customer_id"])))
     ordered = {key: tuple(sorted(bounds)) for key, bounds in found.items()}
     return RfmBounds(day, cuts, ordered["r_score"], ordered["f_score"], ordered["m_score"])
 

