@@ -5,7 +5,6 @@ tracking band, and on the demo data.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from crm_core import clv
@@ -15,7 +14,6 @@ from tests.clv.data import (
     CDNOW_HOLDOUT_WEEKS,
     load_cdnow,
     read_cdnow_transactions,
-    read_cdnow_with_holdout,
 )
 
 # Measured on the CDNOW holdout (see test_cdnow_calibration_is_within_five_points): share of the 2,357 customers
@@ -29,25 +27,12 @@ CDNOW_PREDICTED_TOTAL = 1657
 CDNOW_TOTAL_SD = 101
 
 
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    """The published summary with each customer's holdout purchase days and revenue."""
-    return read_cdnow_with_holdout()
-
-
-@pytest.fixture(scope="module")
-def cdnow_models(cdnow) -> tuple[clv.BetaGeoModel, clv.GammaGammaModel]:
-    bg = clv.BetaGeoModel().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
-    gg = clv.GammaGammaModel().fit(cdnow["frequency"], cdnow["monetary_value"])
-    return bg, gg
-
-
 # --- calibration on the CDNOW holdout ----------------------------------------------------------------------------
 
 
-def test_cdnow_calibration_is_within_five_points(cdnow, cdnow_models):
+def test_cdnow_calibration_is_within_five_points(cdnow_holdout, cdnow_models):
     bg, gg = cdnow_models
-    result = clv.interval_calibration(bg, gg, cdnow, CDNOW_HOLDOUT_WEEKS)
+    result = clv.interval_calibration(bg, gg, cdnow_holdout, CDNOW_HOLDOUT_WEEKS)
     assert result.customers == 2357
     np.testing.assert_allclose(result.coverage, CDNOW_COVERAGE, atol=5e-4)
     np.testing.assert_allclose(result.nominal, CDNOW_NOMINAL, atol=5e-4)
@@ -63,7 +48,7 @@ def test_cdnow_calibration_is_within_five_points(cdnow, cdnow_models):
     assert 0.98 < result.total_percentile < 0.995
 
 
-def test_cdnow_calibration_through_sql_and_the_tracking_band(engine, cdnow):
+def test_cdnow_calibration_through_sql_and_the_tracking_band(engine, cdnow_holdout):
     """The same figures from the raw transactions through the database (the backtest), and the tracking band."""
     transactions = read_cdnow_transactions()
     load_cdnow(engine, transactions)

@@ -9,47 +9,32 @@ Calibration period up to 1997-09-30, holdout up to 1998-06-30 (39 weeks), as in 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from crm_core import clv
 from tests.clv.data import (
     columns,
-    read_cdnow_with_holdout,
 )
 
 lifetimes = pytest.importorskip("lifetimes")
 
 
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    """The published summary with each customer's holdout purchase days and revenue."""
-    return read_cdnow_with_holdout()
-
-
-@pytest.fixture(scope="module")
-def cdnow_models(cdnow) -> tuple[clv.BetaGeoModel, clv.GammaGammaModel]:
-    bg = clv.BetaGeoModel().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
-    gg = clv.GammaGammaModel().fit(cdnow["frequency"], cdnow["monetary_value"])
-    return bg, gg
-
-
 # --- the conditional count distribution --------------------------------------------------------------------------
 
 
-def test_pmf_of_a_new_customer_is_lifetimes_unconditional_pmf(cdnow, cdnow_models):
+def test_pmf_of_a_new_customer_is_lifetimes_unconditional_pmf(cdnow_holdout, cdnow_models):
     """x = t_x = T = 0: the conditional PMF is P(X(t) = y) of Fader, Hardie & Lee (2005), equation 8."""
     bg, _ = cdnow_models
-    fitter = lifetimes.BetaGeoFitter().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    fitter = lifetimes.BetaGeoFitter().fit(cdnow_holdout["frequency"], cdnow_holdout["recency"], cdnow_holdout["T"])
     for t in (1.0, 39.0, 78.0):
         ours = clv.purchase_count_pmf(bg.param_vector, t, [0], [0], [0], 12)[0]
         theirs = [float(fitter.probability_of_n_purchases_up_to_time(t, n)) for n in range(13)]
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-9)
 
 
-def test_pmf_sums_to_one_and_its_mean_is_the_closed_form_expectation(cdnow, cdnow_models):
+def test_pmf_sums_to_one_and_its_mean_is_the_closed_form_expectation(cdnow_holdout, cdnow_models):
     bg, _ = cdnow_models
-    x, t_x, T = columns(cdnow, "frequency", "recency", "T")
+    x, t_x, T = columns(cdnow_holdout, "frequency", "recency", "T")
     for t in (4.0, 39.0, 104.0):
         pmf = clv.purchase_count_pmf(bg.param_vector, t, x, t_x, T, 400)
         np.testing.assert_allclose(pmf.sum(axis=1), 1.0, atol=1e-9)
@@ -94,9 +79,9 @@ def test_pmf_matches_simulation_from_the_model_given_the_history(cdnow_models, x
     np.testing.assert_array_less(np.abs(frequency - pmf), 4 * np.sqrt(pmf * (1 - pmf) / n) + 2e-4)
 
 
-def test_intervals_are_the_quantiles_of_the_pmf(cdnow, cdnow_models):
+def test_intervals_are_the_quantiles_of_the_pmf(cdnow_holdout, cdnow_models):
     bg, _ = cdnow_models
-    x, t_x, T = columns(cdnow.iloc[::5], "frequency", "recency", "T")
+    x, t_x, T = columns(cdnow_holdout.iloc[::5], "frequency", "recency", "T")
     summary = clv.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T)
     cdf = np.cumsum(clv.purchase_count_pmf(bg.param_vector, 39.0, x, t_x, T, 400), axis=1)
     for j, level in enumerate(summary.levels):
@@ -125,11 +110,11 @@ def test_sigma_points_reproduce_the_estimate_and_its_covariance():
         assert weights.tolist() == [1.0]
 
 
-def test_parameter_uncertainty_widens_the_total_not_the_customer(cdnow, cdnow_models):
+def test_parameter_uncertainty_widens_the_total_not_the_customer(cdnow_holdout, cdnow_models):
     """Parameter uncertainty barely moves one customer's interval (their own randomness dominates) but adds to the
     total's variance a part that does not shrink with the number of customers."""
     bg, _ = cdnow_models
-    x, t_x, T = columns(cdnow, "frequency", "recency", "T")
+    x, t_x, T = columns(cdnow_holdout, "frequency", "recency", "T")
     plain = clv.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T, by_point=True)
     mixed = clv.purchase_count_distribution(
         bg.param_vector, 39.0, x, t_x, T, log_covariance=bg.log_covariance_, by_point=True
@@ -143,10 +128,10 @@ def test_parameter_uncertainty_widens_the_total_not_the_customer(cdnow, cdnow_mo
 # --- revenue and CLV ---------------------------------------------------------------------------------------------
 
 
-def test_revenue_quantiles_are_close_to_the_exact_distribution(cdnow, cdnow_models):
+def test_revenue_quantiles_are_close_to_the_exact_distribution(cdnow_holdout, cdnow_models):
     """The moment-matched Gamma against the exact Beta-prime mixture: the exact CDF at the approximate quantiles."""
     bg, gg = cdnow_models
-    sample = cdnow.iloc[::7]
+    sample = cdnow_holdout.iloc[::7]
     x, t_x, T, m = columns(sample, "frequency", "recency", "T", "monetary_value")
     probabilities = [0.025, 0.1, 0.25, 0.75, 0.9, 0.975]
     count = clv.purchase_count_distribution(bg.param_vector, 39.0, x, t_x, T, levels=())

@@ -6,7 +6,6 @@ simulation, and thin and odd data.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import integrate, special
 
@@ -15,28 +14,11 @@ from tests.clv.data import (
     PUBLISHED_BGNBD,
     PUBLISHED_BGNBD_LL,
     PUBLISHED_GAMMA_GAMMA,
-    read_cdnow_summary,
     three_significant,
 )
 
 lifetimes = pytest.importorskip("lifetimes")
 from lifetimes import BetaGeoFitter, GammaGammaFitter  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return read_cdnow_summary()
-
-
-@pytest.fixture(scope="module")
-def cdnow_fit(cdnow) -> clv.BetaGeoModel:
-    return clv.BetaGeoModel().fit(cdnow["x"], cdnow["t_x"], cdnow["T"])
-
-
-@pytest.fixture(scope="module")
-def cdnow_gg(cdnow) -> clv.GammaGammaModel:
-    return clv.GammaGammaModel().fit(cdnow["x"], cdnow["zbar"])
-
 
 # --- the published CDNOW estimates ---------------------------------------------------------------------------------
 

@@ -5,29 +5,9 @@ the prediction table.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from crm_core import clv
-from tests.clv.data import (
-    read_cdnow_summary,
-)
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return read_cdnow_summary()
-
-
-@pytest.fixture(scope="module")
-def cdnow_fit(cdnow) -> clv.BetaGeoModel:
-    return clv.BetaGeoModel().fit(cdnow["x"], cdnow["t_x"], cdnow["T"])
-
-
-@pytest.fixture(scope="module")
-def cdnow_gg(cdnow) -> clv.GammaGammaModel:
-    return clv.GammaGammaModel().fit(cdnow["x"], cdnow["zbar"])
-
 
 # --- CLV and churn bands --------------------------------------------------------------------------------------------
 

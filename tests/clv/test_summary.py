@@ -16,18 +16,11 @@ from tests.clv.data import (
     D,
     load_cdnow,
     load_orders,
-    read_cdnow_summary,
     three_significant,
 )
 
 lifetimes = pytest.importorskip("lifetimes")
 from lifetimes.utils import summary_data_from_transaction_data  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return read_cdnow_summary()
-
 
 # --- the SQL summary -----------------------------------------------------------------------------------------------
 
