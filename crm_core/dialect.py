@@ -469,12 +469,13 @@ def _bulk_duckdb(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns
     # as in ``db.allocate_ids``); run it to its end first.
     if hasattr(raw, "complete"):
         raw.complete()
-    quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    quote = conn.dialect.identifier_preparer.quote
+    quoted = ", ".join(quote(c) for c in columns)
     # DuckDB finds ``bulk_rows`` among this function's variables (a replacement scan) and lets go of the frame when
     # the statement ends. A registered view would keep every frame alive until the transaction ends: the dropped
     # view stays in the transaction's undo log, and a large load would hold all its data twice.
     bulk_rows = frame  # noqa: F841 - read by the SQL below
-    raw.execute(f"INSERT INTO {table.name} ({quoted}) SELECT {quoted} FROM bulk_rows").fetchall()
+    raw.execute(f"INSERT INTO {quote(table.name)} ({quoted}) SELECT {quoted} FROM bulk_rows").fetchall()
 
 
 def _bulk_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:

@@ -269,6 +269,11 @@ def _as_cut_points(points: Sequence[float] | None) -> CutPoints | None:
     return (values[0], values[1], values[2], values[3])
 
 
+def cut_points_text(points: Sequence[float]) -> str:
+    """``(30.0, 90.0, 180.0, 365.0)`` -> ``"30,90,180,365"``: cut points as :func:`parse_cut_points` reads them."""
+    return ",".join(f"{point:g}" for point in points)
+
+
 def parse_cut_points(text: str) -> CutPoints:
     """``"30,90,180,365"`` -> ``(30.0, 90.0, 180.0, 365.0)`` (the CLI's ``--recency-cuts`` and friends)."""
     try:

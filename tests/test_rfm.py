@@ -475,3 +475,9 @@ def test_cli_refuses_bad_cut_points(engine, capsys):
         cli.main(["rfm", "--db", _url(engine), "--recency-cuts", "1,2,3"])
     assert cli.main(["rfm", "--db", _url(engine), "--frequency-cuts", "5,4,3,2"]) == 2
     assert "ascending" in capsys.readouterr().err
+
+
+def test_cut_points_written_as_text_read_back_the_same():
+    for points in rfm.DEFAULT_CUT_POINTS.recency, rfm.DEFAULT_CUT_POINTS.monetary, (0.5, 1.25, 2.0, 1e6):
+        assert rfm.parse_cut_points(rfm.cut_points_text(points)) == points
+    assert rfm.cut_points_text(rfm.DEFAULT_CUT_POINTS.recency) == "30,90,180,365"

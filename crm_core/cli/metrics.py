@@ -195,7 +195,7 @@ def add_parsers(sub: Any) -> None:
         help="output format (default csv); table: aligned, with the dashboard's headers",
     )
     for dimension in ("recency", "frequency", "monetary"):
-        example = ",".join(f"{point:g}" for point in getattr(rfm.DEFAULT_CUT_POINTS, dimension))
+        example = rfm.cut_points_text(getattr(rfm.DEFAULT_CUT_POINTS, dimension))
         p.add_argument(
             f"--{dimension}-cuts",
             type=_cut_points,

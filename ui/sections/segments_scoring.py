@@ -11,7 +11,7 @@ from crm_core import rfm
 
 #: The cut points offered first: (name, label, default text), from the usual cut points of crm_core.rfm.
 DEFAULT_CUTS = tuple(
-    (name, label, ",".join(f"{point:g}" for point in getattr(rfm.DEFAULT_CUT_POINTS, name)))
+    (name, label, rfm.cut_points_text(getattr(rfm.DEFAULT_CUT_POINTS, name)))
     for name, label in (
         ("recency", "Recency (days)"),
         ("frequency", "Frequency (purchases)"),
