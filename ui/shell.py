@@ -130,7 +130,7 @@ def _score_new_facts(url: str, data_version: int) -> None:
     if st.session_state.get(_SCORED_KEY) == checked:
         return
     engine = _engine_for(url)
-    if db.read_meta(engine).get(db.SCORES_VERSION_KEY) != str(db.facts_version(engine)):
+    if not db.scores_current(engine):
         with st.spinner("Updating predictions for the new data…"):
             clv.ensure_scores(engine)
     st.session_state[_SCORED_KEY] = checked

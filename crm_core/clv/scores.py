@@ -87,7 +87,7 @@ def ensure_scores(
     """
     version = str(db.facts_version(engine))
     upgraded = _upgrade_scores_table(engine)
-    if not (upgraded or force) and db.read_meta(engine).get(db.SCORES_VERSION_KEY) == version:
+    if not (upgraded or force) and db.scores_current(engine):
         return False
     calibration_end = last_purchase_day(engine)
     summary = customer_summary(engine, calibration_end)
