@@ -14,12 +14,18 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import dialect, formats
+from crm_core import dialect, formats, schema
 from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.calibration import IntervalCalibration, interval_calibration
 from crm_core.clv.intervals import DISPLAY_LEVEL, level_label
 from crm_core.clv.predictions import FittedModels, fit_models
-from crm_core.clv.summary import customer_summary, customers_by_frequency, first_purchase, purchase_days, time_unit_days
+from crm_core.clv.summary import (
+    customer_summary,
+    customers_by_frequency,
+    first_purchase,
+    purchases_until,
+    time_unit_days,
+)
 from crm_core.clv.totals import cohort_tracking_band
 from crm_core.plain import json_records
 
@@ -214,19 +220,23 @@ def repeat_purchases_by_day(engine: Engine, calibration_end: dt.date, until: dt.
         ``day_offset`` (days after ``calibration_end``; 0 is the calibration end, negative before it) and
         ``purchases``, only days with purchases.
     """
-    days = purchase_days(until)
-    first = first_purchase(days, calibration_end)
-    offsets = (
-        sa.select(dialect.days_between(sa.literal(calibration_end, sa.Date), days.c.day).label("day_offset"))
-        .select_from(days.join(first, first.c.customer_id == days.c.customer_id))
-        .where(days.c.day > first.c.first_day)
+    first = first_purchase(calibration_end)
+    day = dialect.day_of(schema.orders.c.ordered_at)
+    # A customer's orders on one day are one purchase day: distinct customers per day count the (customer, day) pairs.
+    repeat_days = (
+        sa.select(
+            dialect.days_between(sa.literal(calibration_end, sa.Date), day).label("day_offset"),
+            schema.orders.c.customer_id,
+        )
+        .select_from(first.join(schema.orders, schema.orders.c.customer_id == first.c.customer_id))
+        .where(purchases_until(until), day > first.c.first_day)
         .subquery("repeat_days")
     )
     # Grouping by the subquery's column rather than the expression: PostgreSQL cannot match two bound parameters.
     query = (
-        sa.select(offsets.c.day_offset, sa.func.count().label("purchases"))
-        .group_by(offsets.c.day_offset)
-        .order_by(offsets.c.day_offset)
+        sa.select(repeat_days.c.day_offset, sa.func.count(sa.distinct(repeat_days.c.customer_id)).label("purchases"))
+        .group_by(repeat_days.c.day_offset)
+        .order_by(repeat_days.c.day_offset)
     )
     with engine.connect() as conn:
         frame = dialect.read_frame(conn, query)
