@@ -176,6 +176,19 @@ def test_the_examples_show_the_rows_found(store):
     assert checks["orders_without_items"].examples["order_id"].tolist() == ["O2", "O3", "O4", "O6"]
 
 
+def test_a_check_that_found_nothing_has_no_examples_but_their_columns(store):
+    """The examples are not looked for when the count is 0, and the empty table still names what they would show."""
+    checks = {
+        check.key: check for check in quality.quality_report(store, today=TODAY, business_start=dt.date(2020, 1, 1))
+    }
+    renamed = checks["renamed_products"]
+    assert renamed.count == 0 and renamed.examples.empty
+    assert list(renamed.examples.columns) == ["product_id", "name", "category", "brand", "variants"]
+    early = checks["dates_before_business"]
+    assert early.count == 0 and early.examples.empty
+    assert list(early.examples.columns) == ["table_name", "record", "column_name", "value"]
+
+
 def test_a_business_start_date_moves_the_early_dates_check(store):
     checks = quality.quality_report(store, business_start=dt.date(2024, 2, 1), today=TODAY, examples=2)
     early = next(c for c in checks if c.key == "dates_before_business")
