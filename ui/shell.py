@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from crm_core import clv, db
+from crm_core import db, stored_results
 from crm_core.config import DatabaseSetting
 from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
 from ui.privacy import masking_switch
@@ -119,8 +119,9 @@ def database_ready() -> bool:
 
 
 def _score_new_facts(url: str, data_version: int) -> None:
-    """The scoring step: when the customer facts changed since the stored model scores were computed (an import),
-    recompute them once, before any read of this run. Reads never score; this is the step that does.
+    """The scoring step: when the customer facts changed since the stored model scores and page results were
+    computed (an import), recompute them once, before any read of this run. Reads never score; this is the step that
+    does.
 
     Checked once per session and data version (a new facts version always comes with a new data version). Scoring
     is idempotent: a session that finds the scores current does nothing, and two sessions that both find them old
@@ -130,8 +131,12 @@ def _score_new_facts(url: str, data_version: int) -> None:
     if st.session_state.get(_SCORED_KEY) == checked:
         return
     engine = _engine_for(url)
-    if not db.scores_current(engine):
-        with st.spinner("Updating predictions for the new data…"):
+    if not (db.scores_current(engine) and stored_results.current(engine)):
+        # Imported here: a session that finds the scores current (every one but the first after new data) never
+        # needs the models, nor scipy under them.
+        from crm_core import clv
+
+        with st.spinner("Updating predictions and figures for the new data…"):
             clv.ensure_scores(engine)
     st.session_state[_SCORED_KEY] = checked
 
@@ -148,7 +153,7 @@ def _first_start_lock() -> threading.Lock:
 
 
 def _load_first_start_demo() -> None:
-    from crm_core import demo
+    from crm_core import clv, demo
 
     engine = _engine_for(get_setting().url)
     st.title("Welcome")
