@@ -72,6 +72,16 @@ def read(engine_or_conn: Engine | Connection, name: str, arguments: Mapping[str,
     return StoredResult(name, exact_json.loads(row.payload), int(row.facts_version), row.computed_at)
 
 
+def read_or_compute(engine: Engine, function: Callable[..., Any], /, **arguments: Any) -> tuple[Any, bool]:
+    """``function(engine, **arguments)`` as a page gets it: the stored result when there is a current one
+    (:func:`read`), else computed now (and not stored: reads never write). Returns the value and whether it was
+    read."""
+    found = read(engine, result_name(function), arguments)
+    if found is not None:
+        return found.value, True
+    return function(engine, **arguments), False
+
+
 def stored_arguments(engine_or_conn: Engine | Connection) -> dict[str, str]:
     """Name -> arguments text (:func:`arguments_text`) of every result stored for the current facts version; a small
     query without the payloads, so that a caller can tell which calls :func:`read` would answer."""

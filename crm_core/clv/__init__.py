@@ -138,7 +138,13 @@ from crm_core.clv.report import (
     value_highlights,
     value_model,
 )
-from crm_core.clv.scores import STALE_SCORES_NOTE, STORED_SCORE_COLUMNS, ensure_scores, stored_scores_summary
+from crm_core.clv.scores import (
+    STALE_SCORES_NOTE,
+    STORED_SCORE_COLUMNS,
+    ensure_scores,
+    store_page_results,
+    stored_scores_summary,
+)
 from crm_core.clv.simulate import simulate_bgnbd_summary
 from crm_core.clv.summary import (
     HOLDOUT_COLUMNS,
@@ -245,6 +251,7 @@ __all__ = [
     "sigma_points",
     "simulate_bgnbd_summary",
     "spend_moments",
+    "store_page_results",
     "stored_scores_summary",
     "top_customers",
     "total_band",

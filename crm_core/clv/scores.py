@@ -10,7 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import db, dialect, schema
+from crm_core import db, dialect, schema, stored_results
 from crm_core.clv.intervals import count_with_range, money_range
 from crm_core.clv.predictions import (
     DEFAULT_MARGIN,
@@ -66,6 +66,7 @@ def ensure_scores(
     margin: float = DEFAULT_MARGIN,
     monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT,
     force: bool = False,
+    page_results: bool = True,
 ) -> bool:
     """The scoring step: bring ``customer_scores`` and the pages' stored results up to date with the data, so that
     segments, profiles and campaigns can use the model outputs in SQL and a page only reads what it shows first.
@@ -82,26 +83,39 @@ def ensure_scores(
     arguments and replace the stored ones (:mod:`crm_core.stored_results`), also in one transaction.
 
     ``force`` recomputes both even when they are current (``python -m crm_core score --force``).
+    ``page_results=False`` brings the scores only up to date (the benchmark times the pages' results on their own,
+    :func:`store_page_results`).
 
     Returns
     -------
     bool
         True when anything was recomputed.
     """
-    # The list of page results imports most of crm_core, this package included; imported here, not at the top.
-    from crm_core import page_results, stored_results
-
     version = db.facts_version(engine)
     upgraded = _upgrade_scores_table(engine)
     scores_current = not (upgraded or force) and db.scores_current(engine)
-    if scores_current and not force and stored_results.current(engine):
+    results_current = not force and (not page_results or stored_results.current(engine))
+    if scores_current and results_current:
         return False
     if not scores_current:
         _store_scores(engine, version, months, margin, monthly_discount_rate)
-    results = page_results.page_results(engine)
+    if not results_current:
+        store_page_results(engine, version)
+    return True
+
+
+def store_page_results(engine: Engine, facts_version: int | None = None) -> int:
+    """The second half of the scoring step: compute every page's results over the whole data
+    (:func:`crm_core.page_results.page_results`, on the scores just stored) and replace the stored ones with them in
+    one transaction, for ``facts_version`` (default: the current one). Returns how many were stored."""
+    # The list of page results imports most of crm_core, this package included: imported here, not at the top.
+    from crm_core.page_results import page_results
+
+    version = db.facts_version(engine) if facts_version is None else facts_version
+    results = page_results(engine)
     with engine.begin() as conn:
         stored_results.store(conn, results, version)
-    return True
+    return len(results)
 
 
 def _store_scores(engine: Engine, version: int, months: int, margin: float, monthly_discount_rate: float) -> None:
