@@ -26,7 +26,7 @@ def render(model: clv.ValueModel, rates: dict[str, Any], totals: clv.ValueOvervi
     if not totals.has_value:
         st.caption("Without a spend model there are no values to tell valuable customers by.")
         return
-    with st.spinner("Working out which valuable customers may be leaving…"):
+    with st.spinner("Working out which valuable customers may be leaving…", show_time=True):
         values = ui.cached(clv.customer_values, model=model, **rates)
     st.markdown(
         "Valuable customers who may be leaving: worth a lot **if they stay**, but with a falling probability of "
