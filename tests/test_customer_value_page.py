@@ -93,8 +93,9 @@ def test_the_page_reads_the_stored_fit_and_never_fits(app_env, fit_calls, duckdb
 
 
 def test_a_database_scored_by_an_earlier_version_is_fitted_once(app_env, fit_calls, duckdb_demo_url, tmp_path):
-    """Without stored results (a database scored before they existed), the first visit's scoring step computes them
-    (the model on all data, and the backtest's on all but the last weeks) and every rerun reads them."""
+    """Without stored results (a database scored before they existed, its scores current), the page fits as it did
+    before — the model on all data, and the backtest's on all but the last weeks — once, never on a rerun, and
+    stores nothing (only the scoring step does); the sidebar says the figures are worked out on each visit."""
     path = tmp_path / "earlier.duckdb"
     shutil.copyfile(duckdb_demo_url.removeprefix("duckdb:///"), path)
     url = f"duckdb:///{path}"
@@ -109,6 +110,11 @@ def test_a_database_scored_by_an_earlier_version_is_fitted_once(app_env, fit_cal
     _show(at, HOW_SURE)
     assert len(fit_calls) == 2
     assert "How sure?" in test_app._all_text(at)
+    assert any("worked out on each visit" in str(caption.value) for caption in at.sidebar.caption)
+    engine = db.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.stored_results)).scalar() == 0
+    engine.dispose()
 
 
 def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):
