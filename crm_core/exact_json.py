@@ -148,13 +148,12 @@ def _decode_series_data(data: dict[str, Any]) -> tuple[Any, Any]:
         cat = pd.Categorical.from_codes(data["codes"], categories=categories, ordered=data["ordered"])
         return cat, name
     if dtype.startswith(("datetime64", "timedelta64")):
+        # NaT is the smallest int64 in every unit.
         ints = np.array([v if v is not None else np.iinfo("int64").min for v in data["values"]], dtype="int64")
-        base = dtype.split(",")[0].split("[")[0] if "," in dtype else None
-        if base is None:
+        if "," not in dtype:
             return ints.view(dtype), name
-        # A time zone-aware column: the UTC instants, then the zone.
-        unit = dtype[dtype.index("[") + 1 : dtype.index(",")]
-        zone = dtype[dtype.index(",") + 1 : -1].strip()
+        # "datetime64[us, Europe/Berlin]": the UTC instants in the unit, then the zone.
+        unit, zone = (part.strip() for part in dtype[dtype.index("[") + 1 : -1].split(",", 1))
         return pd.DatetimeIndex(ints.view(f"datetime64[{unit}]")).tz_localize("UTC").tz_convert(zone), name
     values = [_decode(v) for v in data["values"]]
     if dtype == "object":
@@ -165,7 +164,9 @@ def _decode_series_data(data: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def _is_extension(dtype: str) -> bool:
-    return dtype[:1].isupper() or dtype in ("string", "boolean") or dtype.startswith(("string", "str"))
+    """A pandas extension dtype (``Int64``, ``Float64``, ``boolean``, ``string``, ``str``), built with pd.array;
+    numpy's (``int64``, ``float64``, ``bool``) with np.array."""
+    return dtype[:1].isupper() or dtype in ("boolean", "str") or dtype.startswith("string")
 
 
 def _decode_index(data: dict[str, Any]) -> pd.Index:

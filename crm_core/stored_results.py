@@ -28,8 +28,9 @@ from crm_core import db, dialect, exact_json, schema
 
 table = schema.stored_results
 
-#: The version of the list of results the scoring step stores (:mod:`crm_core.page_results`), stored with them, so
-#: that a database scored from an earlier list is scored again.
+#: The version of the list of results the scoring step stores (:mod:`crm_core.page_results`), kept in ``meta`` with
+#: the facts version: results stored from an earlier list are not current (:func:`current`), so the next scoring
+#: step stores them anew even when the scores are current.
 REVISION = 1
 
 
