@@ -46,6 +46,10 @@ FACTS_VERSION_KEY = "facts_version"
 SCORES_VERSION_KEY = "scores_facts_version"
 #: ``meta`` key: what must be said about the stored scores (thin-data warnings, or why there are none).
 SCORES_NOTE_KEY = "scores_note"
+#: What a read on stale scores says (the data changed since the last scoring; reads never score).
+STALE_SCORES_NOTE = "The predicted values are from before the latest data change."
+#: ``meta`` key: "facts version/revision" the stored results (``stored_results``) were computed for.
+RESULTS_VERSION_KEY = "results_facts_version"
 DEMO_KEY = "demo_seed"
 
 

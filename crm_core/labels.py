@@ -321,6 +321,7 @@ VALUES: dict[str, str] = {
     "segments": "Segments",
     "import_log": "Import log",
     "customer_scores": "Customer scores",
+    "stored_results": "Stored results",
     "product_variants": "Product variants",
     "segment_versions": "Segment versions",
     "meta": "Settings",

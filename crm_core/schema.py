@@ -246,6 +246,9 @@ feedback = _no_fk_on_duckdb(
     )
 )
 
+#: The window of the stored scores' ``*_90d`` columns, in days: "probability of a purchase in the next 90 days".
+PURCHASE_WINDOW_DAYS = 90
+
 customer_scores = _no_fk_on_duckdb(
     sa.Table(
         "customer_scores",
@@ -267,6 +270,22 @@ customer_scores = _no_fk_on_duckdb(
         ),
     )
 )
+
+stored_results = sa.Table(
+    "stored_results",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True, comment="the function, e.g. crm_core.quality.quality_report"),
+    sa.Column("facts_version", sa.Integer, nullable=False, comment="meta 'facts_version' the result was computed for"),
+    sa.Column("arguments", LongText, nullable=False, comment="the keyword arguments it was computed with (exact JSON)"),
+    sa.Column("payload", LongText, nullable=False, comment="the result (exact JSON, crm_core.exact_json)"),
+    sa.Column("computed_at", sa.DateTime, nullable=False),
+    comment=(
+        "Results computed once per data version over the whole data (the model fit, the backtest, the profile "
+        "reference, the data-quality report...), derived data written by the scoring step (crm_core.clv.ensure_scores) "
+        "so that a page only reads them"
+    ),
+)
+
 
 segments = sa.Table(
     "segments",
@@ -326,6 +345,7 @@ suppressions = sa.Table(
 
 #: Tables that hold customer data, children first: the order to empty them in.
 DATA_TABLES = (
+    stored_results,
     customer_scores,
     segment_versions,
     segments,

@@ -37,10 +37,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-
-from scipy import stats
+from typing import Any
 
 from crm_core import formats
+
+
+def _stats() -> Any:
+    """``scipy.stats``, imported on first use: a page that imports this module for its dataclasses (the Overview,
+    through the campaigns package) does not pay for scipy's import (about a second) before it draws."""
+    from scipy import stats
+
+    return stats
+
 
 #: Cochran's rule: below this expected count in any cell of the 2×2 table the z-test gives way to Fisher's test.
 MIN_EXPECTED_COUNT = 5.0
@@ -51,7 +59,7 @@ NAN = float("nan")
 def _z(confidence: float) -> float:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+    return float(_stats().norm.ppf(0.5 + confidence / 2))
 
 
 def _finite(value: float | None) -> bool:
@@ -173,7 +181,7 @@ def mean_interval(n: int, mean: float, variance: float, confidence: float = 0.95
     """
     if n < 2 or not _finite(variance):
         return NAN, NAN
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(max(variance, 0.0) / n)
+    half = float(_stats().t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(max(variance, 0.0) / n)
     return mean - half, mean + half
 
 
@@ -215,11 +223,11 @@ def two_proportion_test(k1: int, n1: int, k0: int, n0: int) -> ProportionTest:
     expected = [n * share for n in (n1, n0) for share in (pooled, 1 - pooled)]
     if min(expected) < MIN_EXPECTED_COUNT:
         table = [[k1, n1 - k1], [k0, n0 - k0]]
-        result = stats.fisher_exact(table, alternative="two-sided")
+        result = _stats().fisher_exact(table, alternative="two-sided")
         return ProportionTest(float(result.statistic), float(result.pvalue), "Fisher's exact test")
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
     z = (k1 / n1 - k0 / n0) / se
-    return ProportionTest(z, float(2 * stats.norm.sf(abs(z))), "pooled z-test")
+    return ProportionTest(z, float(2 * _stats().norm.sf(abs(z))), "pooled z-test")
 
 
 def newcombe_difference(k1: int, n1: int, k0: int, n0: int, confidence: float = 0.95) -> Effect:
@@ -297,8 +305,8 @@ def welch_difference(
         return Effect(d, d, d, 1.0 if d == 0 else 0.0, "Welch: no variance in either arm")
     se = math.sqrt(se2)
     df = se2 * se2 / (a * a / (n1 - 1) + b * b / (n0 - 1))
-    t_crit = float(stats.t.ppf(0.5 + confidence / 2, df))
-    p = float(2 * stats.t.sf(abs(d / se), df))
+    t_crit = float(_stats().t.ppf(0.5 + confidence / 2, df))
+    p = float(2 * _stats().t.sf(abs(d / se), df))
     return Effect(d, d - t_crit * se, d + t_crit * se, p, "Welch t")
 
 
@@ -363,8 +371,8 @@ def sample_size_two_proportions(
     if ratio <= 0:
         raise ValueError(f"ratio (treatment per control member) must be positive, got {ratio}")
     k = float(ratio)
-    z_alpha = float(stats.norm.ppf(1 - alpha / 2))
-    z_beta = float(stats.norm.ppf(power))
+    z_alpha = float(_stats().norm.ppf(1 - alpha / 2))
+    z_beta = float(_stats().norm.ppf(power))
     pooled = (k * p1 + p0) / (1 + k)
     null_sd = math.sqrt(pooled * (1 - pooled) * (1 + 1 / k))
     alt_sd = math.sqrt(p0 * (1 - p0) + p1 * (1 - p1) / k)
@@ -387,8 +395,8 @@ def power_two_proportions(
     pooled = (n_treatment * p1 + n_control * p0) / (n_treatment + n_control)
     null_se = math.sqrt(pooled * (1 - pooled) * (1 / n_treatment + 1 / n_control))
     alt_se = math.sqrt(p0 * (1 - p0) / n_control + p1 * (1 - p1) / n_treatment)
-    z_alpha = float(stats.norm.ppf(1 - alpha / 2))
-    return float(stats.norm.cdf((abs(p1 - p0) - z_alpha * null_se) / alt_se))
+    z_alpha = float(_stats().norm.ppf(1 - alpha / 2))
+    return float(_stats().norm.cdf((abs(p1 - p0) - z_alpha * null_se) / alt_se))
 
 
 # --- the verdict --------------------------------------------------------------------------------------------------

@@ -16,14 +16,15 @@ masked = ui.masking_enabled()
 
 model, report = value_fit.render()
 assumptions = value_assumptions.render()
-values = ui.cached(
-    clv.customer_values,
-    model=model,
-    months=assumptions.months,
-    margin=assumptions.margin / 100,
-    monthly_discount_rate=assumptions.discount / 100,
-)
-totals = clv.value_overview(values)
+rates = {
+    "months": assumptions.months,
+    "margin": assumptions.margin / 100,
+    "monthly_discount_rate": assumptions.discount / 100,
+}
+# Stored by the scoring step for the default assumptions; other assumptions predict for every buyer first.
+with ui.working("Working out every customer's value…", clv.value_highlights, model=model, **rates):
+    highlights = ui.cached(clv.value_highlights, model=model, **rates)
+totals = highlights.overview
 value_overview.render(totals, assumptions)
 
 valuable_tab, risk_tab, sure_tab = st.tabs(
@@ -31,10 +32,10 @@ valuable_tab, risk_tab, sure_tab = st.tabs(
 )
 if valuable_tab.open:
     with valuable_tab:
-        value_top.render(values, totals, assumptions.horizon, masked)
+        value_top.render(highlights, assumptions.horizon, masked)
 if risk_tab.open:
     with risk_tab:
-        value_at_risk.render(values, totals, model, assumptions.horizon, masked)
+        value_at_risk.render(model, rates, totals, assumptions.horizon, masked)
 if sure_tab.open:
     with sure_tab:
-        value_model.render(model, report, values, totals)
+        value_model.render(model, report, highlights)

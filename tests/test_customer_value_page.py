@@ -8,6 +8,7 @@ The page's tabs are chosen through Session State (``cv_view``), as a click on a 
 from __future__ import annotations
 
 import functools
+import shutil
 
 import pytest
 import screen_text
@@ -71,23 +72,49 @@ def fit_calls(app_env) -> list[int]:
     return calls
 
 
-def test_the_models_are_fitted_once_and_never_on_a_rerun(app_env, fit_calls, duckdb_demo_url):
+def test_the_page_reads_the_stored_fit_and_never_fits(app_env, fit_calls, duckdb_demo_url):
+    """The scoring step stored the fit, the backtest and the default figures: the page fits nothing, not on a rerun,
+    not in any tab, not for new business assumptions (they change the value, from the same stored fit)."""
     import ui
 
     at = _open(duckdb_demo_url, app_env)
-    assert len(fit_calls) == 2  # the model on all data, and the backtest's on all but the last weeks
     at.run()
     _show(at, AT_RISK)
     _show(at, HOW_SURE)
+    assert len(fit_calls) == 0
     at.select_slider(key="cv_months").set_value(24).run()
     at.slider(key="cv_margin").set_value(60).run()
     assert not at.exception
-    assert len(fit_calls) == 2
-    # New assumptions change the value, from the same fit.
+    assert len(fit_calls) == 0
     _, values = _expected(duckdb_demo_url, months=24, margin=0.6)
     total = clv.value_overview(values).total_value
     assert test_app._metrics(at)["Predicted value"] == ui.compact_currency(total)
     assert "next 24 months" in [m.delta for m in at.metric]
+
+
+def test_a_database_scored_by_an_earlier_version_is_fitted_once(app_env, fit_calls, duckdb_demo_url, tmp_path):
+    """Without stored results (a database scored before they existed, its scores current), the page fits as it did
+    before — the model on all data, and the backtest's on all but the last weeks — once, never on a rerun, and
+    stores nothing (only the scoring step does); the sidebar says the figures are worked out on each visit."""
+    path = tmp_path / "earlier.duckdb"
+    shutil.copyfile(duckdb_demo_url.removeprefix("duckdb:///"), path)
+    url = f"duckdb:///{path}"
+    engine = db.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(schema.stored_results.delete())
+        conn.execute(schema.meta.delete().where(schema.meta.c.key == db.RESULTS_VERSION_KEY))
+    engine.dispose()
+    at = _open(url, app_env)
+    assert len(fit_calls) == 2
+    at.run()
+    _show(at, HOW_SURE)
+    assert len(fit_calls) == 2
+    assert "How sure?" in test_app._all_text(at)
+    assert any("worked out on each visit" in str(caption.value) for caption in at.sidebar.caption)
+    engine = db.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.stored_results)).scalar() == 0
+    engine.dispose()
 
 
 def test_the_page_shows_what_crm_core_computes(app_env, duckdb_demo_url):

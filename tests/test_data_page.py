@@ -370,3 +370,38 @@ def test_what_the_file_holds_follows_a_recognised_export_of_another_kind(store_u
     at.selectbox(key="data_kind").set_value(chosen).run()
     _no_exception(at)
     assert at.selectbox(key="data_kind").value == chosen
+
+
+def _quality_counts(url: str, **arguments) -> dict[str, int]:
+    from crm_core import quality
+
+    engine = db.create_engine(url)
+    try:
+        return {check.title: check.count for check in quality.quality_report(engine, **arguments)}
+    finally:
+        engine.dispose()
+
+
+def test_the_quality_report_is_read_as_stored_or_computed_beside_the_rest(store_url):
+    """The first visit's scoring step stored the report for the default business start, which the page reads; a
+    business start of its own is computed in a part that runs beside the rest of the page (the tabs after it are
+    drawn in the same run) and shows that start's counts."""
+    import datetime as dt
+
+    from crm_core import stored_results
+
+    at = _data_page()
+    engine = db.create_engine(store_url)
+    assert stored_results.current(engine)
+    stored = stored_results.stored_arguments(engine).get("crm_core.quality.quality_report")
+    assert stored == stored_results.arguments_text({"business_start": None})
+    engine.dispose()
+    shown = _frame(at, "title").set_index("title")["count"].to_dict()
+    assert shown == _quality_counts(store_url)
+
+    at.date_input(key="data_since").set_value(dt.date(2024, 3, 1)).run()
+    _no_exception(at)
+    expected = _quality_counts(store_url, business_start=dt.date(2024, 3, 1))
+    assert _frame(at, "title").set_index("title")["count"].to_dict() == expected
+    assert expected != shown  # two sign-ups and two orders before that day
+    assert _frame(at, "table").set_index("table").loc["Orders", "rows"] == 3  # the Database tab, after it

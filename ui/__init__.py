@@ -10,7 +10,7 @@
 crm_core never imports this package; pages import it and crm_core, nothing else of the project.
 """
 
-from ui.data import cached, current_data_version, get_engine, get_setting
+from ui.data import cached, current_data_version, get_engine, get_setting, is_stored
 from ui.format import compact_currency, currency, currency_cents, number, percent
 from ui.privacy import (
     PROFILE_PARAM,
@@ -23,9 +23,12 @@ from ui.privacy import (
 )
 from ui.shell import busy_database_notice, database_ready, navigation, page, sidebar
 from ui.text import plain
-from ui.widgets import definitions, kpi_row, kpi_rows, text_card
+from ui.widgets import alongside, definitions, kpi_row, kpi_rows, text_card, working
 
 __all__ = [
+    "alongside",
+    "is_stored",
+    "working",
     "busy_database_notice",
     "cached",
     "compact_currency",

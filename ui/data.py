@@ -4,6 +4,10 @@ The engine is a cached resource keyed by the resolved database URL. Results are 
 database URL, data version and arguments (``st.cache_data``): an import from the command line bumps the data
 version, so the next rerun asks the database again instead of showing stale numbers, without a restart. The data
 version is read once per rerun, by the app shell (:func:`refresh_data_version`), not once per query.
+
+A call whose result the scoring step stored for the current data (:mod:`crm_core.stored_results`: the fit, the
+backtest, the profile reference, the data-quality report... with the page's default arguments) reads it instead of
+computing it; any other call, or one with other arguments, computes as before.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any, TypeVar
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from crm_core import db
+from crm_core import db, stored_results
 from crm_core.config import DatabaseSetting, resolve_database_url
 
 T = TypeVar("T")
@@ -78,7 +82,28 @@ def cached(function: Callable[..., T], /, **kwargs: Any) -> T:
     return _call(module, name, get_setting().url, current_data_version(), tuple(sorted(kwargs.items())))
 
 
+def is_stored(function: Callable[..., Any], /, **kwargs: Any) -> bool:
+    """Whether ``ui.cached(function, **kwargs)`` reads a result the scoring step stored for the current data (so
+    that a page can skip a placeholder for what is read at once)."""
+    stored = _stored_arguments(get_setting().url, current_data_version()).get(stored_results.result_name(function))
+    return stored is not None and stored == stored_results.arguments_text(kwargs)
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=1000)
 def _call(module: str, name: str, url: str, data_version: int, kwargs: tuple[tuple[str, Any], ...]) -> Any:
     function = getattr(importlib.import_module(module), name)
-    return function(_engine_for(url), **dict(kwargs))
+    engine = _engine_for(url)
+    arguments = dict(kwargs)
+    full_name = f"{module}.{name}"
+    stored = _stored_arguments(url, data_version).get(full_name)
+    if stored is not None and stored == stored_results.arguments_text(arguments):
+        found = stored_results.read(engine, full_name, arguments)
+        if found is not None:  # None: the data changed since the list of stored results was read
+            return found.value
+    return function(engine, **arguments)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _stored_arguments(url: str, data_version: int) -> dict[str, str]:
+    """The results stored for the current data and their arguments: one small query per data version."""
+    return stored_results.stored_arguments(_engine_for(url))

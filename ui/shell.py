@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from crm_core import clv, db
+from crm_core import db, stored_results
 from crm_core.config import DatabaseSetting
 from ui.data import CACHE_TTL_S, _engine_for, current_data_version, get_setting, refresh_data_version
 from ui.privacy import masking_switch
@@ -120,7 +120,12 @@ def database_ready() -> bool:
 
 def _score_new_facts(url: str, data_version: int) -> None:
     """The scoring step: when the customer facts changed since the stored model scores were computed (an import),
-    recompute them once, before any read of this run. Reads never score; this is the step that does.
+    recompute them and the pages' stored results once, before any read of this run. Reads never score; this is the
+    step that does.
+
+    A database whose scores are current but whose page results are not (scored by an earlier version of the app) is
+    not rescored here: the pages compute those figures as they did before (the sidebar says so, :func:`sidebar`),
+    and the next scoring step (``python -m crm_core score``, or the next import) stores them.
 
     Checked once per session and data version (a new facts version always comes with a new data version). Scoring
     is idempotent: a session that finds the scores current does nothing, and two sessions that both find them old
@@ -131,6 +136,10 @@ def _score_new_facts(url: str, data_version: int) -> None:
         return
     engine = _engine_for(url)
     if not db.scores_current(engine):
+        # Imported here: a session that finds the scores current (every one but the first after new data) never
+        # needs the models, nor scipy under them.
+        from crm_core import clv
+
         with st.spinner("Updating predictions for the new data…"):
             clv.ensure_scores(engine)
     st.session_state[_SCORED_KEY] = checked
@@ -148,7 +157,7 @@ def _first_start_lock() -> threading.Lock:
 
 
 def _load_first_start_demo() -> None:
-    from crm_core import demo
+    from crm_core import clv, demo
 
     engine = _engine_for(get_setting().url)
     st.title("Welcome")
@@ -195,9 +204,12 @@ def _empty_state(setting: DatabaseSetting) -> None:
 
 
 def sidebar() -> None:
-    """The database in use (never its password), whether it holds demo data, and its data version."""
+    """The database in use (never its password), whether it holds demo data, its data version, and whether the
+    figures over all customers are worked out on each visit (not stored for this data: scored by an earlier
+    version of the app)."""
     setting = get_setting()
-    info = _describe(setting.url, setting.source, current_data_version())
+    version = current_data_version()
+    info = _describe(setting.url, setting.source, version)
     with st.sidebar:
         if info.is_demo:
             st.info("**Demo data** — a generated retailer, not real customers.", icon=":material/science:")
@@ -205,7 +217,17 @@ def sidebar() -> None:
             f"**Database** · {info.engine}  \n{plain(info.url)}  \n"
             f"from {plain(_SOURCES.get(info.source, info.source))}  \ndata version {info.data_version}"
         )
+        if not _results_stored(setting.url, version):
+            st.caption(
+                "Figures over all customers are worked out on each visit, which can take a while on large data: "
+                "they were not stored for this data. `python -m crm_core score` stores them."
+            )
     masking_switch()
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _results_stored(url: str, data_version: int) -> bool:
+    return stored_results.current(_engine_for(url))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import streamlit as st
 
 from crm_core import overview
+from ui.data import is_stored
 from ui.format import signed_percent, signed_points
 from ui.text import plain
 
@@ -53,3 +56,26 @@ def text_card(place, label: str, value: str, help: str | None = None) -> None:  
 def definitions(texts: dict[str, str]) -> None:
     """A bulleted list of definitions, each headed by its name (``average_order_value`` -> Average order value)."""
     st.markdown("\n".join(f"- **{name.replace('_', ' ').capitalize()}**: {text}" for name, text in texts.items()))
+
+
+@contextlib.contextmanager
+def working(message: str, function: Callable[..., Any], /, **kwargs: Any) -> Iterator[None]:
+    """Wrap the ``ui.cached(function, **kwargs)`` call of a figure that may take seconds: a spinner saying ``message``
+    in plain words while it is computed, and none when the scoring step stored it (it is read at once)."""
+    if is_stored(function, **kwargs):
+        yield
+        return
+    with st.spinner(message, show_time=True):
+        yield
+
+
+def alongside(render: Callable[..., None], /, *args: Any, **kwargs: Any) -> None:
+    """Draw a part of a page that may take seconds without holding up the rest: it runs as a parallel fragment
+    (``st.fragment(parallel=True)``), so the parts after it draw meanwhile and it fills in where it stands. Its own
+    widgets rerun only the part. ``render`` shows its own placeholder (:func:`working`) while it computes."""
+    _alongside(render, args, kwargs)
+
+
+@st.fragment(parallel=True)
+def _alongside(render: Callable[..., None], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    render(*args, **kwargs)

@@ -117,7 +117,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from crm_core import clv
+    from crm_core import clv, stored_results
 
     engine, _ = open_engine(args)
     db.ensure_schema(engine)
@@ -125,12 +125,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     recomputed = clv.ensure_scores(engine, force=args.force)
     seconds = time.perf_counter() - started
     summary = clv.stored_scores_summary(engine)
+    stored = sorted(stored_results.stored_arguments(engine))
     if args.json:
-        document = {**summary, "top": summary["top"].to_dict(orient="records"), "recomputed": recomputed}
+        document = {
+            **summary,
+            "top": summary["top"].to_dict(orient="records"),
+            "recomputed": recomputed,
+            "stored_results": stored,
+        }
         print(json.dumps({**document, "seconds": seconds}, indent=2, default=str))
         return 0 if summary["customers"] else 1
     state = f"recomputed in {seconds:.1f} s" if recomputed else "already up to date with the data"
     print(f"scores: {summary['customers']:,} customers, {state}")
+    print(f"stored for the pages: {len(stored)} results over the whole data (fit, backtest, data quality...)")
     if summary["note"]:
         print(f"note: {summary['note']}")
     if summary["customers"]:
@@ -194,8 +201,9 @@ def add_parsers(sub: Any) -> None:
             "Fit BG/NBD and Gamma-Gamma on every purchase up to the last day with orders and store each buyer's "
             "P(alive), expected purchases in 90 days with their 80 %% interval, CLV (12 months, 30 %% margin, 1 %% "
             "a month) with its 80 %% interval and churn risk in customer_scores, where segment rules, profiles and "
-            "campaigns read them (e.g. the rule field clv_low80). Nothing is recomputed when the scores are current, "
-            "unless --force."
+            "campaigns read them (e.g. the rule field clv_low80); then compute and store what the pages show first "
+            "over the whole data (the fit, the backtest, the data-quality report...) in stored_results, which the "
+            "pages read. Nothing is recomputed when both are current, unless --force."
         ),
     )
     p.add_argument("--force", action="store_true", help="recompute even when the scores are up to date")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_core import formats
+from crm_core import formats, schema
 from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.fitting import broadcast, unique_rows
 from crm_core.clv.gamma_gamma import GammaGammaModel
@@ -34,8 +34,8 @@ CHURN_RISK_LABELS: tuple[str, str, str] = ("High", "Medium", "Low")
 #: Below this many repeat buyers the estimates are uncertain enough that the page must say so.
 THIN_DATA_REPEAT_BUYERS = 100
 
-#: Horizon of "probability of a purchase in the next ..." on the pages, in days.
-PURCHASE_WINDOW_DAYS = 90
+#: Horizon of "probability of a purchase in the next ..." on the pages, in days (the ``*_90d`` scores).
+PURCHASE_WINDOW_DAYS = schema.PURCHASE_WINDOW_DAYS
 
 
 def customer_lifetime_value(

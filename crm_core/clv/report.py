@@ -42,6 +42,14 @@ from crm_core import formats, schema
 from crm_core.clv.backtesting import BacktestResult, backtest
 from crm_core.clv.bgnbd import BetaGeoModel
 from crm_core.clv.gamma_gamma import GammaGammaModel
+from crm_core.clv.lists import (
+    LIST_ORDERS,
+    ValueOverview,
+    clv_distribution,
+    p_alive_matrix,
+    top_customers,
+    value_overview,
+)
 from crm_core.clv.predictions import (
     CHURN_RISK_CUTOFFS,
     DEFAULT_MARGIN,
@@ -352,6 +360,55 @@ def customer_values(
         # Below 1e-300 the ratio of two underflowing numbers means nothing.
         frame["value_if_active"] = np.where(p_alive > 1e-300, frame["clv"].to_numpy() / p_alive, np.nan)
     return frame[VALUE_COLUMNS]
+
+
+#: Customers in the page's list of the most valuable (:func:`value_highlights`).
+TOP_CUSTOMERS = 25
+
+
+@dataclass(frozen=True)
+class ValueHighlights:
+    """What the Customer value page shows first, reduced from every buyer's predictions (:func:`customer_values`):
+    small enough to store once per data version, so that the page's first load reads it instead of predicting for a
+    million customers.
+
+    Attributes
+    ----------
+    overview
+        The headline figures (:func:`crm_core.clv.value_overview`).
+    distribution, log_distribution
+        :func:`crm_core.clv.clv_distribution` on equal and on growing bins.
+    top
+        Per order of :data:`crm_core.clv.LIST_ORDERS`, the :data:`TOP_CUSTOMERS` first (:func:`top_customers`).
+    p_alive
+        :func:`crm_core.clv.p_alive_matrix`.
+    """
+
+    overview: ValueOverview
+    distribution: pd.DataFrame
+    log_distribution: pd.DataFrame
+    top: dict[str, pd.DataFrame]
+    p_alive: pd.DataFrame
+
+
+def value_highlights(
+    engine: Engine,
+    model: ValueModel,
+    months: int = DEFAULT_MONTHS,
+    margin: float = DEFAULT_MARGIN,
+    monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT,
+) -> ValueHighlights:
+    """The page's headline figures, value distributions, top customers and P(alive) matrix under the given
+    assumptions: :func:`customer_values` reduced to what the page shows first (the scoring step stores it for the
+    default assumptions)."""
+    values = customer_values(engine, model, months, margin, monthly_discount_rate)
+    return ValueHighlights(
+        overview=value_overview(values),
+        distribution=clv_distribution(values, log_scale=False),
+        log_distribution=clv_distribution(values, log_scale=True),
+        top={order: top_customers(values, TOP_CUSTOMERS, sort_by=order) for order in LIST_ORDERS},
+        p_alive=p_alive_matrix(values),
+    )
 
 
 @dataclass(frozen=True)

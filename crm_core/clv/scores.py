@@ -10,7 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import db, dialect, schema
+from crm_core import db, dialect, schema, stored_results
 from crm_core.clv.intervals import count_with_range, money_range
 from crm_core.clv.predictions import (
     DEFAULT_MARGIN,
@@ -24,11 +24,11 @@ from crm_core.clv.summary import customer_summary, last_purchase_day
 customers = schema.customers
 
 
+#: What a read on stale scores says (defined in :mod:`crm_core.db`, which pages import without the models).
+STALE_SCORES_NOTE = db.STALE_SCORES_NOTE
+
 #: Columns of :func:`customer_predictions` stored under another name in ``customer_scores`` (the intervals at
 #: :data:`crm_core.clv.intervals.DISPLAY_LEVEL`, 80 %).
-#: What a read on stale scores says (the data changed since the last scoring; reads never score).
-STALE_SCORES_NOTE = "The predicted values are from before the latest data change."
-
 STORED_SCORE_COLUMNS = {
     "expected_purchases": "expected_purchases_90d",
     "p_purchase": "prob_purchase_90d",
@@ -66,29 +66,59 @@ def ensure_scores(
     margin: float = DEFAULT_MARGIN,
     monthly_discount_rate: float = DEFAULT_MONTHLY_DISCOUNT,
     force: bool = False,
+    page_results: bool = True,
 ) -> bool:
-    """Bring ``customer_scores`` up to date with the data, so that segments, profiles and campaigns can use the model
-    outputs in SQL.
+    """The scoring step: bring ``customer_scores`` and the pages' stored results up to date with the data, so that
+    segments, profiles and campaigns can use the model outputs in SQL and a page only reads what it shows first.
 
-    Nothing happens when the scores were computed for the current facts version (``meta`` key
-    :data:`crm_core.db.SCORES_VERSION_KEY`; saving a segment does not change it). Otherwise both models are fitted
-    on the whole purchase history up to the last day with orders (:func:`crm_core.clv.summary.last_purchase_day`)
-    and every buyer's predictions replace the stored ones in one transaction; the data version is not changed
-    (scores are derived data). When the data cannot support a fit
-    the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`. A table
-    from an earlier version without the interval columns is rebuilt first (:func:`_upgrade_scores_table`).
+    Nothing happens when both were computed for the current facts version (``meta`` keys
+    :data:`crm_core.db.SCORES_VERSION_KEY` and :data:`crm_core.db.RESULTS_VERSION_KEY`; saving a segment does not
+    change it). Otherwise, for the scores: both models are fitted on the whole purchase history up to the last day
+    with orders (:func:`crm_core.clv.summary.last_purchase_day`) and every buyer's predictions replace the stored ones
+    in one transaction; the data version is not changed (scores are derived data). When the data cannot support a
+    fit the table is emptied; either way the plain-words note is kept under :data:`crm_core.db.SCORES_NOTE_KEY`. A
+    table from an earlier version without the interval columns is rebuilt first (:func:`_upgrade_scores_table`).
+    Then the results every page's first load computes over the whole data (:mod:`crm_core.page_results`: the fit,
+    the backtest, the profile reference, the data-quality report...) are computed with the pages' default
+    arguments and replace the stored ones (:mod:`crm_core.stored_results`), also in one transaction.
 
-    ``force`` recomputes them even when they are current (``python -m crm_core score --force``).
+    ``force`` recomputes both even when they are current (``python -m crm_core score --force``).
+    ``page_results=False`` brings the scores only up to date (the benchmark times the pages' results on their own,
+    :func:`store_page_results`).
 
     Returns
     -------
     bool
-        True when the scores were recomputed.
+        True when anything was recomputed.
     """
-    version = str(db.facts_version(engine))
+    version = db.facts_version(engine)
     upgraded = _upgrade_scores_table(engine)
-    if not (upgraded or force) and db.scores_current(engine):
+    scores_current = not (upgraded or force) and db.scores_current(engine)
+    results_current = not force and (not page_results or stored_results.current(engine))
+    if scores_current and results_current:
         return False
+    if not scores_current:
+        _store_scores(engine, version, months, margin, monthly_discount_rate)
+    if not results_current:
+        store_page_results(engine, version)
+    return True
+
+
+def store_page_results(engine: Engine, facts_version: int | None = None) -> int:
+    """The second half of the scoring step: compute every page's results over the whole data
+    (:func:`crm_core.page_results.page_results`, on the scores just stored) and replace the stored ones with them in
+    one transaction, for ``facts_version`` (default: the current one). Returns how many were stored."""
+    # The list of page results imports most of crm_core, this package included: imported here, not at the top.
+    from crm_core.page_results import page_results
+
+    version = db.facts_version(engine) if facts_version is None else facts_version
+    results = page_results(engine)
+    with engine.begin() as conn:
+        stored_results.store(conn, results, version)
+    return len(results)
+
+
+def _store_scores(engine: Engine, version: int, months: int, margin: float, monthly_discount_rate: float) -> None:
     calibration_end = last_purchase_day(engine)
     summary = customer_summary(engine, calibration_end)
     columns = [c.name for c in schema.customer_scores.columns]
@@ -103,9 +133,8 @@ def ensure_scores(
     with engine.begin() as conn:
         conn.execute(schema.customer_scores.delete())
         dialect.bulk_insert(conn, schema.customer_scores, scores)
-        db.set_meta(conn, db.SCORES_VERSION_KEY, version)
+        db.set_meta(conn, db.SCORES_VERSION_KEY, str(version))
         db.set_meta(conn, db.SCORES_NOTE_KEY, note)
-    return True
 
 
 def stored_scores_summary(engine: Engine, top: int = 10) -> dict[str, Any]:

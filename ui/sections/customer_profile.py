@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import clv, formats, labels, profiles
+from crm_core import formats, labels, profiles, schema
 from ui.sections.customer_search import close_profile, remember
 
 
@@ -25,7 +25,7 @@ def or_dash(value: Any, formatter: Callable[[Any], str]) -> str:
 def render(selected: str, masked: bool) -> profiles.CustomerProfile | None:
     """Load the profile of the customer with external id ``selected`` and draw its head; None (and a notice) when
     there is no such customer."""
-    with st.spinner("Scoring against all customers (once per data import)…"):
+    with ui.working("Comparing with all customers (once after new data)…", profiles.profile_reference):
         reference = ui.cached(profiles.profile_reference)
     try:
         profile = ui.cached(profiles.customer_profile, customer_id=selected, reference=reference, mask=masked)
@@ -131,7 +131,7 @@ def render(selected: str, masked: bool) -> profiles.CustomerProfile | None:
             help=labels.EXPLANATIONS["p_alive"] + " (BG/NBD)",
         )
         value[2].metric(
-            f"Purchases next {clv.PURCHASE_WINDOW_DAYS} days",
+            f"Purchases next {schema.PURCHASE_WINDOW_DAYS} days",
             or_dash(scores.expected_purchases_90d, lambda v: f"{v:.1f}"),
             scores.purchases_range(),
             delta_color="off",
@@ -150,11 +150,12 @@ def render(selected: str, masked: bool) -> profiles.CustomerProfile | None:
     if scores is None:
         notes.append("No predictions: the customer-value models have not scored this customer.")
     else:
+        window = schema.PURCHASE_WINDOW_DAYS
         notes.append(
             "Predictions are the models' expectations with their 80 % ranges "
-            f"({scores.purchases_text() or '—'} in {clv.PURCHASE_WINDOW_DAYS} days; CLV {scores.clv_text() or '—'}): "
+            f"({scores.purchases_text() or '—'} in {window} days; CLV {scores.clv_text() or '—'}): "
             "for a customer like this the range holds 8 times in 10. Likely still active "
-            f"{or_dash(scores.p_alive, ui.percent)}; chance of buying in the next {clv.PURCHASE_WINDOW_DAYS} days "
+            f"{or_dash(scores.p_alive, ui.percent)}; chance of buying in the next {window} days "
             f"{or_dash(scores.prob_purchase_90d, ui.percent)}."
             + (" The data changed since they were computed." if scores.stale else "")
             + (f" **Take them with care:** {scores.note}" if scores.note else "")

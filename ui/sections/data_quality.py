@@ -10,6 +10,12 @@ from ui.tables import table
 
 
 def render() -> None:
+    """The report runs alongside the rest of the page: with a business start of its own it is computed anew,
+    seconds at a million customers, and the tabs after it must not wait for it."""
+    ui.alongside(_report)
+
+
+def _report() -> None:
     since = st.date_input(
         "The business started on",
         value=None,
@@ -17,7 +23,8 @@ def render() -> None:
         format="YYYY-MM-DD",
         help="Dates before this day are reported. Empty: the first customer's sign-up date.",
     )
-    checks = ui.cached(quality.quality_report, business_start=since)
+    with ui.working("Checking the data for problems…", quality.quality_report, business_start=since):
+        checks = ui.cached(quality.quality_report, business_start=since)
     report = quality.report_frame(checks).assign(breakdown=[labels.breakdown_text(check.breakdown) for check in checks])
     table(
         report,

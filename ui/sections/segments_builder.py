@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 import ui
-from crm_core import clv, formats, labels, rfm, segments
+from crm_core import db, formats, labels, rfm, segments
 from ui import export_panel, rule_builder
 from ui.sections import segments_members, segments_saved
 
@@ -74,7 +74,7 @@ def _key_figures(preview: segments.SegmentPreview) -> None:
         "brings between these with 80 % probability.",
     )
     if preview.scores_stale:
-        st.caption(f"{clv.STALE_SCORES_NOTE} They are updated on the next visit of a page.")
+        st.caption(f"{db.STALE_SCORES_NOTE} They are updated on the next visit of a page.")
     st.caption(
         f"{ui.percent(preview.share)} of customers, {ui.percent(preview.revenue_share)} of revenue; "
         f"{formats.number(preview.orders_per_buyer)} orders per buyer; "

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from crm_core import charts, clv, formats, labels, rfm, segments
+from crm_core import charts, db, formats, labels, rfm, segments
 from ui.sections.segments_builder import CURRENT_RULE, current_rule
 from ui.tables import table
 
@@ -85,7 +85,7 @@ def render(as_of: dt.date, cuts: rfm.RfmCuts) -> None:
     compared = ui.cached(segments.compare_segments, segments=rules, as_of=as_of, cuts=cuts)
     _side_by_side(compared)
     if compared.scores_stale:
-        st.caption(f"{clv.STALE_SCORES_NOTE} They are updated on the next visit of a page.")
+        st.caption(f"{db.STALE_SCORES_NOTE} They are updated on the next visit of a page.")
     if compared.highlights.empty:
         st.caption("No notable differences.")
     else:

@@ -3,7 +3,8 @@ worth, who they are, and their export for a retention campaign."""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import Any
+
 import streamlit as st
 
 import ui
@@ -17,11 +18,16 @@ LIST_MAX = 200
 RISK_ORDERS = {"value_if_active": "Value if they stay", **clv.LIST_ORDERS}
 
 
-def render(values: pd.DataFrame, totals: clv.ValueOverview, model: clv.ValueModel, horizon: str, masked: bool) -> None:
-    """The choice of who counts as valuable and at risk, the retention economics, the list and the export."""
+def render(model: clv.ValueModel, rates: dict[str, Any], totals: clv.ValueOverview, horizon: str, masked: bool) -> None:
+    """The choice of who counts as valuable and at risk, the retention economics, the list and the export.
+
+    It needs every buyer's predictions under the assumptions ``rates`` (``months``, ``margin``,
+    ``monthly_discount_rate``): seconds for a large customer base, computed when this tab is opened."""
     if not totals.has_value:
         st.caption("Without a spend model there are no values to tell valuable customers by.")
         return
+    with st.spinner("Working out which valuable customers may be leaving…", show_time=True):
+        values = ui.cached(clv.customer_values, model=model, **rates)
     st.markdown(
         "Valuable customers who may be leaving: worth a lot **if they stay**, but with a falling probability of "
         "still being active. Below the lower end of the range they are most likely gone already — a win-back "

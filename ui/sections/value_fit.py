@@ -11,7 +11,7 @@ from crm_core import clv
 
 def render() -> tuple[clv.ValueModel, clv.ModelReport | None]:
     """The fitted model and its backtest report (None when the history is too short to hold some back)."""
-    with st.spinner("Fitting the customer-value models (once per data import)…"):
+    with ui.working("Fitting the customer-value models to the new data…", clv.value_model):
         model = ui.cached(clv.value_model)
 
     st.caption(f"As of **{model.as_of}** (the day after the last order). {model.data_statement()}")
@@ -32,8 +32,11 @@ def render() -> tuple[clv.ValueModel, clv.ModelReport | None]:
         st.stop()
 
     period = ui.cached(clv.default_backtest_period)
-    with st.spinner("Testing the model on the last weeks of data (once per data import)…"):
-        report = ui.cached(clv.model_report, calibration_end=period[0], holdout_end=period[1]) if period else None
+    report = None
+    if period:
+        backtest_period = {"calibration_end": period[0], "holdout_end": period[1]}
+        with ui.working("Testing the model on the last weeks of data…", clv.model_report, **backtest_period):
+            report = ui.cached(clv.model_report, **backtest_period)
     level, how_sure = clv.confidence_statement(model, report)
     if level == "good":
         st.success(f"**How sure?** {how_sure}", icon=":material/verified:")

@@ -3,7 +3,6 @@ together, the probability of still being active, and the fitted parameters."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 import ui
@@ -14,10 +13,10 @@ from ui.tables import table
 def render(
     model: clv.ValueModel,
     report: clv.ModelReport | None,
-    values: pd.DataFrame,
-    totals: clv.ValueOverview,
+    highlights: clv.ValueHighlights,
 ) -> None:
     """Everything that says how far the predictions can be trusted."""
+    totals = highlights.overview
     if report is None:
         st.info(
             f"The purchase history is shorter than {clv.MIN_BACKTEST_WEEKS} weeks, too short to hold some "
@@ -61,7 +60,8 @@ def render(
                     "nominal": labels.Column("Promised", "percent"),
                 },
             )
-    forecast = ui.cached(clv.value_forecast, model=model)
+    with ui.working("Forecasting the next weeks for all customers together…", clv.value_forecast, model=model):
+        forecast = ui.cached(clv.value_forecast, model=model)
     st.subheader("The next 13 weeks, all customers together")
     purchases_chart, revenue_chart = st.columns(2)
     purchases_chart.plotly_chart(
@@ -76,7 +76,7 @@ def render(
         "and the model's uncertainty about its parameters. The backtest above shows whether such bands held."
     )
     st.plotly_chart(
-        charts.p_alive_matrix(clv.p_alive_matrix(values), title="Probability of still being active"),
+        charts.p_alive_matrix(highlights.p_alive, title="Probability of still being active"),
         key="cv_p_alive_matrix",
     )
     st.caption(

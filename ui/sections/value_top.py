@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 import ui
@@ -10,18 +9,19 @@ from crm_core import charts, clv
 from ui.sections import value_lists
 
 #: Rows of the list of the most valuable customers.
-TOP_MAX = 25
+TOP_MAX = clv.TOP_CUSTOMERS
 
 
-def render(values: pd.DataFrame, totals: clv.ValueOverview, horizon: str, masked: bool) -> None:
+def render(highlights: clv.ValueHighlights, horizon: str, masked: bool) -> None:
     """The distribution of the predicted value over ``horizon`` and the most valuable customers."""
+    totals = highlights.overview
     if not totals.has_value:
         st.caption("Without a spend model there are no values to rank customers by.")
         return
     log_scale = st.toggle(
         "Log scale", value=True, key="cv_log", help="Spread out the many small values; off: equal steps in €."
     )
-    bins = clv.clv_distribution(values, log_scale=log_scale)
+    bins = highlights.log_distribution if log_scale else highlights.distribution
     st.plotly_chart(
         charts.clv_distribution(bins, log_scale=log_scale, title=f"Customers by predicted value, {horizon}"),
         key="cv_distribution",
@@ -39,7 +39,7 @@ def render(values: pd.DataFrame, totals: clv.ValueOverview, horizon: str, masked
         help="The lower 80 % bound puts customers whose value is sure before those whose value is hoped for.",
     )
     value_lists.render(
-        clv.top_customers(values, TOP_MAX, sort_by=top_order or "clv"),
+        highlights.top[top_order or "clv"],
         "cv_top",
         horizon,
         masked,
