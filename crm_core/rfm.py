@@ -452,14 +452,14 @@ def _score_starts(base: sa.CTE, score: str, value: str, lower: bool, name: str) 
             targets.c.start5,
             sa.func.row_number()
             .over(partition_by=targets.c.score, order_by=[column.desc() if lower else column, base.c.customer_id])
-            .label("rank"),
+            .label("nth"),
         )
         .select_from(base.join(targets, targets.c.bucket == bucket))
         .subquery(f"{name}_{score}_ranked")
     )
     return (
         sa.select(ranked.c.score, ranked.c.value, ranked.c.customer_id)
-        .where(5 * (ranked.c.before + ranked.c.rank) == ranked.c.start5)
+        .where(5 * (ranked.c.before + ranked.c.nth) == ranked.c.start5)
         .subquery(f"{name}_{score}_first")
     )
 
@@ -495,7 +495,8 @@ def rfm_query(
     cuts = cuts or RfmCuts()
     base = _buyers(as_of, name)
     starts = _quintile_starts(base, cuts, name)
-    source = base if starts is None else base.join(starts, sa.true())  # one row: a cross join
+    # MySQL/MariaDB would compute the buyers again for every stage that reads them: there the scores are NTILE's own.
+    source = base if starts is None else dialect.cross_join_where_ctes_shared(base, starts)
 
     def score_of(score: str, value: str, lower: bool, points: CutPoints | None) -> ColumnElement[Any]:
         if points is not None:
@@ -514,7 +515,9 @@ def rfm_query(
             )
             for k in reversed(STARTED_SCORES)
         ]
-        return sa.case(*whens, else_=1)
+        worst_first = base.c[value].desc() if lower else base.c[value]
+        ntile = sa.func.ntile(5).over(order_by=[worst_first, base.c.customer_id])
+        return dialect.where_ctes_shared(sa.case(*whens, else_=1), ntile)
 
     r, f, m = (score_of(*dim, points) for dim, points in zip(DIMENSIONS, cuts.points(), strict=True))
     scores = (
@@ -585,6 +588,8 @@ def score_bounds(
     found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
     with db.connection(engine_or_conn) as conn:
         day = resolve_as_of(conn, as_of)
+        if not dialect.computes_ctes_once(conn.dialect.name):
+            return _bounds_by_ranking(conn, day, cuts)
         starts = _quintile_starts(_buyers(day, "bounds"), cuts, "bounds")
         if starts is not None:
             # Values as the driver gives them (no result type): monetary must come back exact (a Decimal, or
@@ -598,6 +603,43 @@ def score_bounds(
                         value = row[f"{score}_{k}_value"]
                         found[score].append((k, value if score == "m_score" else int(value), int(customer_id)))
     return RfmBounds(day, cuts, tuple(found["r_score"]), tuple(found["f_score"]), tuple(found["m_score"]))
+
+
+def _bounds_by_ranking(conn: Connection, day: dt.date, cuts: RfmCuts) -> RfmBounds:
+    """:func:`score_bounds` where the buyers would be computed once per stage that reads them (MySQL/MariaDB): the
+    first buyer of each score from :func:`rfm_query`'s NTILE scores, numbered within each score in one pass (a union
+    of one select per dimension made MariaDB compute the RFM subquery once per dimension)."""
+    quintile = [dim for dim, points in zip(DIMENSIONS, cuts.points(), strict=True) if points is None]
+    found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
+    if quintile:
+        scored = rfm_query(day, cuts, name="bounds").subquery("bounds_rfm")
+        ranked = sa.select(
+            scored.c.customer_id,
+            *[scored.c[name] for score, value, _ in quintile for name in (score, value)],
+            *[
+                sa.func.row_number()
+                .over(
+                    partition_by=scored.c[score],
+                    order_by=[scored.c[value].desc() if lower else scored.c[value], scored.c.customer_id],
+                )
+                .label(f"{score}_position")
+                for score, value, lower in quintile
+            ],
+        ).subquery("ranked")
+        firsts = [sa.and_(ranked.c[f"{score}_position"] == 1, ranked.c[score] > 1) for score, _, _ in quintile]
+        query = sa.select(
+            ranked.c.customer_id,
+            *[ranked.c[score] for score, _, _ in quintile],
+            *[sa.type_coerce(ranked.c[value], sa.types.NullType()).label(value) for _, value, _ in quintile],
+            *[ranked.c[f"{score}_position"] for score, _, _ in quintile],
+        ).where(sa.or_(*firsts))
+        for row in conn.execute(query).mappings():
+            for score, value, _ in quintile:
+                if row[f"{score}_position"] == 1 and row[score] > 1:
+                    exact = row[value] if score == "m_score" else int(row[value])
+                    found[score].append((int(row[score]), exact, int(row["customer_id"])))
+    ordered = {key: tuple(sorted(bounds)) for key, bounds in found.items()}
+    return RfmBounds(day, cuts, ordered["r_score"], ordered["f_score"], ordered["m_score"])
 
 
 def bounded_score(

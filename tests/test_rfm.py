@@ -291,6 +291,18 @@ def test_quintile_dimensions_next_to_threshold_ones_equal_ntiles(engine):
     assert got == {c: (r, m) for c, (r, _, m) in _ntile_scores(engine, cuts).items()}
 
 
+@pytest.mark.parametrize(
+    ("dialect_name", "reads_of_the_buyers", "ntiles"),
+    [("postgresql", 7, 0), ("sqlite", 7, 0), ("duckdb", 7, 0), ("mysql", 1, 3), ("mariadb", 1, 3)],
+)
+def test_every_stage_reads_the_buyers_only_where_a_cte_is_computed_once(dialect_name, reads_of_the_buyers, ntiles):
+    """MySQL/MariaDB compute a CTE again for every reference: there the scores stay NTILE's, over one reading."""
+    engine_dialect = sa.create_mock_engine(f"{dialect_name}://", executor=None).dialect
+    sql = str(rfm.rfm_query(AS_OF).compile(dialect=engine_dialect))
+    assert sql.count("FROM rfm_base") == reads_of_the_buyers
+    assert sql.lower().count("ntile(") == ntiles
+
+
 # --- the segment table --------------------------------------------------------------------------------------------
 
 # DESIGN.md §5, read cell by cell: rows R = 5..1, columns F = 1..5
