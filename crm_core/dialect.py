@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement, Join
 
 from crm_core.plain import plain_records, plain_value
 
@@ -360,6 +360,56 @@ def _exact_text_default(element, compiler, **kw):
 @compiles(exact_text, "mariadb")
 def _exact_text_mysql(element, compiler, **kw):
     return "CAST(%s AS BINARY)" % compiler.process(element.clauses, **kw)
+
+
+# --- statements that read one CTE several times -------------------------------------------------------------------
+
+
+def computes_ctes_once(dialect_name: str) -> bool:
+    """Whether the engine computes a CTE that one statement reads several times only once: DuckDB, PostgreSQL and
+    SQLite keep its rows (Spark reuses the shuffle of identical subplans); MySQL/MariaDB compute it again for every
+    reference, so a statement that reads an aggregation over all orders six times does that work six times."""
+    return dialect_name not in _MYSQL
+
+
+class where_ctes_shared(FunctionElement):  # noqa: N801
+    """``shared`` on engines that compute a CTE once for all its references (:func:`computes_ctes_once`), else
+    ``alone``: an expression that reads no other CTE (the way to compute the same value there)."""
+
+    name = "where_ctes_shared"
+    inherit_cache = True
+
+    def __init__(self, shared: ColumnElement[Any], alone: ColumnElement[Any]) -> None:
+        super().__init__(shared, alone)
+        self.type = shared.type
+
+
+@compiles(where_ctes_shared)
+def _where_ctes_shared_default(element, compiler, **kw):
+    return compiler.process(element.clauses.clauses[0], **kw)
+
+
+@compiles(where_ctes_shared, "mysql")
+@compiles(where_ctes_shared, "mariadb")
+def _where_ctes_shared_mysql(element, compiler, **kw):
+    return compiler.process(element.clauses.clauses[1], **kw)
+
+
+class cross_join_where_ctes_shared(Join):  # noqa: N801
+    """``left JOIN right ON true`` on engines that compute a CTE once for all its references, just ``left`` on
+    MySQL/MariaDB: for a right side that only :class:`where_ctes_shared` expressions read, so that it is not computed
+    at all there."""
+
+    inherit_cache = True
+
+    def __init__(self, left: sa.FromClause, right: sa.FromClause) -> None:
+        super().__init__(left, right, sa.true())
+
+
+@compiles(cross_join_where_ctes_shared, "mysql")
+@compiles(cross_join_where_ctes_shared, "mariadb")
+def _cross_join_where_ctes_shared_mysql(element, compiler, **kw):
+    return compiler.process(element.left, **kw)
 
 
 # --- values as the drivers return them ---------------------------------------------------------------------------

@@ -8,7 +8,8 @@ other RFM function (and other modules: segments, campaigns by segment, profiles)
    ``frequency`` (number of purchases) and ``monetary`` (their total net amount). Cancelled and returned orders are
    not purchases, so they count for nothing; customers without a purchase have no row.
 2. ``rfm_scores`` - ``r_score``, ``f_score``, ``m_score`` from 1 to 5, 5 being best (most recent, most frequent,
-   highest spend). By quintile (the default) or by cut points the user gives, per dimension (:class:`RfmCuts`).
+   highest spend). By quintile (the default) or by cut points the user gives, per dimension (:class:`RfmCuts`);
+   quintiles from ``rfm_starts``, one row: where each score starts (see *Quintiles and ties*).
 3. the final select - ``rfm_cell`` (e.g. ``"545"``) and ``segment``, a CASE built from :data:`SEGMENT_RULES`.
 
 :func:`rfm_table` returns the same columns for every customer, but takes only the scores from the database and
@@ -17,11 +18,17 @@ the two labellings together. :class:`RfmCuts` is a frozen dataclass, so it can b
 
 Quintiles and ties
 ------------------
-Quintile scores are ``NTILE(5)`` over the customers ordered from worst to best, ties broken by customer id
+Quintile scores are those of ``NTILE(5)`` over the customers ordered from worst to best, ties broken by customer id
 (the smaller id first, that is into the lower score). Every engine then gives every customer the same score, even
 when many customers share a value - typically frequency 1. The price is that equal values can straddle two scores;
 thresholds (:meth:`RfmCuts.thresholds`) never split equal values. With ``n`` customers the first ``n mod 5``
 scores get one customer more than the others (the SQL standard's NTILE).
+
+They are computed without a window sort of all customers (three NTILEs cost twice the aggregation itself at a
+million customers): a score is fixed by the first customer of each score in that order, four per dimension, which
+the query finds from counts per value (:func:`_score_starts`); every customer is then scored by comparing its
+(value, customer id) with them, a CASE in the same pass. The same starts are what :func:`score_bounds` returns, to
+score one customer or a segment rule without the whole table.
 
 Segment rules
 -------------
@@ -288,10 +295,6 @@ def parse_cut_points(text: str) -> CutPoints:
 # --- the query ----------------------------------------------------------------------------------------------------
 
 
-def _quintile(worst_to_best: Sequence[ColumnElement[Any]], customer_id: ColumnElement[Any]) -> ColumnElement[int]:
-    return sa.func.ntile(5).over(order_by=[*worst_to_best, customer_id])
-
-
 def threshold_score(value: ColumnElement[Any], points: Sequence[float], *, lower_is_better: bool) -> ColumnElement[Any]:
     """The score 1-5 from the user's cut points (:class:`RfmCuts`): a cut point belongs to the better score."""
     if lower_is_better:
@@ -315,6 +318,151 @@ def segment_case(
         for rule in rules
     ]
     return sa.case(*whens, else_=sa.literal(UNCLASSIFIED, sa.String))
+
+
+#: Per dimension: the score column, the value column of :func:`rfm_query`, and whether a lower value is better.
+DIMENSIONS = (
+    ("r_score", "recency_days", True),
+    ("f_score", "frequency", False),
+    ("m_score", "monetary", False),
+)
+
+#: The quintile scores that start somewhere after the first buyer (score 1 starts with the worst buyer).
+STARTED_SCORES = (2, 3, 4, 5)
+
+
+def _buyers(as_of: dt.date, name: str) -> sa.CTE:
+    """Stage 1 of :func:`rfm_query`: recency, frequency and monetary value per buyer."""
+    cutoff = sa.literal(dt.datetime.combine(as_of, dt.time()), sa.DateTime)
+    return (
+        sa.select(
+            orders.c.customer_id,
+            dialect.days_between(sa.func.max(orders.c.ordered_at), sa.literal(as_of, sa.Date)).label("recency_days"),
+            sa.func.count().label("frequency"),
+            sa.func.sum(orders.c.amount).label("monetary"),
+        )
+        .where(is_purchase, orders.c.ordered_at < cutoff)
+        .group_by(orders.c.customer_id)
+        .cte(f"{name}_base")
+    )
+
+
+def _at_or_after(
+    value: ColumnElement[Any],
+    customer_id: ColumnElement[Any],
+    start_value: ColumnElement[Any],
+    start_id: ColumnElement[Any],
+    *,
+    lower_is_better: bool,
+) -> ColumnElement[bool]:
+    """Whether a buyer comes at or after the buyer ``(start_value, start_id)`` in the quintiles' order: worst value
+    first, equal values by customer id. False when there is no such buyer (NULL)."""
+    better = value < start_value if lower_is_better else value > start_value
+    return sa.or_(better, sa.and_(value == start_value, customer_id >= start_id))
+
+
+def _quintile_starts(base: sa.CTE, cuts: RfmCuts, name: str) -> sa.CTE | None:
+    """One row: where each score 2-5 starts (:func:`_score_starts`) on every dimension scored by quintile, as
+    columns ``{score}_{k}_value`` and ``{score}_{k}_id`` (``r_score_2_value``...); None when no dimension is."""
+    quintile = [dim for dim, points in zip(DIMENSIONS, cuts.points(), strict=True) if points is None]
+    if not quintile:
+        return None
+    # One table of the starts of every dimension, a value column each so that days, purchases and money keep their
+    # types (a typed NULL in the others: PostgreSQL will not unite an untyped one), then one row, which the scoring
+    # select joins to every buyer. One join: nested joins ON true are cartesian products to SQLAlchemy's linter.
+    firsts = [_score_starts(base, score, value, lower, name) for score, value, lower in quintile]
+    stacked = sa.union_all(
+        *[
+            sa.select(
+                sa.literal(score, sa.String).label("dimension"),
+                first.c.score,
+                first.c.customer_id,
+                *[
+                    (first.c.value if other == score else sa.cast(sa.null(), other_first.c.value.type)).label(
+                        f"{other}_value"
+                    )
+                    for (other, _, _), other_first in zip(quintile, firsts, strict=True)
+                ],
+            )
+            for (score, _, _), first in zip(quintile, firsts, strict=True)
+        ]
+    ).subquery(f"{name}_firsts")
+    return sa.select(
+        *[
+            sa.func.max(
+                sa.case((sa.and_(stacked.c.dimension == score, stacked.c.score == k), stacked.c[column]))
+            ).label(f"{score}_{k}_{label}")
+            for score, _, _ in quintile
+            for k in STARTED_SCORES
+            for column, label in ((f"{score}_value", "value"), ("customer_id", "id"))
+        ]
+    ).cte(f"{name}_starts")
+
+
+def _score_starts(base: sa.CTE, score: str, value: str, lower: bool, name: str) -> sa.Subquery:
+    """Rows ``score``, ``value``, ``customer_id``: the first buyer of each score k from 2 to 5 in the order of
+    ``NTILE(5) OVER (ORDER BY value, customer_id)`` (value descending when lower is better); no row for a score
+    that no buyer gets (fewer than 5 buyers).
+
+    ``NTILE(5)`` over n buyers gives the first ``n mod 5`` scores one buyer more than the others, so score k starts
+    at position ``p = (k - 1) * (n - n mod 5) / 5 + min(k - 1, n mod 5) + 1`` (computed times 5, to stay in whole
+    numbers on every engine). Finding the buyer at that position needs no sort of all buyers: buyers are counted
+    per bucket - a run of values in score order: the value itself for days and purchases, money to a whole unit (casts
+    that round or truncate, by engine; either keeps the order) - a running count over the buckets (a few
+    thousand) shows which bucket holds position p and how many buyers come before it, and only the buyers of that
+    bucket are ranked.
+    """
+    column = base.c[value]
+    # Money through a double: DuckDB casts its sums (DECIMAL(38, 2)) to a whole number five times slower directly.
+    bucket = sa.cast(dialect.as_float(column), sa.BigInteger) if value == "monetary" else column
+    counts = (
+        sa.select(bucket.label("bucket"), sa.func.count().label("buyers"))
+        .group_by(bucket)
+        .cte(f"{name}_{score}_counts")
+    )
+    running = sa.select(
+        counts.c.bucket,
+        counts.c.buyers,
+        (
+            sa.func.sum(counts.c.buyers).over(
+                order_by=counts.c.bucket.desc() if lower else counts.c.bucket, rows=(None, 0)
+            )
+            - counts.c.buyers
+        ).label("before"),
+        sa.func.sum(counts.c.buyers).over().label("total"),
+    ).subquery(f"{name}_{score}_running")
+    scores = sa.union_all(*[sa.select(sa.literal(k, sa.Integer).label("score")) for k in STARTED_SCORES]).subquery(
+        f"{name}_{score}_started"
+    )
+    total, k = running.c.total, scores.c.score
+    extra = total % 5  # the scores with one buyer more
+    start5 = (k - 1) * (total - extra) + 5 * (sa.case((extra < k - 1, extra), else_=k - 1) + 1)
+    targets = (
+        sa.select(scores.c.score, running.c.bucket, running.c.before, start5.label("start5"))
+        .select_from(running.join(scores, sa.true()))
+        .where(5 * running.c.before < start5, start5 <= 5 * (running.c.before + running.c.buyers))
+        .subquery(f"{name}_{score}_targets")
+    )
+    # The buyers of each target bucket, numbered in the quintiles' order; the one at position p starts score k.
+    ranked = (
+        sa.select(
+            targets.c.score,
+            column.label("value"),
+            base.c.customer_id,
+            targets.c.before,
+            targets.c.start5,
+            sa.func.row_number()
+            .over(partition_by=targets.c.score, order_by=[column.desc() if lower else column, base.c.customer_id])
+            .label("nth"),
+        )
+        .select_from(base.join(targets, targets.c.bucket == bucket))
+        .subquery(f"{name}_{score}_ranked")
+    )
+    return (
+        sa.select(ranked.c.score, ranked.c.value, ranked.c.customer_id)
+        .where(5 * (ranked.c.before + ranked.c.nth) == ranked.c.start5)
+        .subquery(f"{name}_{score}_first")
+    )
 
 
 def rfm_query(
@@ -346,44 +494,46 @@ def rfm_query(
     """
     as_of = dialect.to_date(as_of)
     cuts = cuts or RfmCuts()
-    cutoff = sa.literal(dt.datetime.combine(as_of, dt.time()), sa.DateTime)
+    base = _buyers(as_of, name)
+    starts = _quintile_starts(base, cuts, name)
+    # MySQL/MariaDB would compute the buyers again for every stage that reads them: there the scores are NTILE's own.
+    source = base if starts is None else dialect.cross_join_where_ctes_shared(base, starts)
 
-    base = (
+    def score_of(score: str, value: str, lower: bool, points: CutPoints | None) -> ColumnElement[Any]:
+        if points is not None:
+            return threshold_score(base.c[value], points, lower_is_better=lower)
+        assert starts is not None
+        whens = [
+            (
+                _at_or_after(
+                    base.c[value],
+                    base.c.customer_id,
+                    starts.c[f"{score}_{k}_value"],
+                    starts.c[f"{score}_{k}_id"],
+                    lower_is_better=lower,
+                ),
+                k,
+            )
+            for k in reversed(STARTED_SCORES)
+        ]
+        worst_first = base.c[value].desc() if lower else base.c[value]
+        ntile = sa.func.ntile(5).over(order_by=[worst_first, base.c.customer_id])
+        return dialect.where_ctes_shared(sa.case(*whens, else_=1), ntile)
+
+    r, f, m = (score_of(*dim, points) for dim, points in zip(DIMENSIONS, cuts.points(), strict=True))
+    scores = (
         sa.select(
-            orders.c.customer_id,
-            dialect.days_between(sa.func.max(orders.c.ordered_at), sa.literal(as_of, sa.Date)).label("recency_days"),
-            sa.func.count().label("frequency"),
-            sa.func.sum(orders.c.amount).label("monetary"),
+            base.c.customer_id,
+            base.c.recency_days,
+            base.c.frequency,
+            base.c.monetary,
+            r.label("r_score"),
+            f.label("f_score"),
+            m.label("m_score"),
         )
-        .where(is_purchase, orders.c.ordered_at < cutoff)
-        .group_by(orders.c.customer_id)
-        .cte(f"{name}_base")
+        .select_from(source)
+        .cte(f"{name}_scores")
     )
-
-    r = (
-        threshold_score(base.c.recency_days, cuts.recency, lower_is_better=True)
-        if cuts.recency
-        else _quintile([base.c.recency_days.desc()], base.c.customer_id)
-    )
-    f = (
-        threshold_score(base.c.frequency, cuts.frequency, lower_is_better=False)
-        if cuts.frequency
-        else _quintile([base.c.frequency], base.c.customer_id)
-    )
-    m = (
-        threshold_score(base.c.monetary, cuts.monetary, lower_is_better=False)
-        if cuts.monetary
-        else _quintile([base.c.monetary], base.c.customer_id)
-    )
-    scores = sa.select(
-        base.c.customer_id,
-        base.c.recency_days,
-        base.c.frequency,
-        base.c.monetary,
-        r.label("r_score"),
-        f.label("f_score"),
-        m.label("m_score"),
-    ).cte(f"{name}_scores")
 
     def as_text(score: ColumnElement[Any]) -> ColumnElement[str]:
         return sa.cast(score, sa.String)
@@ -403,13 +553,6 @@ def rfm_query(
 
 # --- scores without ranking everyone: where each score starts ------------------------------------------------------
 
-#: Per dimension: the score column, the value column of :func:`rfm_query`, and whether a lower value is better.
-DIMENSIONS = (
-    ("r_score", "recency_days", True),
-    ("f_score", "frequency", False),
-    ("m_score", "monetary", False),
-)
-
 Bound = tuple[int, Any, int]  # (score, value, customer_id) of the first buyer with that score in NTILE order
 
 
@@ -417,13 +560,14 @@ Bound = tuple[int, Any, int]  # (score, value, customer_id) of the first buyer w
 class RfmBounds:
     """Where each quintile score starts on one as-of date, so that a customer's scores need no ranking of all.
 
-    Quintile scores are ``NTILE(5)`` over all buyers, a sort per score over everyone - more than a live segment
-    preview or a profile can afford at a million customers. But the scores of one as-of date are fixed by the data:
-    a buyer's R score is at least *k* exactly when the buyer comes at or after the first buyer of score *k* in the
-    NTILE's order (recency descending, then customer id). Per dimension this holds ``(score, value, customer_id)``
-    of that first buyer for each score above 1 (empty for a dimension cut by thresholds, which needs none). A frozen
-    dataclass of tuples, so that it can be a cache key. :func:`bounded_score` (SQL) and :func:`score_customer`
-    (Python) give the same scores as :func:`rfm_query`; the tests hold them together on every engine.
+    The scores of one as-of date are fixed by the data: a buyer's R score is at least *k* exactly when the buyer
+    comes at or after the first buyer of score *k* in the NTILE's order (recency descending, then customer id).
+    :func:`rfm_query` finds these first buyers in its own statement; held here, they score one customer or a
+    segment rule's candidates without reading every buyer again. Per dimension this holds ``(score, value,
+    customer_id)`` of that first buyer for each score above 1 (empty for a dimension cut by thresholds, which needs
+    none). A frozen dataclass of tuples, so that it can be a cache key. :func:`bounded_score` (SQL) and
+    :func:`score_customer` (Python) give the same scores as :func:`rfm_query`; the tests hold them together on every
+    engine.
     """
 
     as_of: dt.date
@@ -439,44 +583,62 @@ class RfmBounds:
 def score_bounds(
     engine_or_conn: Engine | Connection, as_of: dt.date | str | None = None, cuts: RfmCuts | None = None
 ) -> RfmBounds:
-    """Read where each quintile score starts from :func:`rfm_query` (one query; none when every dimension is cut
-    by thresholds)."""
+    """Read where each quintile score starts, as :func:`rfm_query` finds it (one small query; none when every
+    dimension is cut by thresholds)."""
     cuts = cuts or RfmCuts()
+    found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
     with db.connection(engine_or_conn) as conn:
         day = resolve_as_of(conn, as_of)
-        quintile = [dim for dim, points in zip(DIMENSIONS, cuts.points(), strict=True) if points is None]
-        found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
-        if quintile:
-            scored = rfm_query(day, cuts, name="bounds").subquery("bounds_rfm")
-            # One pass numbers the buyers within each score of every dimension (a union of one select per dimension
-            # made MariaDB compute the RFM subquery once per dimension); the first of each score is a bound.
-            ranked = sa.select(
-                scored.c.customer_id,
-                *[scored.c[name] for score, value, _ in quintile for name in (score, value)],
-                *[
-                    sa.func.row_number()
-                    .over(
-                        partition_by=scored.c[score],
-                        order_by=[scored.c[value].desc() if lower else scored.c[value], scored.c.customer_id],
-                    )
-                    .label(f"{score}_position")
-                    for score, value, lower in quintile
-                ],
-            ).subquery("ranked")
-            firsts = [sa.and_(ranked.c[f"{score}_position"] == 1, ranked.c[score] > 1) for score, _, _ in quintile]
+        if not dialect.computes_ctes_once(conn.dialect.name):
+            return _bounds_by_ranking(conn, day, cuts)
+        starts = _quintile_starts(_buyers(day, "bounds"), cuts, "bounds")
+        if starts is not None:
             # Values as the driver gives them (no result type): monetary must come back exact (a Decimal, or
             # SQLite's float as stored) to compare equal.
-            query = sa.select(
-                ranked.c.customer_id,
-                *[ranked.c[score] for score, _, _ in quintile],
-                *[sa.type_coerce(ranked.c[value], sa.types.NullType()).label(value) for _, value, _ in quintile],
-                *[ranked.c[f"{score}_position"] for score, _, _ in quintile],
-            ).where(sa.or_(*firsts))
-            for row in conn.execute(query).mappings():
-                for score, value, _ in quintile:
-                    if row[f"{score}_position"] == 1 and row[score] > 1:
-                        exact = row[value] if score == "m_score" else int(row[value])
-                        found[score].append((int(row[score]), exact, int(row["customer_id"])))
+            query = sa.select(*[sa.type_coerce(column, sa.types.NullType()).label(column.name) for column in starts.c])
+            row = conn.execute(query).mappings().one()
+            for score, _, _ in DIMENSIONS:
+                for k in STARTED_SCORES:
+                    customer_id = row.get(f"{score}_{k}_id")
+                    if customer_id is not None:
+                        value = row[f"{score}_{k}_value"]
+                        found[score].append((k, value if score == "m_score" else int(value), int(customer_id)))
+    return RfmBounds(day, cuts, tuple(found["r_score"]), tuple(found["f_score"]), tuple(found["m_score"]))
+
+
+def _bounds_by_ranking(conn: Connection, day: dt.date, cuts: RfmCuts) -> RfmBounds:
+    """:func:`score_bounds` where the buyers would be computed once per stage that reads them (MySQL/MariaDB): the
+    first buyer of each score from :func:`rfm_query`'s NTILE scores, numbered within each score in one pass (a union
+    of one select per dimension made MariaDB compute the RFM subquery once per dimension)."""
+    quintile = [dim for dim, points in zip(DIMENSIONS, cuts.points(), strict=True) if points is None]
+    found: dict[str, list[Bound]] = {"r_score": [], "f_score": [], "m_score": []}
+    if quintile:
+        scored = rfm_query(day, cuts, name="bounds").subquery("bounds_rfm")
+        ranked = sa.select(
+            scored.c.customer_id,
+            *[scored.c[name] for score, value, _ in quintile for name in (score, value)],
+            *[
+                sa.func.row_number()
+                .over(
+                    partition_by=scored.c[score],
+                    order_by=[scored.c[value].desc() if lower else scored.c[value], scored.c.customer_id],
+                )
+                .label(f"{score}_position")
+                for score, value, lower in quintile
+            ],
+        ).subquery("ranked")
+        firsts = [sa.and_(ranked.c[f"{score}_position"] == 1, ranked.c[score] > 1) for score, _, _ in quintile]
+        query = sa.select(
+            ranked.c.customer_id,
+            *[ranked.c[score] for score, _, _ in quintile],
+            *[sa.type_coerce(ranked.c[value], sa.types.NullType()).label(value) for _, value, _ in quintile],
+            *[ranked.c[f"{score}_position"] for score, _, _ in quintile],
+        ).where(sa.or_(*firsts))
+        for row in conn.execute(query).mappings():
+            for score, value, _ in quintile:
+                if row[f"{score}_position"] == 1 and row[score] > 1:
+                    exact = row[value] if score == "m_score" else int(row[value])
+                    found[score].append((int(row[score]), exact, int(row["customer_id"])))
     ordered = {key: tuple(sorted(bounds)) for key, bounds in found.items()}
     return RfmBounds(day, cuts, ordered["r_score"], ordered["f_score"], ordered["m_score"])
 
@@ -485,11 +647,15 @@ def bounded_score(
     value: ColumnElement[Any], customer_id: ColumnElement[Any], bounds: Sequence[Bound], *, lower_is_better: bool
 ) -> ColumnElement[Any]:
     """In SQL, the NTILE(5) score from where each score starts: at or after the first buyer of score k -> at least k."""
-    whens = []
-    for score, bound_value, bound_id in sorted(bounds, reverse=True):
-        literal = sa.literal(bound_value)
-        better = value < literal if lower_is_better else value > literal
-        whens.append((sa.or_(better, sa.and_(value == literal, customer_id >= bound_id)), score))
+    whens = [
+        (
+            _at_or_after(
+                value, customer_id, sa.literal(bound_value), sa.literal(bound_id), lower_is_better=lower_is_better
+            ),
+            score,
+        )
+        for score, bound_value, bound_id in sorted(bounds, reverse=True)
+    ]
     return sa.case(*whens, else_=1) if whens else sa.literal(1, sa.Integer)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import random
 
 import pandas as pd
 import pytest
@@ -217,6 +218,89 @@ def test_score_ranges_show_what_the_quintiles_came_to(ten):
         ("monetary", 4, 2, 120, 300),
         ("monetary", 5, 2, 400, 1000),
     ]
+
+
+# --- quintiles without NTILE: the same scores as NTILE, ties included ---------------------------------------------
+
+# Few distinct values, so that most customers tie with others: recency in 5 values, frequency mostly 1 or 2, money
+# in values that share a whole unit (20.00 to 20.75, which a cast to whole units rounds or truncates together).
+TIED_RECENCY = (1, 5, 30, 60, 200)
+TIED_FREQUENCY = (1, 1, 1, 2, 2, 3, 7)
+TIED_MONEY = (10.0, 19.99, 20.0, 20.25, 20.5, 20.75, 21.0, 99.99, 250.0)
+
+
+def _tied_orders(customers: int, seed: int) -> list[tuple]:
+    rng = random.Random(seed)
+    orders = []
+    for customer in range(1, customers + 1):
+        recency, frequency = rng.choice(TIED_RECENCY), rng.choice(TIED_FREQUENCY)
+        money = rng.choice(TIED_MONEY)
+        last = dt.datetime.combine(AS_OF, dt.time(12)) - dt.timedelta(days=recency)
+        # the earlier purchases cost 0.25 each, the last one the rest: the total is exact in binary floating point
+        orders.append((customer, last, "completed", money - 0.25 * (frequency - 1)))
+        orders += [(customer, last - dt.timedelta(days=3 * k), "completed", 0.25) for k in range(1, frequency)]
+    return orders
+
+
+def _ntile_scores(engine, cuts=None) -> dict[int, tuple[int, int, int]]:
+    """The scores as ``NTILE(5)`` gives them over rfm_query's own values: worst first, equal values by customer id
+    (how rfm scored before it found where each score starts instead)."""
+    values = rfm.rfm_query(AS_OF, cuts).subquery()
+    orders_by = {
+        "r_score": [values.c.recency_days.desc(), values.c.customer_id],
+        "f_score": [values.c.frequency, values.c.customer_id],
+        "m_score": [values.c.monetary, values.c.customer_id],
+    }
+    query = sa.select(
+        values.c.customer_id, *[sa.func.ntile(5).over(order_by=order).label(s) for s, order in orders_by.items()]
+    )
+    with engine.connect() as conn:
+        return {int(row[0]): (int(row[1]), int(row[2]), int(row[3])) for row in conn.execute(query)}
+
+
+@pytest.mark.parametrize("customers", [1, 4, 6, 7, 203], ids=lambda n: f"{n}-customers")
+def test_quintile_scores_equal_ntiles_on_many_ties(engine, customers):
+    _load(engine, list(range(1, customers + 1)), _tied_orders(customers, seed=customers))
+    table = rfm.rfm_table(engine, AS_OF)
+    got = {int(r.customer_id): (int(r.r_score), int(r.f_score), int(r.m_score)) for r in table.itertuples()}
+    expected = _ntile_scores(engine)
+    assert len(got) == customers
+    assert got == expected
+    # where each score starts is the first customer of that score in NTILE's order, and scores one customer alike
+    bounds = rfm.score_bounds(engine, AS_OF)
+    for score, value, lower in rfm.DIMENSIONS:
+        in_order = table.sort_values([value, "customer_id"], ascending=[not lower, True])
+        firsts = in_order.groupby(score, sort=True).head(1)
+        assert [(k, round(float(v), 2), i) for k, v, i in bounds.of(score)] == [
+            (int(row[score]), round(float(row[value]), 2), int(row.customer_id))
+            for _, row in firsts.iterrows()
+            if row[score] > 1
+        ]
+    rescored = {
+        int(r.customer_id): rfm.score_customer(bounds, r.customer_id, r.recency_days, r.frequency, r.monetary)
+        for r in table.itertuples()
+    }
+    assert rescored == expected
+
+
+def test_quintile_dimensions_next_to_threshold_ones_equal_ntiles(engine):
+    _load(engine, list(range(1, 58)), _tied_orders(57, seed=3))
+    cuts = rfm.RfmCuts.thresholds(frequency=(2, 3, 4, 5))
+    table = rfm.rfm_table(engine, AS_OF, cuts)
+    got = {int(r.customer_id): (int(r.r_score), int(r.m_score)) for r in table.itertuples()}
+    assert got == {c: (r, m) for c, (r, _, m) in _ntile_scores(engine, cuts).items()}
+
+
+@pytest.mark.parametrize(
+    ("dialect_name", "reads_of_the_buyers", "ntiles"),
+    [("postgresql", 7, 0), ("sqlite", 7, 0), ("duckdb", 7, 0), ("mysql", 1, 3), ("mariadb", 1, 3)],
+)
+def test_every_stage_reads_the_buyers_only_where_a_cte_is_computed_once(dialect_name, reads_of_the_buyers, ntiles):
+    """MySQL/MariaDB compute a CTE again for every reference: there the scores stay NTILE's, over one reading."""
+    engine_dialect = sa.create_mock_engine(f"{dialect_name}://", executor=None).dialect
+    sql = str(rfm.rfm_query(AS_OF).compile(dialect=engine_dialect))
+    assert sql.count("FROM rfm_base") == reads_of_the_buyers
+    assert sql.lower().count("ntile(") == ntiles
 
 
 # --- the segment table --------------------------------------------------------------------------------------------
