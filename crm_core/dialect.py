@@ -586,6 +586,8 @@ def _tab_separated_lines(frame: pd.DataFrame, columns: Sequence[str]) -> memoryv
     fields = [_text_fields(frame[name]) for name in columns]
     tab, empty, newline = (pa.scalar(text, pa.large_string()) for text in ("\t", "", "\n"))
     lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, tab), empty, newline)
+    if isinstance(lines, pa.ChunkedArray):  # a column of pandas' Arrow strings may come in several chunks
+        lines = lines.combine_chunks()
     offsets, data = lines.buffers()[1:]
     first, last = (int(x) for x in np.frombuffer(offsets, dtype=np.int64)[[lines.offset, lines.offset + len(lines)]])
     return memoryview(data)[first:last]
