@@ -534,8 +534,10 @@ def _loads_local_files(conn: Connection) -> bool:
     return bool(conn.exec_driver_sql("SELECT @@GLOBAL.local_infile").scalar())
 
 
-#: Characters that LOAD DATA's default format escapes with a backslash inside a field.
-_LOAD_DATA_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+#: Characters that the text format of COPY and LOAD DATA escapes with a backslash inside a field, the backslash
+#: itself first (the order in which Arrow replaces them one after another).
+_TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
+_LOAD_DATA_ESCAPES = str.maketrans(dict(_TEXT_ESCAPES))
 
 
 def _load_data_field(value: Any) -> str:
@@ -570,10 +572,6 @@ def _text_fields(column: pd.Series) -> pa.Array:
         for char, escaped in _TEXT_ESCAPES:
             text = pc.replace_substring(text, char, escaped)
     return pc.fill_null(text, "\\N")
-
-
-#: Characters the text format escapes with a backslash inside a field, the backslash itself first.
-_TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
 
 
 def _tab_separated_lines(frame: pd.DataFrame, columns: Sequence[str]) -> memoryview:
