@@ -517,6 +517,125 @@ def write_transaction(engine: Engine, *, facts: bool = True, replaces_facts: boo
             _bump(conn, FACTS_VERSION_KEY)
 
 
+def secondary_indexes() -> list[sa.Index]:
+    """The schema's secondary indexes (every ``sa.Index`` of :mod:`crm_core.schema`, not the primary keys nor the
+    UNIQUE constraints, which belong to their tables), in table order. Each is created on the engines its
+    definition names: creating or dropping one on another engine does nothing."""
+    tables = schema.metadata.sorted_tables
+    return [index for table in tables for index in sorted(table.indexes, key=lambda index: str(index.name))]
+
+
+def _index_names(conn: Connection, tables: set[str]) -> set[tuple[str, str]]:
+    """(table, index) of the indexes the database holds on ``tables``."""
+    if conn.dialect.name == dialect.SPARK:  # Spark SQL has no indexes
+        return set()
+    if conn.dialect.name == "duckdb":  # duckdb-engine does not reflect indexes
+        rows = conn.exec_driver_sql("SELECT table_name, index_name FROM duckdb_indexes()").all()
+        return {(str(table), str(name)) for table, name in rows}
+    inspector = sa.inspect(conn)
+    return {(table, str(found["name"])) for table in tables for found in inspector.get_indexes(table)}
+
+
+def _drop_indexes(conn: Connection, indexes: list[sa.Index]) -> None:
+    """Drop those of ``indexes`` that the database holds (one missing from a database made by an earlier version is
+    simply created afterwards)."""
+    present = _index_names(conn, {str(index.table.name) for index in indexes if index.table is not None})
+    for index in indexes:
+        if index.table is not None and (str(index.table.name), str(index.name)) in present:
+            index.drop(conn)
+
+
+def _drop_foreign_keys(conn: Connection) -> list[sa.ForeignKeyConstraint]:
+    """Drop the schema's foreign keys that the database holds and return them, to be added again after a load.
+
+    PostgreSQL checks a foreign key row by row, by a trigger that looks the key up: nine tenths of the time that
+    ``COPY`` of order items (which refer to orders and products) takes. Added after the load, each key is checked in
+    one pass over the table, in the same transaction (the PostgreSQL manual's advice for populating a database)."""
+    inspector = sa.inspect(conn)
+    dropped = []
+    for table in schema.metadata.sorted_tables:
+        if not table.foreign_key_constraints or not inspector.has_table(table.name):
+            continue
+        wanted = {(tuple(fk.column_keys), fk.referred_table.name): fk for fk in table.foreign_key_constraints}
+        for found in inspector.get_foreign_keys(table.name):
+            constraint = wanted.get((tuple(found["constrained_columns"]), found["referred_table"]))
+            if constraint is not None and found["name"]:
+                quote = conn.dialect.identifier_preparer.quote
+                conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} DROP CONSTRAINT {quote(found['name'])}")
+                dropped.append(constraint)
+    return dropped
+
+
+#: SQLite's page cache during a load, in KiB.
+_SQLITE_LOAD_CACHE_KIB = 256 * 1024
+
+
+@contextlib.contextmanager
+def load_transaction(engine: Engine) -> Iterator[Connection]:
+    """:func:`write_transaction` for a bulk load of a whole data set into empty tables (the demo, ``load``), with the
+    schema's secondary indexes (:func:`secondary_indexes`) built once after the rows are in rather than kept up to
+    date row by row.
+
+    All or nothing, as a load has always been:
+
+    - PostgreSQL, SQLite and DuckDB change their schema inside transactions: the indexes are dropped, the rows
+      loaded and the indexes created again in the one transaction, so a failure rolls back to the empty tables with
+      their indexes. PostgreSQL sets its foreign keys aside in the same way (:func:`_drop_foreign_keys`).
+    - MySQL/MariaDB commit before and after every schema change, so there the transaction holds the rows only: the
+      indexes are dropped before it (the tables are empty, so that is instant) and created after it ends, whether it
+      committed or was rolled back. A failed load thus leaves the empty tables with their indexes, as before. Should
+      building an index fail after the rows were committed, that error is raised and the rows stay, without the
+      index, until the data is loaded again (with replace).
+    """
+    indexes = secondary_indexes()
+    if engine.dialect.name in ("mysql", "mariadb"):
+        with engine.connect() as conn:
+            # An index that also serves a foreign key may be dropped only with the checks off. The rows loaded later
+            # are still checked against the keys they refer to: the foreign keys stay.
+            conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+            try:
+                _drop_indexes(conn, indexes)
+            finally:
+                conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+        try:
+            with write_transaction(engine, replaces_facts=True) as conn:
+                yield conn
+        finally:
+            with engine.begin() as conn:
+                for index in indexes:
+                    index.create(conn, checkfirst=True)
+        return
+    with write_transaction(engine, replaces_facts=True) as conn, _sqlite_load_settings(conn):
+        _drop_indexes(conn, indexes)
+        foreign_keys = _drop_foreign_keys(conn) if conn.dialect.name == "postgresql" else []
+        yield conn
+        for index in indexes:
+            index.create(conn)
+        for constraint in foreign_keys:
+            # Not isolated from its table: the next CREATE TABLE (after a replace) still declares it.
+            conn.execute(sa.schema.AddConstraint(constraint, isolate_from_table=False))
+
+
+@contextlib.contextmanager
+def _sqlite_load_settings(conn: Connection) -> Iterator[None]:
+    """On SQLite, a transaction open before the schema changes and a page cache big enough for a load."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw: Any = conn.connection.driver_connection
+    if not raw.in_transaction:
+        # Python's sqlite3 opens its transaction at the first change of rows, not at a change of the schema.
+        conn.exec_driver_sql("BEGIN")
+    # The page cache holds 2 MB by default; with more, the tables' last pages and the sorts of the index builds stay
+    # in memory. Set for this connection only, and taken back after the load.
+    cache_size = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
+    conn.exec_driver_sql(f"PRAGMA cache_size = {-_SQLITE_LOAD_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {cache_size}")
+
+
 def refuse_fact_changes(engine: Engine, changes_facts: bool = True) -> None:
     """Raise :class:`ReadOnlyFactsError` when ``changes_facts`` and the engine keeps customer facts read-only."""
     if changes_facts and not dialect.changes_facts_in_place(engine.dialect.name):

@@ -18,7 +18,6 @@ a Spark URL is used.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 import shutil
 import tempfile
@@ -27,7 +26,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Connection
@@ -527,6 +528,9 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     elif name in _MYSQL and _loads_local_files(conn):
         for chunk in _chunks(frame, _CHUNK_ROWS):
             _bulk_mysql(conn, table, chunk, columns)
+    elif name == "sqlite":
+        for chunk in _chunks(frame, _CHUNK_ROWS):
+            _bulk_sqlite(conn, table, chunk, columns)
     else:
         for chunk in _chunks(frame, _CHUNK_ROWS):
             conn.execute(table.insert(), plain_records(chunk))
@@ -551,22 +555,42 @@ def _bulk_duckdb(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns
 def _bulk_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
     raw: Any = conn.connection.driver_connection
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy,
-    ):
+    # COPY's text format is the one LOAD DATA reads by default (tab-separated, backslash escapes, \N for NULL).
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
         for chunk in _chunks(frame, _CHUNK_ROWS):
-            buffer = io.StringIO()
-            # CRLF line ends make the csv writer quote a text holding a lone CR, which COPY would read as a line end.
-            chunk.to_csv(
-                buffer,
-                header=False,
-                index=False,
-                na_rep="\\N",
-                date_format="%Y-%m-%d %H:%M:%S.%f",
-                lineterminator="\r\n",
-            )
-            copy.write(buffer.getvalue())
+            copy.write(_tab_separated_lines(chunk, columns))
+
+
+def _bulk_sqlite(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """The driver's own ``executemany`` over rows of plain values made a column at a time: the values SQLAlchemy
+    would bind (timestamps as its text, dates as days, NULL for a missing value), without its work per row."""
+    raw: Any = conn.connection.driver_connection
+    quote = conn.dialect.identifier_preparer.quote
+    values = [_driver_values(frame[name], table.c[name].type, conn.dialect) for name in columns]
+    marks = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks})"
+    raw.cursor().executemany(statement, zip(*values, strict=True))
+
+
+def _driver_values(column: pd.Series, type_: sa.types.TypeEngine, dialect: sa.Dialect) -> list[Any]:
+    """A column as the Python values SQLite's driver receives for a column of type ``type_``."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = _driver_values(pd.Series(column.cat.categories), type_, dialect)
+        pool = np.array([*categories, None], dtype=object)
+        return pool[column.cat.codes.to_numpy()].tolist()  # a code of -1 picks the None at the end
+    if pd.api.types.is_datetime64_any_dtype(column.dtype) and not isinstance(column.dtype, pd.DatetimeTZDtype):
+        array = pa.Array.from_pandas(column).cast(pa.timestamp("us"), safe=False)
+        if isinstance(type_, sa.Date):  # SQLAlchemy stores a DATE as its day, a DATETIME with microseconds
+            array = array.cast(pa.date32())
+        return array.cast(pa.string()).to_numpy(zero_copy_only=False).tolist()
+    if pd.api.types.is_object_dtype(column.dtype) or isinstance(column.dtype, pd.DatetimeTZDtype):
+        process = type_.bind_processor(dialect)
+        plain = [plain_value(v) for v in column.tolist()]
+        return [process(v) for v in plain] if process is not None else plain
+    missing = column.isna().to_numpy()
+    if not missing.any():
+        return column.to_numpy().tolist()
+    return column.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]  # None is allowed
 
 
 def _loads_local_files(conn: Connection) -> bool:
@@ -580,8 +604,10 @@ def _loads_local_files(conn: Connection) -> bool:
     return bool(conn.exec_driver_sql("SELECT @@GLOBAL.local_infile").scalar())
 
 
-#: Characters that LOAD DATA's default format escapes with a backslash inside a field.
-_LOAD_DATA_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+#: Characters that the text format of COPY and LOAD DATA escapes with a backslash inside a field, the backslash
+#: itself first (the order in which Arrow replaces them one after another).
+_TEXT_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))
+_LOAD_DATA_ESCAPES = str.maketrans(dict(_TEXT_ESCAPES))
 
 
 def _load_data_field(value: Any) -> str:
@@ -593,19 +619,46 @@ def _load_data_field(value: Any) -> str:
     return str(value).translate(_LOAD_DATA_ESCAPES)
 
 
-def _load_data_text(column: pd.Series) -> pd.Series:
-    """A column as the fields of LOAD DATA's default format (tab-separated, backslash escapes, ``\\N`` for NULL),
-    vectorised for numbers and timestamps."""
-    missing = column.isna()
-    if pd.api.types.is_bool_dtype(column) and not missing.any():
-        text = column.astype("int64").astype(str)
-    elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        text = column.astype(str)
-    elif pd.api.types.is_datetime64_any_dtype(column):
-        text = column.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-    else:
-        text = column.astype(object).map(_load_data_field, na_action="ignore")
-    return text.where(~missing, "\\N")
+def _text_fields(column: pd.Series) -> pa.Array:
+    """A column as the fields of the tab-separated text format (backslash escapes, ``\\N`` for NULL), computed by
+    Arrow a column at a time; a column of Python objects goes value by value through :func:`_load_data_field`."""
+    import pyarrow.compute as pc
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        # The categories are formatted once each and taken by code (-1, a missing value, becomes NULL).
+        categories = _text_fields(pd.Series(column.cat.categories))
+        codes = pa.array(column.cat.codes.to_numpy(), mask=column.isna().to_numpy())
+        return pc.fill_null(categories.take(codes), "\\N")
+    if pd.api.types.is_object_dtype(column.dtype) or isinstance(column.dtype, pd.DatetimeTZDtype):
+        text = column.map(_load_data_field, na_action="ignore")
+        return pa.array(text.where(column.notna(), "\\N").to_numpy(dtype=object), type=pa.large_string())
+    array = pa.Array.from_pandas(column)
+    if pa.types.is_boolean(array.type):
+        array = array.cast(pa.int8())
+    elif pa.types.is_timestamp(array.type):
+        array = array.cast(pa.timestamp("us"), safe=False)
+    text = array.cast(pa.large_string())
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        for char, escaped in _TEXT_ESCAPES:
+            text = pc.replace_substring(text, char, escaped)
+    return pc.fill_null(text, "\\N")
+
+
+def _tab_separated_lines(frame: pd.DataFrame, columns: Sequence[str]) -> memoryview:
+    """The rows as lines of the text format that PostgreSQL's ``COPY`` and MySQL's ``LOAD DATA`` read by default:
+    fields separated by tabs, a tab, line end, carriage return, NUL or backslash in a value escaped with a backslash,
+    ``\\N`` for NULL, timestamps to the microsecond, booleans as 1 and 0. Built by Arrow column by column (about ten
+    times faster than formatting the values in Python) and returned as the bytes of one buffer."""
+    import pyarrow.compute as pc
+
+    fields = [_text_fields(frame[name]) for name in columns]
+    tab, empty, newline = (pa.scalar(text, pa.large_string()) for text in ("\t", "", "\n"))
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, tab), empty, newline)
+    if isinstance(lines, pa.ChunkedArray):  # a column of pandas' Arrow strings may come in several chunks
+        lines = lines.combine_chunks()
+    offsets, data = lines.buffers()[1:]
+    first, last = (int(x) for x in np.frombuffer(offsets, dtype=np.int64)[[lines.offset, lines.offset + len(lines)]])
+    return memoryview(data)[first:last]
 
 
 def _bulk_mysql(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -615,12 +668,10 @@ def _bulk_mysql(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns:
     not fit, with a warning each: any warning or missing row raises, which rolls the caller's transaction back, as the
     failed INSERT would have.
     """
-    fields = [_load_data_text(frame[name]) for name in columns]
-    lines = fields[0].str.cat(pd.concat(fields[1:], axis=1), sep="\t") if len(fields) > 1 else fields[0]
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
     with tempfile.TemporaryDirectory(prefix="crm-load-") as folder:
         path = Path(folder) / f"{table.name}.tsv"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_bytes(_tab_separated_lines(frame, columns))
         loaded = conn.exec_driver_sql(
             f"LOAD DATA LOCAL INFILE %s INTO TABLE {table.name} CHARACTER SET utf8mb4 ({quoted})", (str(path),)
         ).rowcount

@@ -89,7 +89,7 @@ def load_parquet(
     if not db.is_empty(engine):
         raise LoadError("the database already holds customers; load with --replace to drop every table first")
     rows: dict[str, int] = {}
-    with db.write_transaction(engine, replaces_facts=True) as conn:
+    with db.load_transaction(engine) as conn:
         # After a replace the versions must still move on, so that no cache keeps numbers of the dropped data.
         for key, value in previous.items():
             db.set_meta(conn, key, value)

@@ -366,6 +366,69 @@ def test_a_failed_load_leaves_nothing_behind(engine, monkeypatch):
     assert db.DEMO_KEY not in db.read_meta(engine)
 
 
+def _indexes_and_foreign_keys(engine) -> tuple[set, set]:
+    """The secondary indexes and foreign keys the database holds on the schema's tables, as reflected."""
+    inspector = sa.inspect(engine)
+    tables = [table.name for table in schema.metadata.sorted_tables]
+    indexes = {(t, ix["name"], tuple(ix["column_names"])) for t in tables for ix in inspector.get_indexes(t)}
+    keys = {
+        (t, tuple(fk["constrained_columns"]), fk["referred_table"])
+        for t in tables
+        for fk in inspector.get_foreign_keys(t)
+    }
+    return indexes, keys
+
+
+def _skip_without_index_reflection(engine) -> None:
+    if engine.dialect.name == "duckdb":
+        pytest.skip("duckdb-engine does not reflect indexes (DuckDB gets no secondary indexes nor foreign keys)")
+
+
+def test_a_load_leaves_every_index_and_foreign_key_of_the_schema(engine):
+    """The secondary indexes and foreign keys are set aside for the load and are all there again after it, and in
+    the tables made anew by a load that replaces them."""
+    _skip_without_index_reflection(engine)
+    before = _indexes_and_foreign_keys(engine)
+    demo.load_demo(engine, customers=50, seed=1)
+    assert _indexes_and_foreign_keys(engine) == before
+    demo.load_demo(engine, customers=50, seed=2, replace=True)
+    assert _indexes_and_foreign_keys(engine) == before
+    indexes, keys = before
+    assert {ix.name for ix in db.secondary_indexes()} <= {name for _, name, _ in indexes}
+    assert {
+        (t.name, tuple(fk.column_keys), fk.referred_table.name)
+        for t in schema.metadata.sorted_tables
+        for fk in t.foreign_key_constraints
+    } <= keys
+
+
+def test_a_failed_load_leaves_every_index_and_foreign_key(engine, monkeypatch):
+    _skip_without_index_reflection(engine)
+    before = _indexes_and_foreign_keys(engine)
+    real_insert = dialect.bulk_insert
+
+    def failing_insert(conn, table, frame):
+        if table.name == "interactions":
+            raise RuntimeError("disk full")
+        return real_insert(conn, table, frame)
+
+    monkeypatch.setattr(dialect, "bulk_insert", failing_insert)
+    with pytest.raises(RuntimeError, match="disk full"):
+        demo.load_demo(engine, customers=50, seed=1)
+    assert db.is_empty(engine)
+    assert _indexes_and_foreign_keys(engine) == before
+
+
+def test_a_load_creates_an_index_the_database_lacks(engine):
+    """A database made before an index was added to the schema gets it with the next load."""
+    _skip_without_index_reflection(engine)
+    index = schema.customers.indexes.copy().pop()
+    with engine.begin() as conn:
+        index.drop(conn)
+    demo.load_demo(engine, customers=50, seed=1)
+    assert index.name in {ix["name"] for ix in sa.inspect(engine).get_indexes(schema.customers.name)}
+
+
 def test_no_customers_is_refused(engine):
     with pytest.raises(ValueError, match="at least 1"):
         demo.generate(customers=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -101,6 +102,70 @@ def test_bulk_insert_round_trip(engine):
     assert rows[0][3] == pytest.approx(12.5)
     assert rows[1][3] is None
     assert rows[2][3] == pytest.approx(-3.25)
+
+
+def test_bulk_insert_stores_what_an_insert_stores(engine):
+    """Each engine's bulk path (Arrow-made text for COPY and LOAD DATA, SQLite's executemany over columns) stores
+    the values SQLAlchemy's own INSERT stores, for every kind of column pandas hands it."""
+    from crm_core.plain import plain_records
+
+    def frames(first_id: int) -> dict[str, pd.DataFrame]:
+        ids = [first_id, first_id + 1, first_id + 2]
+        customers = pd.DataFrame(
+            {
+                "id": pd.array(ids, dtype="int32"),
+                "external_id": pd.Series([f"c{i}" for i in ids], dtype="string[pyarrow]"),
+                "first_name": pd.Series(["tab\there", None, "back\\slash\r\nline"], dtype="string[pyarrow]"),
+                "last_name": pd.Categorical(["Zoë", None, "a\tb"]),
+                # pandas' Arrow strings in two chunks, as a concatenation leaves them
+                "email": pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([["x@example.com", None], [""]]))),
+                "birth_date": pd.to_datetime(["1980-02-29", None, "2001-12-31"]).astype("datetime64[us]"),
+                "created_at": pd.to_datetime(
+                    ["2024-01-01 10:00:00.123456", "2024-01-02 11:30:15", None], format="ISO8601"
+                ),
+                "acquisition_cost": [12.5, float("nan"), 0.1 + 0.2],
+            }
+        )
+        campaigns = pd.DataFrame(
+            {
+                "id": ids,
+                "name": [f"k{i}" for i in ids],
+                "start_date": [dt.date(2024, 1, 1), None, dt.date(2024, 3, 31)],
+                "attribution_window_days": pd.array([7, 14, 30], dtype="Int16"),
+                "margin": [0.25, 0.3, 1 / 3],
+            }
+        )
+        members = pd.DataFrame(
+            {
+                "campaign_id": ids,
+                "customer_id": ids,
+                "arm": pd.Categorical(["control", "a", "b"]),
+                "is_control": [True, False, False],
+                "sent_at": pd.to_datetime([None, "2024-01-05 09:00:00", "2024-04-01 23:59:59.5"], format="ISO8601"),
+                "delivered": pd.array([None, True, False], dtype="boolean"),
+                "revenue": [None, 10.0, 99.99],
+            }
+        )
+        return {"customers": customers, "campaigns": campaigns, "campaign_members": members}
+
+    with engine.begin() as conn:
+        for name, frame in frames(1).items():
+            dialect.bulk_insert(conn, schema.metadata.tables[name], frame)
+        for name, frame in frames(11).items():
+            conn.execute(schema.metadata.tables[name].insert(), plain_records(frame))
+
+    def stored(table: sa.Table, key: sa.Column, first_id: int) -> list[tuple]:
+        other = [c for c in table.c if c.name not in ("id", "external_id", "name", "campaign_id", "customer_id")]
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(*other).where(key >= first_id, key < first_id + 3).order_by(key)).all()
+        return [tuple(row) for row in rows]
+
+    for table, key in (
+        (schema.customers, schema.customers.c.id),
+        (schema.campaigns, schema.campaigns.c.id),
+        (schema.campaign_members, schema.campaign_members.c.campaign_id),
+    ):
+        assert stored(table, key, 1) == stored(table, key, 11), table.name
 
 
 def test_bulk_insert_rejects_unknown_columns(engine):

@@ -120,7 +120,7 @@ def load_demo(
         # Loading takes most of the time and is roughly proportional to the rows written.
         return 0.02 + 0.93 * min(sum(rows.values()) / (customers * _ROWS_PER_CUSTOMER), 1.0)
 
-    with db.write_transaction(engine, replaces_facts=True) as conn:
+    with db.load_transaction(engine) as conn:
         # After a replace the versions must still move on, so that no cache keeps numbers of the dropped data.
         for key, value in previous.items():
             db.set_meta(conn, key, value)
