@@ -580,7 +580,8 @@ def load_transaction(engine: Engine) -> Iterator[Connection]:
 
     - PostgreSQL, SQLite and DuckDB change their schema inside transactions: the indexes are dropped, the rows
       loaded and the indexes created again in the one transaction, so a failure rolls back to the empty tables with
-      their indexes. PostgreSQL sets its foreign keys aside in the same way (:func:`_drop_foreign_keys`).
+      their indexes. PostgreSQL sets its foreign keys aside in the same way (:func:`_drop_foreign_keys`)
+      and gathers the planner's statistics of every table (``ANALYZE``) before the commit.
     - MySQL/MariaDB commit before and after every schema change, so there the transaction holds the rows only: the
       indexes are dropped before it (the tables are empty, so that is instant) and created after it ends, whether it
       committed or was rolled back. A failed load thus leaves the empty tables with their indexes, as before. Should
@@ -614,6 +615,11 @@ def load_transaction(engine: Engine) -> Iterator[Connection]:
         for constraint in foreign_keys:
             # Not isolated from its table: the next CREATE TABLE (after a replace) still declares it.
             conn.execute(sa.schema.AddConstraint(constraint, isolate_from_table=False))
+        if conn.dialect.name == "postgresql":
+            # The planner's statistics for the new rows. Autovacuum would gather them some time later, or never
+            # where it is off; until then every table looks a few hundred rows small, and hash joins spill to disk.
+            for table in schema.metadata.sorted_tables:
+                conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(table.name)}")
 
 
 @contextlib.contextmanager
