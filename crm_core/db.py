@@ -611,7 +611,7 @@ def load_transaction(engine: Engine) -> Iterator[Connection]:
         foreign_keys = _drop_foreign_keys(conn) if conn.dialect.name == "postgresql" else []
         yield conn
         for index in indexes:
-            index.create(conn)
+            index.create(conn, checkfirst=True)
         for constraint in foreign_keys:
             # Not isolated from its table: the next CREATE TABLE (after a replace) still declares it.
             conn.execute(sa.schema.AddConstraint(constraint, isolate_from_table=False))
