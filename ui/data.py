@@ -85,8 +85,7 @@ def cached(function: Callable[..., T], /, **kwargs: Any) -> T:
 def is_stored(function: Callable[..., Any], /, **kwargs: Any) -> bool:
     """Whether ``ui.cached(function, **kwargs)`` reads a result the scoring step stored for the current data (so
     that a page can skip a placeholder for what is read at once)."""
-    stored = _stored_arguments(get_setting().url, current_data_version()).get(stored_results.result_name(function))
-    return stored is not None and stored == stored_results.arguments_text(kwargs)
+    return _is_stored_for(get_setting().url, current_data_version(), stored_results.result_name(function), kwargs)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=1000)
@@ -95,12 +94,17 @@ def _call(module: str, name: str, url: str, data_version: int, kwargs: tuple[tup
     engine = _engine_for(url)
     arguments = dict(kwargs)
     full_name = f"{module}.{name}"
-    stored = _stored_arguments(url, data_version).get(full_name)
-    if stored is not None and stored == stored_results.arguments_text(arguments):
+    if _is_stored_for(url, data_version, full_name, arguments):
         found = stored_results.read(engine, full_name, arguments)
         if found is not None:  # None: the data changed since the list of stored results was read
             return found.value
     return function(engine, **arguments)
+
+
+def _is_stored_for(url: str, data_version: int, name: str, arguments: dict[str, Any]) -> bool:
+    """Whether the scoring step stored the result of ``name`` for this data with exactly these arguments."""
+    stored = _stored_arguments(url, data_version).get(name)
+    return stored is not None and stored == stored_results.arguments_text(arguments)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
