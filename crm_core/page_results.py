@@ -38,8 +38,10 @@ from crm_core import campaigns, clv, overview, profiles, purchases, quality, rfm
 from crm_core.stored_results import result_name
 
 
-def page_results(engine: Engine) -> dict[str, tuple[dict[str, Any], Any]]:
-    """Compute every result of the table above: name -> (arguments, value). Reads only (the caller stores them)."""
+def page_results(engine: Engine, model: clv.ValueModel | None = None) -> dict[str, tuple[dict[str, Any], Any]]:
+    """Compute every result of the table above: name -> (arguments, value). Reads only (the caller stores them).
+    ``model`` is :func:`crm_core.clv.value_model` at its defaults when the caller has just fitted it (the scoring
+    step): it is kept as that result instead of fitted again."""
     results: dict[str, tuple[dict[str, Any], Any]] = {}
 
     def compute(function: Callable[..., Any], **arguments: Any) -> Any:
@@ -47,7 +49,10 @@ def page_results(engine: Engine) -> dict[str, tuple[dict[str, Any], Any]]:
         results[result_name(function)] = (arguments, value)
         return value
 
-    model = compute(clv.value_model)
+    if model is None:
+        model = compute(clv.value_model)
+    else:
+        results[result_name(clv.value_model)] = ({}, model)
     period = compute(clv.default_backtest_period)
     if model.fitted and model.purchase_converged:
         if period is not None:

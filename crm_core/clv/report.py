@@ -284,13 +284,22 @@ def value_model(engine: Engine, calibration_end: dt.date | None = None, time_uni
         With ``problem`` set, instead of an exception, when the data cannot support a fit.
     """
     end = calibration_end or last_purchase_day(engine)
-    as_of = end + dt.timedelta(days=1)
-    summary = customer_summary(engine, end, time_unit)
+    return fit_value_model(customer_summary(engine, end, time_unit), end, time_unit)[0]
+
+
+def fit_value_model(
+    summary: pd.DataFrame, calibration_end: dt.date, time_unit: str = "weeks"
+) -> tuple[ValueModel, FittedModels | None]:
+    """Fit both models on a :func:`customer_summary` up to ``calibration_end``: the :class:`ValueModel` the pages
+    show, and the fitted models that predict (None, and the model's ``problem`` set, when the data cannot support a
+    fit). :func:`value_model` is this on the database's summary; the scoring step fits once with it and stores both
+    the scores and the model."""
+    as_of = calibration_end + dt.timedelta(days=1)
     try:
         models = fit_models(summary, time_unit=time_unit)
     except ValueError as exc:
-        return _no_model(str(exc), as_of, end, time_unit, customers=len(summary))
-    return _value_model(models, as_of, end)
+        return _no_model(str(exc), as_of, calibration_end, time_unit, customers=len(summary)), None
+    return _value_model(models, as_of, calibration_end), models
 
 
 # --- predictions per customer -----------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from crm_core.clv.predictions import (
     DEFAULT_MONTHLY_DISCOUNT,
     DEFAULT_MONTHS,
     customer_predictions,
-    fit_models,
 )
+from crm_core.clv.report import ValueModel, fit_value_model
 from crm_core.clv.summary import customer_summary, last_purchase_day
 
 customers = schema.customers
@@ -97,44 +97,50 @@ def ensure_scores(
     results_current = not force and (not page_results or stored_results.current(engine))
     if scores_current and results_current:
         return False
-    if not scores_current:
-        _store_scores(engine, version, months, margin, monthly_discount_rate)
+    model = None if scores_current else _store_scores(engine, version, months, margin, monthly_discount_rate)
     if not results_current:
-        store_page_results(engine, version)
+        store_page_results(engine, version, model)
     return True
 
 
-def store_page_results(engine: Engine, facts_version: int | None = None) -> int:
+def store_page_results(engine: Engine, facts_version: int | None = None, model: ValueModel | None = None) -> int:
     """The second half of the scoring step: compute every page's results over the whole data
     (:func:`crm_core.page_results.page_results`, on the scores just stored) and replace the stored ones with them in
-    one transaction, for ``facts_version`` (default: the current one). Returns how many were stored."""
+    one transaction, for ``facts_version`` (default: the current one). ``model`` is the fit the scores were just
+    predicted with (:func:`crm_core.clv.value_model` at its defaults), stored as it is instead of fitted again.
+    Returns how many were stored."""
     # The list of page results imports most of crm_core, this package included: imported here, not at the top.
     from crm_core.page_results import page_results
 
     version = db.facts_version(engine) if facts_version is None else facts_version
-    results = page_results(engine)
+    results = page_results(engine, model)
     with engine.begin() as conn:
         stored_results.store(conn, results, version)
     return len(results)
 
 
-def _store_scores(engine: Engine, version: int, months: int, margin: float, monthly_discount_rate: float) -> None:
+def _store_scores(engine: Engine, version: int, months: int, margin: float, monthly_discount_rate: float) -> ValueModel:
+    """Fit both models on the whole purchase history, replace the stored scores with every buyer's predictions and
+    return the model (the Customer value page's fit, stored with the pages' results without fitting again)."""
     calibration_end = last_purchase_day(engine)
     summary = customer_summary(engine, calibration_end)
+    model, models = fit_value_model(summary, calibration_end)
     columns = [c.name for c in schema.customer_scores.columns]
     scores = pd.DataFrame(columns=columns)
-    try:
-        models = fit_models(summary)
-        predictions = customer_predictions(models, summary, months, margin, monthly_discount_rate)
-        scores = predictions.rename(columns=STORED_SCORE_COLUMNS)[columns]
-        note = " ".join(models.warnings)
-    except ValueError as exc:
-        note = str(exc)
+    note = model.problem or ""
+    if models is not None:
+        try:
+            predictions = customer_predictions(models, summary, months, margin, monthly_discount_rate)
+            scores = predictions.rename(columns=STORED_SCORE_COLUMNS)[columns]
+            note = " ".join(models.warnings)
+        except ValueError as exc:
+            note = str(exc)
     with engine.begin() as conn:
         conn.execute(schema.customer_scores.delete())
         dialect.bulk_insert(conn, schema.customer_scores, scores)
         db.set_meta(conn, db.SCORES_VERSION_KEY, str(version))
         db.set_meta(conn, db.SCORES_NOTE_KEY, note)
+    return model
 
 
 def stored_scores_summary(engine: Engine, top: int = 10) -> dict[str, Any]:
