@@ -17,6 +17,8 @@ from crm_core.clv.summary import customer_summary, time_unit_days
 from crm_core.clv.totals import count_total_moments, revenue_total_moments, total_band
 
 DEFAULT_FORECAST_WEEKS = 13
+#: (history, week) pairs in one run of the count distribution, which keeps a few arrays of (parameter sets x pairs).
+_PAIRS_PER_RUN = 200_000
 
 FORECAST_COLUMNS = [
     "week",
@@ -79,35 +81,43 @@ def value_forecast(
     if gg is not None:
         spend = spend_moments(gg.param_vector, x, m, gg.log_covariance_).summed(inverse, len(ux))
     rows = []
-    for week in range(1, int(weeks) + 1):
-        count = purchase_count_distribution(
+    n = len(ux)
+    all_weeks = np.arange(1, int(weeks) + 1)
+    # Several weeks' distributions in one run (each (history, week) pair is a group of its own): a run costs as many
+    # steps as its longest distribution, whatever the number of groups, up to the size of its arrays.
+    weeks_per_run = max(1, _PAIRS_PER_RUN // max(n, 1))
+    for first in range(0, len(all_weeks), weeks_per_run):
+        run = all_weeks[first : first + weeks_per_run]
+        counts = purchase_count_distribution(
             bg.param_vector,
-            7.0 * week / unit_days,
-            ux,
-            utx,
-            uT,
+            np.repeat(7.0 * run / unit_days, n),
+            np.tile(ux, len(run)),
+            np.tile(utx, len(run)),
+            np.tile(uT, len(run)),
             levels=(),
             log_covariance=bg.log_covariance_,
             by_point=True,
         )
-        mean, variance = count_total_moments(count, per_history)
-        low, high = total_band(mean, variance, (level,))[level]
-        revenue = revenue_low = revenue_high = math.nan
-        if spend is not None and len(x):
-            revenue, revenue_variance = revenue_total_moments(count, spend)
-            revenue_low, revenue_high = total_band(revenue, revenue_variance, (level,))[level]
-        rows.append(
-            (
-                week,
-                model.calibration_end + dt.timedelta(weeks=week),
-                mean,
-                low,
-                high,
-                revenue,
-                revenue_low,
-                revenue_high,
+        for i, week in enumerate(run.tolist()):
+            count = counts.take(np.arange(i * n, (i + 1) * n))
+            mean, variance = count_total_moments(count, per_history)
+            low, high = total_band(mean, variance, (level,))[level]
+            revenue = revenue_low = revenue_high = math.nan
+            if spend is not None and len(x):
+                revenue, revenue_variance = revenue_total_moments(count, spend)
+                revenue_low, revenue_high = total_band(revenue, revenue_variance, (level,))[level]
+            rows.append(
+                (
+                    week,
+                    model.calibration_end + dt.timedelta(weeks=week),
+                    mean,
+                    low,
+                    high,
+                    revenue,
+                    revenue_low,
+                    revenue_high,
+                )
             )
-        )
     frame = pd.DataFrame(
         rows,
         columns=[
