@@ -478,6 +478,27 @@ def without_match(
     return rows, ~sa.exists().where(on)
 
 
+def count_without_children(dialect_name: str, parent: sa.Table, child_key: sa.Column[Any]) -> sa.Select:
+    """The number of rows of ``parent`` that no row of ``child_key``'s table refers to, where ``child_key`` is a
+    NOT NULL foreign key to ``parent``'s id (order items to their order).
+
+    On MySQL/MariaDB InnoDB enforces the foreign key, so every child's parent exists: the count is the parents less
+    the distinct keys of the children, which the index on the key gives by a loose scan (0.26 s at 100,000 customers,
+    against 1.2 s for the outer join, an index lookup per order). Elsewhere it is the anti-join of
+    :func:`without_match` (SQLite does not enforce foreign keys, DuckDB and Spark SQL declare none).
+    """
+    if dialect_name in _MYSQL:
+        parents = sa.select(sa.func.count()).select_from(parent).scalar_subquery()
+        referred = sa.select(sa.func.count(sa.distinct(child_key))).scalar_subquery()
+        return sa.select((parents - referred).label("count"))
+    child = child_key.table
+    assert isinstance(child, sa.Table)
+    source, unmatched = without_match(
+        dialect_name, parent, child, child_key == parent.c.id, child.c[child.primary_key.columns.keys()[0]]
+    )
+    return sa.select(sa.func.count().label("count")).select_from(source).where(unmatched)
+
+
 # --- reading results ----------------------------------------------------------------------------------------------
 
 
