@@ -26,6 +26,7 @@ Fixture databases
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -151,7 +152,12 @@ def engine(_scratch_engine) -> Engine:
 class _SparkDemo:
     """The Spark SQL server and its demo database, made ready in a background thread from the end of collection on
     (when any collected test needs them), so that Spark's start and the Parquet load overlap the other engines'
-    tests. Stopped, its scratch folder removed, when the session finishes."""
+    tests. Stopped, its scratch folder removed, when the session finishes.
+
+    With several test processes (pytest-xdist) there is still one server: the controlling process prepares it once a
+    worker's collection shows a Spark test, and writes the demo database's URL (or why there is none) to
+    ``result_file``; the workers wait for that file (``from_controller``) and never stop the server.
+    """
 
     def __init__(self) -> None:
         self.thread: threading.Thread | None = None
@@ -163,8 +169,14 @@ class _SparkDemo:
         self.setting = os.environ.get(SPARK_ENV, "local").strip()
         self.prepared_s: float | None = None
         self.waited_s = 0.0
+        #: Where the controlling process writes the outcome for its workers (None in a single process).
+        self.result_file: Path | None = None
+        #: In a worker: the controlling process prepares the server and writes its outcome to ``result_file``.
+        self.from_controller = False
 
     def start(self) -> None:
+        if self.from_controller:
+            return
         if self.thread is None and self.setting.lower() not in {"", "skip"} and _chosen(["spark"]):
             self.thread = threading.Thread(target=self._prepare, name="spark-demo", daemon=True)
             self.thread.start()
@@ -193,6 +205,21 @@ class _SparkDemo:
         except BaseException as exc:  # reported to the first test that needs Spark
             self.error = exc
         self.prepared_s = time.perf_counter() - started
+        if self.result_file is not None:
+            outcome = {"url": self.demo_url, "error": None if self.error is None else repr(self.error)}
+            partial = self.result_file.with_suffix(".partial")
+            partial.write_text(json.dumps(outcome))
+            partial.replace(self.result_file)  # whole or not at all for a worker that reads it
+
+    def _wait_for_controller(self) -> None:
+        assert self.result_file is not None
+        waiting = time.perf_counter()
+        while not self.result_file.exists():
+            time.sleep(0.5)
+        self.waited_s += time.perf_counter() - waiting
+        outcome = json.loads(self.result_file.read_text())
+        self.demo_url = outcome["url"]
+        self.error = None if outcome["error"] is None else RuntimeError(outcome["error"])
 
     def wait(self) -> str:
         """The demo database's URL once it is ready; skips (fails in CI) when Spark is unavailable."""
@@ -200,12 +227,16 @@ class _SparkDemo:
             pytest.skip(f"spark: {SPARK_ENV} is set to skip")
         if "spark" not in _chosen(["spark"]):
             pytest.skip("spark: not among CRM_TEST_ENGINES")
-        self.start()
-        assert self.thread is not None
-        if self.thread.is_alive():
-            waiting = time.perf_counter()
-            self.thread.join()
-            self.waited_s += time.perf_counter() - waiting
+        if self.from_controller:
+            if self.demo_url is None and self.error is None:
+                self._wait_for_controller()
+        else:
+            self.start()
+            assert self.thread is not None
+            if self.thread.is_alive():
+                waiting = time.perf_counter()
+                self.thread.join()
+                self.waited_s += time.perf_counter() - waiting
         if self.demo_url is None:
             message = (
                 f"spark: no Spark SQL server ({type(self.error).__name__}: {self.error}); "
@@ -217,6 +248,8 @@ class _SparkDemo:
         return self.demo_url
 
     def stop(self) -> None:
+        if self.from_controller:
+            return  # the controlling process owns the server
         if self.thread is not None:
             self.thread.join()
         if self.demo_url is not None and self.server is None:
@@ -285,7 +318,29 @@ def chromium_path() -> Path:
 # --- a per-engine tally at the end of the run, so the CI log shows that every engine was exercised ---------------
 
 _ENGINE_OF: dict[str, str] = {}
+_ENGINE_PROPERTY = "crm_engine"
 _TALLY: dict[str, dict[str, int]] = {}
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controlling process prepares Spark
+        _SPARK.from_controller = True
+        _SPARK.result_file = Path(config.workerinput["crm_spark_result"])
+    elif getattr(config.option, "numprocesses", None):  # controlling pytest-xdist workers
+        _SPARK.result_file = Path(tempfile.mkdtemp(prefix="crm-tests-spark-result-")) / "spark-demo.json"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput["crm_spark_result"] = str(_SPARK.result_file)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    # The controlling process sees test ids only: a Spark test's id names Spark (its engine parameter, its module or
+    # its name), and a worker's collection is after deselection (-k, -m).
+    if any("spark" in test_id.lower() for test_id in ids):
+        _SPARK.start()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -296,6 +351,13 @@ def pytest_collection_modifyitems(config, items):
                 _ENGINE_OF[item.nodeid] = params[key]
         if "spark_demo_url" in getattr(item, "fixturenames", ()) and item.nodeid not in _ENGINE_OF:
             _ENGINE_OF[item.nodeid] = "spark"
+        if item.nodeid in _ENGINE_OF:
+            # Carried by the test's reports, to the controlling process too when pytest-xdist runs the tests.
+            item.user_properties.append((_ENGINE_PROPERTY, _ENGINE_OF[item.nodeid]))
+        if _ENGINE_OF.get(item.nodeid) == "spark":
+            # One process runs the Spark tests, one after the other: some write derived data (scores, saved
+            # segments) into the shared demo database, whose files a concurrent reader would lose.
+            item.add_marker(pytest.mark.xdist_group("spark"))
 
 
 def pytest_collection_finish(session):
@@ -306,13 +368,15 @@ def pytest_collection_finish(session):
 
 def pytest_sessionfinish(session, exitstatus):
     _SPARK.stop()
+    if _SPARK.result_file is not None and not _SPARK.from_controller:
+        shutil.rmtree(_SPARK.result_file.parent, ignore_errors=True)
 
 
 _SECONDS: dict[str, float] = {}
 
 
 def pytest_runtest_logreport(report):
-    name = _ENGINE_OF.get(report.nodeid)
+    name = dict(report.user_properties).get(_ENGINE_PROPERTY)
     if name is not None:
         _SECONDS[name] = _SECONDS.get(name, 0.0) + report.duration
     if name is None or (report.when != "call" and not (report.when == "setup" and report.outcome != "passed")):
@@ -335,5 +399,5 @@ def pytest_terminal_summary(terminalreporter):
     if _SPARK.prepared_s is not None:
         terminalreporter.write_line(
             f"spark: server start and demo load took {_SPARK.prepared_s:.1f} s in the background "
-            f"({_SPARK.waited_s:.1f} s of it waited for by the first Spark test)"
+            f"({_SPARK.waited_s:.1f} s of it waited for by the first Spark test in this process)"
         )

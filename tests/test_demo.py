@@ -24,7 +24,7 @@ def _foreign_keys():
             yield table.name, fk.parent.name, fk.column.table.name, fk.column.name
 
 
-FOREIGN_KEYS = [fk for fk in _foreign_keys() if fk[0] in demo.DemoData.__dataclass_fields__]
+FOREIGN_KEYS = sorted(fk for fk in _foreign_keys() if fk[0] in demo.DemoData.__dataclass_fields__)
 
 
 # --- reproducibility -------------------------------------------------------------------------------------------
