@@ -41,6 +41,21 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _WRITE = re.compile(r"^\s*(?:INSERT\s+(?:OVERWRITE\s+TABLE|INTO)|TRUNCATE\s+TABLE)\s+`?(\w+)`?", re.IGNORECASE)
 #: Spark's answer when a session's cached file listing of a table is older than the table's files.
 _STALE = re.compile(r"reading file (\S+?)\. File does not exist")
+#: A managed table's data file: ``.../<database>.db/<table>/part-...``.
+_TABLE_FILE = re.compile(r"/(\w+)\.db/(\w+)/[^/]+$")
+#: How many stale tables one statement may meet before its error is raised.
+_STALE_REFRESHES = 8
+
+
+def _refresh_statement(stale_file: str) -> str:
+    """What makes a session list a stale table's files again: ``REFRESH TABLE`` for a managed table's file (a
+    ``REFRESH`` of its folder leaves the session's cached listing of the table as it was), else ``REFRESH`` of the
+    file's folder."""
+    table = _TABLE_FILE.search(stale_file)
+    if table is None:
+        return "REFRESH " + literal(stale_file.rsplit("/", 1)[0])
+    database, name = table.groups()
+    return f"REFRESH TABLE `{database}`.`{name}`"
 
 
 def literal(value: Any) -> str:
@@ -227,15 +242,17 @@ class SparkDialect(HiveDialect):
         # PyHive sleeps this long whenever a fetch finds no rows yet (1 s by default); Spark answers synchronously.
         cursor._poll_interval = 0.05
         self._refresh_written(cursor)
-        try:
-            cursor.execute(sql)
-        except hive.OperationalError as exc:
-            # Another process rewrote a table this session had listed: refresh that path and try once more.
-            stale = _STALE.search(str(exc))
-            if stale is None:
-                raise
-            cursor.execute("REFRESH " + literal(stale.group(1).rsplit("/", 1)[0]))
-            cursor.execute(sql)
+        for attempt in range(_STALE_REFRESHES + 1):
+            try:
+                cursor.execute(sql)
+                break
+            except hive.OperationalError as exc:
+                # Another process rewrote a table this session had listed: refresh that table and try again (once
+                # per table the statement reads, each found stale in turn).
+                stale = _STALE.search(str(exc))
+                if stale is None or attempt == _STALE_REFRESHES:
+                    raise
+                cursor.execute(_refresh_statement(stale.group(1)))
         written = _WRITE.match(sql)
         if written:
             with self._lock:

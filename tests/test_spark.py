@@ -202,6 +202,36 @@ def _json_numbers_agree(got, expected) -> bool:
 
 
 @pytest.mark.slow
+def test_a_session_reads_a_table_another_process_rewrote(spark_demo_url):
+    """A pooled session keeps its listing of a table's files; after another process rewrote the table (``score``
+    from the command line while the app reads) its next read refreshes the table instead of failing on a file that
+    is gone."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(spark_demo_url).set(database=f"crm_test_stale_{secrets.token_hex(3)}")
+    admin = db.create_engine(make_url(spark_demo_url).set(database="default").render_as_string(hide_password=False))
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {url.database}")
+    reader, writer = (db.create_engine(url.render_as_string(hide_password=False)) for _ in range(2))
+    try:
+        with writer.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (k STRING, v STRING) USING parquet")
+            conn.exec_driver_sql("INSERT INTO t VALUES ('a', '1'), ('b', '2')")
+        with reader.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2
+        with writer.begin() as conn:  # another engine: the reader's dialect does not know of the write
+            conn.exec_driver_sql("INSERT OVERWRITE TABLE t VALUES ('a', '9'), ('c', '3'), ('d', '4')")
+        with reader.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 3
+    finally:
+        reader.dispose()
+        writer.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {url.database} CASCADE")
+        admin.dispose()
+
+
+@pytest.mark.slow
 def test_load_from_parquet_files_into_a_new_spark_database(spark_demo_url, tmp_path):
     """``load``: the Spark server reads the exported files itself into tables USING parquet, one job per table."""
     from sqlalchemy.engine import make_url
