@@ -18,6 +18,10 @@ AppTest (``spark_demo_url``). By default the session starts a local Spark Thrift
 in a background thread as soon as collection shows a Spark test, and stops it when the session ends.
 ``CRM_TEST_SPARK_URL`` may instead name a running server (``spark://host:port/default``), or be ``skip``.
 
+The suite runs in one process per core (pytest-xdist, ``-n auto --dist loadgroup``). Each worker makes its own
+scratch and demo databases; the Spark server is prepared once, by the controlling process, and every Spark test is in
+one group (one worker), as some write derived data into the shared demo database.
+
 Fixture databases
 -----------------
 - ``engine``: an empty schema per engine, emptied before each test that asks for it (``clean_engine``).
