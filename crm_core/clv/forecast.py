@@ -17,8 +17,9 @@ from crm_core.clv.summary import customer_summary, time_unit_days
 from crm_core.clv.totals import count_total_moments, revenue_total_moments, total_band
 
 DEFAULT_FORECAST_WEEKS = 13
-#: (history, week) pairs in one run of the count distribution, which keeps a few arrays of (parameter sets x pairs).
-_PAIRS_PER_RUN = 200_000
+#: (history, week) pairs in one run of the count distribution. A few thousand customers' histories run all weeks at
+#: once; from about 50,000 distinct histories on, a week at a time is as fast (larger arrays cost more per step).
+_PAIRS_PER_RUN = 50_000
 
 FORECAST_COLUMNS = [
     "week",
