@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -26,6 +27,9 @@ from sqlalchemy.pool import QueuePool
 from crm_core import contact_keys, dialect, schema
 from crm_core.config import DatabaseSetting
 from crm_core.dialect import engine_label
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: How long a connection waits for a DuckDB file that another process is writing.
 BUSY_TIMEOUT_S = 30.0
@@ -570,24 +574,52 @@ def _drop_foreign_keys(conn: Connection) -> list[sa.ForeignKeyConstraint]:
 _SQLITE_LOAD_CACHE_KIB = 256 * 1024
 
 
+class BulkLoad:
+    """What a load of a whole data set into empty tables (:func:`bulk_load`) writes through: the rows of each table,
+    in the tables' load order (:meth:`insert`), and facts about the store (:meth:`set_meta`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def insert(self, table: sa.Table, frame: pd.DataFrame) -> int:
+        """Append ``frame``'s rows to ``table`` (:func:`crm_core.dialect.bulk_insert`); returns how many."""
+        return dialect.bulk_insert(self._conn, table, frame)
+
+    def insert_from_files(self, table: sa.Table, columns: list[str], location: str) -> int:
+        """Spark SQL: the server reads the table's Parquet files itself (:func:`crm_core.dialect.insert_from_files`).
+        Returns the table's rows."""
+        dialect.insert_from_files(self._conn, table, columns, location)
+        return int(self._conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+
+    def set_meta(self, key: str, value: str) -> None:
+        set_meta(self._conn, key, value)
+
+
 @contextlib.contextmanager
-def load_transaction(engine: Engine) -> Iterator[Connection]:
-    """:func:`write_transaction` for a bulk load of a whole data set into empty tables (the demo, ``load``), with the
-    schema's secondary indexes (:func:`secondary_indexes`) built once after the rows are in rather than kept up to
-    date row by row.
+def bulk_load(engine: Engine) -> Iterator[BulkLoad]:
+    """A load of a whole data set into empty tables (the demo, ``load``), all or nothing, with the schema's secondary
+    indexes (:func:`secondary_indexes`) built once after the rows are in rather than kept up to date row by row.
 
-    All or nothing, as a load has always been:
-
-    - PostgreSQL, SQLite and DuckDB change their schema inside transactions: the indexes are dropped, the rows
-      loaded and the indexes created again in the one transaction, so a failure rolls back to the empty tables with
-      their indexes. PostgreSQL sets its foreign keys aside in the same way (:func:`_drop_foreign_keys`)
-      and gathers the planner's statistics of every table (``ANALYZE``) before the commit.
+    - PostgreSQL, SQLite and Spark SQL load in one write transaction. PostgreSQL and SQLite change their schema inside
+      it: the indexes are dropped, the rows loaded and the indexes created again, so a failure rolls back to the
+      empty tables with their indexes. PostgreSQL sets its foreign keys aside in the same way
+      (:func:`_drop_foreign_keys`) and gathers the planner's statistics of every table (``ANALYZE``) before the
+      commit.
     - MySQL/MariaDB commit before and after every schema change, so there the transaction holds the rows only: the
       indexes are dropped before it (the tables are empty, so that is instant) and created after it ends, whether it
       committed or was rolled back. A failed load thus leaves the empty tables with their indexes, as before. Should
       building an index fail after the rows were committed, that error is raised and the rows stay, without the
       index, until the data is loaded again (with replace).
+    - DuckDB keeps the keys of the rows a transaction adds (primary keys, UNIQUE) in memory until it commits: 1.2 GB
+      for the 1M-customer demo in one transaction. So each table is loaded into a staging table of its own
+      (:data:`STAGED_PREFIX`), in a transaction of its own, written to disk at its commit; then one write
+      transaction drops the empty tables and gives the staging tables their names. Until that commit the tables are
+      untouched, and a failure drops the staging tables (so does the next load, should the process die first).
     """
+    if engine.dialect.name == "duckdb":
+        with _staged_load(engine) as load:
+            yield load
+        return
     indexes = secondary_indexes()
     if engine.dialect.name in ("mysql", "mariadb"):
         with engine.connect() as conn:
@@ -600,7 +632,7 @@ def load_transaction(engine: Engine) -> Iterator[Connection]:
                 conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
         try:
             with write_transaction(engine, replaces_facts=True) as conn:
-                yield conn
+                yield BulkLoad(conn)
         finally:
             with engine.begin() as conn:
                 for index in indexes:
@@ -609,7 +641,7 @@ def load_transaction(engine: Engine) -> Iterator[Connection]:
     with write_transaction(engine, replaces_facts=True) as conn, _sqlite_load_settings(conn):
         _drop_indexes(conn, indexes)
         foreign_keys = _drop_foreign_keys(conn) if conn.dialect.name == "postgresql" else []
-        yield conn
+        yield BulkLoad(conn)
         for index in indexes:
             index.create(conn, checkfirst=True)
         for constraint in foreign_keys:
@@ -620,6 +652,125 @@ def load_transaction(engine: Engine) -> Iterator[Connection]:
             # where it is off; until then every table looks a few hundred rows small, and hash joins spill to disk.
             for table in schema.metadata.sorted_tables:
                 conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(table.name)}")
+
+
+#: The name a DuckDB load gives a table's staging table: the prefix and the table's name.
+STAGED_PREFIX = "_load_"
+
+
+class _StagedLoad(BulkLoad):
+    """DuckDB's :class:`BulkLoad`: each table's rows into its staging table, each part of them (a frame given to
+    :meth:`insert`) in a transaction of its own, written to disk at its commit."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self.staged: dict[str, sa.Table] = {}  # by the table's name, in load order
+        self.meta: dict[str, str] = {}
+        self._current: str | None = None
+
+    def insert(self, table: sa.Table, frame: pd.DataFrame) -> int:
+        if table.name != self._current:
+            if table.name in self.staged:
+                raise ValueError(f"{table.name}: a load gives each table's rows together")
+            self.staged[table.name] = _create_staged(self._conn, table)
+            self._current = table.name
+        rows = dialect.bulk_insert(self._conn, self.staged[table.name], frame)
+        self._write_to_disk()
+        return rows
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.meta[key] = value  # written by the transaction that puts the tables in place
+
+    def _write_to_disk(self) -> None:
+        """Commit the rows so far and write them to disk, so that the keys of their primary keys and UNIQUE columns
+        leave memory: DuckDB holds a transaction's new keys in memory until it ends."""
+        self._conn.commit()
+        raw: Any = self._conn.connection.driver_connection
+        raw.execute("CHECKPOINT")
+        # Setting the memory limit again hands the memory the checkpoint freed back to the system.
+        (limit,) = raw.execute("SELECT current_setting('memory_limit')").fetchone()
+        raw.execute(f"SET memory_limit = '{limit}'")
+
+    def finish(self, engine: Engine) -> None:
+        if self._conn.in_transaction():
+            self._conn.commit()  # the staging tables of a load without rows
+        with write_transaction(engine, replaces_facts=True) as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            for name, staged in self.staged.items():
+                found = conn.execute(sa.select(sa.func.count()).select_from(schema.metadata.tables[name])).scalar()
+                if found:
+                    raise ValueError(f"{name} holds {found:,} rows: a load fills empty tables only")
+                conn.exec_driver_sql(f"DROP TABLE {quote(name)}")
+                conn.exec_driver_sql(f"ALTER TABLE {quote(staged.name)} RENAME TO {quote(name)}")
+            for key, value in self.meta.items():
+                set_meta(conn, key, value)
+
+
+def _staged_tables(conn: Connection) -> list[str]:
+    rows = conn.exec_driver_sql(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema() AND starts_with(table_name, ?)",
+        (STAGED_PREFIX,),
+    ).all()
+    return [str(row[0]) for row in rows]
+
+
+def _drop_staged(conn: Connection) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    for name in _staged_tables(conn):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+
+
+def _create_staged(conn: Connection, table: sa.Table) -> sa.Table:
+    """The staging table of ``table``: the same columns, keys and comments as the database holds for it."""
+    name = STAGED_PREFIX + table.name
+    quote = conn.dialect.identifier_preparer.quote
+    ddl = conn.exec_driver_sql(
+        "SELECT sql FROM duckdb_tables() WHERE schema_name = current_schema() AND table_name = ?", (table.name,)
+    ).scalar()
+    if ddl is None:
+        raise ValueError(f"the database has no table {table.name}")
+    created = re.sub(r"^CREATE TABLE\s+(?:\"[^\"]+\"|\w+)\s*\(", f"CREATE TABLE {quote(name)}(", str(ddl), count=1)
+    if created == ddl:
+        raise ValueError(f"unexpected definition of {table.name}: {ddl}")
+    conn.exec_driver_sql(created)
+    comments = conn.exec_driver_sql(
+        "SELECT comment FROM duckdb_tables() WHERE schema_name = current_schema() AND table_name = ?", (table.name,)
+    ).scalar()
+    if comments:
+        conn.exec_driver_sql(f"COMMENT ON TABLE {quote(name)} IS {_sql_text(str(comments))}")
+    for column, comment in conn.exec_driver_sql(
+        "SELECT column_name, comment FROM duckdb_columns() "
+        "WHERE schema_name = current_schema() AND table_name = ? AND comment IS NOT NULL",
+        (table.name,),
+    ).all():
+        conn.exec_driver_sql(f"COMMENT ON COLUMN {quote(name)}.{quote(str(column))} IS {_sql_text(str(comment))}")
+    return sa.Table(name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
+
+
+def _sql_text(text: str) -> str:
+    """A string literal of our own schema's comments (DDL takes no bound parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def _staged_load(engine: Engine) -> Iterator[BulkLoad]:
+    with engine.connect() as conn:
+        if conn.in_transaction():
+            conn.commit()
+        _drop_staged(conn)  # left by a load whose process died
+        if conn.in_transaction():
+            conn.commit()
+        load = _StagedLoad(conn)
+        try:
+            yield load
+            load.finish(engine)
+        except BaseException:
+            if conn.in_transaction():
+                conn.rollback()
+            _drop_staged(conn)
+            if conn.in_transaction():
+                conn.commit()
+            raise
 
 
 @contextlib.contextmanager

@@ -89,13 +89,13 @@ def load_parquet(
     if not db.is_empty(engine):
         raise LoadError("the database already holds customers; load with --replace to drop every table first")
     rows: dict[str, int] = {}
-    with db.load_transaction(engine) as conn:
+    with db.bulk_load(engine) as load:
         # After a replace the versions must still move on, so that no cache keeps numbers of the dropped data.
         for key, value in previous.items():
-            db.set_meta(conn, key, value)
+            load.set_meta(key, value)
         for table, location, columns in plan:
             say(f"loading {table.name} from {location}")
-            rows[table.name] = _load_table(conn, table, location, columns)
+            rows[table.name] = _load_table(load, engine, table, location, columns)
     return LoadSummary(rows, ignored)
 
 
@@ -117,13 +117,12 @@ def _find_source(conn: Connection, folder: str, name: str) -> tuple[str, list[st
     return None
 
 
-def _load_table(conn: Connection, table: sa.Table, location: str, columns: list[str]) -> int:
-    if conn.dialect.name == dialect.SPARK:
-        dialect.insert_from_files(conn, table, columns, location)
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+def _load_table(load: db.BulkLoad, engine: Engine, table: sa.Table, location: str, columns: list[str]) -> int:
+    if engine.dialect.name == dialect.SPARK:
+        return load.insert_from_files(table, columns, location)
     import pyarrow.dataset as ds
 
     total = 0
     for batch in ds.dataset(location, format="parquet").to_batches(columns=columns, batch_size=_BATCH_ROWS):
-        total += dialect.bulk_insert(conn, table, batch.to_pandas())
+        total += load.insert(table, batch.to_pandas())
     return total

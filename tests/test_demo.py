@@ -353,7 +353,7 @@ def test_a_failed_load_leaves_nothing_behind(engine, monkeypatch):
     real_insert = dialect.bulk_insert
 
     def failing_insert(conn, table, frame):
-        if table.name == "interactions":
+        if table.name in ("interactions", db.STAGED_PREFIX + "interactions"):
             raise RuntimeError("disk full")
         return real_insert(conn, table, frame)
 
@@ -364,6 +364,57 @@ def test_a_failed_load_leaves_nothing_behind(engine, monkeypatch):
     assert db.is_empty(engine)
     assert db.data_version(engine) == version
     assert db.DEMO_KEY not in db.read_meta(engine)
+
+
+def test_a_duckdb_load_fills_staging_tables_and_puts_them_in_place_at_the_end(tmp_path, monkeypatch):
+    """DuckDB loads each part of a table in a transaction of its own (its keys leave memory at each commit) into a
+    staging table; the tables the app reads stay empty until one last transaction puts the staging tables in their
+    place, with their keys and comments. A staging table left by a load whose process died goes first."""
+    engine = db.create_engine(f"duckdb:///{tmp_path / 'staged.duckdb'}")
+    try:
+        db.ensure_schema(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE TABLE {db.STAGED_PREFIX}orders (id INTEGER)")  # left by a dead process
+        seen: list[tuple[int, int]] = []
+        real_insert = dialect.bulk_insert
+
+        def watching(conn, table, frame):
+            if table.name == db.STAGED_PREFIX + "interactions" and not seen:
+                with engine.connect() as other:
+                    seen.append(
+                        (
+                            other.exec_driver_sql("SELECT count(*) FROM orders").scalar(),
+                            other.exec_driver_sql(f"SELECT count(*) FROM {db.STAGED_PREFIX}orders").scalar(),
+                        )
+                    )
+            return real_insert(conn, table, frame)
+
+        monkeypatch.setattr(dialect, "bulk_insert", watching)
+        summary = demo.load_demo(engine, customers=50, seed=1)
+        assert seen == [(0, summary.rows["orders"])], "the orders were staged, the table the app reads still empty"
+        with engine.connect() as conn:
+            left = conn.exec_driver_sql(
+                f"SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '{db.STAGED_PREFIX}')"
+            ).scalar()
+            constraints = {
+                row[0]
+                for row in conn.exec_driver_sql(
+                    "SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'orders'"
+                ).all()
+            }
+            comment = conn.exec_driver_sql(
+                "SELECT comment FROM duckdb_columns() WHERE table_name = 'orders' AND column_name = 'status'"
+            ).scalar()
+            orders = conn.execute(sa.select(sa.func.count()).select_from(schema.orders)).scalar()
+        assert orders == summary.rows["orders"]
+        assert left == 0
+        assert {"PRIMARY KEY", "UNIQUE"} <= constraints
+        assert comment == schema.orders.c.status.comment
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO orders SELECT * FROM orders LIMIT 1")
+        assert db.read_meta(engine)[db.DEMO_KEY] == "1"
+    finally:
+        engine.dispose()
 
 
 def _indexes_and_foreign_keys(engine) -> tuple[set, set]:
@@ -408,7 +459,7 @@ def test_a_failed_load_leaves_every_index_and_foreign_key(engine, monkeypatch):
     real_insert = dialect.bulk_insert
 
     def failing_insert(conn, table, frame):
-        if table.name == "interactions":
+        if table.name in ("interactions", db.STAGED_PREFIX + "interactions"):
             raise RuntimeError("disk full")
         return real_insert(conn, table, frame)
 

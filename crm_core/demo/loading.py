@@ -1,4 +1,5 @@
-"""The demo dataset into a database in one write transaction, and as files in the import format."""
+"""The demo dataset into a database, all or nothing (:func:`crm_core.db.bulk_load`), and as files in the import
+format."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_core import db, dialect, schema
+from crm_core import db, schema
 from crm_core.demo.generation import table_parts
 from crm_core.demo.results import DemoData, DemoSummary, Stage
 from crm_core.demo.world import DEMO_END
@@ -73,10 +74,10 @@ def load_demo(
     replace: bool = False,
     progress: Progress | None = None,
 ) -> DemoSummary:
-    """Create the schema and load a generated demo dataset in one write transaction.
+    """Create the schema and load a generated demo dataset, all or nothing (:func:`crm_core.db.bulk_load`).
 
     The data is generated table by table (the biggest in parts) in a background thread while the previous table is
-    inserted, so memory stays bounded; the whole load is still one transaction, all or nothing.
+    inserted, so memory stays bounded.
 
     Parameters
     ----------
@@ -120,19 +121,19 @@ def load_demo(
         # Loading takes most of the time and is roughly proportional to the rows written.
         return 0.02 + 0.93 * min(sum(rows.values()) / (customers * _ROWS_PER_CUSTOMER), 1.0)
 
-    with db.load_transaction(engine) as conn:
+    with db.bulk_load(engine) as load:
         # After a replace the versions must still move on, so that no cache keeps numbers of the dropped data.
         for key, value in previous.items():
-            db.set_meta(conn, key, value)
+            load.set_meta(key, value)
         for item in _ahead(table_parts(customers, seed, DEMO_END), depth=2):
             if isinstance(item, Stage):
                 report(done(), item.message)
                 continue
             name, frame = item
             report(done(), f"loading {name} ({len(frame):,} rows)")
-            rows[name] = rows.get(name, 0) + dialect.bulk_insert(conn, schema.metadata.tables[name], frame)
+            rows[name] = rows.get(name, 0) + load.insert(schema.metadata.tables[name], frame)
             del item, frame
-        db.set_meta(conn, db.DEMO_KEY, str(seed))
+        load.set_meta(db.DEMO_KEY, str(seed))
         report(0.98, "committing")
     seconds = time.perf_counter() - started
     report(1.0, f"loaded {sum(rows.values()):,} rows in {seconds:.1f} s")
