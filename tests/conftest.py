@@ -347,6 +347,7 @@ def pytest_xdist_node_collection_finished(node, ids):
         _SPARK.start()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the xdist_group marks added here
 def pytest_collection_modifyitems(config, items):
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
