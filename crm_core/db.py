@@ -658,15 +658,22 @@ def bulk_load(engine: Engine) -> Iterator[BulkLoad]:
 STAGED_PREFIX = "_load_"
 
 
+#: Rows a DuckDB load adds before it commits and writes them to disk. Each checkpoint writes the table's keys
+#: again; at the 1M-customer demo, every 1M rows peaked at 1.5 GB and loaded in 54.7 s, every 2M rows at 1.6 GB
+#: in 53.7 s, every 4M rows at 2.1 GB in 51.8 s (one transaction: 2.7 GB, 48 s).
+STAGED_ROWS_PER_CHECKPOINT = 2_000_000
+
+
 class _StagedLoad(BulkLoad):
-    """DuckDB's :class:`BulkLoad`: each table's rows into its staging table, each part of them (a frame given to
-    :meth:`insert`) in a transaction of its own, written to disk at its commit."""
+    """DuckDB's :class:`BulkLoad`: each table's rows into its staging table, committed and written to disk every
+    :data:`STAGED_ROWS_PER_CHECKPOINT` rows."""
 
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn)
         self.staged: dict[str, sa.Table] = {}  # by the table's name, in load order
         self.meta: dict[str, str] = {}
         self._current: str | None = None
+        self._unwritten = 0
 
     def insert(self, table: sa.Table, frame: pd.DataFrame) -> int:
         if table.name != self._current:
@@ -675,7 +682,9 @@ class _StagedLoad(BulkLoad):
             self.staged[table.name] = _create_staged(self._conn, table)
             self._current = table.name
         rows = dialect.bulk_insert(self._conn, self.staged[table.name], frame)
-        self._write_to_disk()
+        self._unwritten += rows
+        if self._unwritten >= STAGED_ROWS_PER_CHECKPOINT:
+            self._write_to_disk()
         return rows
 
     def set_meta(self, key: str, value: str) -> None:
@@ -684,6 +693,7 @@ class _StagedLoad(BulkLoad):
     def _write_to_disk(self) -> None:
         """Commit the rows so far and write them to disk, so that the keys of their primary keys and UNIQUE columns
         leave memory: DuckDB holds a transaction's new keys in memory until it ends."""
+        self._unwritten = 0
         self._conn.commit()
         raw: Any = self._conn.connection.driver_connection
         raw.execute("CHECKPOINT")
@@ -692,8 +702,7 @@ class _StagedLoad(BulkLoad):
         raw.execute(f"SET memory_limit = '{limit}'")
 
     def finish(self, engine: Engine) -> None:
-        if self._conn.in_transaction():
-            self._conn.commit()  # the staging tables of a load without rows
+        self._write_to_disk()
         with write_transaction(engine, replaces_facts=True) as conn:
             quote = conn.dialect.identifier_preparer.quote
             for name, staged in self.staged.items():

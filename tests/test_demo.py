@@ -367,8 +367,8 @@ def test_a_failed_load_leaves_nothing_behind(engine, monkeypatch):
 
 
 def test_a_duckdb_load_fills_staging_tables_and_puts_them_in_place_at_the_end(tmp_path, monkeypatch):
-    """DuckDB loads each part of a table in a transaction of its own (its keys leave memory at each commit) into a
-    staging table; the tables the app reads stay empty until one last transaction puts the staging tables in their
+    """DuckDB loads the rows into staging tables, committed and written to disk every so many rows (their keys then
+    leave memory); the tables the app reads stay empty until one last transaction puts the staging tables in their
     place, with their keys and comments. A staging table left by a load whose process died goes first."""
     engine = db.create_engine(f"duckdb:///{tmp_path / 'staged.duckdb'}")
     try:
@@ -390,6 +390,7 @@ def test_a_duckdb_load_fills_staging_tables_and_puts_them_in_place_at_the_end(tm
             return real_insert(conn, table, frame)
 
         monkeypatch.setattr(dialect, "bulk_insert", watching)
+        monkeypatch.setattr(db, "STAGED_ROWS_PER_CHECKPOINT", 1)  # every part committed, as a large load's
         summary = demo.load_demo(engine, customers=50, seed=1)
         assert seen == [(0, summary.rows["orders"])], "the orders were staged, the table the app reads still empty"
         with engine.connect() as conn:
