@@ -612,9 +612,10 @@ def bulk_load(engine: Engine) -> Iterator[BulkLoad]:
       index, until the data is loaded again (with replace).
     - DuckDB keeps the keys of the rows a transaction adds (primary keys, UNIQUE) in memory until it commits: 1.2 GB
       for the 1M-customer demo in one transaction. So each table is loaded into a staging table of its own
-      (:data:`STAGED_PREFIX`), in a transaction of its own, written to disk at its commit; then one write
-      transaction drops the empty tables and gives the staging tables their names. Until that commit the tables are
-      untouched, and a failure drops the staging tables (so does the next load, should the process die first).
+      (:data:`STAGED_PREFIX`), committed and written to disk every :data:`STAGED_ROWS_PER_CHECKPOINT` rows; then one
+      write transaction drops the empty tables and gives the staging tables their names. Until that commit the
+      tables are untouched, and a failure drops the staging tables (so does the next load, should the process die
+      first).
     """
     if engine.dialect.name == "duckdb":
         with _staged_load(engine) as load:
@@ -695,11 +696,8 @@ class _StagedLoad(BulkLoad):
         leave memory: DuckDB holds a transaction's new keys in memory until it ends."""
         self._unwritten = 0
         self._conn.commit()
-        raw: Any = self._conn.connection.driver_connection
-        raw.execute("CHECKPOINT")
-        # Setting the memory limit again hands the memory the checkpoint freed back to the system.
-        (limit,) = raw.execute("SELECT current_setting('memory_limit')").fetchone()
-        raw.execute(f"SET memory_limit = '{limit}'")
+        self._conn.exec_driver_sql("CHECKPOINT")
+        self._conn.commit()
 
     def finish(self, engine: Engine) -> None:
         self._write_to_disk()
@@ -715,38 +713,33 @@ class _StagedLoad(BulkLoad):
                 set_meta(conn, key, value)
 
 
-def _staged_tables(conn: Connection) -> list[str]:
-    rows = conn.exec_driver_sql(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema() AND starts_with(table_name, ?)",
-        (STAGED_PREFIX,),
-    ).all()
-    return [str(row[0]) for row in rows]
-
-
 def _drop_staged(conn: Connection) -> None:
     quote = conn.dialect.identifier_preparer.quote
-    for name in _staged_tables(conn):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+    for (name,) in conn.exec_driver_sql(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = current_schema() AND starts_with(table_name, ?)",
+        (STAGED_PREFIX,),
+    ).all():
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(str(name))}")
+    conn.commit()
 
 
 def _create_staged(conn: Connection, table: sa.Table) -> sa.Table:
     """The staging table of ``table``: the same columns, keys and comments as the database holds for it."""
     name = STAGED_PREFIX + table.name
     quote = conn.dialect.identifier_preparer.quote
-    ddl = conn.exec_driver_sql(
-        "SELECT sql FROM duckdb_tables() WHERE schema_name = current_schema() AND table_name = ?", (table.name,)
-    ).scalar()
-    if ddl is None:
+    found = conn.exec_driver_sql(
+        "SELECT sql, comment FROM duckdb_tables() WHERE schema_name = current_schema() AND table_name = ?",
+        (table.name,),
+    ).first()
+    if found is None:
         raise ValueError(f"the database has no table {table.name}")
-    created = re.sub(r"^CREATE TABLE\s+(?:\"[^\"]+\"|\w+)\s*\(", f"CREATE TABLE {quote(name)}(", str(ddl), count=1)
+    ddl, table_comment = str(found[0]), found[1]
+    created = re.sub(r"^CREATE TABLE\s+(?:\"[^\"]+\"|\w+)\s*\(", f"CREATE TABLE {quote(name)}(", ddl, count=1)
     if created == ddl:
         raise ValueError(f"unexpected definition of {table.name}: {ddl}")
     conn.exec_driver_sql(created)
-    comments = conn.exec_driver_sql(
-        "SELECT comment FROM duckdb_tables() WHERE schema_name = current_schema() AND table_name = ?", (table.name,)
-    ).scalar()
-    if comments:
-        conn.exec_driver_sql(f"COMMENT ON TABLE {quote(name)} IS {_sql_text(str(comments))}")
+    if table_comment:
+        conn.exec_driver_sql(f"COMMENT ON TABLE {quote(name)} IS {_sql_text(str(table_comment))}")
     for column, comment in conn.exec_driver_sql(
         "SELECT column_name, comment FROM duckdb_columns() "
         "WHERE schema_name = current_schema() AND table_name = ? AND comment IS NOT NULL",
@@ -764,21 +757,16 @@ def _sql_text(text: str) -> str:
 @contextlib.contextmanager
 def _staged_load(engine: Engine) -> Iterator[BulkLoad]:
     with engine.connect() as conn:
-        if conn.in_transaction():
-            conn.commit()
+        # DuckDB's allocator keeps what a checkpoint frees unless a background thread hands it back to the system.
+        conn.exec_driver_sql("SET allocator_background_threads = true")
         _drop_staged(conn)  # left by a load whose process died
-        if conn.in_transaction():
-            conn.commit()
         load = _StagedLoad(conn)
         try:
             yield load
             load.finish(engine)
         except BaseException:
-            if conn.in_transaction():
-                conn.rollback()
+            conn.rollback()
             _drop_staged(conn)
-            if conn.in_transaction():
-                conn.commit()
             raise
 
 

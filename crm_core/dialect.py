@@ -493,9 +493,7 @@ def count_without_children(dialect_name: str, parent: sa.Table, child_key: sa.Co
         return sa.select((parents - referred).label("count"))
     child = child_key.table
     assert isinstance(child, sa.Table)
-    source, unmatched = without_match(
-        dialect_name, parent, child, child_key == parent.c.id, child.c[child.primary_key.columns.keys()[0]]
-    )
+    source, unmatched = without_match(dialect_name, parent, child, child_key == parent.c.id, child_key)
     return sa.select(sa.func.count().label("count")).select_from(source).where(unmatched)
 
 

@@ -402,7 +402,8 @@ def pytest_terminal_summary(terminalreporter):
             f" {_SECONDS.get(name, 0.0):>7.1f} s in its tests"
         )
     if _SPARK.prepared_s is not None:
+        # With pytest-xdist the workers wait, not the controlling process that prepared the server.
+        waited = "" if _SPARK.result_file else f" ({_SPARK.waited_s:.1f} s of it waited for by the first Spark test)"
         terminalreporter.write_line(
-            f"spark: server start and demo load took {_SPARK.prepared_s:.1f} s in the background "
-            f"({_SPARK.waited_s:.1f} s of it waited for by the first Spark test in this process)"
+            f"spark: server start and demo load took {_SPARK.prepared_s:.1f} s in the background{waited}"
         )
